@@ -1,0 +1,312 @@
+//! Every command-line flag of `pki`, in one place (clap derive).
+//!
+//! Parsed arguments are turned into validated requests by the commands before anything
+//! touches the CA directory; the man pages and shell completions are generated from here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+macro_rules! exit_status_text {
+    () => {
+        "\
+EXIT STATUS:
+  0  success
+  1  a check found something (audit, verify, ledger verify)
+  2  usage or operational error (bad input, wrong passphrase, locked directory, ...)
+
+ENVIRONMENT:
+  PKI_DIR              CA directory (same as --dir; default ./pki)
+  PKI_PASSPHRASE_FILE  file holding the passphrase of the CA key to unlock
+  PKI_PASSPHRASE       the passphrase itself (prefer a file: env can leak to child processes)
+  PKI_NEW_PASSPHRASE_FILE  passphrase for a CA key being created while another is unlocked
+  PKI_ACTOR            who is acting, recorded in the ledger (default user@host)
+  PKI_LOCK_TIMEOUT     how long to wait for another pki process (default 60s)
+  NO_COLOR             disable colour"
+    };
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pki",
+    version,
+    about = "A private certificate authority in one file-backed directory",
+    long_about = "pki runs a private certificate authority from a directory: no server, no database.\n\
+It issues short-lived X.509 certificates for mutual TLS, keeps an inventory and a tamper-evident ledger, \
+and is safe to call from many CI jobs at once.",
+    after_help = "EXAMPLES:\n  pki init\n  pki issue --dns api.acme.internal --ttl 24h --out ./api\n  pki list --status valid\n  pki inspect ./api/cert.pem",
+    after_long_help = concat!("EXAMPLES:\n  pki init\n  pki issue --dns api.acme.internal --ttl 24h --out ./api\n  pki list --status valid\n  pki inspect ./api/cert.pem\n\n", exit_status_text!()),
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The CA directory
+    #[arg(long, global = true, env = "PKI_DIR", default_value = "pki", value_name = "DIR")]
+    pub dir: PathBuf,
+
+    /// File holding the passphrase of the CA key to unlock (first line; never pass it in argv)
+    #[arg(long, global = true, env = "PKI_PASSPHRASE_FILE", value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+
+    /// How long to wait for another pki process holding the directory lock
+    #[arg(long, global = true, env = "PKI_LOCK_TIMEOUT", default_value = "60s", value_name = "DURATION")]
+    pub lock_timeout: String,
+
+    /// A note recorded with this change in the ledger (e.g. a ticket number)
+    #[arg(long, global = true, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Guided set-up: a CA directory with a root, an issuing intermediate and default profiles
+    #[command(after_help = concat!(
+        "EXAMPLES:\n  pki init\n  pki init --non-interactive --org Acme --trust-domain acme.internal --passphrase-file root.pass --new-passphrase-file issuing.pass\n  pki --dir /tmp/demo init --non-interactive --org Demo --trust-domain demo.internal --no-passphrase\n\n",
+        "In --non-interactive mode the root key's passphrase comes from --passphrase-file (or PKI_PASSPHRASE_FILE / PKI_PASSPHRASE) and the issuing CA's from --new-passphrase-file (default: the root's)."))]
+    Init(InitArgs),
+    /// Create a self-signed root CA (refuses to overwrite one)
+    #[command(after_help = "EXAMPLES:\n  pki init-root --cn \"Acme Root CA\"\n  pki init-root --cn \"Acme Root CA\" --key-type ed25519 --ttl 20y --passphrase-file root.pass")]
+    InitRoot(InitRootArgs),
+    /// Create an intermediate CA signed by the root
+    #[command(after_help = "EXAMPLES:\n  pki create-intermediate issuing --passphrase-file root.pass --new-passphrase-file issuing.pass\n  pki create-intermediate k8s --cn \"Acme k8s CA\" --permit-dns .svc.acme.internal --permit-ip 10.0.0.0/8")]
+    CreateIntermediate(CreateIntermediateArgs),
+    /// Generate a key and issue a leaf certificate
+    #[command(after_help = "EXAMPLES:\n  pki issue --dns api.acme.internal --out ./api\n  pki issue --cn agent-42 --uri spiffe://acme.internal/agent/42 --ttl 1h --json --out ./agent\n  pki issue --ip 10.0.0.7 --key-type ed25519 --ttl 12h --out ./db --force")]
+    Issue(IssueArgs),
+    /// Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)
+    #[command(after_help = "EXAMPLES:\n  pki inspect cert.pem\n  pki inspect --json fullchain.pem\n  openssl x509 -outform DER -in cert.pem | pki inspect -")]
+    Inspect(InspectArgs),
+    /// Show the inventory of issued certificates
+    #[command(after_help = "EXAMPLES:\n  pki list\n  pki list --status valid --ca issuing\n  pki list --json | jq -r '.[].serial'")]
+    List(ListArgs),
+    /// Rebuild the inventory from the stored certificates and the ledger
+    #[command(after_help = "EXAMPLES:\n  pki reindex")]
+    Reindex,
+    /// Check the ledger's hash chain (exit 1 if it was edited, reordered or cut)
+    #[command(after_help = "EXAMPLES:\n  pki ledger-verify\n  pki ledger-verify --json")]
+    LedgerVerify(LedgerVerifyArgs),
+    /// Print shell completions (bash, zsh, fish)
+    #[command(after_help = "EXAMPLES:\n  pki completions bash > /etc/bash_completion.d/pki\n  pki completions fish > ~/.config/fish/completions/pki.fish")]
+    Completions(CompletionsArgs),
+    /// Write the man pages
+    #[command(after_help = "EXAMPLES:\n  pki man --out-dir /usr/local/share/man/man1")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum KeyType {
+    #[default]
+    P256,
+    Ed25519,
+}
+
+impl KeyType {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::P256 => "p256",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Do not ask questions; take every answer from flags and defaults
+    #[arg(long)]
+    pub non_interactive: bool,
+    /// Organisation name, written into the CA subjects
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Trust domain / internal DNS suffix (e.g. acme.internal)
+    #[arg(long, value_name = "DOMAIN")]
+    pub trust_domain: Option<String>,
+    /// Key type of both CAs
+    #[arg(long, value_enum)]
+    pub key_type: Option<KeyType>,
+    /// Common name of the root CA (default: "<org> Root CA")
+    #[arg(long, value_name = "CN")]
+    pub root_cn: Option<String>,
+    /// Name of the issuing intermediate CA
+    #[arg(long, default_value = "issuing", value_name = "NAME")]
+    pub intermediate: String,
+    /// Lifetime of the root CA
+    #[arg(long, default_value = "10y", value_name = "DURATION")]
+    pub root_ttl: String,
+    /// Lifetime of the issuing CA
+    #[arg(long, default_value = "5y", value_name = "DURATION")]
+    pub intermediate_ttl: String,
+    /// File holding the passphrase for the issuing CA's key (default: the root's passphrase)
+    #[arg(long, env = "PKI_NEW_PASSPHRASE_FILE", value_name = "FILE")]
+    pub new_passphrase_file: Option<PathBuf>,
+    /// Store the CA keys unencrypted (only for throw-away directories)
+    #[arg(long)]
+    pub no_passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitRootArgs {
+    /// Common name of the root CA
+    #[arg(long, value_name = "CN")]
+    pub cn: String,
+    /// Organisation (O) in the subject
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// Name of the CA inside the directory
+    #[arg(long, default_value = "root", value_name = "NAME")]
+    pub name: String,
+    #[arg(long, value_enum, default_value_t = KeyType::P256)]
+    pub key_type: KeyType,
+    /// Lifetime of the root certificate
+    #[arg(long, default_value = "10y", value_name = "DURATION")]
+    pub ttl: String,
+    /// Store the key unencrypted (only for throw-away directories)
+    #[arg(long)]
+    pub no_passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateIntermediateArgs {
+    /// Name of the new CA inside the directory (e.g. issuing)
+    pub name: String,
+    /// Common name (default: "<root org> <NAME> CA" or NAME)
+    #[arg(long, value_name = "CN")]
+    pub cn: Option<String>,
+    /// Organisation (O) in the subject (default: the root's)
+    #[arg(long, value_name = "NAME")]
+    pub org: Option<String>,
+    /// The CA that signs it
+    #[arg(long, default_value = "root", value_name = "CA")]
+    pub parent: String,
+    #[arg(long, value_enum, default_value_t = KeyType::P256)]
+    pub key_type: KeyType,
+    /// Lifetime of the intermediate certificate
+    #[arg(long, default_value = "5y", value_name = "DURATION")]
+    pub ttl: String,
+    /// Maximum number of CAs below this one (0: it issues leaves only)
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub path_len: u8,
+    /// Permit only DNS names under this suffix (repeatable; critical name constraints)
+    #[arg(long, value_name = "SUFFIX")]
+    pub permit_dns: Vec<String>,
+    /// Permit only IP addresses in this CIDR (repeatable)
+    #[arg(long, value_name = "CIDR")]
+    pub permit_ip: Vec<String>,
+    /// Exclude DNS names under this suffix (repeatable)
+    #[arg(long, value_name = "SUFFIX")]
+    pub exclude_dns: Vec<String>,
+    /// Exclude IP addresses in this CIDR (repeatable)
+    #[arg(long, value_name = "CIDR")]
+    pub exclude_ip: Vec<String>,
+    /// File holding the passphrase for the new CA's key (else asked on the terminal)
+    #[arg(long, env = "PKI_NEW_PASSPHRASE_FILE", value_name = "FILE")]
+    pub new_passphrase_file: Option<PathBuf>,
+    /// Store the new key unencrypted (only for throw-away directories)
+    #[arg(long)]
+    pub no_passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IssueArgs {
+    /// Issuing CA (default: the only intermediate, or [defaults] ca in pki.toml)
+    #[arg(long, value_name = "NAME")]
+    pub ca: Option<String>,
+    /// Subject common name (default: the first SAN)
+    #[arg(long, value_name = "CN")]
+    pub cn: Option<String>,
+    /// DNS name SAN (repeatable)
+    #[arg(long, value_name = "NAME")]
+    pub dns: Vec<String>,
+    /// IP address SAN (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Vec<String>,
+    /// URI SAN, e.g. a SPIFFE ID (repeatable)
+    #[arg(long, value_name = "URI")]
+    pub uri: Vec<String>,
+    /// Lifetime (default: the CA's default_ttl in pki.toml, else 24h)
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    #[arg(long, value_enum)]
+    pub key_type: Option<KeyType>,
+    /// Write cert.pem, key.pem, chain.pem, fullchain.pem and root.pem into DIR
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Overwrite existing files in --out
+    #[arg(long)]
+    pub force: bool,
+    /// Encrypt the generated key.pem with the passphrase in FILE
+    #[arg(long, value_name = "FILE")]
+    pub key_passphrase_file: Option<PathBuf>,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// File to inspect, or - for standard input
+    pub file: String,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusFilter {
+    Valid,
+    Expired,
+    Revoked,
+    Superseded,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only certificates issued by this CA
+    #[arg(long, value_name = "NAME")]
+    pub ca: Option<String>,
+    /// Only certificates with this status
+    #[arg(long, value_enum)]
+    pub status: Option<StatusFilter>,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerVerifyArgs {
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write pki.1 and one page per command into
+    #[arg(long, default_value = "man", value_name = "DIR")]
+    pub out_dir: PathBuf,
+}
+
+/// The EXIT STATUS and ENVIRONMENT sections, shared by `--help` and the man page.
+pub const EXIT_STATUS_TEXT: &str = exit_status_text!();
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,53 @@
+//! One module per verb, each with a `run(args, global, ctx)`.
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::ctx::Ctx;
+use crate::exit::Exit;
+
+mod completions;
+mod create_intermediate;
+mod init;
+mod init_root;
+mod inspect;
+mod issue;
+mod ledger_verify;
+mod list;
+mod man;
+mod reindex;
+
+pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Init(a) => init::run(a, g, ctx),
+        Command::InitRoot(a) => init_root::run(a, g, ctx),
+        Command::CreateIntermediate(a) => create_intermediate::run(a, g, ctx),
+        Command::Issue(a) => issue::run(a, g, ctx),
+        Command::Inspect(a) => inspect::run(a, g, ctx),
+        Command::List(a) => list::run(a, g, ctx),
+        Command::Reindex => reindex::run(g, ctx),
+        Command::LedgerVerify(a) => ledger_verify::run(a, g, ctx),
+        Command::Completions(a) => completions::run(a, ctx),
+        Command::Man(a) => man::run(a, ctx),
+    }
+}
+
+/// The lock timeout from `--lock-timeout` / `PKI_LOCK_TIMEOUT`.
+pub fn lock_timeout(g: &GlobalArgs) -> Result<std::time::Duration> {
+    Ok(crate::duration::parse("--lock-timeout", &g.lock_timeout)?)
+}
+
+/// Subjects and common names: printable, no control characters, at most 64 characters
+/// (RFC 5280's upper bound for a common name).
+pub fn check_cn(flag: &str, cn: &str) -> Result<()> {
+    if cn.trim().is_empty() || cn.chars().count() > 64 || cn.chars().any(char::is_control) {
+        return Err(crate::exit::PkiError::BadName {
+            kind: "common name",
+            value: cn.to_string(),
+            why: format!("{flag} takes 1-64 printable characters"),
+        }
+        .into());
+    }
+    Ok(())
+}

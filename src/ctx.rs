@@ -1,0 +1,211 @@
+//! What a command gets from its surroundings: the clock, the output streams, the passphrase
+//! source and the actor. Passed in so that tests and fixture scripts are deterministic.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::exit::PkiError;
+
+pub struct Ctx {
+    pub now: OffsetDateTime,
+    pub out: Box<dyn Write>,
+    pub err: Box<dyn Write>,
+    pub pass: Passphrases,
+    pub actor: Actor,
+    /// Whether stderr is a terminal (progress bars, prompts).
+    pub interactive: bool,
+}
+
+impl Ctx {
+    /// The context of a real run: system clock (or `PKI_NOW`, for fixture scripts), real
+    /// streams, passphrases from flags, environment or terminal.
+    pub fn from_env(passphrase_file: Option<PathBuf>, note: Option<String>) -> Result<Ctx> {
+        let now = match std::env::var("PKI_NOW") {
+            Ok(v) => OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
+                .with_context(|| format!("invalid PKI_NOW '{v}': expected RFC 3339 such as 2026-01-01T00:00:00Z"))?,
+            Err(_) => OffsetDateTime::now_utc(),
+        };
+        let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        Ok(Ctx {
+            now: now.replace_nanosecond(0).expect("0 is a valid nanosecond"),
+            out: Box::new(std::io::stdout()),
+            err: Box::new(std::io::stderr()),
+            pass: Passphrases {
+                given: None,
+                file: passphrase_file,
+                env_value: std::env::var("PKI_PASSPHRASE").ok().map(Zeroizing::new),
+                tty: interactive,
+            },
+            actor: Actor::from_env(note),
+            interactive,
+        })
+    }
+
+    /// A status line on stderr. Errors writing it are ignored: stderr closed is not our failure.
+    pub fn say(&mut self, msg: impl AsRef<str>) {
+        let _ = writeln!(self.err, "{}", msg.as_ref());
+    }
+}
+
+/// Where passphrases come from, in order: `--passphrase-file` (or `PKI_PASSPHRASE_FILE`),
+/// `PKI_PASSPHRASE`, a terminal prompt. Never argv; never printed.
+pub struct Passphrases {
+    /// Already known to this process (e.g. asked once by `pki init`), used before any source.
+    pub given: Option<Secret>,
+    pub file: Option<PathBuf>,
+    pub env_value: Option<Zeroizing<String>>,
+    pub tty: bool,
+}
+
+pub type Secret = Zeroizing<String>;
+
+impl Passphrases {
+    /// The passphrase that unlocks an existing key.
+    pub fn unlock(&self, what: &str) -> Result<Secret> {
+        if let Some(g) = &self.given {
+            return Ok(g.clone());
+        }
+        if let Some(f) = &self.file {
+            return read_passphrase_file(f);
+        }
+        if let Some(v) = &self.env_value {
+            return nonempty(v.clone(), "PKI_PASSPHRASE");
+        }
+        if self.tty {
+            let p = rpassword::prompt_password(format!("Passphrase for {what}: "))
+                .context("could not read the passphrase from the terminal")?;
+            return nonempty(Zeroizing::new(p), "the passphrase");
+        }
+        Err(PkiError::NoPassphrase { what: what.to_string() }.into())
+    }
+
+    /// The passphrase for a key being created by a command that unlocks nothing else.
+    pub fn new_primary(&self, what: &str) -> Result<Secret> {
+        if self.file.is_some() || self.env_value.is_some() {
+            return self.unlock(what);
+        }
+        self.prompt_new(what, None)
+    }
+
+    /// The passphrase for a new key created while another one is unlocked: its own file,
+    /// else the prompt (twice).
+    pub fn new_secondary(&self, file: Option<&Path>, what: &str) -> Result<Secret> {
+        if let Some(f) = file {
+            return read_passphrase_file(f);
+        }
+        self.prompt_new(what, Some("--new-passphrase-file"))
+    }
+
+    fn prompt_new(&self, what: &str, flag: Option<&str>) -> Result<Secret> {
+        if !self.tty {
+            return Err(match flag {
+                Some(flag) => anyhow::anyhow!(
+                    "a passphrase is needed for the new key of {what} and there is no terminal to ask: use {flag} FILE, or --no-passphrase for a throw-away CA"
+                ),
+                None => PkiError::NoPassphrase { what: what.to_string() }.into(),
+            });
+        }
+        loop {
+            let a = Zeroizing::new(
+                rpassword::prompt_password(format!("New passphrase for {what}: "))
+                    .context("could not read the passphrase from the terminal")?,
+            );
+            if a.is_empty() {
+                eprintln!("The passphrase must not be empty; try again.");
+                continue;
+            }
+            let b = Zeroizing::new(
+                rpassword::prompt_password("Repeat it: ").context("could not read the passphrase from the terminal")?,
+            );
+            if a == b {
+                return Ok(a);
+            }
+            eprintln!("The two passphrases differ; try again.");
+        }
+    }
+}
+
+fn nonempty(s: Secret, source: &str) -> Result<Secret> {
+    if s.is_empty() {
+        anyhow::bail!("{source} is empty: a key passphrase must not be empty");
+    }
+    Ok(s)
+}
+
+/// Reads the first line of a passphrase file, like OpenSSL's `-passin file:`.
+pub fn read_passphrase_file(path: &Path) -> Result<Secret> {
+    let raw = Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("cannot read passphrase file {}", path.display()))?,
+    );
+    let text = std::str::from_utf8(&raw)
+        .map_err(|_| anyhow::anyhow!("passphrase file {} is not UTF-8 text", path.display()))?;
+    let line = text.split(['\n', '\r']).next().unwrap_or("");
+    nonempty(Zeroizing::new(line.to_string()), &format!("passphrase file {}", path.display()))
+}
+
+/// Who made a change, as recorded in the ledger.
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor {
+    pub who: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ci: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// CI job identifiers worth recording when present.
+const CI_VARS: &[&str] = &[
+    "CI_JOB_ID",
+    "CI_PIPELINE_ID",
+    "CI_PROJECT_PATH",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_REPOSITORY",
+    "GITHUB_WORKFLOW",
+    "BUILD_ID",
+    "BUILD_URL",
+    "BUILDKITE_BUILD_ID",
+    "CIRCLE_BUILD_NUM",
+];
+
+impl Actor {
+    pub fn from_env(note: Option<String>) -> Actor {
+        let who = std::env::var("PKI_ACTOR").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
+            let user = std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(user_from_uid);
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "localhost".into());
+            format!("{user}@{host}")
+        });
+        let ci = CI_VARS
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
+            .collect();
+        Actor { who, ci, note }
+    }
+}
+
+/// The login name of this process's user, from /etc/passwd (no USER in cron or containers).
+fn user_from_uid() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return "unknown".into() };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid{uid}"))
+}

@@ -1,0 +1,72 @@
+//! Parsing and printing of lifetimes such as `1h`, `30d`, `10y` (humantime's grammar).
+
+use std::time::Duration;
+
+use crate::exit::PkiError;
+
+/// Parses a positive duration for the flag `flag`. A year is 365.25 days (humantime's rule).
+pub fn parse(flag: &str, value: &str) -> Result<Duration, PkiError> {
+    let bad = || PkiError::BadDuration { flag: flag.to_string(), value: value.to_string() };
+    let v = value.trim();
+    if v.is_empty() || v.starts_with('-') {
+        return Err(bad());
+    }
+    let d = humantime::parse_duration(v).map_err(|_| bad())?;
+    // Zero is useless for a certificate, and anything past ~1000 years overflows X.509 time.
+    if d.is_zero() || d.as_secs() > 1000 * 366 * 86400 {
+        return Err(bad());
+    }
+    Ok(d)
+}
+
+/// A short human form: "3d 4h", "59m", "expired 2h ago".
+pub fn human_left(secs: i64) -> String {
+    if secs < 0 {
+        return format!("expired {} ago", human_span(-secs));
+    }
+    format!("{} left", human_span(secs))
+}
+
+pub fn human_span(secs: i64) -> String {
+    let s = secs.max(0);
+    let (d, h, m) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60);
+    if d >= 365 {
+        format!("{}y {}d", d / 365, d % 365)
+    } else if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else if m > 0 {
+        format!("{m}m")
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_common_lifetimes() {
+        assert_eq!(parse("--ttl", "1h").unwrap().as_secs(), 3600);
+        assert_eq!(parse("--ttl", "30d").unwrap().as_secs(), 30 * 86400);
+        assert_eq!(parse("--ttl", "90m").unwrap().as_secs(), 5400);
+        assert_eq!(parse("--ttl", "10y").unwrap().as_secs(), 315_576_000);
+    }
+
+    #[test]
+    fn rejects_nonsense_with_the_flag_named() {
+        for bad in ["", "5x", "-1h", "0s", "h", "1000000y"] {
+            let e = parse("--ttl", bad).unwrap_err();
+            assert_eq!(e, PkiError::BadDuration { flag: "--ttl".into(), value: bad.into() });
+        }
+    }
+
+    #[test]
+    fn human_forms() {
+        assert_eq!(human_left(3600 * 5 + 60 * 3), "5h 3m left");
+        assert_eq!(human_left(-90), "expired 1m ago");
+        assert_eq!(human_span(86400 * 400), "1y 35d");
+    }
+}

@@ -1,0 +1,526 @@
+//! Reading whatever a user hands `pki inspect`: certificates, chains, CSRs, CRLs and keys, in
+//! PEM or DER, detected automatically, described as data (never showing key material).
+
+use anyhow::{Result, anyhow};
+use serde::Serialize;
+use ::time::OffsetDateTime;
+use x509_parser::prelude::*;
+use x509_parser::public_key::PublicKey;
+
+use crate::certs::rfc3339;
+use crate::duration::human_left;
+use crate::exit::PkiError;
+use crate::keys::{self, KeyInfo};
+use crate::serial::Serial;
+use crate::store::sha256_hex;
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Object {
+    Certificate(CertInfo),
+    Csr(CsrInfo),
+    Crl(CrlInfo),
+    PrivateKey(KeyInfo),
+    PublicKey(KeyDesc),
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyDesc {
+    pub algorithm: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bits: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CertInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub seconds_left: i64,
+    pub time_left: String,
+    pub expired: bool,
+    pub self_signed: bool,
+    pub sans: Vec<String>,
+    pub public_key: KeyDesc,
+    pub signature_algorithm: String,
+    pub is_ca: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_len: Option<u32>,
+    pub key_usage: Vec<String>,
+    pub ext_key_usage: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name_constraints: Option<NameConstraintsInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority_key_id: Option<String>,
+    pub sha256_fingerprint: String,
+    /// For a chain: whether the next certificate in the input signed this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by_next: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NameConstraintsInfo {
+    pub critical: bool,
+    pub permitted: Vec<String>,
+    pub excluded: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CsrInfo {
+    pub subject: String,
+    pub public_key: KeyDesc,
+    pub signature_valid: bool,
+    pub requested_sans: Vec<String>,
+    pub requests_ca: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CrlInfo {
+    pub issuer: String,
+    pub this_update: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_update: Option<String>,
+    pub stale: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crl_number: Option<String>,
+    pub revoked_count: usize,
+    pub revoked: Vec<RevokedInfo>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RevokedInfo {
+    pub serial: String,
+    pub revoked_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+fn time_of(t: ASN1Time) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(t.timestamp()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn hex_colon(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":")
+}
+
+fn general_name(g: &GeneralName<'_>) -> String {
+    match g {
+        GeneralName::DNSName(s) => format!("DNS:{s}"),
+        GeneralName::URI(s) => format!("URI:{s}"),
+        GeneralName::RFC822Name(s) => format!("email:{s}"),
+        GeneralName::IPAddress(b) => match b.len() {
+            4 => format!("IP:{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])),
+            16 => format!("IP:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes"))),
+            // Name constraints carry address + mask.
+            8 => format!(
+                "IP:{}/{}",
+                std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]),
+                b[4..].iter().map(|m| m.count_ones()).sum::<u32>()
+            ),
+            32 => format!(
+                "IP:{}/{}",
+                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[..16]).expect("16 bytes")),
+                b[16..].iter().map(|m| m.count_ones()).sum::<u32>()
+            ),
+            _ => format!("IP:<{} bytes>", b.len()),
+        },
+        GeneralName::DirectoryName(n) => format!("DirName:{n}"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn spki_desc(spki: &SubjectPublicKeyInfo<'_>) -> KeyDesc {
+    let oid = spki.algorithm.algorithm.to_id_string();
+    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
+    let rsa_bits = || match spki.parsed() {
+        Ok(PublicKey::RSA(r)) => Some(r.key_size()),
+        _ => None,
+    };
+    let (algorithm, bits) = keys::algorithm_name(&oid, curve.as_deref(), rsa_bits);
+    KeyDesc { algorithm, bits }
+}
+
+fn sig_name(oid: &str) -> String {
+    match oid {
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256".into(),
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384".into(),
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512".into(),
+        "1.3.101.112" => "Ed25519".into(),
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption".into(),
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption".into(),
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption".into(),
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption (weak)".into(),
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS".into(),
+        o => o.to_string(),
+    }
+}
+
+pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
+    let (rest, x) = X509Certificate::from_der(der).map_err(|e| anyhow!("malformed certificate ({e})"))?;
+    if !rest.is_empty() {
+        anyhow::bail!("malformed certificate (trailing data)");
+    }
+    let not_after = time_of(x.validity().not_after);
+    let left = (not_after - now).whole_seconds();
+    let ext_err = |e: X509Error| anyhow!("malformed certificate extension ({e})");
+    let sans = x
+        .subject_alternative_name()
+        .map_err(ext_err)?
+        .map(|s| s.value.general_names.iter().map(general_name).collect())
+        .unwrap_or_default();
+    let bc = x.basic_constraints().map_err(ext_err)?;
+    let key_usage = x
+        .key_usage()
+        .map_err(ext_err)?
+        .map(|k| {
+            let v = k.value;
+            [
+                (v.digital_signature(), "digitalSignature"),
+                (v.non_repudiation(), "contentCommitment"),
+                (v.key_encipherment(), "keyEncipherment"),
+                (v.data_encipherment(), "dataEncipherment"),
+                (v.key_agreement(), "keyAgreement"),
+                (v.key_cert_sign(), "keyCertSign"),
+                (v.crl_sign(), "cRLSign"),
+                (v.encipher_only(), "encipherOnly"),
+                (v.decipher_only(), "decipherOnly"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| n.to_string())
+            .collect()
+        })
+        .unwrap_or_default();
+    let ext_key_usage = x
+        .extended_key_usage()
+        .map_err(ext_err)?
+        .map(|e| {
+            let v = e.value;
+            let mut out: Vec<String> = [
+                (v.any, "anyExtendedKeyUsage"),
+                (v.server_auth, "serverAuth"),
+                (v.client_auth, "clientAuth"),
+                (v.code_signing, "codeSigning"),
+                (v.email_protection, "emailProtection"),
+                (v.time_stamping, "timeStamping"),
+                (v.ocsp_signing, "OCSPSigning"),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| n.to_string())
+            .collect();
+            out.extend(v.other.iter().map(|o| o.to_id_string()));
+            out
+        })
+        .unwrap_or_default();
+    let name_constraints = x.name_constraints().map_err(ext_err)?.map(|nc| {
+        let list = |s: &Option<Vec<GeneralSubtree<'_>>>| {
+            s.as_ref().map(|v| v.iter().map(|g| general_name(&g.base)).collect()).unwrap_or_default()
+        };
+        NameConstraintsInfo {
+            critical: nc.critical,
+            permitted: list(&nc.value.permitted_subtrees),
+            excluded: list(&nc.value.excluded_subtrees),
+        }
+    });
+    let mut ski = None;
+    let mut aki = None;
+    for ext in x.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(hex_colon(k.0)),
+            ParsedExtension::AuthorityKeyIdentifier(a) => aki = a.key_identifier.as_ref().map(|k| hex_colon(k.0)),
+            _ => {}
+        }
+    }
+    Ok(CertInfo {
+        subject: x.subject().to_string(),
+        issuer: x.issuer().to_string(),
+        serial: Serial::from_bytes(x.raw_serial()).hex(),
+        not_before: rfc3339(time_of(x.validity().not_before)),
+        not_after: rfc3339(not_after),
+        seconds_left: left,
+        time_left: human_left(left),
+        expired: left <= 0,
+        self_signed: x.subject().as_raw() == x.issuer().as_raw(),
+        sans,
+        public_key: spki_desc(x.public_key()),
+        signature_algorithm: sig_name(&x.signature_algorithm.algorithm.to_id_string()),
+        is_ca: bc.as_ref().is_some_and(|b| b.value.ca),
+        path_len: bc.and_then(|b| b.value.path_len_constraint),
+        key_usage,
+        ext_key_usage,
+        name_constraints,
+        subject_key_id: ski,
+        authority_key_id: aki,
+        sha256_fingerprint: hex_colon(&hex_bytes(&sha256_hex(der))),
+        signed_by_next: None,
+    })
+}
+
+fn hex_bytes(h: &str) -> Vec<u8> {
+    (0..h.len()).step_by(2).filter_map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok()).collect()
+}
+
+fn describe_csr(der: &[u8]) -> Result<CsrInfo> {
+    let (_, csr) = X509CertificationRequest::from_der(der).map_err(|e| anyhow!("malformed CSR ({e})"))?;
+    let mut sans = vec![];
+    let mut requests_ca = false;
+    if let Some(exts) = csr.requested_extensions() {
+        for e in exts {
+            match e {
+                ParsedExtension::SubjectAlternativeName(s) => sans.extend(s.general_names.iter().map(general_name)),
+                ParsedExtension::BasicConstraints(b) => requests_ca |= b.ca,
+                _ => {}
+            }
+        }
+    }
+    Ok(CsrInfo {
+        subject: csr.certification_request_info.subject.to_string(),
+        public_key: spki_desc(&csr.certification_request_info.subject_pki),
+        signature_valid: csr.verify_signature().is_ok(),
+        requested_sans: sans,
+        requests_ca,
+    })
+}
+
+fn reason_name(r: &x509_parser::x509::ReasonCode) -> String {
+    match r.0 {
+        0 => "unspecified",
+        1 => "keyCompromise",
+        2 => "cACompromise",
+        3 => "affiliationChanged",
+        4 => "superseded",
+        5 => "cessationOfOperation",
+        6 => "certificateHold",
+        8 => "removeFromCRL",
+        9 => "privilegeWithdrawn",
+        10 => "aACompromise",
+        _ => "unknown",
+    }
+    .to_string()
+}
+
+fn describe_crl(der: &[u8], now: OffsetDateTime) -> Result<CrlInfo> {
+    let (rest, crl) = CertificateRevocationList::from_der(der).map_err(|e| anyhow!("malformed CRL ({e})"))?;
+    if !rest.is_empty() {
+        anyhow::bail!("malformed CRL (trailing data)");
+    }
+    let next = crl.next_update().map(time_of);
+    let revoked: Vec<RevokedInfo> = crl
+        .iter_revoked_certificates()
+        .map(|r| RevokedInfo {
+            serial: Serial::from_bytes(r.raw_serial()).hex(),
+            revoked_at: rfc3339(time_of(r.revocation_date)),
+            reason: r.reason_code().map(|(_, c)| reason_name(&c)),
+        })
+        .collect();
+    Ok(CrlInfo {
+        issuer: crl.issuer().to_string(),
+        this_update: rfc3339(time_of(crl.last_update())),
+        next_update: next.map(rfc3339),
+        stale: next.is_some_and(|n| n <= now),
+        crl_number: crl.crl_number().map(|n| n.to_string()),
+        revoked_count: revoked.len(),
+        revoked,
+    })
+}
+
+/// Detects and describes every object in `input`. Garbage gives `PkiError::Unrecognized`.
+pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Object>> {
+    let looks_pem = input.windows(11).any(|w| w == b"-----BEGIN ");
+    let mut objects = vec![];
+    if looks_pem {
+        let blocks = ::pem::parse_many(input).map_err(|e| anyhow!("{source}: malformed PEM ({e})"))?;
+        for b in blocks {
+            let der = b.contents();
+            let legacy_encrypted = b.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED"));
+            let obj = match b.tag() {
+                "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => Object::Certificate(describe_cert(der, now)?),
+                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => Object::Csr(describe_csr(der)?),
+                "X509 CRL" => Object::Crl(describe_crl(der, now)?),
+                "PUBLIC KEY" => {
+                    let (_, spki) = SubjectPublicKeyInfo::from_der(der).map_err(|e| anyhow!("malformed public key ({e})"))?;
+                    Object::PublicKey(spki_desc(&spki))
+                }
+                "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY" if legacy_encrypted => {
+                    Object::PrivateKey(KeyInfo {
+                        kind: "private key (legacy PEM encryption)",
+                        algorithm: b.tag().trim_end_matches(" PRIVATE KEY").to_string(),
+                        bits: None,
+                        encrypted: true,
+                        encryption: b.headers().get("DEK-Info").map(|s| s.to_string()),
+                    })
+                }
+                t @ ("PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY") => {
+                    Object::PrivateKey(keys::describe_private_key(t, der)?)
+                }
+                "EC PARAMETERS" => continue,
+                other => anyhow::bail!("{source}: unsupported PEM block '{other}'"),
+            };
+            objects.push(obj);
+        }
+    } else if let Some(obj) = detect_der(input, now) {
+        objects.push(obj);
+    }
+    if objects.is_empty() {
+        return Err(PkiError::Unrecognized { what: source.to_string() }.into());
+    }
+    // In a chain, say whether each certificate is signed by the one after it.
+    let certs: Vec<usize> = (0..objects.len()).filter(|&i| matches!(objects[i], Object::Certificate(_))).collect();
+    if certs.len() > 1 && looks_pem {
+        let blocks = ::pem::parse_many(input).unwrap_or_default();
+        let ders: Vec<&[u8]> = blocks.iter().filter(|b| b.tag().contains("CERTIFICATE") && !b.tag().contains("REQUEST")).map(|b| b.contents()).collect();
+        for w in 0..ders.len().saturating_sub(1) {
+            let ok = match (X509Certificate::from_der(ders[w]), X509Certificate::from_der(ders[w + 1])) {
+                (Ok((_, a)), Ok((_, b))) => a.verify_signature(Some(b.public_key())).is_ok(),
+                _ => false,
+            };
+            if let Object::Certificate(c) = &mut objects[certs[w]] {
+                c.signed_by_next = Some(ok);
+            }
+        }
+    }
+    Ok(objects)
+}
+
+fn detect_der(input: &[u8], now: OffsetDateTime) -> Option<Object> {
+    if input.first() != Some(&0x30) {
+        return None;
+    }
+    if let Ok((rest, _)) = X509Certificate::from_der(input)
+        && rest.is_empty()
+    {
+        return describe_cert(input, now).ok().map(Object::Certificate);
+    }
+    if let Ok((rest, _)) = CertificateRevocationList::from_der(input)
+        && rest.is_empty()
+    {
+        return describe_crl(input, now).ok().map(Object::Crl);
+    }
+    if let Ok((rest, _)) = X509CertificationRequest::from_der(input)
+        && rest.is_empty()
+    {
+        return describe_csr(input).ok().map(Object::Csr);
+    }
+    if let Ok(k) = keys::describe_private_key("PRIVATE KEY", input) {
+        return Some(Object::PrivateKey(k));
+    }
+    if let Ok(k) = keys::describe_private_key("ENCRYPTED PRIVATE KEY", input) {
+        return Some(Object::PrivateKey(k));
+    }
+    if let Ok((rest, spki)) = SubjectPublicKeyInfo::from_der(input)
+        && rest.is_empty()
+    {
+        return Some(Object::PublicKey(spki_desc(&spki)));
+    }
+    None
+}
+
+/// The human form: one block per object.
+pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let n = objects.len();
+    for (i, o) in objects.iter().enumerate() {
+        if n > 1 {
+            writeln!(w, "[{}/{}]", i + 1, n)?;
+        }
+        match o {
+            Object::Certificate(c) => {
+                let kind = if c.is_ca { if c.self_signed { "root CA certificate" } else { "CA certificate" } } else { "certificate" };
+                writeln!(w, "Type:        {kind}")?;
+                writeln!(w, "Subject:     {}", c.subject)?;
+                writeln!(w, "Issuer:      {}", c.issuer)?;
+                writeln!(w, "Serial:      {}", c.serial)?;
+                writeln!(w, "Valid:       {} to {} ({})", c.not_before, c.not_after, c.time_left)?;
+                if !c.sans.is_empty() {
+                    writeln!(w, "SANs:        {}", c.sans.join(", "))?;
+                }
+                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
+                writeln!(w, "Signature:   {}", c.signature_algorithm)?;
+                let ca = match (c.is_ca, c.path_len) {
+                    (true, Some(p)) => format!("CA:TRUE, pathlen:{p}"),
+                    (true, None) => "CA:TRUE".into(),
+                    (false, _) => "CA:FALSE".into(),
+                };
+                writeln!(w, "Constraints: {ca}")?;
+                if !c.key_usage.is_empty() {
+                    writeln!(w, "Key usage:   {}", c.key_usage.join(", "))?;
+                }
+                if !c.ext_key_usage.is_empty() {
+                    writeln!(w, "Ext. usage:  {}", c.ext_key_usage.join(", "))?;
+                }
+                if let Some(nc) = &c.name_constraints {
+                    writeln!(
+                        w,
+                        "Names:       permitted [{}] excluded [{}]{}",
+                        nc.permitted.join(", "),
+                        nc.excluded.join(", "),
+                        if nc.critical { " (critical)" } else { "" }
+                    )?;
+                }
+                if let Some(k) = &c.subject_key_id {
+                    writeln!(w, "Subject KID: {k}")?;
+                }
+                if let Some(k) = &c.authority_key_id {
+                    writeln!(w, "Issuer KID:  {k}")?;
+                }
+                writeln!(w, "SHA-256:     {}", c.sha256_fingerprint)?;
+                if let Some(ok) = c.signed_by_next {
+                    writeln!(w, "Chain:       {}", if ok { "signed by the next certificate" } else { "NOT signed by the next certificate" })?;
+                }
+            }
+            Object::Csr(c) => {
+                writeln!(w, "Type:        certificate signing request")?;
+                writeln!(w, "Subject:     {}", c.subject)?;
+                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
+                writeln!(w, "Signature:   {}", if c.signature_valid { "valid" } else { "INVALID" })?;
+                if !c.requested_sans.is_empty() {
+                    writeln!(w, "SANs:        {}", c.requested_sans.join(", "))?;
+                }
+                if c.requests_ca {
+                    writeln!(w, "Requests:    CA:TRUE")?;
+                }
+            }
+            Object::Crl(c) => {
+                writeln!(w, "Type:        certificate revocation list")?;
+                writeln!(w, "Issuer:      {}", c.issuer)?;
+                writeln!(w, "This update: {}", c.this_update)?;
+                writeln!(w, "Next update: {}{}", c.next_update.as_deref().unwrap_or("none"), if c.stale { " (STALE)" } else { "" })?;
+                if let Some(nr) = &c.crl_number {
+                    writeln!(w, "CRL number:  {nr}")?;
+                }
+                writeln!(w, "Revoked:     {}", c.revoked_count)?;
+                for r in c.revoked.iter().take(20) {
+                    writeln!(w, "  {} {} {}", r.serial, r.revoked_at, r.reason.as_deref().unwrap_or(""))?;
+                }
+                if c.revoked.len() > 20 {
+                    writeln!(w, "  ... {} more (use --json for all)", c.revoked.len() - 20)?;
+                }
+            }
+            Object::PrivateKey(k) => {
+                writeln!(w, "Type:        {}", k.kind)?;
+                if k.encrypted {
+                    writeln!(w, "Encrypted:   yes ({})", k.encryption.as_deref().unwrap_or("unknown scheme"))?;
+                } else {
+                    let bits = k.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                    writeln!(w, "Key:         {}{bits}", k.algorithm)?;
+                    writeln!(w, "Encrypted:   no")?;
+                }
+            }
+            Object::PublicKey(k) => {
+                writeln!(w, "Type:        public key")?;
+                let bits = k.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                writeln!(w, "Key:         {}{bits}", k.algorithm)?;
+            }
+        }
+        if i + 1 < n {
+            writeln!(w)?;
+        }
+    }
+    Ok(())
+}

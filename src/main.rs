@@ -1,0 +1,39 @@
+//! `pki`: a private certificate authority in one file-backed directory.
+//!
+//! `main` is thin: parse the command line, build the context, run the command, print an
+//! error once (one line, with its context chain) and exit with a documented status.
+
+mod ca;
+mod certs;
+mod cli;
+mod cmd;
+mod ctx;
+mod duration;
+mod exit;
+mod inspect;
+mod keys;
+mod outfiles;
+mod serial;
+mod settings;
+mod store;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match run(cli) {
+        Ok(status) => status.into(),
+        Err(err) => {
+            // `{:#}` joins the context chain on one line: "what failed: why".
+            eprintln!("pki: error: {err:#}");
+            exit::status_of(&err).into()
+        }
+    }
+}
+
+fn run(cli: cli::Cli) -> anyhow::Result<exit::Exit> {
+    let mut ctx = ctx::Ctx::from_env(cli.global.passphrase_file.clone(), cli.global.note.clone())?;
+    cmd::dispatch(cli, &mut ctx)
+}

@@ -1,0 +1,97 @@
+//! Certificate serial numbers: 16 random bytes, positive and DER-minimal, printed as
+//! OpenSSL prints them (upper-case hex) and accepted in any case, with or without colons.
+
+use crate::exit::PkiError;
+
+/// A serial as its big-endian bytes, without leading zero bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Serial(Vec<u8>);
+
+impl Serial {
+    /// A fresh serial: 16 bytes from the OS random source. The first byte is kept in 0x01..=0x7f so
+    /// the INTEGER is positive and needs no leading 0x00, which makes every serial exactly
+    /// 16 bytes / 32 hex digits (fixed width in the inventory) with 127 bits of randomness.
+    pub fn random() -> anyhow::Result<Serial> {
+        let mut b = [0u8; 16];
+        loop {
+            getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+            b[0] &= 0x7f;
+            if b[0] != 0 {
+                return Ok(Serial(b.to_vec()));
+            }
+        }
+    }
+
+    /// From the bytes of a DER INTEGER (as x509-parser's `raw_serial` gives them).
+    pub fn from_bytes(bytes: &[u8]) -> Serial {
+        let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
+        Serial(bytes[start..].to_vec())
+    }
+
+    pub fn parse(s: &str) -> Result<Serial, PkiError> {
+        let bad = || PkiError::BadSerial { value: s.to_string() };
+        let mut t = s.trim();
+        if let Some(rest) = t.strip_prefix("serial=") {
+            t = rest;
+        }
+        if let Some(rest) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+            t = rest;
+        }
+        let hex: String = t.chars().filter(|&c| c != ':').collect();
+        if hex.is_empty() || hex.len() > 80 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(bad());
+        }
+        let hex = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex };
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("checked hex"))
+            .collect();
+        Ok(Serial::from_bytes(&bytes))
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Upper-case hex without separators, as `openssl x509 -noout -serial` prints it.
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02X}")).collect()
+    }
+}
+
+impl std::fmt::Display for Serial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_serials_are_positive_minimal_and_fixed_width() {
+        for _ in 0..1000 {
+            let s = Serial::random().unwrap();
+            assert_eq!(s.bytes().len(), 16);
+            assert!(s.bytes()[0] >= 1 && s.bytes()[0] <= 0x7f);
+            assert_eq!(s.hex().len(), 32);
+        }
+    }
+
+    #[test]
+    fn accepts_openssl_and_colon_forms_in_any_case() {
+        let a = Serial::parse("4A:0b:FF").unwrap();
+        assert_eq!(a.hex(), "4A0BFF");
+        assert_eq!(Serial::parse("serial=4a0bff").unwrap(), a);
+        assert_eq!(Serial::parse("0x004A0BFF").unwrap(), a);
+        assert_eq!(Serial::from_bytes(&[0, 0x4a, 0x0b, 0xff]), a);
+    }
+
+    #[test]
+    fn rejects_non_hex() {
+        for bad in ["", "xyz", "12 34", ":::"] {
+            assert_eq!(Serial::parse(bad).unwrap_err(), PkiError::BadSerial { value: bad.into() });
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! The settings file `pki.toml`: human-edited TOML with defaults, per-CA settings and profiles.
+//!
+//! Read with serde (unknown keys are errors, so a typo is reported with its line), and changed
+//! with toml_edit so that a person's comments and ordering survive `pki create-intermediate`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::cli::KeyType;
+use crate::duration;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(default)]
+    pub defaults: Defaults,
+    #[serde(default)]
+    pub ca: BTreeMap<String, CaSettings>,
+    /// Issuance profiles; enforced by `pki issue --profile` (kept as data until then).
+    #[serde(default)]
+    pub profiles: toml::Table,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// The CA `pki issue` uses when `--ca` is not given.
+    pub ca: Option<String>,
+    pub organization: Option<String>,
+    pub trust_domain: Option<String>,
+    pub key_type: Option<KeyType>,
+    pub leaf_ttl: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSettings {
+    /// The CA that signed this one (absent for a root).
+    pub parent: Option<String>,
+    pub default_ttl: Option<String>,
+    pub crl_url: Option<String>,
+    pub ca_issuers_url: Option<String>,
+    pub next_update: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for KeyType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.to_ascii_lowercase().as_str() {
+            "p256" | "p-256" | "ecdsa-p256" => Ok(KeyType::P256),
+            "ed25519" => Ok(KeyType::Ed25519),
+            _ => Err(serde::de::Error::custom(format!("unknown key type '{s}' (expected p256 or ed25519)"))),
+        }
+    }
+}
+
+impl Settings {
+    pub fn parse(text: &str, file: &str) -> Result<Settings> {
+        let s: Settings = toml::from_str(text).map_err(|e| {
+            // toml's message spans several lines; keep the one-line summary with its position.
+            let msg = e.message().to_string();
+            let line = e.span().map(|sp| text[..sp.start.min(text.len())].lines().count().max(1));
+            match line {
+                Some(l) => anyhow::anyhow!("{file} line {l}: {msg}"),
+                None => anyhow::anyhow!("{file}: {msg}"),
+            }
+        })?;
+        if let Some(t) = &s.defaults.leaf_ttl {
+            duration::parse("leaf_ttl", t).with_context(|| format!("{file}: [defaults] leaf_ttl"))?;
+        }
+        for (name, ca) in &s.ca {
+            if let Some(t) = &ca.default_ttl {
+                duration::parse("default_ttl", t).with_context(|| format!("{file}: [ca.{name}] default_ttl"))?;
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// The settings file `pki init-root` writes: commented, so a person knows what to edit.
+pub fn initial_text(root: &str, org: Option<&str>, trust_domain: Option<&str>) -> String {
+    let mut s = String::from(
+        "# pki settings: edit freely; `pki` reads this file on every run.\n\
+         # Durations: 90m, 1h, 30d, 10y. Key types: p256, ed25519.\n\n[defaults]\n",
+    );
+    s.push_str("# ca = \"issuing\"        # CA used by `pki issue` without --ca (default: the only intermediate)\n");
+    if let Some(o) = org {
+        s.push_str(&format!("organization = {}\n", toml_str(o)));
+    }
+    if let Some(t) = trust_domain {
+        s.push_str(&format!("trust_domain = {}\n", toml_str(t)));
+    }
+    s.push_str("leaf_ttl = \"24h\"          # lifetime of a leaf when neither --ttl nor the CA says otherwise\n");
+    s.push_str("key_type = \"p256\"\n\n");
+    s.push_str(&format!("[ca.{root}]\n"));
+    s
+}
+
+fn toml_str(s: &str) -> String {
+    toml_edit::value(s).to_string().trim().to_string()
+}
+
+/// Adds `[ca.NAME]` (with its parent) to the settings text, keeping everything else as it is.
+pub fn add_ca(text: &str, name: &str, parent: Option<&str>, default_ttl: Option<&str>) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().context("pki.toml is not valid TOML")?;
+    let cas = doc
+        .entry("ca")
+        .or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        })
+        .as_table_mut()
+        .context("pki.toml: `ca` must be a table")?;
+    let mut t = toml_edit::Table::new();
+    if let Some(p) = parent {
+        t["parent"] = toml_edit::value(p);
+    }
+    if let Some(ttl) = default_ttl {
+        t["default_ttl"] = toml_edit::value(ttl);
+    }
+    cas.insert(name, toml_edit::Item::Table(t));
+    Ok(doc.to_string())
+}
+
+/// Sets `[defaults] ca = NAME`.
+pub fn set_default_ca(text: &str, name: &str) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().context("pki.toml is not valid TOML")?;
+    doc["defaults"]["ca"] = toml_edit::value(name);
+    Ok(doc.to_string())
+}
+
+/// Appends the default `server`, `client` and `agent` profiles for a trust domain.
+pub fn default_profiles(trust_domain: &str, ca: &str) -> String {
+    format!(
+        r#"
+# Issuance profiles: what a certificate issued with `--profile NAME` may contain.
+[profiles.server]
+ca = "{ca}"
+default_ttl = "24h"
+max_ttl = "90d"
+key_types = ["p256", "ed25519"]
+ext_key_usage = ["serverAuth"]
+allowed_dns = ["*.{td}", "{td}"]
+allowed_ips = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+
+[profiles.client]
+ca = "{ca}"
+default_ttl = "24h"
+max_ttl = "30d"
+key_types = ["p256", "ed25519"]
+ext_key_usage = ["clientAuth"]
+allowed_dns = ["*.{td}"]
+
+[profiles.agent]
+ca = "{ca}"
+default_ttl = "1h"
+max_ttl = "24h"
+key_types = ["p256", "ed25519"]
+ext_key_usage = ["clientAuth", "serverAuth"]
+spiffe = true
+allowed_uris = ["spiffe://{td}/agent/*"]
+allowed_dns = []
+subject = "from-san"
+"#,
+        td = trust_domain
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initial_file_parses_and_keeps_comments_when_edited() {
+        let t = initial_text("root", Some("Acme \"Q\""), Some("acme.internal"));
+        let s = Settings::parse(&t, "pki.toml").unwrap();
+        assert_eq!(s.defaults.organization.as_deref(), Some("Acme \"Q\""));
+        let t2 = add_ca(&t, "issuing", Some("root"), Some("24h")).unwrap();
+        let t3 = set_default_ca(&t2, "issuing").unwrap();
+        assert!(t3.contains("# pki settings"));
+        let s3 = Settings::parse(&(t3 + &default_profiles("acme.internal", "issuing")), "pki.toml").unwrap();
+        assert_eq!(s3.ca["issuing"].parent.as_deref(), Some("root"));
+        assert_eq!(s3.defaults.ca.as_deref(), Some("issuing"));
+        assert!(s3.profiles.contains_key("agent"));
+    }
+
+    #[test]
+    fn typos_are_reported_with_file_and_line() {
+        let e = Settings::parse("[defaults]\nleaf_tl = \"1h\"\n", "pki.toml").unwrap_err().to_string();
+        assert!(e.starts_with("pki.toml line 2:"), "{e}");
+        assert!(e.contains("leaf_tl"), "{e}");
+        let e = format!("{:#}", Settings::parse("[defaults]\nleaf_ttl = \"1x\"\n", "pki.toml").unwrap_err());
+        assert!(e.contains("leaf_ttl"), "{e}");
+    }
+}

@@ -1,0 +1,916 @@
+//! The CA directory: its layout, the lock, atomic writes, the inventory and the ledger.
+//!
+//! Nothing else in `pki` touches the directory's files. Every change follows one protocol, so a
+//! process killed at any instant leaves the directory consistent:
+//!
+//! 1. take the exclusive lock on `.lock` (waiting, with a timeout), then finish or undo whatever
+//!    a killed process left behind (`recover`);
+//! 2. stage new files (`pending/`, `cas/.new-NAME/`), written and fsynced;
+//! 3. append one record to `ledger.jsonl` and fsync it: this is the commit point;
+//! 4. move the staged files into place and append to `inventory.tsv`.
+//!
+//! A change whose ledger record is missing or torn was never committed and its staged files are
+//! deleted; a change whose record is the ledger's last one is rolled forward. Issuing touches a
+//! constant number of files whatever the inventory's size: the inventory is appended to, never
+//! read or rewritten, and serial uniqueness is checked against the certificate's own file name.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ctx::Actor;
+use crate::exit::PkiError;
+use crate::serial::Serial;
+
+pub const SETTINGS: &str = "pki.toml";
+pub const LEDGER: &str = "ledger.jsonl";
+pub const INVENTORY: &str = "inventory.tsv";
+const LOCK: &str = ".lock";
+const PENDING: &str = "pending";
+const CAS: &str = "cas";
+const CERTS: &str = "certs";
+const STAGE_PREFIX: &str = ".new-";
+pub const INVENTORY_HEADER: &str =
+    "#serial\tstatus\tnot_before\tnot_after\trevoked_at\treason\treplaced_by\tca\tprofile\tkey_type\tsubject\tsans";
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A CA directory on disk. Reading needs no lock; changing needs a [`Locked`] guard.
+pub struct CaDir {
+    pub root: PathBuf,
+}
+
+impl CaDir {
+    /// Opens an existing CA directory.
+    pub fn open(root: &Path) -> Result<CaDir> {
+        if !root.is_dir() {
+            return Err(PkiError::NoCaDir { dir: root.to_path_buf() }.into());
+        }
+        if !root.join(SETTINGS).is_file() {
+            return Err(PkiError::NotACaDir { dir: root.to_path_buf() }.into());
+        }
+        Ok(CaDir { root: root.to_path_buf() })
+    }
+
+    /// Opens the directory, creating it (0700, with parents) when missing. Used by `init-root`.
+    pub fn open_or_create(root: &Path) -> Result<CaDir> {
+        if !root.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .with_context(|| format!("cannot create CA directory {}", root.display()))?;
+        } else if !root.is_dir() {
+            bail!("{} exists and is not a directory: choose another --dir", root.display());
+        }
+        Ok(CaDir { root: root.to_path_buf() })
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn has_settings(&self) -> bool {
+        self.root.join(SETTINGS).is_file()
+    }
+
+    pub fn read_settings_text(&self) -> Result<String> {
+        let p = self.path(SETTINGS);
+        fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
+    }
+
+    pub fn ca_dir(&self, name: &str) -> PathBuf {
+        self.root.join(CAS).join(name)
+    }
+
+    pub fn ca_cert_path(&self, name: &str) -> PathBuf {
+        self.ca_dir(name).join("cert.pem")
+    }
+
+    pub fn ca_key_path(&self, name: &str) -> PathBuf {
+        self.ca_dir(name).join("key.pem")
+    }
+
+    pub fn ca_exists(&self, name: &str) -> bool {
+        self.ca_cert_path(name).is_file()
+    }
+
+    /// The CAs in the directory, sorted by name.
+    pub fn ca_names(&self) -> Result<Vec<String>> {
+        let dir = self.root.join(CAS);
+        let mut names = Vec::new();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+            Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+        };
+        for e in rd {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && self.ca_exists(&name) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    pub fn read_ca_cert_pem(&self, name: &str) -> Result<String> {
+        let p = self.ca_cert_path(name);
+        fs::read_to_string(&p).with_context(|| format!("cannot read CA certificate {}", p.display()))
+    }
+
+    pub fn read_ca_key_pem(&self, name: &str) -> Result<zeroize::Zeroizing<String>> {
+        let p = self.ca_key_path(name);
+        Ok(zeroize::Zeroizing::new(
+            fs::read_to_string(&p).with_context(|| format!("cannot read CA key {}", p.display()))?,
+        ))
+    }
+
+    /// Where an issued certificate is kept: sharded by its first byte so no directory grows past
+    /// a few thousand entries at a million certificates.
+    pub fn cert_path(&self, serial: &Serial) -> PathBuf {
+        let hex = serial.hex();
+        self.root.join(CERTS).join(&hex[..2]).join(format!("{hex}.pem"))
+    }
+
+    /// Takes the exclusive lock, waiting up to `timeout`, then repairs what a killed process left.
+    pub fn lock(&self, timeout: Duration) -> Result<Locked<'_>> {
+        let path = self.path(LOCK);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        let start = Instant::now();
+        let mut nap = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= timeout {
+                        return Err(PkiError::LockTimeout {
+                            dir: self.root.clone(),
+                            waited_secs: timeout.as_secs(),
+                        }
+                        .into());
+                    }
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(Duration::from_millis(25));
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                }
+            }
+        }
+        let locked = Locked { dir: self, _file: file };
+        locked.recover().context("cannot repair the CA directory after an interrupted change")?;
+        Ok(locked)
+    }
+
+    /// The last ledger record, read from the file's end (constant time).
+    pub fn last_ledger_record(&self) -> Result<Option<(LedgerRecord, String)>> {
+        let p = self.path(LEDGER);
+        let Some(line) = last_line(&p)? else { return Ok(None) };
+        let rec: LedgerRecord = serde_json::from_str(&line)
+            .with_context(|| format!("{}: the last record is not valid JSON", p.display()))?;
+        let hash = sha256_hex(line.as_bytes());
+        Ok(Some((rec, hash)))
+    }
+
+    /// Streams the inventory, calling `f` for each complete record.
+    pub fn for_each_inventory(&self, mut f: impl FnMut(InventoryRecord) -> Result<()>) -> Result<()> {
+        let p = self.path(INVENTORY);
+        let file = match File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
+        };
+        let mut r = BufReader::with_capacity(1 << 16, file);
+        let mut line = String::new();
+        let mut n = 0usize;
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                break;
+            }
+            n += 1;
+            // A line without its newline is being written right now by another process.
+            if !line.ends_with('\n') || line.starts_with('#') {
+                continue;
+            }
+            let rec = InventoryRecord::parse(line.trim_end_matches('\n'))
+                .with_context(|| format!("{} line {n} is malformed (run `pki reindex`)", p.display()))?;
+            f(rec)?;
+        }
+        Ok(())
+    }
+
+    /// Streams the ledger's lines (raw, for verification).
+    pub fn for_each_ledger_line(&self, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
+        let p = self.path(LEDGER);
+        let file = match File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
+        };
+        let mut r = BufReader::with_capacity(1 << 16, file);
+        let mut line = String::new();
+        let mut n = 0;
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                break;
+            }
+            n += 1;
+            if !line.ends_with('\n') {
+                break;
+            }
+            f(n, line.trim_end_matches('\n'))?;
+        }
+        Ok(())
+    }
+
+    /// Checks the ledger's hash chain from the first record to the last.
+    pub fn verify_ledger(&self) -> Result<LedgerCheck> {
+        let mut prev = GENESIS.to_string();
+        let mut expect_seq = 1u64;
+        let mut problem = None;
+        let mut records = 0u64;
+        self.for_each_ledger_line(|n, line| {
+            if problem.is_some() {
+                return Ok(());
+            }
+            records += 1;
+            match serde_json::from_str::<LedgerRecord>(line) {
+                Err(e) => problem = Some(format!("line {n}: not a ledger record ({e})")),
+                Ok(rec) => {
+                    if rec.prev != prev {
+                        problem = Some(format!(
+                            "line {n}: record {} does not follow the previous record (hash mismatch): a record was edited, removed or reordered",
+                            rec.seq
+                        ));
+                    } else if rec.seq != expect_seq {
+                        problem = Some(format!("line {n}: sequence number {} where {expect_seq} was expected", rec.seq));
+                    }
+                }
+            }
+            prev = sha256_hex(line.as_bytes());
+            expect_seq += 1;
+            Ok(())
+        })?;
+        Ok(LedgerCheck { records, intact: problem.is_none(), problem, head: prev })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct LedgerCheck {
+    pub records: u64,
+    pub intact: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    pub head: String,
+}
+
+/// Proof that this process holds the directory's lock; every change goes through it.
+pub struct Locked<'a> {
+    pub dir: &'a CaDir,
+    _file: File,
+}
+
+/// What a new CA consists of on disk.
+pub struct NewCa<'b> {
+    pub name: &'b str,
+    pub cert_pem: &'b str,
+    pub key_pem: &'b str,
+    pub data: serde_json::Value,
+}
+
+impl Locked<'_> {
+    fn recover(&self) -> Result<()> {
+        let root = &self.dir.root;
+        remove_stale_temps(root)?;
+        let ledger = self.dir.path(LEDGER);
+        truncate_partial_tail(&ledger)?;
+        let last = self.dir.last_ledger_record()?.map(|(r, _)| r);
+
+        // CAs staged under cas/.new-NAME: committed ones are moved in, the rest removed.
+        let cas = root.join(CAS);
+        if cas.is_dir() {
+            for e in fs::read_dir(&cas)? {
+                let e = e?;
+                let fname = e.file_name().to_string_lossy().into_owned();
+                let Some(name) = fname.strip_prefix(STAGE_PREFIX) else { continue };
+                let committed = last.as_ref().is_some_and(|r| r.event == "ca-created" && r.data["name"] == name);
+                if committed && !self.dir.ca_dir(name).exists() {
+                    fs::rename(e.path(), self.dir.ca_dir(name))?;
+                    fsync_dir(&cas)?;
+                } else {
+                    fs::remove_dir_all(e.path())?;
+                }
+            }
+        }
+
+        // Certificates staged under pending/: the same rule.
+        let pending = root.join(PENDING);
+        if pending.is_dir() {
+            for e in fs::read_dir(&pending)? {
+                let e = e?;
+                let fname = e.file_name().to_string_lossy().into_owned();
+                let serial = fname.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
+                let committed = match (&serial, &last) {
+                    (Some(s), Some(r)) => r.event == "cert-issued" && r.data["serial"] == s.hex(),
+                    _ => false,
+                };
+                match serial {
+                    Some(s) if committed => {
+                        let dest = self.dir.cert_path(&s);
+                        mkdir_0700(dest.parent().expect("shard"))?;
+                        fs::rename(e.path(), &dest)?;
+                        fsync_dir(dest.parent().expect("shard"))?;
+                    }
+                    _ => fs::remove_file(e.path())?,
+                }
+            }
+            fsync_dir(&pending)?;
+        }
+
+        // The inventory: drop a torn last line, then re-append the last issuance if it is missing.
+        let inventory = self.dir.path(INVENTORY);
+        truncate_partial_tail(&inventory)?;
+        if let Some(r) = &last
+            && r.event == "cert-issued"
+        {
+            let rec = InventoryRecord::from_ledger_data(&r.data)?;
+            let tail_serial = last_line(&inventory)?.map(|l| l.split('\t').next().unwrap_or("").to_string());
+            if tail_serial.as_deref() != Some(rec.serial.as_str()) {
+                append_line(&inventory, &rec.to_line(), true)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a ledger record: the commit point of every change.
+    pub fn append_ledger(&self, event: &str, actor: &Actor, time: &str, data: serde_json::Value) -> Result<LedgerRecord> {
+        let (seq, prev) = match self.dir.last_ledger_record()? {
+            Some((r, hash)) => (r.seq + 1, hash),
+            None => (1, GENESIS.to_string()),
+        };
+        let rec = LedgerRecord {
+            seq,
+            time: time.to_string(),
+            event: event.to_string(),
+            actor: actor.who.clone(),
+            ci: actor.ci.iter().cloned().collect(),
+            note: actor.note.clone(),
+            data,
+            prev,
+        };
+        let line = serde_json::to_string(&rec)?;
+        append_line(&self.dir.path(LEDGER), &line, true)?;
+        Ok(rec)
+    }
+
+    /// Writes the settings file (atomically).
+    pub fn write_settings(&self, text: &str) -> Result<()> {
+        write_atomic(&self.dir.path(SETTINGS), text.as_bytes(), 0o600)
+    }
+
+    /// Creates a CA: staged, committed in the ledger, then moved into `cas/NAME`.
+    pub fn create_ca(&self, ca: NewCa<'_>, actor: &Actor, time: &str) -> Result<()> {
+        if self.dir.ca_dir(ca.name).exists() {
+            return Err(PkiError::CaExists { name: ca.name.to_string(), dir: self.dir.root.clone() }.into());
+        }
+        let cas = self.dir.root.join(CAS);
+        mkdir_0700(&cas)?;
+        let stage = cas.join(format!("{STAGE_PREFIX}{}", ca.name));
+        if stage.exists() {
+            fs::remove_dir_all(&stage)?;
+        }
+        mkdir_0700(&stage)?;
+        write_new_file(&stage.join("key.pem"), ca.key_pem.as_bytes(), 0o600)?;
+        write_new_file(&stage.join("cert.pem"), ca.cert_pem.as_bytes(), 0o600)?;
+        fsync_dir(&stage)?;
+        self.append_ledger("ca-created", actor, time, ca.data)?;
+        fs::rename(&stage, self.dir.ca_dir(ca.name))?;
+        fsync_dir(&cas)?;
+        Ok(())
+    }
+
+    /// True when no certificate with this serial was ever stored.
+    pub fn serial_is_free(&self, serial: &Serial) -> bool {
+        !self.dir.cert_path(serial).exists()
+    }
+
+    /// Records an issued certificate: staged, committed in the ledger, moved into `certs/`,
+    /// appended to the inventory. Constant work whatever the inventory's size.
+    pub fn commit_issue(&self, rec: &InventoryRecord, cert_pem: &str, sha256: &str, actor: &Actor, time: &str) -> Result<()> {
+        let serial = Serial::parse(&rec.serial)?;
+        let pending = self.dir.root.join(PENDING);
+        mkdir_0700(&pending)?;
+        let staged = pending.join(format!("{}.pem", rec.serial));
+        write_new_file(&staged, cert_pem.as_bytes(), 0o600)?;
+        let mut data = rec.ledger_data();
+        data["sha256"] = serde_json::Value::String(sha256.to_string());
+        self.append_ledger("cert-issued", actor, time, data)?;
+        let dest = self.dir.cert_path(&serial);
+        let shard = dest.parent().expect("cert path has a shard");
+        mkdir_0700(shard)?;
+        fs::rename(&staged, &dest).with_context(|| format!("cannot move certificate into {}", dest.display()))?;
+        fsync_dir(shard)?;
+        append_line(&self.dir.path(INVENTORY), &rec.to_line(), true)?;
+        Ok(())
+    }
+
+    /// Rebuilds `inventory.tsv` from the ledger and the stored certificate files.
+    /// Streams the ledger twice; memory is one small entry per revoked certificate plus
+    /// 16 bytes per certificate for the orphan check.
+    pub fn reindex(&self, mut progress: impl FnMut(u64), mut warn: impl FnMut(String)) -> Result<ReindexReport> {
+        // Pass 1: later state changes (revocation, renewal) by serial.
+        let mut updates: HashMap<String, serde_json::Value> = HashMap::new();
+        self.dir.for_each_ledger_line(|_, line| {
+            let rec: LedgerRecord = serde_json::from_str(line)?;
+            if rec.event == "cert-revoked" || rec.event == "cert-superseded" {
+                if let Some(s) = rec.data["serial"].as_str() {
+                    let e = updates.entry(s.to_string()).or_insert_with(|| serde_json::json!({}));
+                    if let (Some(obj), Some(new)) = (e.as_object_mut(), rec.data.as_object()) {
+                        for (k, v) in new {
+                            obj.insert(k.clone(), v.clone());
+                        }
+                        obj.insert("event".into(), rec.event.clone().into());
+                    }
+                }
+            }
+            Ok(())
+        })?;
+
+        // Pass 2: one inventory line per issuance whose certificate file is present.
+        let tmp = temp_path(&self.dir.path(INVENTORY));
+        let mut out = std::io::BufWriter::new(create_new_file(&tmp, 0o600)?);
+        writeln!(out, "{INVENTORY_HEADER}")?;
+        let mut seen: HashSet<[u8; 16]> = HashSet::new();
+        let mut report = ReindexReport::default();
+        self.dir.for_each_ledger_line(|n, line| {
+            let rec: LedgerRecord = serde_json::from_str(line)?;
+            if rec.event != "cert-issued" {
+                return Ok(());
+            }
+            let mut inv = InventoryRecord::from_ledger_data(&rec.data)
+                .with_context(|| format!("ledger line {n}: malformed cert-issued record"))?;
+            let serial = Serial::parse(&inv.serial)?;
+            let path = self.dir.cert_path(&serial);
+            if !path.is_file() {
+                warn(format!("certificate {} is in the ledger but {} is missing: left out", inv.serial, path.display()));
+                report.missing += 1;
+                return Ok(());
+            }
+            if let Some(u) = updates.get(&inv.serial) {
+                inv.apply_update(u);
+            }
+            let mut key = [0u8; 16];
+            let b = serial.bytes();
+            key[16 - b.len().min(16)..].copy_from_slice(&b[b.len().saturating_sub(16)..]);
+            seen.insert(key);
+            writeln!(out, "{}", inv.to_line())?;
+            report.records += 1;
+            progress(report.records);
+            Ok(())
+        })?;
+        let file = out.into_inner().map_err(|e| anyhow!("cannot write {}: {}", tmp.display(), e.error()))?;
+        file.sync_all()?;
+        drop(file);
+
+        // Certificate files that no ledger record vouches for.
+        let certs = self.dir.root.join(CERTS);
+        if certs.is_dir() {
+            for shard in fs::read_dir(&certs)? {
+                let shard = shard?;
+                if !shard.file_type()?.is_dir() {
+                    continue;
+                }
+                for f in fs::read_dir(shard.path())? {
+                    let f = f?;
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    let known = name.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok()).is_some_and(|s| {
+                        let mut key = [0u8; 16];
+                        let b = s.bytes();
+                        if b.len() > 16 {
+                            return false;
+                        }
+                        key[16 - b.len()..].copy_from_slice(b);
+                        seen.contains(&key)
+                    });
+                    if !known {
+                        warn(format!("{} has no ledger record: left out of the inventory", f.path().display()));
+                        report.orphans += 1;
+                    }
+                }
+            }
+        }
+        let dest = self.dir.path(INVENTORY);
+        fs::rename(&tmp, &dest)?;
+        fsync_dir(&self.dir.root)?;
+        Ok(report)
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ReindexReport {
+    pub records: u64,
+    pub missing: u64,
+    pub orphans: u64,
+}
+
+/// One line of `ledger.jsonl`. `prev` is the SHA-256 (hex) of the previous line's bytes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LedgerRecord {
+    pub seq: u64,
+    pub time: String,
+    pub event: String,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub ci: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub data: serde_json::Value,
+    pub prev: String,
+}
+
+/// The state of an issued certificate that is stored (expiry is computed from `not_after`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Valid,
+    Revoked,
+    Superseded,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::Revoked => "revoked",
+            Status::Superseded => "superseded",
+        }
+    }
+    fn parse(s: &str) -> Option<Status> {
+        match s.trim_end() {
+            "valid" => Some(Status::Valid),
+            "revoked" => Some(Status::Revoked),
+            "superseded" => Some(Status::Superseded),
+            _ => None,
+        }
+    }
+}
+
+/// One line of `inventory.tsv`. The first seven fields have a fixed width so that a later
+/// change of state (revocation, renewal) can be written in place without moving other lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InventoryRecord {
+    pub serial: String,
+    pub status: Status,
+    pub not_before: String,
+    pub not_after: String,
+    pub revoked_at: Option<String>,
+    pub reason: Option<String>,
+    pub replaced_by: Option<String>,
+    pub ca: String,
+    pub profile: Option<String>,
+    pub key_type: String,
+    pub subject: String,
+    pub sans: Vec<String>,
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim_end();
+    if t == "-" || t.is_empty() { None } else { Some(t.to_string()) }
+}
+
+/// Tabs and newlines would break the line format; subjects and SANs never need them.
+fn clean(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
+impl InventoryRecord {
+    pub fn to_line(&self) -> String {
+        format!(
+            "{:<32}\t{:<10}\t{:<20}\t{:<20}\t{:<20}\t{:<20}\t{:<32}\t{}\t{}\t{}\t{}\t{}",
+            self.serial,
+            self.status.as_str(),
+            self.not_before,
+            self.not_after,
+            self.revoked_at.as_deref().unwrap_or("-"),
+            self.reason.as_deref().unwrap_or("-"),
+            self.replaced_by.as_deref().unwrap_or("-"),
+            clean(&self.ca),
+            clean(self.profile.as_deref().unwrap_or("-")),
+            clean(&self.key_type),
+            clean(&self.subject),
+            if self.sans.is_empty() { "-".to_string() } else { clean(&self.sans.join(",")) },
+        )
+    }
+
+    pub fn parse(line: &str) -> Result<InventoryRecord> {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 12 {
+            bail!("expected 12 tab-separated fields, found {}", f.len());
+        }
+        Ok(InventoryRecord {
+            serial: f[0].trim_end().to_string(),
+            status: Status::parse(f[1]).ok_or_else(|| anyhow!("unknown status '{}'", f[1].trim_end()))?,
+            not_before: f[2].trim_end().to_string(),
+            not_after: f[3].trim_end().to_string(),
+            revoked_at: opt(f[4]),
+            reason: opt(f[5]),
+            replaced_by: opt(f[6]),
+            ca: f[7].to_string(),
+            profile: opt(f[8]),
+            key_type: f[9].to_string(),
+            subject: f[10].to_string(),
+            sans: if f[11] == "-" { vec![] } else { f[11].split(',').map(str::to_string).collect() },
+        })
+    }
+
+    fn ledger_data(&self) -> serde_json::Value {
+        serde_json::json!({
+            "serial": self.serial,
+            "ca": self.ca,
+            "profile": self.profile,
+            "key_type": self.key_type,
+            "subject": self.subject,
+            "sans": self.sans,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+        })
+    }
+
+    fn from_ledger_data(d: &serde_json::Value) -> Result<InventoryRecord> {
+        let s = |k: &str| -> Result<String> {
+            d[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("field '{k}' missing"))
+        };
+        Ok(InventoryRecord {
+            serial: s("serial")?,
+            status: Status::Valid,
+            not_before: s("not_before")?,
+            not_after: s("not_after")?,
+            revoked_at: None,
+            reason: None,
+            replaced_by: None,
+            ca: s("ca")?,
+            profile: d["profile"].as_str().map(str::to_string),
+            key_type: s("key_type")?,
+            subject: s("subject")?,
+            sans: d["sans"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+        })
+    }
+
+    fn apply_update(&mut self, u: &serde_json::Value) {
+        match u["event"].as_str() {
+            Some("cert-revoked") => {
+                self.status = Status::Revoked;
+                self.revoked_at = u["revoked_at"].as_str().map(str::to_string);
+                self.reason = u["reason"].as_str().map(str::to_string);
+            }
+            Some("cert-superseded") => {
+                if self.status == Status::Valid {
+                    self.status = Status::Superseded;
+                }
+                self.replaced_by = u["replaced_by"].as_str().map(str::to_string);
+            }
+            _ => {}
+        }
+    }
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn mkdir_0700(p: &Path) -> Result<()> {
+    if p.is_dir() {
+        return Ok(());
+    }
+    match fs::DirBuilder::new().recursive(true).mode(0o700).create(p) {
+        Ok(()) => {
+            if let Some(parent) = p.parent() {
+                fsync_dir(parent)?;
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot create directory {}", p.display())),
+    }
+}
+
+pub(crate) fn fsync_dir(p: &Path) -> Result<()> {
+    File::open(p)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("cannot sync directory {}", p.display()))
+}
+
+fn create_new_file(p: &Path, mode: u32) -> Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(p)
+        .with_context(|| format!("cannot create {}", p.display()))
+}
+
+/// Writes a file that must not exist yet, and fsyncs it.
+pub(crate) fn write_new_file(p: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut f = create_new_file(p, mode)?;
+    f.write_all(bytes).with_context(|| format!("cannot write {}", p.display()))?;
+    f.sync_all().with_context(|| format!("cannot write {}", p.display()))?;
+    Ok(())
+}
+
+pub(crate) fn temp_path(dest: &Path) -> PathBuf {
+    let mut r = [0u8; 6];
+    let _ = getrandom::fill(&mut r);
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    dest.with_file_name(format!(".{name}.tmp.{}.{tag}", std::process::id()))
+}
+
+/// Temp file in the same directory, fsync, rename, fsync the directory. `mode` applies to
+/// the new file from its creation, so a key is never readable by others, not even briefly.
+pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let tmp = temp_path(dest);
+    let res = (|| -> Result<()> {
+        write_new_file(&tmp, bytes, mode)?;
+        fs::rename(&tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
+        fsync_dir(dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+        Ok(())
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// Removes temp files that a killed process left in the directory's root.
+fn remove_stale_temps(root: &Path) -> Result<()> {
+    for e in fs::read_dir(root)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp.") {
+            fs::remove_file(e.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Appends one line with a single write, then fsyncs.
+fn append_line(p: &Path, line: &str, sync: bool) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(p)
+        .with_context(|| format!("cannot open {}", p.display()))?;
+    let is_new = f.metadata()?.len() == 0;
+    let mut buf = String::with_capacity(line.len() + INVENTORY_HEADER.len() + 2);
+    if is_new && p.file_name().is_some_and(|n| n == INVENTORY) {
+        buf.push_str(INVENTORY_HEADER);
+        buf.push('\n');
+    }
+    buf.push_str(line);
+    buf.push('\n');
+    f.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", p.display()))?;
+    if sync {
+        f.sync_data().with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(())
+}
+
+/// Cuts a line that a killed process left half-written at the end of an append-only file.
+fn truncate_partial_tail(p: &Path) -> Result<()> {
+    let mut f = match OpenOptions::new().read(true).write(true).open(p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot open {}", p.display())),
+    };
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::Start(len - 1))?;
+    f.read_exact(&mut last)?;
+    if last[0] == b'\n' {
+        return Ok(());
+    }
+    let keep = match last_newline_before(&mut f, len)? {
+        Some(pos) => pos + 1,
+        None => 0,
+    };
+    f.set_len(keep)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// Position of the last b'\n' strictly before `end`, scanning backwards in blocks.
+fn last_newline_before(f: &mut File, end: u64) -> Result<Option<u64>> {
+    let mut pos = end;
+    let mut buf = vec![0u8; 8192];
+    while pos > 0 {
+        let n = (buf.len() as u64).min(pos) as usize;
+        pos -= n as u64;
+        f.seek(SeekFrom::Start(pos))?;
+        f.read_exact(&mut buf[..n])?;
+        if let Some(i) = buf[..n].iter().rposition(|&b| b == b'\n') {
+            return Ok(Some(pos + i as u64));
+        }
+    }
+    Ok(None)
+}
+
+/// The last complete line of a file, without reading the rest of it.
+fn last_line(p: &Path) -> Result<Option<String>> {
+    let mut f = match File::open(p) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
+    };
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(None);
+    }
+    // The file ends with a newline (recovery guarantees it under the lock; readers skip a torn tail).
+    let Some(end_nl) = last_newline_before(&mut f, len)? else { return Ok(None) };
+    let start = last_newline_before(&mut f, end_nl)?.map(|p| p + 1).unwrap_or(0);
+    let mut buf = vec![0u8; (end_nl - start) as usize];
+    f.seek(SeekFrom::Start(start))?;
+    f.read_exact(&mut buf)?;
+    let s = String::from_utf8(buf).map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
+    if s.starts_with('#') {
+        return Ok(None);
+    }
+    Ok(Some(s))
+}
+
+/// Permission bits of a path, for checks and tests.
+pub fn mode_of(p: &Path) -> Result<u32> {
+    Ok(fs::metadata(p)?.permissions().mode() & 0o777)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> InventoryRecord {
+        InventoryRecord {
+            serial: "4A0BFF00112233445566778899AABBCC".into(),
+            status: Status::Valid,
+            not_before: "2026-11-28T22:00:00Z".into(),
+            not_after: "2026-11-29T22:00:00Z".into(),
+            revoked_at: None,
+            reason: None,
+            replaced_by: None,
+            ca: "issuing".into(),
+            profile: None,
+            key_type: "p256".into(),
+            subject: "CN=api.acme.internal".into(),
+            sans: vec!["DNS:api.acme.internal".into(), "IP:10.0.0.1".into()],
+        }
+    }
+
+    #[test]
+    fn inventory_lines_round_trip_with_fixed_width_state_fields() {
+        let r = sample();
+        let line = r.to_line();
+        assert_eq!(InventoryRecord::parse(&line).unwrap(), r);
+        let mut revoked = r.clone();
+        revoked.status = Status::Revoked;
+        revoked.revoked_at = Some("2026-11-28T23:00:00Z".into());
+        revoked.reason = Some("cessationOfOperation".into());
+        revoked.replaced_by = Some("7F0BFF00112233445566778899AABBCC".into());
+        let line2 = revoked.to_line();
+        assert_eq!(line.len(), line2.len(), "state changes must not change the line length");
+        assert_eq!(InventoryRecord::parse(&line2).unwrap(), revoked);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_last_line_found() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        fs::write(&p, "one\ntwo\nthr").unwrap();
+        truncate_partial_tail(&p).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "one\ntwo\n");
+        assert_eq!(last_line(&p).unwrap().as_deref(), Some("two"));
+        let long = "x".repeat(20000);
+        fs::write(&p, format!("a\n{long}\n")).unwrap();
+        assert_eq!(last_line(&p).unwrap(), Some(long));
+    }
+}
