@@ -1,9 +1,9 @@
 //! The CAs of a directory as the commands need them: certificate facts, the chain up to the
 //! root, the default issuing CA, and unlocking a CA key into an rcgen issuer.
 
+use ::time::OffsetDateTime;
 use anyhow::{Context, Result, anyhow};
 use rcgen::{Issuer, KeyPair};
-use ::time::OffsetDateTime;
 use x509_parser::prelude::*;
 
 use crate::ctx::Ctx;
@@ -29,14 +29,25 @@ pub struct Ca {
 impl Ca {
     pub fn load(dir: &CaDir, name: &str) -> Result<Ca> {
         if !dir.ca_exists(name) {
-            return Err(PkiError::UnknownCa { name: name.to_string(), known: dir.ca_names()? }.into());
+            return Err(PkiError::UnknownCa {
+                name: name.to_string(),
+                known: dir.ca_names()?,
+            }
+            .into());
         }
         let pem_text = dir.read_ca_cert_pem(name)?;
-        let block = ::pem::parse(&pem_text).with_context(|| format!("{}: not PEM", dir.ca_cert_path(name).display()))?;
+        let block = ::pem::parse(&pem_text)
+            .with_context(|| format!("{}: not PEM", dir.ca_cert_path(name).display()))?;
         let der = block.contents().to_vec();
-        let (_, x) = X509Certificate::from_der(&der)
-            .map_err(|e| anyhow!("{}: not a certificate ({e})", dir.ca_cert_path(name).display()))?;
-        let to_time = |t: ASN1Time| OffsetDateTime::from_unix_timestamp(t.timestamp()).expect("valid X.509 time");
+        let (_, x) = X509Certificate::from_der(&der).map_err(|e| {
+            anyhow!(
+                "{}: not a certificate ({e})",
+                dir.ca_cert_path(name).display()
+            )
+        })?;
+        let to_time = |t: ASN1Time| {
+            OffsetDateTime::from_unix_timestamp(t.timestamp()).expect("valid X.509 time")
+        };
         Ok(Ca {
             name: name.to_string(),
             subject: x.subject().to_string(),
@@ -52,12 +63,19 @@ impl Ca {
 
     /// The chain from this CA up to and including its root.
     pub fn chain(dir: &CaDir, name: &str) -> Result<Vec<Ca>> {
-        let all: Vec<Ca> = dir.ca_names()?.iter().map(|n| Ca::load(dir, n)).collect::<Result<_>>()?;
+        let all: Vec<Ca> = dir
+            .ca_names()?
+            .iter()
+            .map(|n| Ca::load(dir, n))
+            .collect::<Result<_>>()?;
         let mut cur = all
             .iter()
             .find(|c| c.name == name)
             .cloned()
-            .ok_or_else(|| PkiError::UnknownCa { name: name.to_string(), known: all.iter().map(|c| c.name.clone()).collect() })?;
+            .ok_or_else(|| PkiError::UnknownCa {
+                name: name.to_string(),
+                known: all.iter().map(|c| c.name.clone()).collect(),
+            })?;
         let mut chain = vec![];
         while !cur.self_signed {
             let parent = all
@@ -67,7 +85,9 @@ impl Ca {
                 .ok_or_else(|| anyhow!("CA '{}' has no issuer in this directory (its issuer's certificate is missing)", cur.name))?;
             chain.push(cur);
             if chain.len() > 8 {
-                anyhow::bail!("CA chain of '{name}' is longer than 8: the directory's CA certificates form a loop");
+                anyhow::bail!(
+                    "CA chain of '{name}' is longer than 8: the directory's CA certificates form a loop"
+                );
             }
             cur = parent;
         }
@@ -82,7 +102,8 @@ impl Ca {
         let what = format!("CA '{}' ({})", self.name, key_path.display());
         let key = keys::load_signing_key(&pem_text, &key_path, || ctx.pass.unlock(&what))?;
         let der = rustls_pki_types::CertificateDer::from(self.der.clone());
-        Issuer::from_ca_cert_der(&der, key).map_err(|e| anyhow!("CA '{}': unusable certificate ({e})", self.name))
+        Issuer::from_ca_cert_der(&der, key)
+            .map_err(|e| anyhow!("CA '{}': unusable certificate ({e})", self.name))
     }
 }
 
@@ -90,7 +111,9 @@ impl Ca {
 pub fn check_ca_name(name: &str) -> Result<(), PkiError> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && !name.starts_with('-');
     if ok {
         Ok(())
@@ -107,13 +130,20 @@ pub fn check_ca_name(name: &str) -> Result<(), PkiError> {
 pub fn issuing_ca(dir: &CaDir, settings: &Settings, requested: Option<&str>) -> Result<String> {
     if let Some(n) = requested.or(settings.defaults.ca.as_deref()) {
         if !dir.ca_exists(n) {
-            return Err(PkiError::UnknownCa { name: n.to_string(), known: dir.ca_names()? }.into());
+            return Err(PkiError::UnknownCa {
+                name: n.to_string(),
+                known: dir.ca_names()?,
+            }
+            .into());
         }
         return Ok(n.to_string());
     }
     let names = dir.ca_names()?;
     if names.is_empty() {
-        return Err(PkiError::NoRoot { dir: dir.root.clone() }.into());
+        return Err(PkiError::NoRoot {
+            dir: dir.root.clone(),
+        }
+        .into());
     }
     let intermediates: Vec<String> = names
         .iter()
@@ -125,6 +155,9 @@ pub fn issuing_ca(dir: &CaDir, settings: &Settings, requested: Option<&str>) -> 
         0 => Err(anyhow!(
             "no intermediate CA to issue from: create one with `pki create-intermediate issuing` (leaves are not issued from the root)"
         )),
-        _ => Err(PkiError::AmbiguousCa { known: intermediates }.into()),
+        _ => Err(PkiError::AmbiguousCa {
+            known: intermediates,
+        }
+        .into()),
     }
 }

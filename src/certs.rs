@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, ExtendedKeyUsagePurpose, GeneralSubtree,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, PublicKeyData, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    NameConstraints, PublicKeyData, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 
@@ -18,7 +19,8 @@ use crate::serial::Serial;
 pub const BACKDATE: time::Duration = time::Duration::seconds(60);
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).expect("UTC time formats")
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("UTC time formats")
 }
 
 /// A humantime year is 365.25 days; a lifetime of whole years ("10y") ends on the same
@@ -27,11 +29,18 @@ const HUMANTIME_YEAR: u64 = 31_557_600;
 
 pub fn not_after(now: OffsetDateTime, ttl: Duration) -> Result<OffsetDateTime> {
     let secs = ttl.as_secs();
-    if secs % HUMANTIME_YEAR == 0 && ttl.subsec_nanos() == 0 {
+    if secs.is_multiple_of(HUMANTIME_YEAR) && ttl.subsec_nanos() == 0 {
         let years = i32::try_from(secs / HUMANTIME_YEAR).context("lifetime too long")?;
-        let y = now.year().checked_add(years).filter(|y| *y <= 9999).ok_or_else(|| anyhow!("lifetime too long: it ends after the year 9999"))?;
+        let y = now
+            .year()
+            .checked_add(years)
+            .filter(|y| *y <= 9999)
+            .ok_or_else(|| anyhow!("lifetime too long: it ends after the year 9999"))?;
         // 29 February of a leap year becomes 28 February in a common year.
-        let date = now.date().replace_year(y).or_else(|_| now.date().replace_day(28).and_then(|d| d.replace_year(y)));
+        let date = now
+            .date()
+            .replace_year(y)
+            .or_else(|_| now.date().replace_day(28).and_then(|d| d.replace_year(y)));
         return Ok(now.replace_date(date.map_err(|_| anyhow!("invalid end date"))?));
     }
     let secs = i64::try_from(secs).context("lifetime too long")?;
@@ -49,7 +58,11 @@ fn dn(cn: &str, org: Option<&str>) -> DistinguishedName {
     d
 }
 
-fn base(serial: &Serial, not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
+fn base(
+    serial: &Serial,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> CertificateParams {
     let mut p = CertificateParams::default();
     p.serial_number = Some(SerialNumber::from_slice(serial.bytes()));
     p.not_before = not_before;
@@ -58,12 +71,23 @@ fn base(serial: &Serial, not_before: OffsetDateTime, not_after: OffsetDateTime) 
 }
 
 /// A self-signed root: CA:TRUE (critical, no path length limit), keyCertSign + cRLSign, SKI.
-pub fn build_root(cn: &str, org: Option<&str>, key: &KeyPair, now: OffsetDateTime, not_after: OffsetDateTime) -> Result<rcgen::Certificate> {
+pub fn build_root(
+    cn: &str,
+    org: Option<&str>,
+    key: &KeyPair,
+    now: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> Result<rcgen::Certificate> {
     let mut p = base(&Serial::random()?, now, not_after);
     p.distinguished_name = dn(cn, org);
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    p.self_signed(key).map_err(|e| anyhow!("cannot sign the root certificate: {e}"))
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    p.self_signed(key)
+        .map_err(|e| anyhow!("cannot sign the root certificate: {e}"))
 }
 
 /// What an intermediate may name: RFC 5280 name constraints (critical).
@@ -77,13 +101,20 @@ pub struct Constraints {
 
 impl Constraints {
     pub fn is_empty(&self) -> bool {
-        self.permit_dns.is_empty() && self.permit_ip.is_empty() && self.exclude_dns.is_empty() && self.exclude_ip.is_empty()
+        self.permit_dns.is_empty()
+            && self.permit_ip.is_empty()
+            && self.exclude_dns.is_empty()
+            && self.exclude_ip.is_empty()
     }
 }
 
 /// Parses "10.0.0.0/8" or "fd00::/8" (a bare address means a single host).
 pub fn parse_cidr(flag: &str, s: &str) -> Result<(IpAddr, u8), PkiError> {
-    let bad = |why: &str| PkiError::BadName { kind: "CIDR", value: s.to_string(), why: format!("{why} (in {flag})") };
+    let bad = |why: &str| PkiError::BadName {
+        kind: "CIDR",
+        value: s.to_string(),
+        why: format!("{why} (in {flag})"),
+    };
     let (addr, len) = match s.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (s, None),
@@ -91,7 +122,11 @@ pub fn parse_cidr(flag: &str, s: &str) -> Result<(IpAddr, u8), PkiError> {
     let ip: IpAddr = addr.parse().map_err(|_| bad("not an IP address"))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let len = match len {
-        Some(l) => l.parse::<u8>().ok().filter(|&l| l <= max).ok_or_else(|| bad("bad prefix length"))?,
+        Some(l) => l
+            .parse::<u8>()
+            .ok()
+            .filter(|&l| l <= max)
+            .ok_or_else(|| bad("bad prefix length"))?,
         None => max,
     };
     Ok((ip, len))
@@ -99,8 +134,16 @@ pub fn parse_cidr(flag: &str, s: &str) -> Result<(IpAddr, u8), PkiError> {
 
 /// Normalises a DNS suffix constraint: lower case, without a leading "." or "*.".
 pub fn dns_suffix(flag: &str, s: &str) -> Result<String, PkiError> {
-    let t = s.trim().trim_start_matches("*.").trim_start_matches('.').to_ascii_lowercase();
-    check_dns_name(&t, false).map_err(|why| PkiError::BadName { kind: "DNS suffix", value: s.to_string(), why: format!("{why} (in {flag})") })?;
+    let t = s
+        .trim()
+        .trim_start_matches("*.")
+        .trim_start_matches('.')
+        .to_ascii_lowercase();
+    check_dns_name(&t, false).map_err(|why| PkiError::BadName {
+        kind: "DNS suffix",
+        value: s.to_string(),
+        why: format!("{why} (in {flag})"),
+    })?;
     Ok(t)
 }
 
@@ -115,18 +158,28 @@ pub struct IntermediateSpec<'a> {
 
 /// An intermediate signed by `issuer`: CA:TRUE with a path length, keyCertSign + cRLSign,
 /// SKI and AKI, and critical name constraints when given.
-pub fn build_intermediate(spec: &IntermediateSpec<'_>, key: &impl PublicKeyData, issuer: &Issuer<'_, KeyPair>) -> Result<rcgen::Certificate> {
+pub fn build_intermediate(
+    spec: &IntermediateSpec<'_>,
+    key: &impl PublicKeyData,
+    issuer: &Issuer<'_, KeyPair>,
+) -> Result<rcgen::Certificate> {
     let mut p = base(&Serial::random()?, spec.not_before, spec.not_after);
     p.distinguished_name = dn(spec.cn, spec.org);
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(spec.path_len));
-    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     p.use_authority_key_identifier_extension = true;
     if !spec.constraints.is_empty() {
         let c = &spec.constraints;
         let sub = |dns: &[String], ips: &[(IpAddr, u8)]| -> Vec<GeneralSubtree> {
             dns.iter()
                 .map(|d| GeneralSubtree::DnsName(d.clone()))
-                .chain(ips.iter().map(|(ip, l)| GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, *l))))
+                .chain(ips.iter().map(|(ip, l)| {
+                    GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, *l))
+                }))
                 .collect()
         };
         p.name_constraints = Some(NameConstraints {
@@ -134,7 +187,8 @@ pub fn build_intermediate(spec: &IntermediateSpec<'_>, key: &impl PublicKeyData,
             excluded_subtrees: sub(&c.exclude_dns, &c.exclude_ip),
         });
     }
-    p.signed_by(key, issuer).map_err(|e| anyhow!("cannot sign the intermediate certificate: {e}"))
+    p.signed_by(key, issuer)
+        .map_err(|e| anyhow!("cannot sign the intermediate certificate: {e}"))
 }
 
 /// A validated leaf request: names checked, lifetime fixed. Built before anything is written.
@@ -162,7 +216,11 @@ impl LeafSpec {
 }
 
 /// A leaf: CA:FALSE, digitalSignature, serverAuth + clientAuth, SKI, AKI = the issuer's SKI.
-pub fn build_leaf(spec: &LeafSpec, key: &impl PublicKeyData, issuer: &Issuer<'_, KeyPair>) -> Result<rcgen::Certificate> {
+pub fn build_leaf(
+    spec: &LeafSpec,
+    key: &impl PublicKeyData,
+    issuer: &Issuer<'_, KeyPair>,
+) -> Result<rcgen::Certificate> {
     let mut p = base(&spec.serial, spec.not_before, spec.not_after);
     let mut d = DistinguishedName::new();
     d.push(DnType::CommonName, spec.cn.as_str());
@@ -170,20 +228,32 @@ pub fn build_leaf(spec: &LeafSpec, key: &impl PublicKeyData, issuer: &Issuer<'_,
     // ExplicitNoCa writes basicConstraints CA:FALSE and lets rcgen emit a SKI for a leaf.
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     p.use_authority_key_identifier_extension = true;
     let mut sans = Vec::new();
     for n in &spec.dns {
-        sans.push(SanType::DnsName(n.as_str().try_into().map_err(|_| anyhow!("DNS name '{n}' is not IA5"))?));
+        sans.push(SanType::DnsName(
+            n.as_str()
+                .try_into()
+                .map_err(|_| anyhow!("DNS name '{n}' is not IA5"))?,
+        ));
     }
     for ip in &spec.ips {
         sans.push(SanType::IpAddress(*ip));
     }
     for u in &spec.uris {
-        sans.push(SanType::URI(u.as_str().try_into().map_err(|_| anyhow!("URI '{u}' is not IA5"))?));
+        sans.push(SanType::URI(
+            u.as_str()
+                .try_into()
+                .map_err(|_| anyhow!("URI '{u}' is not IA5"))?,
+        ));
     }
     p.subject_alt_names = sans;
-    p.signed_by(key, issuer).map_err(|e| anyhow!("cannot sign the certificate: {e}"))
+    p.signed_by(key, issuer)
+        .map_err(|e| anyhow!("cannot sign the certificate: {e}"))
 }
 
 /// Checks a DNS name (RFC 1035 labels; a leading "*." wildcard only when `wildcard`).
@@ -200,8 +270,13 @@ pub fn check_dns_name(name: &str, wildcard: bool) -> Result<(), String> {
         if label.is_empty() || label.len() > 63 {
             return Err("each dot-separated label has 1 to 63 characters".into());
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err("only letters, digits and '-' are allowed (use punycode for other scripts)".into());
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(
+                "only letters, digits and '-' are allowed (use punycode for other scripts)".into(),
+            );
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Err("a label cannot start or end with '-'".into());
@@ -218,7 +293,9 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
     let mut chars = scheme.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
-        return Err("the scheme must start with a letter and use letters, digits, '+', '-', '.'".into());
+        return Err(
+            "the scheme must start with a letter and use letters, digits, '+', '-', '.'".into(),
+        );
     }
     if rest.is_empty() || !uri.bytes().all(|b| b.is_ascii_graphic()) {
         return Err("a URI is printable ASCII without spaces".into());
@@ -242,10 +319,16 @@ mod tests {
 
     #[test]
     fn cidrs_and_suffixes() {
-        assert_eq!(parse_cidr("--permit-ip", "10.0.0.0/8").unwrap(), ("10.0.0.0".parse().unwrap(), 8));
+        assert_eq!(
+            parse_cidr("--permit-ip", "10.0.0.0/8").unwrap(),
+            ("10.0.0.0".parse().unwrap(), 8)
+        );
         assert_eq!(parse_cidr("--permit-ip", "fd00::1").unwrap().1, 128);
         assert!(parse_cidr("--permit-ip", "10.0.0.0/33").is_err());
-        assert_eq!(dns_suffix("--permit-dns", ".Svc.Acme.Internal").unwrap(), "svc.acme.internal");
+        assert_eq!(
+            dns_suffix("--permit-dns", ".Svc.Acme.Internal").unwrap(),
+            "svc.acme.internal"
+        );
     }
 
     #[test]

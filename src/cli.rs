@@ -47,7 +47,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The CA directory
-    #[arg(long, global = true, env = "PKI_DIR", default_value = "pki", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "PKI_DIR",
+        default_value = "pki",
+        value_name = "DIR"
+    )]
     pub dir: PathBuf,
 
     /// File holding the passphrase of the CA key to unlock (first line; never pass it in argv)
@@ -55,7 +61,13 @@ pub struct GlobalArgs {
     pub passphrase_file: Option<PathBuf>,
 
     /// How long to wait for another pki process holding the directory lock
-    #[arg(long, global = true, env = "PKI_LOCK_TIMEOUT", default_value = "60s", value_name = "DURATION")]
+    #[arg(
+        long,
+        global = true,
+        env = "PKI_LOCK_TIMEOUT",
+        default_value = "60s",
+        value_name = "DURATION"
+    )]
     pub lock_timeout: String,
 
     /// A note recorded with this change in the ledger (e.g. a ticket number)
@@ -71,19 +83,29 @@ pub enum Command {
         "In --non-interactive mode the root key's passphrase comes from --passphrase-file (or PKI_PASSPHRASE_FILE / PKI_PASSPHRASE) and the issuing CA's from --new-passphrase-file (default: the root's)."))]
     Init(InitArgs),
     /// Create a self-signed root CA (refuses to overwrite one)
-    #[command(after_help = "EXAMPLES:\n  pki init-root --cn \"Acme Root CA\"\n  pki init-root --cn \"Acme Root CA\" --key-type ed25519 --ttl 20y --passphrase-file root.pass")]
+    #[command(
+        after_help = "EXAMPLES:\n  pki init-root --cn \"Acme Root CA\"\n  pki init-root --cn \"Acme Root CA\" --key-type ed25519 --ttl 20y --passphrase-file root.pass"
+    )]
     InitRoot(InitRootArgs),
     /// Create an intermediate CA signed by the root
-    #[command(after_help = "EXAMPLES:\n  pki create-intermediate issuing --passphrase-file root.pass --new-passphrase-file issuing.pass\n  pki create-intermediate k8s --cn \"Acme k8s CA\" --permit-dns .svc.acme.internal --permit-ip 10.0.0.0/8")]
+    #[command(
+        after_help = "EXAMPLES:\n  pki create-intermediate issuing --passphrase-file root.pass --new-passphrase-file issuing.pass\n  pki create-intermediate k8s --cn \"Acme k8s CA\" --permit-dns .svc.acme.internal --permit-ip 10.0.0.0/8"
+    )]
     CreateIntermediate(CreateIntermediateArgs),
     /// Generate a key and issue a leaf certificate
-    #[command(after_help = "EXAMPLES:\n  pki issue --dns api.acme.internal --out ./api\n  pki issue --cn agent-42 --uri spiffe://acme.internal/agent/42 --ttl 1h --json --out ./agent\n  pki issue --ip 10.0.0.7 --key-type ed25519 --ttl 12h --out ./db --force")]
+    #[command(
+        after_help = "EXAMPLES:\n  pki issue --dns api.acme.internal --out ./api\n  pki issue --cn agent-42 --uri spiffe://acme.internal/agent/42 --ttl 1h --json --out ./agent\n  pki issue --ip 10.0.0.7 --key-type ed25519 --ttl 12h --out ./db --force"
+    )]
     Issue(IssueArgs),
     /// Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)
-    #[command(after_help = "EXAMPLES:\n  pki inspect cert.pem\n  pki inspect --json fullchain.pem\n  openssl x509 -outform DER -in cert.pem | pki inspect -")]
+    #[command(
+        after_help = "EXAMPLES:\n  pki inspect cert.pem\n  pki inspect --json fullchain.pem\n  openssl x509 -outform DER -in cert.pem | pki inspect -"
+    )]
     Inspect(InspectArgs),
     /// Show the inventory of issued certificates
-    #[command(after_help = "EXAMPLES:\n  pki list\n  pki list --status valid --ca issuing\n  pki list --json | jq -r '.[].serial'")]
+    #[command(
+        after_help = "EXAMPLES:\n  pki list\n  pki list --status valid --ca issuing\n  pki list --json | jq -r '.[].serial'"
+    )]
     List(ListArgs),
     /// Rebuild the inventory from the stored certificates and the ledger
     #[command(after_help = "EXAMPLES:\n  pki reindex")]
@@ -92,7 +114,9 @@ pub enum Command {
     #[command(after_help = "EXAMPLES:\n  pki ledger-verify\n  pki ledger-verify --json")]
     LedgerVerify(LedgerVerifyArgs),
     /// Print shell completions (bash, zsh, fish)
-    #[command(after_help = "EXAMPLES:\n  pki completions bash > /etc/bash_completion.d/pki\n  pki completions fish > ~/.config/fish/completions/pki.fish")]
+    #[command(
+        after_help = "EXAMPLES:\n  pki completions bash > /etc/bash_completion.d/pki\n  pki completions fish > ~/.config/fish/completions/pki.fish"
+    )]
     Completions(CompletionsArgs),
     /// Write the man pages
     #[command(after_help = "EXAMPLES:\n  pki man --out-dir /usr/local/share/man/man1")]

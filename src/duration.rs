@@ -6,7 +6,10 @@ use crate::exit::PkiError;
 
 /// Parses a positive duration for the flag `flag`. A year is 365.25 days (humantime's rule).
 pub fn parse(flag: &str, value: &str) -> Result<Duration, PkiError> {
-    let bad = || PkiError::BadDuration { flag: flag.to_string(), value: value.to_string() };
+    let bad = || PkiError::BadDuration {
+        flag: flag.to_string(),
+        value: value.to_string(),
+    };
     let v = value.trim();
     if v.is_empty() || v.starts_with('-') {
         return Err(bad());
@@ -59,7 +62,13 @@ mod tests {
     fn rejects_nonsense_with_the_flag_named() {
         for bad in ["", "5x", "-1h", "0s", "h", "1000000y"] {
             let e = parse("--ttl", bad).unwrap_err();
-            assert_eq!(e, PkiError::BadDuration { flag: "--ttl".into(), value: bad.into() });
+            assert_eq!(
+                e,
+                PkiError::BadDuration {
+                    flag: "--ttl".into(),
+                    value: bad.into()
+                }
+            );
         }
     }
 

@@ -24,22 +24,61 @@ impl From<Exit> for std::process::ExitCode {
 /// message says what was wrong and what to do next, on one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PkiError {
-    NoCaDir { dir: PathBuf },
-    NotACaDir { dir: PathBuf },
-    CaExists { name: String, dir: PathBuf },
-    UnknownCa { name: String, known: Vec<String> },
-    AmbiguousCa { known: Vec<String> },
-    NoRoot { dir: PathBuf },
-    WrongPassphrase { key: PathBuf },
-    NoPassphrase { what: String },
-    LockTimeout { dir: PathBuf, waited_secs: u64 },
-    BadDuration { flag: String, value: String },
-    OutlivesIssuer { what: String, not_after: String, issuer: String, issuer_not_after: String },
-    OutputExists { path: PathBuf },
+    NoCaDir {
+        dir: PathBuf,
+    },
+    NotACaDir {
+        dir: PathBuf,
+    },
+    CaExists {
+        name: String,
+        dir: PathBuf,
+    },
+    UnknownCa {
+        name: String,
+        known: Vec<String>,
+    },
+    AmbiguousCa {
+        known: Vec<String>,
+    },
+    NoRoot {
+        dir: PathBuf,
+    },
+    WrongPassphrase {
+        key: PathBuf,
+    },
+    NoPassphrase {
+        what: String,
+    },
+    LockTimeout {
+        dir: PathBuf,
+        waited_secs: u64,
+    },
+    BadDuration {
+        flag: String,
+        value: String,
+    },
+    OutlivesIssuer {
+        what: String,
+        not_after: String,
+        issuer: String,
+        issuer_not_after: String,
+    },
+    OutputExists {
+        path: PathBuf,
+    },
     NoSan,
-    BadName { kind: &'static str, value: String, why: String },
-    BadSerial { value: String },
-    Unrecognized { what: String },
+    BadName {
+        kind: &'static str,
+        value: String,
+        why: String,
+    },
+    BadSerial {
+        value: String,
+    },
+    Unrecognized {
+        what: String,
+    },
 }
 
 impl fmt::Display for PkiError {
@@ -64,7 +103,10 @@ impl fmt::Display for PkiError {
             UnknownCa { name, known } => {
                 write!(f, "no CA named '{name}' in this directory")?;
                 if known.is_empty() {
-                    write!(f, ": create one with `pki init-root` / `pki create-intermediate`")
+                    write!(
+                        f,
+                        ": create one with `pki init-root` / `pki create-intermediate`"
+                    )
                 } else {
                     write!(f, " (known: {})", known.join(", "))
                 }
@@ -97,7 +139,12 @@ impl fmt::Display for PkiError {
                 f,
                 "invalid {flag} '{value}': expected a duration such as 90m, 1h, 30d or 10y"
             ),
-            OutlivesIssuer { what, not_after, issuer, issuer_not_after } => write!(
+            OutlivesIssuer {
+                what,
+                not_after,
+                issuer,
+                issuer_not_after,
+            } => write!(
                 f,
                 "{what} would end {not_after}, after its issuer '{issuer}' ({issuer_not_after}): choose a shorter --ttl"
             ),
@@ -148,7 +195,10 @@ mod tests {
         let errs = [
             PkiError::NoCaDir { dir: "x".into() },
             PkiError::WrongPassphrase { key: "k".into() },
-            PkiError::BadDuration { flag: "--ttl".into(), value: "5x".into() },
+            PkiError::BadDuration {
+                flag: "--ttl".into(),
+                value: "5x".into(),
+            },
             PkiError::NoSan,
         ];
         for e in errs {

@@ -1,9 +1,9 @@
 //! Reading whatever a user hands `pki inspect`: certificates, chains, CSRs, CRLs and keys, in
 //! PEM or DER, detected automatically, described as data (never showing key material).
 
+use ::time::OffsetDateTime;
 use anyhow::{Result, anyhow};
 use serde::Serialize;
-use ::time::OffsetDateTime;
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
@@ -17,7 +17,7 @@ use crate::store::sha256_hex;
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Object {
-    Certificate(CertInfo),
+    Certificate(Box<CertInfo>),
     Csr(CsrInfo),
     Crl(CrlInfo),
     PrivateKey(KeyInfo),
@@ -104,7 +104,10 @@ fn time_of(t: ASN1Time) -> OffsetDateTime {
 }
 
 fn hex_colon(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":")
+    b.iter()
+        .map(|x| format!("{x:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn general_name(g: &GeneralName<'_>) -> String {
@@ -114,7 +117,10 @@ fn general_name(g: &GeneralName<'_>) -> String {
         GeneralName::RFC822Name(s) => format!("email:{s}"),
         GeneralName::IPAddress(b) => match b.len() {
             4 => format!("IP:{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])),
-            16 => format!("IP:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes"))),
+            16 => format!(
+                "IP:{}",
+                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes"))
+            ),
             // Name constraints carry address + mask.
             8 => format!(
                 "IP:{}/{}",
@@ -135,7 +141,12 @@ fn general_name(g: &GeneralName<'_>) -> String {
 
 fn spki_desc(spki: &SubjectPublicKeyInfo<'_>) -> KeyDesc {
     let oid = spki.algorithm.algorithm.to_id_string();
-    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .and_then(|p| p.as_oid().ok())
+        .map(|o| o.to_id_string());
     let rsa_bits = || match spki.parsed() {
         Ok(PublicKey::RSA(r)) => Some(r.key_size()),
         _ => None,
@@ -160,7 +171,8 @@ fn sig_name(oid: &str) -> String {
 }
 
 pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
-    let (rest, x) = X509Certificate::from_der(der).map_err(|e| anyhow!("malformed certificate ({e})"))?;
+    let (rest, x) =
+        X509Certificate::from_der(der).map_err(|e| anyhow!("malformed certificate ({e})"))?;
     if !rest.is_empty() {
         anyhow::bail!("malformed certificate (trailing data)");
     }
@@ -219,7 +231,9 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
         .unwrap_or_default();
     let name_constraints = x.name_constraints().map_err(ext_err)?.map(|nc| {
         let list = |s: &Option<Vec<GeneralSubtree<'_>>>| {
-            s.as_ref().map(|v| v.iter().map(|g| general_name(&g.base)).collect()).unwrap_or_default()
+            s.as_ref()
+                .map(|v| v.iter().map(|g| general_name(&g.base)).collect())
+                .unwrap_or_default()
         };
         NameConstraintsInfo {
             critical: nc.critical,
@@ -232,7 +246,9 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
     for ext in x.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(hex_colon(k.0)),
-            ParsedExtension::AuthorityKeyIdentifier(a) => aki = a.key_identifier.as_ref().map(|k| hex_colon(k.0)),
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                aki = a.key_identifier.as_ref().map(|k| hex_colon(k.0))
+            }
             _ => {}
         }
     }
@@ -262,17 +278,23 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
 }
 
 fn hex_bytes(h: &str) -> Vec<u8> {
-    (0..h.len()).step_by(2).filter_map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok()).collect()
+    (0..h.len())
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok())
+        .collect()
 }
 
 fn describe_csr(der: &[u8]) -> Result<CsrInfo> {
-    let (_, csr) = X509CertificationRequest::from_der(der).map_err(|e| anyhow!("malformed CSR ({e})"))?;
+    let (_, csr) =
+        X509CertificationRequest::from_der(der).map_err(|e| anyhow!("malformed CSR ({e})"))?;
     let mut sans = vec![];
     let mut requests_ca = false;
     if let Some(exts) = csr.requested_extensions() {
         for e in exts {
             match e {
-                ParsedExtension::SubjectAlternativeName(s) => sans.extend(s.general_names.iter().map(general_name)),
+                ParsedExtension::SubjectAlternativeName(s) => {
+                    sans.extend(s.general_names.iter().map(general_name))
+                }
                 ParsedExtension::BasicConstraints(b) => requests_ca |= b.ca,
                 _ => {}
             }
@@ -305,7 +327,8 @@ fn reason_name(r: &x509_parser::x509::ReasonCode) -> String {
 }
 
 fn describe_crl(der: &[u8], now: OffsetDateTime) -> Result<CrlInfo> {
-    let (rest, crl) = CertificateRevocationList::from_der(der).map_err(|e| anyhow!("malformed CRL ({e})"))?;
+    let (rest, crl) =
+        CertificateRevocationList::from_der(der).map_err(|e| anyhow!("malformed CRL ({e})"))?;
     if !rest.is_empty() {
         anyhow::bail!("malformed CRL (trailing data)");
     }
@@ -334,19 +357,30 @@ pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Ob
     let looks_pem = input.windows(11).any(|w| w == b"-----BEGIN ");
     let mut objects = vec![];
     if looks_pem {
-        let blocks = ::pem::parse_many(input).map_err(|e| anyhow!("{source}: malformed PEM ({e})"))?;
+        let blocks =
+            ::pem::parse_many(input).map_err(|e| anyhow!("{source}: malformed PEM ({e})"))?;
         for b in blocks {
             let der = b.contents();
-            let legacy_encrypted = b.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED"));
+            let legacy_encrypted = b
+                .headers()
+                .get("Proc-Type")
+                .is_some_and(|v| v.contains("ENCRYPTED"));
             let obj = match b.tag() {
-                "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => Object::Certificate(describe_cert(der, now)?),
-                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => Object::Csr(describe_csr(der)?),
+                "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => {
+                    Object::Certificate(Box::new(describe_cert(der, now)?))
+                }
+                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
+                    Object::Csr(describe_csr(der)?)
+                }
                 "X509 CRL" => Object::Crl(describe_crl(der, now)?),
                 "PUBLIC KEY" => {
-                    let (_, spki) = SubjectPublicKeyInfo::from_der(der).map_err(|e| anyhow!("malformed public key ({e})"))?;
+                    let (_, spki) = SubjectPublicKeyInfo::from_der(der)
+                        .map_err(|e| anyhow!("malformed public key ({e})"))?;
                     Object::PublicKey(spki_desc(&spki))
                 }
-                "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY" if legacy_encrypted => {
+                "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY"
+                    if legacy_encrypted =>
+                {
                     Object::PrivateKey(KeyInfo {
                         kind: "private key (legacy PEM encryption)",
                         algorithm: b.tag().trim_end_matches(" PRIVATE KEY").to_string(),
@@ -355,9 +389,10 @@ pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Ob
                         encryption: b.headers().get("DEK-Info").map(|s| s.to_string()),
                     })
                 }
-                t @ ("PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY") => {
-                    Object::PrivateKey(keys::describe_private_key(t, der)?)
-                }
+                t @ ("PRIVATE KEY"
+                | "ENCRYPTED PRIVATE KEY"
+                | "EC PRIVATE KEY"
+                | "RSA PRIVATE KEY") => Object::PrivateKey(keys::describe_private_key(t, der)?),
                 "EC PARAMETERS" => continue,
                 other => anyhow::bail!("{source}: unsupported PEM block '{other}'"),
             };
@@ -367,15 +402,27 @@ pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Ob
         objects.push(obj);
     }
     if objects.is_empty() {
-        return Err(PkiError::Unrecognized { what: source.to_string() }.into());
+        return Err(PkiError::Unrecognized {
+            what: source.to_string(),
+        }
+        .into());
     }
     // In a chain, say whether each certificate is signed by the one after it.
-    let certs: Vec<usize> = (0..objects.len()).filter(|&i| matches!(objects[i], Object::Certificate(_))).collect();
+    let certs: Vec<usize> = (0..objects.len())
+        .filter(|&i| matches!(objects[i], Object::Certificate(_)))
+        .collect();
     if certs.len() > 1 && looks_pem {
         let blocks = ::pem::parse_many(input).unwrap_or_default();
-        let ders: Vec<&[u8]> = blocks.iter().filter(|b| b.tag().contains("CERTIFICATE") && !b.tag().contains("REQUEST")).map(|b| b.contents()).collect();
+        let ders: Vec<&[u8]> = blocks
+            .iter()
+            .filter(|b| b.tag().contains("CERTIFICATE") && !b.tag().contains("REQUEST"))
+            .map(|b| b.contents())
+            .collect();
         for w in 0..ders.len().saturating_sub(1) {
-            let ok = match (X509Certificate::from_der(ders[w]), X509Certificate::from_der(ders[w + 1])) {
+            let ok = match (
+                X509Certificate::from_der(ders[w]),
+                X509Certificate::from_der(ders[w + 1]),
+            ) {
                 (Ok((_, a)), Ok((_, b))) => a.verify_signature(Some(b.public_key())).is_ok(),
                 _ => false,
             };
@@ -394,7 +441,9 @@ fn detect_der(input: &[u8], now: OffsetDateTime) -> Option<Object> {
     if let Ok((rest, _)) = X509Certificate::from_der(input)
         && rest.is_empty()
     {
-        return describe_cert(input, now).ok().map(Object::Certificate);
+        return describe_cert(input, now)
+            .ok()
+            .map(|c| Object::Certificate(Box::new(c)));
     }
     if let Ok((rest, _)) = CertificateRevocationList::from_der(input)
         && rest.is_empty()
@@ -417,7 +466,10 @@ fn detect_der(input: &[u8], now: OffsetDateTime) -> Option<Object> {
     {
         return Some(Object::PublicKey(spki_desc(&spki)));
     }
-    None
+    // Traditional (PKCS#1) RSA keys, as `openssl pkey -outform DER` writes them.
+    keys::describe_private_key("RSA PRIVATE KEY", input)
+        .ok()
+        .map(Object::PrivateKey)
 }
 
 /// The human form: one block per object.
@@ -429,16 +481,32 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
         }
         match o {
             Object::Certificate(c) => {
-                let kind = if c.is_ca { if c.self_signed { "root CA certificate" } else { "CA certificate" } } else { "certificate" };
+                let kind = if c.is_ca {
+                    if c.self_signed {
+                        "root CA certificate"
+                    } else {
+                        "CA certificate"
+                    }
+                } else {
+                    "certificate"
+                };
                 writeln!(w, "Type:        {kind}")?;
                 writeln!(w, "Subject:     {}", c.subject)?;
                 writeln!(w, "Issuer:      {}", c.issuer)?;
                 writeln!(w, "Serial:      {}", c.serial)?;
-                writeln!(w, "Valid:       {} to {} ({})", c.not_before, c.not_after, c.time_left)?;
+                writeln!(
+                    w,
+                    "Valid:       {} to {} ({})",
+                    c.not_before, c.not_after, c.time_left
+                )?;
                 if !c.sans.is_empty() {
                     writeln!(w, "SANs:        {}", c.sans.join(", "))?;
                 }
-                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                let bits = c
+                    .public_key
+                    .bits
+                    .map(|b| format!(" ({b} bits)"))
+                    .unwrap_or_default();
                 writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
                 writeln!(w, "Signature:   {}", c.signature_algorithm)?;
                 let ca = match (c.is_ca, c.path_len) {
@@ -470,15 +538,35 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
                 }
                 writeln!(w, "SHA-256:     {}", c.sha256_fingerprint)?;
                 if let Some(ok) = c.signed_by_next {
-                    writeln!(w, "Chain:       {}", if ok { "signed by the next certificate" } else { "NOT signed by the next certificate" })?;
+                    writeln!(
+                        w,
+                        "Chain:       {}",
+                        if ok {
+                            "signed by the next certificate"
+                        } else {
+                            "NOT signed by the next certificate"
+                        }
+                    )?;
                 }
             }
             Object::Csr(c) => {
                 writeln!(w, "Type:        certificate signing request")?;
                 writeln!(w, "Subject:     {}", c.subject)?;
-                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                let bits = c
+                    .public_key
+                    .bits
+                    .map(|b| format!(" ({b} bits)"))
+                    .unwrap_or_default();
                 writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
-                writeln!(w, "Signature:   {}", if c.signature_valid { "valid" } else { "INVALID" })?;
+                writeln!(
+                    w,
+                    "Signature:   {}",
+                    if c.signature_valid {
+                        "valid"
+                    } else {
+                        "INVALID"
+                    }
+                )?;
                 if !c.requested_sans.is_empty() {
                     writeln!(w, "SANs:        {}", c.requested_sans.join(", "))?;
                 }
@@ -490,22 +578,41 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
                 writeln!(w, "Type:        certificate revocation list")?;
                 writeln!(w, "Issuer:      {}", c.issuer)?;
                 writeln!(w, "This update: {}", c.this_update)?;
-                writeln!(w, "Next update: {}{}", c.next_update.as_deref().unwrap_or("none"), if c.stale { " (STALE)" } else { "" })?;
+                writeln!(
+                    w,
+                    "Next update: {}{}",
+                    c.next_update.as_deref().unwrap_or("none"),
+                    if c.stale { " (STALE)" } else { "" }
+                )?;
                 if let Some(nr) = &c.crl_number {
                     writeln!(w, "CRL number:  {nr}")?;
                 }
                 writeln!(w, "Revoked:     {}", c.revoked_count)?;
                 for r in c.revoked.iter().take(20) {
-                    writeln!(w, "  {} {} {}", r.serial, r.revoked_at, r.reason.as_deref().unwrap_or(""))?;
+                    writeln!(
+                        w,
+                        "  {} {} {}",
+                        r.serial,
+                        r.revoked_at,
+                        r.reason.as_deref().unwrap_or("")
+                    )?;
                 }
                 if c.revoked.len() > 20 {
-                    writeln!(w, "  ... {} more (use --json for all)", c.revoked.len() - 20)?;
+                    writeln!(
+                        w,
+                        "  ... {} more (use --json for all)",
+                        c.revoked.len() - 20
+                    )?;
                 }
             }
             Object::PrivateKey(k) => {
                 writeln!(w, "Type:        {}", k.kind)?;
                 if k.encrypted {
-                    writeln!(w, "Encrypted:   yes ({})", k.encryption.as_deref().unwrap_or("unknown scheme"))?;
+                    writeln!(
+                        w,
+                        "Encrypted:   yes ({})",
+                        k.encryption.as_deref().unwrap_or("unknown scheme")
+                    )?;
                 } else {
                     let bits = k.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
                     writeln!(w, "Key:         {}{bits}", k.algorithm)?;

@@ -23,7 +23,6 @@ pub const OID_RSA: &str = "1.2.840.113549.1.1.1";
 /// A new private key as unencrypted PKCS#8 DER (wiped from memory when dropped).
 pub struct NewKey {
     pub der: Zeroizing<Vec<u8>>,
-    pub key_type: KeyType,
 }
 
 pub fn generate(kt: KeyType) -> Result<NewKey> {
@@ -31,45 +30,59 @@ pub fn generate(kt: KeyType) -> Result<NewKey> {
         KeyType::P256 => {
             let sk = loop {
                 let mut b = Zeroizing::new([0u8; 32]);
-                getrandom::fill(b.as_mut()).map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
+                getrandom::fill(b.as_mut())
+                    .map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
                 // Fails only for zero or values >= the group order (probability ~2^-32).
                 if let Ok(sk) = p256::SecretKey::from_slice(b.as_ref()) {
                     break sk;
                 }
             };
-            Zeroizing::new(sk.to_pkcs8_der().context("cannot encode P-256 key")?.as_bytes().to_vec())
+            Zeroizing::new(
+                sk.to_pkcs8_der()
+                    .context("cannot encode P-256 key")?
+                    .as_bytes()
+                    .to_vec(),
+            )
         }
         KeyType::Ed25519 => {
             let mut seed = Zeroizing::new([0u8; 32]);
-            getrandom::fill(seed.as_mut()).map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
+            getrandom::fill(seed.as_mut())
+                .map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
             // PKCS#8 v1 (RFC 8410) without the optional public key: ed25519-dalek writes v2,
             // which OpenSSL 3.0 refuses. The prefix is the fixed DER header of that structure.
             let _check = ed25519_dalek::SigningKey::from_bytes(&seed);
             let mut der = Zeroizing::new(Vec::with_capacity(48));
             der.extend_from_slice(&[
-                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+                0x04, 0x20,
             ]);
             der.extend_from_slice(seed.as_ref());
             der
         }
     };
-    Ok(NewKey { der, key_type: kt })
+    Ok(NewKey { der })
 }
 
 /// PEM for a key: "ENCRYPTED PRIVATE KEY" (PBES2: scrypt N=2^14 r=8 p=1 + AES-256-CBC, which
 /// `openssl pkey -passin` reads; OpenSSL 3.0 refuses N >= 2^15) or plain "PRIVATE KEY".
 pub fn to_pem(der: &[u8], passphrase: Option<&Secret>) -> Result<Zeroizing<String>> {
     match passphrase {
-        None => Ok(Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec())))),
+        None => Ok(Zeroizing::new(pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            der.to_vec(),
+        )))),
         Some(pass) => {
             let mut salt = [0u8; 16];
             let mut iv = [0u8; 16];
             getrandom::fill(&mut salt).map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
             getrandom::fill(&mut iv).map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
-            let scrypt = pkcs8::pkcs5::scrypt::Params::new(14, 8, 1).map_err(|e| anyhow!("scrypt parameters: {e}"))?;
-            let params = pkcs8::pkcs5::pbes2::Parameters::generate_scrypt_aes256cbc(scrypt, &salt, iv)
-                .map_err(|e| anyhow!("key encryption parameters: {e}"))?;
-            let info = pkcs8::PrivateKeyInfoRef::try_from(der).map_err(|e| anyhow!("malformed key: {e}"))?;
+            let scrypt = pkcs8::pkcs5::scrypt::Params::new(14, 8, 1)
+                .map_err(|e| anyhow!("scrypt parameters: {e}"))?;
+            let params =
+                pkcs8::pkcs5::pbes2::Parameters::generate_scrypt_aes256cbc(scrypt, &salt, iv)
+                    .map_err(|e| anyhow!("key encryption parameters: {e}"))?;
+            let info = pkcs8::PrivateKeyInfoRef::try_from(der)
+                .map_err(|e| anyhow!("malformed key: {e}"))?;
             let doc = info
                 .encrypt_with_params(params, pass.as_bytes())
                 .map_err(|e| anyhow!("cannot encrypt key: {e}"))?;
@@ -82,15 +95,15 @@ pub fn to_pem(der: &[u8], passphrase: Option<&Secret>) -> Result<Zeroizing<Strin
     }
 }
 
-/// Whether a PEM key file is encrypted (no passphrase needed to tell).
-pub fn is_encrypted_pem(pem_text: &str) -> bool {
-    pem_text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-}
-
 /// Loads a signing key from PEM (PKCS#8, encrypted or not), asking for the passphrase only
 /// when the key is encrypted. `path` names the file in errors.
-pub fn load_signing_key(pem_text: &str, path: &Path, passphrase: impl FnOnce() -> Result<Secret>) -> Result<rcgen::KeyPair> {
-    let block = pem::parse(pem_text).map_err(|e| anyhow!("{}: not a PEM key ({e})", path.display()))?;
+pub fn load_signing_key(
+    pem_text: &str,
+    path: &Path,
+    passphrase: impl FnOnce() -> Result<Secret>,
+) -> Result<rcgen::KeyPair> {
+    let block =
+        pem::parse(pem_text).map_err(|e| anyhow!("{}: not a PEM key ({e})", path.display()))?;
     let der: Zeroizing<Vec<u8>> = match block.tag() {
         "ENCRYPTED PRIVATE KEY" => {
             let pass = passphrase()?;
@@ -115,7 +128,10 @@ pub fn load_signing_key(pem_text: &str, path: &Path, passphrase: impl FnOnce() -
         (OID_EC, Some(OID_P384)) => &rcgen::PKCS_ECDSA_P384_SHA384,
         (OID_ED25519, _) => &rcgen::PKCS_ED25519,
         (OID_RSA, _) => &rcgen::PKCS_RSA_SHA256,
-        _ => bail!("{}: unsupported key algorithm {alg_oid} (pki signs with P-256, P-384, Ed25519 or RSA)", path.display()),
+        _ => bail!(
+            "{}: unsupported key algorithm {alg_oid} (pki signs with P-256, P-384, Ed25519 or RSA)",
+            path.display()
+        ),
     };
     rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der.as_slice()), alg)
         .map_err(|e| anyhow!("{}: key rejected ({e})", path.display()))
@@ -130,17 +146,24 @@ fn decrypt(der: &[u8], pass: &Secret, path: &Path) -> Result<Zeroizing<Vec<u8>>>
             // A wrong passphrase passes the CBC padding check about once in 256 tries; the
             // plaintext is then not a PKCS#8 structure.
             if pkcs8::PrivateKeyInfoRef::from_der(&bytes).is_err() {
-                return Err(PkiError::WrongPassphrase { key: path.to_path_buf() }.into());
+                return Err(PkiError::WrongPassphrase {
+                    key: path.to_path_buf(),
+                }
+                .into());
             }
             Ok(bytes)
         }
         Err(pkcs8::Error::EncryptedPrivateKey(
-            e @ (pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. } | pkcs8::pkcs5::Error::NoPbes1CryptSupport),
+            e @ (pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. }
+            | pkcs8::pkcs5::Error::NoPbes1CryptSupport),
         )) => bail!(
             "{}: unsupported key encryption ({e}): re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
             path.display()
         ),
-        Err(_) => Err(PkiError::WrongPassphrase { key: path.to_path_buf() }.into()),
+        Err(_) => Err(PkiError::WrongPassphrase {
+            key: path.to_path_buf(),
+        }
+        .into()),
     }
 }
 
@@ -159,10 +182,15 @@ pub struct KeyInfo {
 pub fn describe_private_key(tag: &str, der: &[u8]) -> Result<KeyInfo> {
     match tag {
         "ENCRYPTED PRIVATE KEY" => {
-            let enc = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).map_err(|e| anyhow!("malformed encrypted key ({e})"))?;
+            let enc = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der)
+                .map_err(|e| anyhow!("malformed encrypted key ({e})"))?;
             let scheme = match &enc.encryption_algorithm {
                 pkcs8::pkcs5::EncryptionScheme::Pbes2(p) => {
-                    let kdf = if p.kdf.is_scrypt() { "scrypt" } else { "pbkdf2" };
+                    let kdf = if p.kdf.is_scrypt() {
+                        "scrypt"
+                    } else {
+                        "pbkdf2"
+                    };
                     let cipher = match p.encryption {
                         pkcs8::pkcs5::pbes2::EncryptionScheme::Aes128Cbc { .. } => "aes-128-cbc",
                         pkcs8::pkcs5::pbes2::EncryptionScheme::Aes192Cbc { .. } => "aes-192-cbc",
@@ -173,18 +201,33 @@ pub fn describe_private_key(tag: &str, der: &[u8]) -> Result<KeyInfo> {
                 }
                 _ => "PBES1 (legacy)".to_string(),
             };
-            Ok(KeyInfo { kind: "private key", algorithm: "unknown until decrypted".into(), bits: None, encrypted: true, encryption: Some(scheme) })
+            Ok(KeyInfo {
+                kind: "private key",
+                algorithm: "unknown until decrypted".into(),
+                bits: None,
+                encrypted: true,
+                encryption: Some(scheme),
+            })
         }
         "PRIVATE KEY" => {
-            let info = pkcs8::PrivateKeyInfoRef::try_from(der).map_err(|e| anyhow!("malformed PKCS#8 key ({e})"))?;
+            let info = pkcs8::PrivateKeyInfoRef::try_from(der)
+                .map_err(|e| anyhow!("malformed PKCS#8 key ({e})"))?;
             let oid = info.algorithm.oid.to_string();
             let curve = info
                 .algorithm
                 .parameters
                 .and_then(|p| p.decode_as::<pkcs8::ObjectIdentifier>().ok())
                 .map(|o| o.to_string());
-            let (algorithm, bits) = algorithm_name(&oid, curve.as_deref(), || rsa_bits_pkcs1(info.private_key.as_bytes()));
-            Ok(KeyInfo { kind: "private key", algorithm, bits, encrypted: false, encryption: None })
+            let (algorithm, bits) = algorithm_name(&oid, curve.as_deref(), || {
+                rsa_bits_pkcs1(info.private_key.as_bytes())
+            });
+            Ok(KeyInfo {
+                kind: "private key",
+                algorithm,
+                bits,
+                encrypted: false,
+                encryption: None,
+            })
         }
         "EC PRIVATE KEY" => {
             // SEC1: the curve is in the [0] parameters; report it by scanning for known OIDs.
@@ -195,12 +238,18 @@ pub fn describe_private_key(tag: &str, der: &[u8]) -> Result<KeyInfo> {
             } else {
                 "ECDSA"
             };
-            Ok(KeyInfo { kind: "private key (SEC1)", algorithm: alg.into(), bits: None, encrypted: false, encryption: None })
+            Ok(KeyInfo {
+                kind: "private key (SEC1)",
+                algorithm: alg.into(),
+                bits: None,
+                encrypted: false,
+                encryption: None,
+            })
         }
         "RSA PRIVATE KEY" => Ok(KeyInfo {
             kind: "private key (PKCS#1)",
             algorithm: "RSA".into(),
-            bits: rsa_bits_pkcs1(der),
+            bits: Some(rsa_bits_pkcs1(der).ok_or_else(|| anyhow!("malformed RSA key"))?),
             encrypted: false,
             encryption: None,
         }),
@@ -208,9 +257,12 @@ pub fn describe_private_key(tag: &str, der: &[u8]) -> Result<KeyInfo> {
     }
 }
 
-
 /// Human name for a key algorithm OID (and curve), with the size where it varies.
-pub fn algorithm_name(oid: &str, curve: Option<&str>, rsa_bits: impl FnOnce() -> Option<usize>) -> (String, Option<usize>) {
+pub fn algorithm_name(
+    oid: &str,
+    curve: Option<&str>,
+    rsa_bits: impl FnOnce() -> Option<usize>,
+) -> (String, Option<usize>) {
     match (oid, curve) {
         (OID_EC, Some(OID_P256)) => ("ECDSA P-256".into(), Some(256)),
         (OID_EC, Some(OID_P384)) => ("ECDSA P-384".into(), Some(384)),
@@ -223,7 +275,9 @@ pub fn algorithm_name(oid: &str, curve: Option<&str>, rsa_bits: impl FnOnce() ->
 }
 
 fn oid_der(oid: &str) -> Vec<u8> {
-    pkcs8::ObjectIdentifier::new_unwrap(oid).to_der().unwrap_or_default()
+    pkcs8::ObjectIdentifier::new_unwrap(oid)
+        .to_der()
+        .unwrap_or_default()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -250,7 +304,10 @@ fn der_tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let (len, hdr): (usize, usize) = match input[1] {
         l if l < 0x80 => (l as usize, 2),
         0x81 => (*input.get(2)? as usize, 3),
-        0x82 => (((*input.get(2)? as usize) << 8) | *input.get(3)? as usize, 4),
+        0x82 => (
+            ((*input.get(2)? as usize) << 8) | *input.get(3)? as usize,
+            4,
+        ),
         _ => return None,
     };
     let end = hdr.checked_add(len)?;
@@ -271,12 +328,20 @@ mod tests {
             let k = generate(kt).unwrap();
             let pass = Zeroizing::new("correct horse".to_string());
             let pem = to_pem(&k.der, Some(&pass)).unwrap();
-            assert!(is_encrypted_pem(&pem));
+            assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
             let p = Path::new("ca/key.pem");
             load_signing_key(&pem, p, || Ok(pass.clone())).unwrap();
-            let err = load_signing_key(&pem, p, || Ok(Zeroizing::new("wrong".to_string()))).unwrap_err();
-            assert_eq!(err.downcast_ref::<PkiError>(), Some(&PkiError::WrongPassphrase { key: p.into() }));
-            let info = describe_private_key("ENCRYPTED PRIVATE KEY", pem::parse(pem.as_str()).unwrap().contents()).unwrap();
+            let err =
+                load_signing_key(&pem, p, || Ok(Zeroizing::new("wrong".to_string()))).unwrap_err();
+            assert_eq!(
+                err.downcast_ref::<PkiError>(),
+                Some(&PkiError::WrongPassphrase { key: p.into() })
+            );
+            let info = describe_private_key(
+                "ENCRYPTED PRIVATE KEY",
+                pem::parse(pem.as_str()).unwrap().contents(),
+            )
+            .unwrap();
             assert!(info.encrypted);
             assert_eq!(info.encryption.as_deref(), Some("PBES2 scrypt aes-256-cbc"));
         }
@@ -286,8 +351,18 @@ mod tests {
     fn plain_keys_describe_their_algorithm() {
         let k = generate(KeyType::Ed25519).unwrap();
         assert_eq!(k.der.len(), 48);
-        assert_eq!(describe_private_key("PRIVATE KEY", &k.der).unwrap().algorithm, "Ed25519");
+        assert_eq!(
+            describe_private_key("PRIVATE KEY", &k.der)
+                .unwrap()
+                .algorithm,
+            "Ed25519"
+        );
         let k = generate(KeyType::P256).unwrap();
-        assert_eq!(describe_private_key("PRIVATE KEY", &k.der).unwrap().algorithm, "ECDSA P-256");
+        assert_eq!(
+            describe_private_key("PRIVATE KEY", &k.der)
+                .unwrap()
+                .algorithm,
+            "ECDSA P-256"
+        );
     }
 }

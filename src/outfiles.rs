@@ -53,14 +53,18 @@ impl Staged {
         let mut dirs = vec![];
         for (tmp, dest) in &files {
             fs::rename(tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
-            if let Some(d) = dest.parent() {
-                if !dirs.contains(&d.to_path_buf()) {
-                    dirs.push(d.to_path_buf());
-                }
+            if let Some(d) = dest.parent()
+                && !dirs.contains(&d.to_path_buf())
+            {
+                dirs.push(d.to_path_buf());
             }
         }
         for d in dirs {
-            fsync_dir(if d.as_os_str().is_empty() { Path::new(".") } else { &d })?;
+            fsync_dir(if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                &d
+            })?;
         }
         Ok(())
     }

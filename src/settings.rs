@@ -11,8 +11,11 @@ use serde::Deserialize;
 use crate::cli::KeyType;
 use crate::duration;
 
+// Every key is parsed (and unknown keys refused) on each run so that a typo is reported at
+// once; some are only acted on by commands still to come (CRLs, profiles).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 pub struct Settings {
     #[serde(default)]
     pub defaults: Defaults,
@@ -25,6 +28,7 @@ pub struct Settings {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 pub struct Defaults {
     /// The CA `pki issue` uses when `--ca` is not given.
     pub ca: Option<String>,
@@ -36,6 +40,7 @@ pub struct Defaults {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(dead_code)]
 pub struct CaSettings {
     /// The CA that signed this one (absent for a root).
     pub parent: Option<String>,
@@ -51,7 +56,9 @@ impl<'de> Deserialize<'de> for KeyType {
         match s.to_ascii_lowercase().as_str() {
             "p256" | "p-256" | "ecdsa-p256" => Ok(KeyType::P256),
             "ed25519" => Ok(KeyType::Ed25519),
-            _ => Err(serde::de::Error::custom(format!("unknown key type '{s}' (expected p256 or ed25519)"))),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown key type '{s}' (expected p256 or ed25519)"
+            ))),
         }
     }
 }
@@ -61,18 +68,22 @@ impl Settings {
         let s: Settings = toml::from_str(text).map_err(|e| {
             // toml's message spans several lines; keep the one-line summary with its position.
             let msg = e.message().to_string();
-            let line = e.span().map(|sp| text[..sp.start.min(text.len())].lines().count().max(1));
+            let line = e
+                .span()
+                .map(|sp| text[..sp.start.min(text.len())].matches('\n').count() + 1);
             match line {
                 Some(l) => anyhow::anyhow!("{file} line {l}: {msg}"),
                 None => anyhow::anyhow!("{file}: {msg}"),
             }
         })?;
         if let Some(t) = &s.defaults.leaf_ttl {
-            duration::parse("leaf_ttl", t).with_context(|| format!("{file}: [defaults] leaf_ttl"))?;
+            duration::parse("leaf_ttl", t)
+                .with_context(|| format!("{file}: [defaults] leaf_ttl"))?;
         }
         for (name, ca) in &s.ca {
             if let Some(t) = &ca.default_ttl {
-                duration::parse("default_ttl", t).with_context(|| format!("{file}: [ca.{name}] default_ttl"))?;
+                duration::parse("default_ttl", t)
+                    .with_context(|| format!("{file}: [ca.{name}] default_ttl"))?;
             }
         }
         Ok(s)
@@ -103,7 +114,12 @@ fn toml_str(s: &str) -> String {
 }
 
 /// Adds `[ca.NAME]` (with its parent) to the settings text, keeping everything else as it is.
-pub fn add_ca(text: &str, name: &str, parent: Option<&str>, default_ttl: Option<&str>) -> Result<String> {
+pub fn add_ca(
+    text: &str,
+    name: &str,
+    parent: Option<&str>,
+    default_ttl: Option<&str>,
+) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("pki.toml is not valid TOML")?;
     let cas = doc
         .entry("ca")
@@ -181,7 +197,11 @@ mod tests {
         let t2 = add_ca(&t, "issuing", Some("root"), Some("24h")).unwrap();
         let t3 = set_default_ca(&t2, "issuing").unwrap();
         assert!(t3.contains("# pki settings"));
-        let s3 = Settings::parse(&(t3 + &default_profiles("acme.internal", "issuing")), "pki.toml").unwrap();
+        let s3 = Settings::parse(
+            &(t3 + &default_profiles("acme.internal", "issuing")),
+            "pki.toml",
+        )
+        .unwrap();
         assert_eq!(s3.ca["issuing"].parent.as_deref(), Some("root"));
         assert_eq!(s3.defaults.ca.as_deref(), Some("issuing"));
         assert!(s3.profiles.contains_key("agent"));
@@ -189,10 +209,15 @@ mod tests {
 
     #[test]
     fn typos_are_reported_with_file_and_line() {
-        let e = Settings::parse("[defaults]\nleaf_tl = \"1h\"\n", "pki.toml").unwrap_err().to_string();
+        let e = Settings::parse("[defaults]\nleaf_tl = \"1h\"\n", "pki.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("pki.toml line 2:"), "{e}");
         assert!(e.contains("leaf_tl"), "{e}");
-        let e = format!("{:#}", Settings::parse("[defaults]\nleaf_ttl = \"1x\"\n", "pki.toml").unwrap_err());
+        let e = format!(
+            "{:#}",
+            Settings::parse("[defaults]\nleaf_ttl = \"1x\"\n", "pki.toml").unwrap_err()
+        );
         assert!(e.contains("leaf_ttl"), "{e}");
     }
 }

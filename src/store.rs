@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -37,8 +37,7 @@ const PENDING: &str = "pending";
 const CAS: &str = "cas";
 const CERTS: &str = "certs";
 const STAGE_PREFIX: &str = ".new-";
-pub const INVENTORY_HEADER: &str =
-    "#serial\tstatus\tnot_before\tnot_after\trevoked_at\treason\treplaced_by\tca\tprofile\tkey_type\tsubject\tsans";
+pub const INVENTORY_HEADER: &str = "#serial\tstatus\tnot_before\tnot_after\trevoked_at\treason\treplaced_by\tca\tprofile\tkey_type\tsubject\tsans";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A CA directory on disk. Reading needs no lock; changing needs a [`Locked`] guard.
@@ -50,12 +49,20 @@ impl CaDir {
     /// Opens an existing CA directory.
     pub fn open(root: &Path) -> Result<CaDir> {
         if !root.is_dir() {
-            return Err(PkiError::NoCaDir { dir: root.to_path_buf() }.into());
+            return Err(PkiError::NoCaDir {
+                dir: root.to_path_buf(),
+            }
+            .into());
         }
         if !root.join(SETTINGS).is_file() {
-            return Err(PkiError::NotACaDir { dir: root.to_path_buf() }.into());
+            return Err(PkiError::NotACaDir {
+                dir: root.to_path_buf(),
+            }
+            .into());
         }
-        Ok(CaDir { root: root.to_path_buf() })
+        Ok(CaDir {
+            root: root.to_path_buf(),
+        })
     }
 
     /// Opens the directory, creating it (0700, with parents) when missing. Used by `init-root`.
@@ -67,9 +74,14 @@ impl CaDir {
                 .create(root)
                 .with_context(|| format!("cannot create CA directory {}", root.display()))?;
         } else if !root.is_dir() {
-            bail!("{} exists and is not a directory: choose another --dir", root.display());
+            bail!(
+                "{} exists and is not a directory: choose another --dir",
+                root.display()
+            );
         }
-        Ok(CaDir { root: root.to_path_buf() })
+        Ok(CaDir {
+            root: root.to_path_buf(),
+        })
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -122,13 +134,15 @@ impl CaDir {
 
     pub fn read_ca_cert_pem(&self, name: &str) -> Result<String> {
         let p = self.ca_cert_path(name);
-        fs::read_to_string(&p).with_context(|| format!("cannot read CA certificate {}", p.display()))
+        fs::read_to_string(&p)
+            .with_context(|| format!("cannot read CA certificate {}", p.display()))
     }
 
     pub fn read_ca_key_pem(&self, name: &str) -> Result<zeroize::Zeroizing<String>> {
         let p = self.ca_key_path(name);
         Ok(zeroize::Zeroizing::new(
-            fs::read_to_string(&p).with_context(|| format!("cannot read CA key {}", p.display()))?,
+            fs::read_to_string(&p)
+                .with_context(|| format!("cannot read CA key {}", p.display()))?,
         ))
     }
 
@@ -136,7 +150,10 @@ impl CaDir {
     /// a few thousand entries at a million certificates.
     pub fn cert_path(&self, serial: &Serial) -> PathBuf {
         let hex = serial.hex();
-        self.root.join(CERTS).join(&hex[..2]).join(format!("{hex}.pem"))
+        self.root
+            .join(CERTS)
+            .join(&hex[..2])
+            .join(format!("{hex}.pem"))
     }
 
     /// Takes the exclusive lock, waiting up to `timeout`, then repairs what a killed process left.
@@ -170,15 +187,22 @@ impl CaDir {
                 }
             }
         }
-        let locked = Locked { dir: self, _file: file };
-        locked.recover().context("cannot repair the CA directory after an interrupted change")?;
+        let locked = Locked {
+            dir: self,
+            _file: file,
+        };
+        locked
+            .recover()
+            .context("cannot repair the CA directory after an interrupted change")?;
         Ok(locked)
     }
 
     /// The last ledger record, read from the file's end (constant time).
     pub fn last_ledger_record(&self) -> Result<Option<(LedgerRecord, String)>> {
         let p = self.path(LEDGER);
-        let Some(line) = last_line(&p)? else { return Ok(None) };
+        let Some(line) = last_line(&p)? else {
+            return Ok(None);
+        };
         let rec: LedgerRecord = serde_json::from_str(&line)
             .with_context(|| format!("{}: the last record is not valid JSON", p.display()))?;
         let hash = sha256_hex(line.as_bytes());
@@ -186,7 +210,10 @@ impl CaDir {
     }
 
     /// Streams the inventory, calling `f` for each complete record.
-    pub fn for_each_inventory(&self, mut f: impl FnMut(InventoryRecord) -> Result<()>) -> Result<()> {
+    pub fn for_each_inventory(
+        &self,
+        mut f: impl FnMut(InventoryRecord) -> Result<()>,
+    ) -> Result<()> {
         let p = self.path(INVENTORY);
         let file = match File::open(&p) {
             Ok(f) => f,
@@ -206,8 +233,9 @@ impl CaDir {
             if !line.ends_with('\n') || line.starts_with('#') {
                 continue;
             }
-            let rec = InventoryRecord::parse(line.trim_end_matches('\n'))
-                .with_context(|| format!("{} line {n} is malformed (run `pki reindex`)", p.display()))?;
+            let rec = InventoryRecord::parse(line.trim_end_matches('\n')).with_context(|| {
+                format!("{} line {n} is malformed (run `pki reindex`)", p.display())
+            })?;
             f(rec)?;
         }
         Ok(())
@@ -266,7 +294,12 @@ impl CaDir {
             expect_seq += 1;
             Ok(())
         })?;
-        Ok(LedgerCheck { records, intact: problem.is_none(), problem, head: prev })
+        Ok(LedgerCheck {
+            records,
+            intact: problem.is_none(),
+            problem,
+            head: prev,
+        })
     }
 }
 
@@ -307,8 +340,12 @@ impl Locked<'_> {
             for e in fs::read_dir(&cas)? {
                 let e = e?;
                 let fname = e.file_name().to_string_lossy().into_owned();
-                let Some(name) = fname.strip_prefix(STAGE_PREFIX) else { continue };
-                let committed = last.as_ref().is_some_and(|r| r.event == "ca-created" && r.data["name"] == name);
+                let Some(name) = fname.strip_prefix(STAGE_PREFIX) else {
+                    continue;
+                };
+                let committed = last
+                    .as_ref()
+                    .is_some_and(|r| r.event == "ca-created" && r.data["name"] == name);
                 if committed && !self.dir.ca_dir(name).exists() {
                     fs::rename(e.path(), self.dir.ca_dir(name))?;
                     fsync_dir(&cas)?;
@@ -324,7 +361,9 @@ impl Locked<'_> {
             for e in fs::read_dir(&pending)? {
                 let e = e?;
                 let fname = e.file_name().to_string_lossy().into_owned();
-                let serial = fname.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
+                let serial = fname
+                    .strip_suffix(".pem")
+                    .and_then(|s| Serial::parse(s).ok());
                 let committed = match (&serial, &last) {
                     (Some(s), Some(r)) => r.event == "cert-issued" && r.data["serial"] == s.hex(),
                     _ => false,
@@ -349,7 +388,8 @@ impl Locked<'_> {
             && r.event == "cert-issued"
         {
             let rec = InventoryRecord::from_ledger_data(&r.data)?;
-            let tail_serial = last_line(&inventory)?.map(|l| l.split('\t').next().unwrap_or("").to_string());
+            let tail_serial =
+                last_line(&inventory)?.map(|l| l.split('\t').next().unwrap_or("").to_string());
             if tail_serial.as_deref() != Some(rec.serial.as_str()) {
                 append_line(&inventory, &rec.to_line(), true)?;
             }
@@ -358,7 +398,13 @@ impl Locked<'_> {
     }
 
     /// Appends a ledger record: the commit point of every change.
-    pub fn append_ledger(&self, event: &str, actor: &Actor, time: &str, data: serde_json::Value) -> Result<LedgerRecord> {
+    pub fn append_ledger(
+        &self,
+        event: &str,
+        actor: &Actor,
+        time: &str,
+        data: serde_json::Value,
+    ) -> Result<LedgerRecord> {
         let (seq, prev) = match self.dir.last_ledger_record()? {
             Some((r, hash)) => (r.seq + 1, hash),
             None => (1, GENESIS.to_string()),
@@ -386,7 +432,11 @@ impl Locked<'_> {
     /// Creates a CA: staged, committed in the ledger, then moved into `cas/NAME`.
     pub fn create_ca(&self, ca: NewCa<'_>, actor: &Actor, time: &str) -> Result<()> {
         if self.dir.ca_dir(ca.name).exists() {
-            return Err(PkiError::CaExists { name: ca.name.to_string(), dir: self.dir.root.clone() }.into());
+            return Err(PkiError::CaExists {
+                name: ca.name.to_string(),
+                dir: self.dir.root.clone(),
+            }
+            .into());
         }
         let cas = self.dir.root.join(CAS);
         mkdir_0700(&cas)?;
@@ -398,7 +448,9 @@ impl Locked<'_> {
         write_new_file(&stage.join("key.pem"), ca.key_pem.as_bytes(), 0o600)?;
         write_new_file(&stage.join("cert.pem"), ca.cert_pem.as_bytes(), 0o600)?;
         fsync_dir(&stage)?;
+        crash_point("ca-staged");
         self.append_ledger("ca-created", actor, time, ca.data)?;
+        crash_point("ca-committed");
         fs::rename(&stage, self.dir.ca_dir(ca.name))?;
         fsync_dir(&cas)?;
         Ok(())
@@ -411,20 +463,31 @@ impl Locked<'_> {
 
     /// Records an issued certificate: staged, committed in the ledger, moved into `certs/`,
     /// appended to the inventory. Constant work whatever the inventory's size.
-    pub fn commit_issue(&self, rec: &InventoryRecord, cert_pem: &str, sha256: &str, actor: &Actor, time: &str) -> Result<()> {
+    pub fn commit_issue(
+        &self,
+        rec: &InventoryRecord,
+        cert_pem: &str,
+        sha256: &str,
+        actor: &Actor,
+        time: &str,
+    ) -> Result<()> {
         let serial = Serial::parse(&rec.serial)?;
         let pending = self.dir.root.join(PENDING);
         mkdir_0700(&pending)?;
         let staged = pending.join(format!("{}.pem", rec.serial));
         write_new_file(&staged, cert_pem.as_bytes(), 0o600)?;
+        crash_point("issue-staged");
         let mut data = rec.ledger_data();
         data["sha256"] = serde_json::Value::String(sha256.to_string());
         self.append_ledger("cert-issued", actor, time, data)?;
+        crash_point("issue-committed");
         let dest = self.dir.cert_path(&serial);
         let shard = dest.parent().expect("cert path has a shard");
         mkdir_0700(shard)?;
-        fs::rename(&staged, &dest).with_context(|| format!("cannot move certificate into {}", dest.display()))?;
+        fs::rename(&staged, &dest)
+            .with_context(|| format!("cannot move certificate into {}", dest.display()))?;
         fsync_dir(shard)?;
+        crash_point("issue-moved");
         append_line(&self.dir.path(INVENTORY), &rec.to_line(), true)?;
         Ok(())
     }
@@ -432,21 +495,21 @@ impl Locked<'_> {
     /// Rebuilds `inventory.tsv` from the ledger and the stored certificate files.
     /// Streams the ledger twice; memory is one small entry per revoked certificate plus
     /// 16 bytes per certificate for the orphan check.
-    pub fn reindex(&self, mut progress: impl FnMut(u64), mut warn: impl FnMut(String)) -> Result<ReindexReport> {
+    pub fn reindex(
+        &self,
+        mut progress: impl FnMut(u64),
+        mut warn: impl FnMut(String),
+    ) -> Result<ReindexReport> {
         // Pass 1: later state changes (revocation, renewal) by serial.
-        let mut updates: HashMap<String, serde_json::Value> = HashMap::new();
+        let mut updates: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
         self.dir.for_each_ledger_line(|_, line| {
             let rec: LedgerRecord = serde_json::from_str(line)?;
-            if rec.event == "cert-revoked" || rec.event == "cert-superseded" {
-                if let Some(s) = rec.data["serial"].as_str() {
-                    let e = updates.entry(s.to_string()).or_insert_with(|| serde_json::json!({}));
-                    if let (Some(obj), Some(new)) = (e.as_object_mut(), rec.data.as_object()) {
-                        for (k, v) in new {
-                            obj.insert(k.clone(), v.clone());
-                        }
-                        obj.insert("event".into(), rec.event.clone().into());
-                    }
-                }
+            if (rec.event == "cert-revoked" || rec.event == "cert-superseded")
+                && let Some(s) = rec.data["serial"].as_str()
+            {
+                let mut d = rec.data.clone();
+                d["event"] = rec.event.clone().into();
+                updates.entry(s.to_string()).or_default().push(d);
             }
             Ok(())
         })?;
@@ -467,11 +530,15 @@ impl Locked<'_> {
             let serial = Serial::parse(&inv.serial)?;
             let path = self.dir.cert_path(&serial);
             if !path.is_file() {
-                warn(format!("certificate {} is in the ledger but {} is missing: left out", inv.serial, path.display()));
+                warn(format!(
+                    "certificate {} is in the ledger but {} is missing: left out",
+                    inv.serial,
+                    path.display()
+                ));
                 report.missing += 1;
                 return Ok(());
             }
-            if let Some(u) = updates.get(&inv.serial) {
+            for u in updates.get(&inv.serial).into_iter().flatten() {
                 inv.apply_update(u);
             }
             let mut key = [0u8; 16];
@@ -483,7 +550,9 @@ impl Locked<'_> {
             progress(report.records);
             Ok(())
         })?;
-        let file = out.into_inner().map_err(|e| anyhow!("cannot write {}: {}", tmp.display(), e.error()))?;
+        let file = out
+            .into_inner()
+            .map_err(|e| anyhow!("cannot write {}: {}", tmp.display(), e.error()))?;
         file.sync_all()?;
         drop(file);
 
@@ -498,17 +567,23 @@ impl Locked<'_> {
                 for f in fs::read_dir(shard.path())? {
                     let f = f?;
                     let name = f.file_name().to_string_lossy().into_owned();
-                    let known = name.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok()).is_some_and(|s| {
-                        let mut key = [0u8; 16];
-                        let b = s.bytes();
-                        if b.len() > 16 {
-                            return false;
-                        }
-                        key[16 - b.len()..].copy_from_slice(b);
-                        seen.contains(&key)
-                    });
+                    let known = name
+                        .strip_suffix(".pem")
+                        .and_then(|s| Serial::parse(s).ok())
+                        .is_some_and(|s| {
+                            let mut key = [0u8; 16];
+                            let b = s.bytes();
+                            if b.len() > 16 {
+                                return false;
+                            }
+                            key[16 - b.len()..].copy_from_slice(b);
+                            seen.contains(&key)
+                        });
                     if !known {
-                        warn(format!("{} has no ledger record: left out of the inventory", f.path().display()));
+                        warn(format!(
+                            "{} has no ledger record: left out of the inventory",
+                            f.path().display()
+                        ));
                         report.orphans += 1;
                     }
                 }
@@ -590,12 +665,18 @@ pub struct InventoryRecord {
 
 fn opt(s: &str) -> Option<String> {
     let t = s.trim_end();
-    if t == "-" || t.is_empty() { None } else { Some(t.to_string()) }
+    if t == "-" || t.is_empty() {
+        None
+    } else {
+        Some(t.to_string())
+    }
 }
 
 /// Tabs and newlines would break the line format; subjects and SANs never need them.
 fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 impl InventoryRecord {
@@ -613,7 +694,11 @@ impl InventoryRecord {
             clean(self.profile.as_deref().unwrap_or("-")),
             clean(&self.key_type),
             clean(&self.subject),
-            if self.sans.is_empty() { "-".to_string() } else { clean(&self.sans.join(",")) },
+            if self.sans.is_empty() {
+                "-".to_string()
+            } else {
+                clean(&self.sans.join(","))
+            },
         )
     }
 
@@ -624,7 +709,8 @@ impl InventoryRecord {
         }
         Ok(InventoryRecord {
             serial: f[0].trim_end().to_string(),
-            status: Status::parse(f[1]).ok_or_else(|| anyhow!("unknown status '{}'", f[1].trim_end()))?,
+            status: Status::parse(f[1])
+                .ok_or_else(|| anyhow!("unknown status '{}'", f[1].trim_end()))?,
             not_before: f[2].trim_end().to_string(),
             not_after: f[3].trim_end().to_string(),
             revoked_at: opt(f[4]),
@@ -634,7 +720,11 @@ impl InventoryRecord {
             profile: opt(f[8]),
             key_type: f[9].to_string(),
             subject: f[10].to_string(),
-            sans: if f[11] == "-" { vec![] } else { f[11].split(',').map(str::to_string).collect() },
+            sans: if f[11] == "-" {
+                vec![]
+            } else {
+                f[11].split(',').map(str::to_string).collect()
+            },
         })
     }
 
@@ -653,7 +743,9 @@ impl InventoryRecord {
 
     fn from_ledger_data(d: &serde_json::Value) -> Result<InventoryRecord> {
         let s = |k: &str| -> Result<String> {
-            d[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("field '{k}' missing"))
+            d[k].as_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow!("field '{k}' missing"))
         };
         Ok(InventoryRecord {
             serial: s("serial")?,
@@ -669,7 +761,11 @@ impl InventoryRecord {
             subject: s("subject")?,
             sans: d["sans"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
     }
@@ -692,8 +788,19 @@ impl InventoryRecord {
     }
 }
 
+/// Test hook: `PKI_CRASH_AT=NAME` aborts the process at that step of a change, so tests can
+/// check recovery from each intermediate state deterministically (random SIGKILLs cover the rest).
+fn crash_point(name: &str) {
+    if std::env::var_os("PKI_CRASH_AT").is_some_and(|v| v == name) {
+        std::process::abort();
+    }
+}
+
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn mkdir_0700(p: &Path) -> Result<()> {
@@ -730,15 +837,20 @@ fn create_new_file(p: &Path, mode: u32) -> Result<File> {
 /// Writes a file that must not exist yet, and fsyncs it.
 pub(crate) fn write_new_file(p: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let mut f = create_new_file(p, mode)?;
-    f.write_all(bytes).with_context(|| format!("cannot write {}", p.display()))?;
-    f.sync_all().with_context(|| format!("cannot write {}", p.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("cannot write {}", p.display()))?;
+    f.sync_all()
+        .with_context(|| format!("cannot write {}", p.display()))?;
     Ok(())
 }
 
 pub(crate) fn temp_path(dest: &Path) -> PathBuf {
     let mut r = [0u8; 6];
     let _ = getrandom::fill(&mut r);
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
     dest.with_file_name(format!(".{name}.tmp.{}.{tag}", std::process::id()))
 }
@@ -750,7 +862,11 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let res = (|| -> Result<()> {
         write_new_file(&tmp, bytes, mode)?;
         fs::rename(&tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
-        fsync_dir(dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+        fsync_dir(
+            dest.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new(".")),
+        )?;
         Ok(())
     })();
     if res.is_err() {
@@ -787,9 +903,11 @@ fn append_line(p: &Path, line: &str, sync: bool) -> Result<()> {
     }
     buf.push_str(line);
     buf.push('\n');
-    f.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", p.display()))?;
+    f.write_all(buf.as_bytes())
+        .with_context(|| format!("cannot write {}", p.display()))?;
     if sync {
-        f.sync_data().with_context(|| format!("cannot write {}", p.display()))?;
+        f.sync_data()
+            .with_context(|| format!("cannot write {}", p.display()))?;
     }
     Ok(())
 }
@@ -848,8 +966,12 @@ fn last_line(p: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     // The file ends with a newline (recovery guarantees it under the lock; readers skip a torn tail).
-    let Some(end_nl) = last_newline_before(&mut f, len)? else { return Ok(None) };
-    let start = last_newline_before(&mut f, end_nl)?.map(|p| p + 1).unwrap_or(0);
+    let Some(end_nl) = last_newline_before(&mut f, len)? else {
+        return Ok(None);
+    };
+    let start = last_newline_before(&mut f, end_nl)?
+        .map(|p| p + 1)
+        .unwrap_or(0);
     let mut buf = vec![0u8; (end_nl - start) as usize];
     f.seek(SeekFrom::Start(start))?;
     f.read_exact(&mut buf)?;
@@ -858,11 +980,6 @@ fn last_line(p: &Path) -> Result<Option<String>> {
         return Ok(None);
     }
     Ok(Some(s))
-}
-
-/// Permission bits of a path, for checks and tests.
-pub fn mode_of(p: &Path) -> Result<u32> {
-    Ok(fs::metadata(p)?.permissions().mode() & 0o777)
 }
 
 #[cfg(test)]
@@ -897,7 +1014,11 @@ mod tests {
         revoked.reason = Some("cessationOfOperation".into());
         revoked.replaced_by = Some("7F0BFF00112233445566778899AABBCC".into());
         let line2 = revoked.to_line();
-        assert_eq!(line.len(), line2.len(), "state changes must not change the line length");
+        assert_eq!(
+            line.len(),
+            line2.len(),
+            "state changes must not change the line length"
+        );
         assert_eq!(InventoryRecord::parse(&line2).unwrap(), revoked);
     }
 

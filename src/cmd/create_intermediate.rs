@@ -13,7 +13,6 @@ use crate::{duration, keys, settings};
 
 pub struct IntermediateRequest {
     pub name: String,
-    pub parent: String,
     pub cn: String,
     pub org: Option<String>,
     pub key_type: KeyType,
@@ -50,7 +49,6 @@ pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Resul
     super::check_cn("--cn", &cn)?;
     let req = IntermediateRequest {
         name: args.name.clone(),
-        parent: args.parent.clone(),
         cn,
         org,
         key_type: args.key_type,
@@ -58,7 +56,14 @@ pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Resul
         path_len: args.path_len,
         constraints: c,
     };
-    let ca = create(&dir, &parent, &req, NewKeyPass::Source(args.new_passphrase_file.as_deref(), args.no_passphrase), timeout, ctx)?;
+    let ca = create(
+        &dir,
+        &parent,
+        &req,
+        NewKeyPass::Source(args.new_passphrase_file.as_deref(), args.no_passphrase),
+        timeout,
+        ctx,
+    )?;
     ctx.say(format!(
         "created intermediate CA '{}' ({}, signed by '{}', valid until {})",
         ca.name,
@@ -71,7 +76,10 @@ pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Resul
 
 /// The organisation (O=) of a subject printed by x509-parser, if any.
 pub fn org_of(subject: &str) -> Option<String> {
-    subject.split(", ").find_map(|p| p.strip_prefix("O=")).map(str::to_string)
+    subject
+        .split(", ")
+        .find_map(|p| p.strip_prefix("O="))
+        .map(str::to_string)
 }
 
 /// Where the new key's passphrase comes from.
@@ -82,9 +90,20 @@ pub enum NewKeyPass<'a> {
     Given(Option<Secret>),
 }
 
-pub fn create(dir: &CaDir, parent: &Ca, req: &IntermediateRequest, pass: NewKeyPass<'_>, timeout: std::time::Duration, ctx: &Ctx) -> Result<Ca> {
+pub fn create(
+    dir: &CaDir,
+    parent: &Ca,
+    req: &IntermediateRequest,
+    pass: NewKeyPass<'_>,
+    timeout: std::time::Duration,
+    ctx: &Ctx,
+) -> Result<Ca> {
     if dir.ca_dir(&req.name).exists() {
-        return Err(PkiError::CaExists { name: req.name.clone(), dir: dir.root.clone() }.into());
+        return Err(PkiError::CaExists {
+            name: req.name.clone(),
+            dir: dir.root.clone(),
+        }
+        .into());
     }
     let not_before = ctx.now;
     let not_after = certs::not_after(ctx.now, req.ttl)?;
@@ -101,11 +120,18 @@ pub fn create(dir: &CaDir, parent: &Ca, req: &IntermediateRequest, pass: NewKeyP
     let new_pass = match pass {
         NewKeyPass::Given(p) => p,
         NewKeyPass::Source(_, true) => None,
-        NewKeyPass::Source(file, false) => Some(ctx.pass.new_secondary(file, &format!("CA '{}'", req.name))?),
+        NewKeyPass::Source(file, false) => Some(
+            ctx.pass
+                .new_secondary(file, &format!("CA '{}'", req.name))?,
+        ),
     };
     let key = keys::generate(req.key_type)?;
     let key_pem = keys::to_pem(&key.der, new_pass.as_ref())?;
-    let public = keys::load_signing_key(&keys::to_pem(&key.der, None)?, &dir.ca_key_path(&req.name), || unreachable!())?;
+    let public = keys::load_signing_key(
+        &keys::to_pem(&key.der, None)?,
+        &dir.ca_key_path(&req.name),
+        || unreachable!(),
+    )?;
     let spec = IntermediateSpec {
         cn: &req.cn,
         org: req.org.as_deref(),
@@ -140,7 +166,12 @@ pub fn create(dir: &CaDir, parent: &Ca, req: &IntermediateRequest, pass: NewKeyP
         &certs::rfc3339(ctx.now),
     )?;
     let text = dir.read_settings_text()?;
-    lock.write_settings(&settings::add_ca(&text, &req.name, Some(&parent.name), None)?)?;
+    lock.write_settings(&settings::add_ca(
+        &text,
+        &req.name,
+        Some(&parent.name),
+        None,
+    )?)?;
     drop(lock);
     Ca::load(dir, &req.name)
 }

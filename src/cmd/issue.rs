@@ -20,7 +20,13 @@ use crate::settings::Settings;
 use crate::store::{CaDir, InventoryRecord, Status, sha256_hex};
 use crate::{duration, keys};
 
-const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
+const OUT_FILES: [&str; 5] = [
+    "cert.pem",
+    "key.pem",
+    "chain.pem",
+    "fullchain.pem",
+    "root.pem",
+];
 
 #[derive(Debug, Serialize)]
 struct Issued {
@@ -57,7 +63,11 @@ fn names(args: &IssueArgs) -> Result<Names> {
     let mut dns = vec![];
     for d in &args.dns {
         let n = d.trim().trim_end_matches('.').to_ascii_lowercase();
-        certs::check_dns_name(&n, true).map_err(|why| PkiError::BadName { kind: "--dns name", value: d.clone(), why })?;
+        certs::check_dns_name(&n, true).map_err(|why| PkiError::BadName {
+            kind: "--dns name",
+            value: d.clone(),
+            why,
+        })?;
         if !dns.contains(&n) {
             dns.push(n);
         }
@@ -75,7 +85,11 @@ fn names(args: &IssueArgs) -> Result<Names> {
     }
     let mut uris = vec![];
     for u in &args.uri {
-        certs::check_uri(u).map_err(|why| PkiError::BadName { kind: "--uri", value: u.clone(), why })?;
+        certs::check_uri(u).map_err(|why| PkiError::BadName {
+            kind: "--uri",
+            value: u.clone(),
+            why,
+        })?;
         if !uris.contains(u) {
             uris.push(u.clone());
         }
@@ -86,7 +100,9 @@ fn names(args: &IssueArgs) -> Result<Names> {
         if dns.is_empty() && ips.is_empty() && uris.is_empty() {
             if let Ok(ip) = cn.parse::<IpAddr>() {
                 ips.push(ip);
-            } else if certs::check_dns_name(&cn.to_ascii_lowercase(), true).is_ok() && cn.contains('.') {
+            } else if certs::check_dns_name(&cn.to_ascii_lowercase(), true).is_ok()
+                && cn.contains('.')
+            {
                 dns.push(cn.to_ascii_lowercase());
             }
         }
@@ -96,10 +112,16 @@ fn names(args: &IssueArgs) -> Result<Names> {
     }
     let cn = match &args.cn {
         Some(c) => c.clone(),
-        None => dns.first().cloned().or_else(|| uris.first().cloned()).unwrap_or_else(|| ips[0].to_string()),
+        None => dns
+            .first()
+            .cloned()
+            .or_else(|| uris.first().cloned())
+            .unwrap_or_else(|| ips[0].to_string()),
     };
     if cn.chars().count() > 64 {
-        anyhow::bail!("the first SAN '{cn}' is longer than 64 characters and cannot be the common name: give a shorter --cn");
+        anyhow::bail!(
+            "the first SAN '{cn}' is longer than 64 characters and cannot be the common name: give a shorter --cn"
+        );
     }
     Ok(Names { cn, dns, ips, uris })
 }
@@ -108,7 +130,13 @@ fn names(args: &IssueArgs) -> Result<Names> {
 fn default_out(cn: &str) -> PathBuf {
     let s: String = cn
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     PathBuf::from(s.trim_start_matches('.'))
 }
@@ -116,27 +144,48 @@ fn default_out(cn: &str) -> PathBuf {
 pub fn run(args: IssueArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let names = names(&args)?;
     let timeout = super::lock_timeout(g)?;
-    let ttl_flag = args.ttl.as_deref().map(|t| duration::parse("--ttl", t)).transpose()?;
-    let key_pass = args.key_passphrase_file.as_deref().map(read_passphrase_file).transpose()?;
+    let ttl_flag = args
+        .ttl
+        .as_deref()
+        .map(|t| duration::parse("--ttl", t))
+        .transpose()?;
+    let key_pass = args
+        .key_passphrase_file
+        .as_deref()
+        .map(read_passphrase_file)
+        .transpose()?;
     let out_dir = args.out.clone().unwrap_or_else(|| default_out(&names.cn));
     outfiles::check_targets(&out_dir, &OUT_FILES, args.force)?;
 
     let dir = CaDir::open(&g.dir)?;
-    let settings = Settings::parse(&dir.read_settings_text()?, &dir.path("pki.toml").display().to_string())?;
+    let settings = Settings::parse(
+        &dir.read_settings_text()?,
+        &dir.path("pki.toml").display().to_string(),
+    )?;
     let ca_name = ca::issuing_ca(&dir, &settings, args.ca.as_deref())?;
     let chain = Ca::chain(&dir, &ca_name)?;
     let issuer_ca = &chain[0];
     let ttl = match ttl_flag {
         Some(t) => t,
         None => {
-            let (flag, v) = match settings.ca.get(&ca_name).and_then(|c| c.default_ttl.as_deref()) {
+            let (flag, v) = match settings
+                .ca
+                .get(&ca_name)
+                .and_then(|c| c.default_ttl.as_deref())
+            {
                 Some(v) => (format!("[ca.{ca_name}] default_ttl"), v),
-                None => ("[defaults] leaf_ttl".to_string(), settings.defaults.leaf_ttl.as_deref().unwrap_or("24h")),
+                None => (
+                    "[defaults] leaf_ttl".to_string(),
+                    settings.defaults.leaf_ttl.as_deref().unwrap_or("24h"),
+                ),
             };
             duration::parse(&flag, v)?
         }
     };
-    let key_type = args.key_type.or(settings.defaults.key_type).unwrap_or(KeyType::P256);
+    let key_type = args
+        .key_type
+        .or(settings.defaults.key_type)
+        .unwrap_or(KeyType::P256);
     if ctx.now >= issuer_ca.not_after {
         anyhow::bail!(
             "CA '{ca_name}' expired at {}: create a new intermediate with `pki create-intermediate`",
@@ -159,7 +208,11 @@ pub fn run(args: IssueArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     // KDF is deliberately slow) and generating the leaf key.
     let issuer = issuer_ca.unlock(&dir, ctx)?;
     let leaf_key = keys::generate(key_type)?;
-    let leaf_pub = keys::load_signing_key(&keys::to_pem(&leaf_key.der, None)?, &out_dir.join("key.pem"), || unreachable!())?;
+    let leaf_pub = keys::load_signing_key(
+        &keys::to_pem(&leaf_key.der, None)?,
+        &out_dir.join("key.pem"),
+        || unreachable!(),
+    )?;
     let key_pem = keys::to_pem(&leaf_key.der, key_pass.as_ref())?;
 
     let lock = dir.lock(timeout)?;
@@ -197,21 +250,38 @@ pub fn run(args: IssueArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     };
 
     // Stage the user's files first, so a full disk or a read-only --out fails before the commit.
-    let chain_pem: String = chain[..chain.len() - 1].iter().map(|c| c.pem.as_str()).collect();
+    let chain_pem: String = chain[..chain.len() - 1]
+        .iter()
+        .map(|c| c.pem.as_str())
+        .collect();
     let root_pem = &chain[chain.len() - 1].pem;
     let mut staged = Staged::default();
     let files = Files {
         cert: staged.stage(&out_dir, "cert.pem", cert_pem.as_bytes(), 0o644)?,
         key: staged.stage(&out_dir, "key.pem", key_pem.as_bytes(), 0o600)?,
         chain: staged.stage(&out_dir, "chain.pem", chain_pem.as_bytes(), 0o644)?,
-        fullchain: staged.stage(&out_dir, "fullchain.pem", format!("{cert_pem}{chain_pem}").as_bytes(), 0o644)?,
+        fullchain: staged.stage(
+            &out_dir,
+            "fullchain.pem",
+            format!("{cert_pem}{chain_pem}").as_bytes(),
+            0o644,
+        )?,
         root: staged.stage(&out_dir, "root.pem", root_pem.as_bytes(), 0o644)?,
     };
-    lock.commit_issue(&rec, &cert_pem, &fingerprint, &ctx.actor, &certs::rfc3339(ctx.now))?;
+    lock.commit_issue(
+        &rec,
+        &cert_pem,
+        &fingerprint,
+        &ctx.actor,
+        &certs::rfc3339(ctx.now),
+    )?;
     drop(lock);
-    staged
-        .commit()
-        .with_context(|| format!("certificate {} was issued and recorded, but its files could not be written", rec.serial))?;
+    staged.commit().with_context(|| {
+        format!(
+            "certificate {} was issued and recorded, but its files could not be written",
+            rec.serial
+        )
+    })?;
 
     let out = Issued {
         serial: rec.serial.clone(),

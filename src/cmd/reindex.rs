@@ -14,7 +14,10 @@ pub fn run(g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     // A progress bar only on a terminal: scripts and cron get a clean stderr.
     let bar = if ctx.interactive {
         let b = ProgressBar::new_spinner();
-        b.set_style(ProgressStyle::with_template("{spinner} reindexing: {pos} certificates ({per_sec})").expect("valid template"));
+        b.set_style(
+            ProgressStyle::with_template("{spinner} reindexing: {pos} certificates ({per_sec})")
+                .expect("valid template"),
+        );
         Some(b)
     } else {
         None

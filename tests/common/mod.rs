@@ -1,0 +1,229 @@
+//! Helpers shared by the integration tests: the real `pki` binary run against real temporary
+//! CA directories, snapshots for "nothing changed" checks, and independent verifiers.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+pub const ROOT_PASS: &str = "root passphrase 1";
+pub const INT_PASS: &str = "issuing passphrase 2";
+
+pub struct Env {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("root.pass"), format!("{ROOT_PASS}\n")).unwrap();
+        std::fs::write(tmp.path().join("int.pass"), format!("{INT_PASS}\n")).unwrap();
+        std::fs::write(tmp.path().join("wrong.pass"), "not it\n").unwrap();
+        Env { tmp }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.tmp.path().join(rel)
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.path("ca")
+    }
+
+    /// `pki` with a clean environment (no PKI_* from the developer's shell), in the temp dir.
+    pub fn pki(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pki"));
+        c.current_dir(self.tmp.path());
+        for (k, _) in std::env::vars() {
+            if k.starts_with("PKI_") || k.starts_with("CI_") || k.starts_with("GITHUB_") {
+                c.env_remove(k);
+            }
+        }
+        c.env("PKI_ACTOR", "test@suite");
+        c.env("PKI_DIR", self.ca());
+        c.stdin(std::process::Stdio::null());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.pki().args(args).output().unwrap()
+    }
+
+    /// Runs and insists on success, returning stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        assert!(
+            o.status.success(),
+            "pki {args:?} failed: {}\n{}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// A root and an issuing intermediate with encrypted keys.
+    pub fn init(&self) {
+        self.ok(&[
+            "init",
+            "--non-interactive",
+            "--org",
+            "Acme",
+            "--trust-domain",
+            "acme.internal",
+            "--passphrase-file",
+            "root.pass",
+            "--new-passphrase-file",
+            "int.pass",
+        ]);
+    }
+
+    /// The same with unencrypted keys: for tests that issue many certificates quickly.
+    pub fn init_plain(&self) {
+        self.ok(&[
+            "init",
+            "--non-interactive",
+            "--org",
+            "Acme",
+            "--trust-domain",
+            "acme.internal",
+            "--no-passphrase",
+        ]);
+    }
+
+    pub fn issue(&self, extra: &[&str]) -> String {
+        let mut args = vec!["issue", "--passphrase-file", "int.pass"];
+        args.extend_from_slice(extra);
+        self.ok(&args).trim().to_string()
+    }
+}
+
+/// Every file under `dir` (relative path -> (mode, SHA-256)), plus directories and modes.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, (u32, String)> {
+    let mut out = BTreeMap::new();
+    fn walk(root: &Path, p: &Path, out: &mut BTreeMap<String, (u32, String)>) {
+        let Ok(rd) = std::fs::read_dir(p) else { return };
+        for e in rd {
+            let e = e.unwrap();
+            let path = e.path();
+            let rel = path.strip_prefix(root).unwrap().display().to_string();
+            let md = std::fs::metadata(&path).unwrap();
+            let mode = md.permissions().mode() & 0o777;
+            if md.is_dir() {
+                out.insert(rel + "/", (mode, String::new()));
+                walk(root, &path, out);
+            } else {
+                let h = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
+                out.insert(rel, (mode, h));
+            }
+        }
+    }
+    walk(dir, dir, &mut out);
+    out
+}
+
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts exit status 2 with exactly one line on stderr, and returns that line.
+pub fn assert_one_line_error(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected exit 2, got {:?}: {}",
+        o.status,
+        stderr(o)
+    );
+    let e = stderr(o);
+    assert_eq!(
+        e.lines().count(),
+        1,
+        "expected one line on stderr, got: {e}"
+    );
+    assert!(e.starts_with("pki: error: "), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+    e
+}
+
+pub fn openssl(args: &[&str], cwd: &Path) -> Output {
+    Command::new("openssl")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("openssl is installed")
+}
+
+pub fn pem_ders(path: &Path) -> Vec<Vec<u8>> {
+    let text = std::fs::read(path).unwrap();
+    pem::parse_many(text)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.contents().to_vec())
+        .collect()
+}
+
+/// Verifies a leaf with rustls-webpki for the given usage, against root.pem and chain.pem.
+pub fn webpki_verify(out_dir: &Path, usage: webpki::KeyUsage) -> Result<(), webpki::Error> {
+    let root = pem_ders(&out_dir.join("root.pem")).remove(0);
+    let chain: Vec<rustls_pki_types::CertificateDer<'static>> =
+        pem_ders(&out_dir.join("chain.pem"))
+            .into_iter()
+            .map(rustls_pki_types::CertificateDer::from)
+            .collect();
+    let leaf =
+        rustls_pki_types::CertificateDer::from(pem_ders(&out_dir.join("cert.pem")).remove(0));
+    let root_der = rustls_pki_types::CertificateDer::from(root);
+    let anchor = webpki::anchor_from_trusted_cert(&root_der)?.to_owned();
+    let ee = webpki::EndEntityCert::try_from(&leaf)?;
+    let now = rustls_pki_types::UnixTime::now();
+    ee.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &[anchor],
+        &chain,
+        now,
+        usage,
+        None,
+        None,
+    )?;
+    Ok(())
+}
+
+/// Reads the ledger and checks its hash chain independently of `pki`.
+pub fn ledger_chain_intact(ca: &Path) -> (bool, Vec<serde_json::Value>) {
+    let text = std::fs::read_to_string(ca.join("ledger.jsonl")).unwrap_or_default();
+    let mut prev = "0".repeat(64);
+    let mut records = vec![];
+    let mut ok = true;
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["prev"] != prev.as_str() || v["seq"] != (i as u64 + 1) {
+            ok = false;
+        }
+        prev = hex(&Sha256::digest(line.as_bytes()));
+        records.push(v);
+    }
+    (ok, records)
+}
+
+/// Inventory records (non-comment lines) as field vectors.
+pub fn inventory(ca: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(ca.join("inventory.tsv"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').map(|f| f.trim_end().to_string()).collect())
+        .collect()
+}
+
+pub fn cert_file(ca: &Path, serial: &str) -> PathBuf {
+    ca.join("certs")
+        .join(&serial[..2])
+        .join(format!("{serial}.pem"))
+}

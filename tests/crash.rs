@@ -1,0 +1,216 @@
+//! A process killed at any instant leaves the directory consistent: SIGKILL during `issue`
+//! at random moments, then check what a user (and the next `pki` run) would find.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use common::*;
+
+/// What must hold at any moment, even before the next run repairs anything.
+fn check_consistent(env: &Env) {
+    let ca = env.ca();
+    let (intact, records) = ledger_chain_intact(&ca);
+    assert!(intact, "ledger chain broken");
+    let ledger: HashSet<String> = records
+        .iter()
+        .filter(|r| r["event"] == "cert-issued")
+        .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
+        .collect();
+    // Every inventory record has its certificate, and the ledger vouches for it.
+    for r in inventory(&ca) {
+        assert!(
+            cert_file(&ca, &r[0]).is_file(),
+            "inventory record {} has no certificate",
+            r[0]
+        );
+        assert!(
+            ledger.contains(&r[0]),
+            "inventory record {} not in the ledger",
+            r[0]
+        );
+    }
+    // Every stored certificate is complete and committed: no partial file taken for a real one.
+    for shard in std::fs::read_dir(ca.join("certs")).into_iter().flatten() {
+        for f in std::fs::read_dir(shard.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            let serial = p.file_stem().unwrap().to_string_lossy().into_owned();
+            assert!(
+                ledger.contains(&serial),
+                "{} is not in the ledger",
+                p.display()
+            );
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(
+                pem::parse(&text).is_ok(),
+                "{} is not a whole certificate",
+                p.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn sigkill_during_issue_never_corrupts_the_directory() {
+    let env = Env::new();
+    env.init_plain();
+    // Calibrate: how long one issue takes here, so kills land across its whole run.
+    let t = std::time::Instant::now();
+    for i in 0..5 {
+        env.ok(&[
+            "issue",
+            "--dns",
+            &format!("w{i}.acme.internal"),
+            "--out",
+            &format!("w{i}"),
+        ]);
+    }
+    let per = t.elapsed() / 5;
+    let mut rng = 0x9e3779b97f4a7c15u64 ^ std::process::id() as u64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    const KILLS: usize = 150;
+    let mut killed_mid_run = 0;
+    for i in 0..KILLS {
+        let mut child = env
+            .pki()
+            .args([
+                "issue",
+                "--dns",
+                &format!("k{i}.acme.internal"),
+                "--out",
+                &format!("k{i}"),
+                "--force",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = Duration::from_micros(next() % (per.as_micros() as u64 * 12 / 10 + 1));
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            killed_mid_run += 1;
+        }
+        child.kill().ok();
+        child.wait().unwrap();
+        check_consistent(&env);
+    }
+    assert!(
+        killed_mid_run > KILLS / 3,
+        "only {killed_mid_run} of {KILLS} kills landed while pki ran"
+    );
+
+    // The next run repairs what was left and works; afterwards ledger and inventory agree exactly.
+    let s = env.ok(&["issue", "--dns", "after.acme.internal", "--out", "after"]);
+    check_consistent(&env);
+    let ca = env.ca();
+    let (_, records) = ledger_chain_intact(&ca);
+    let ledger: Vec<String> = records
+        .iter()
+        .filter(|r| r["event"] == "cert-issued")
+        .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
+        .collect();
+    let inv: Vec<String> = inventory(&ca).into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(ledger, inv, "inventory and ledger disagree after repair");
+    assert_eq!(inv.last().unwrap(), s.trim());
+    let pending = ca.join("pending");
+    assert!(
+        !pending.exists() || std::fs::read_dir(&pending).unwrap().next().is_none(),
+        "pending/ not cleaned"
+    );
+    // reindex from scratch gives the same inventory.
+    let before = std::fs::read(ca.join("inventory.tsv")).unwrap();
+    env.ok(&["reindex"]);
+    assert_eq!(before, std::fs::read(ca.join("inventory.tsv")).unwrap());
+    eprintln!(
+        "{killed_mid_run} of {KILLS} kills landed mid-run; {} certificates committed",
+        inv.len()
+    );
+}
+
+#[test]
+fn every_crash_point_of_issue_is_recovered() {
+    // (crash point, whether the certificate counts as issued afterwards)
+    for (point, committed) in [
+        ("issue-staged", false),
+        ("issue-committed", true),
+        ("issue-moved", true),
+    ] {
+        let env = Env::new();
+        env.init_plain();
+        let o = env
+            .pki()
+            .args(["issue", "--dns", "c.acme.internal", "--out", "c"])
+            .env("PKI_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{point}: the crash hook did not fire");
+        check_consistent(&env);
+        let ca = env.ca();
+        let (_, records) = ledger_chain_intact(&ca);
+        let crashed: Vec<String> = records
+            .iter()
+            .filter(|r| r["event"] == "cert-issued")
+            .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(crashed.len(), usize::from(committed), "{point}");
+        // The next run repairs: a committed certificate gets its file and inventory line.
+        let s = env.ok(&["issue", "--dns", "d.acme.internal", "--out", "d"]);
+        check_consistent(&env);
+        let inv: Vec<String> = inventory(&ca).into_iter().map(|r| r[0].clone()).collect();
+        let mut want = crashed.clone();
+        want.push(s.trim().to_string());
+        assert_eq!(inv, want, "{point}");
+        for serial in &want {
+            assert!(cert_file(&ca, serial).is_file(), "{point}: {serial}");
+        }
+        assert!(
+            std::fs::read_dir(ca.join("pending"))
+                .unwrap()
+                .next()
+                .is_none(),
+            "{point}: pending/ not empty"
+        );
+    }
+}
+
+#[test]
+fn every_crash_point_of_ca_creation_is_recovered() {
+    for (point, committed) in [("ca-staged", false), ("ca-committed", true)] {
+        let env = Env::new();
+        env.init_plain();
+        let o = env
+            .pki()
+            .args(["create-intermediate", "second", "--no-passphrase"])
+            .env("PKI_CRASH_AT", point)
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{point}: the crash hook did not fire");
+        // The next locked run finishes or undoes it.
+        env.ok(&["issue", "--dns", "d.acme.internal", "--out", "d"]);
+        let ca = env.ca();
+        assert_eq!(
+            ca.join("cas/second/cert.pem").is_file(),
+            committed,
+            "{point}"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(ca.join("cas"))
+            .unwrap()
+            .filter_map(|e| {
+                let n = e.unwrap().file_name().to_string_lossy().into_owned();
+                n.starts_with('.').then_some(n)
+            })
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "{point}: staging left behind: {leftovers:?}"
+        );
+        let o = env.run(&["create-intermediate", "second", "--no-passphrase"]);
+        assert_eq!(o.status.success(), !committed, "{point}: {}", stderr(&o));
+    }
+}
