@@ -7,6 +7,16 @@ use crate::cli::{Cli, EXIT_STATUS_TEXT, ManArgs};
 use crate::ctx::Ctx;
 use crate::exit::Exit;
 
+/// The CA directory's layout (docs/ca-directory.md has the details).
+const FILES: &str = "\
+DIR/pki.toml              settings: defaults, per-CA settings, profiles (human-edited)
+DIR/cas/NAME/cert.pem     a CA's certificate
+DIR/cas/NAME/key.pem      a CA's private key (0600, encrypted PKCS#8)
+DIR/certs/XX/SERIAL.pem   every issued certificate (XX: first two hex digits)
+DIR/inventory.tsv         one line per issued certificate (tab-separated)
+DIR/ledger.jsonl          append-only, hash-chained record of every change
+DIR/.lock                 lock file taken by every change";
+
 fn render(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
     let man = clap_mangen::Man::new(cmd.clone()).title(name.to_uppercase());
     let mut buf = Vec::new();
@@ -36,18 +46,20 @@ fn render(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
             }
             _ => ("NOTES".to_string(), section.lines().collect()),
         };
-        buf.extend_from_slice(format!(".SH \"{title}\"\n").as_bytes());
+        buf.extend_from_slice(format!(".SH \"{title}\"\n.nf\n").as_bytes());
         for l in body {
-            let l = l.trim_start().replace('\\', "\\\\").replace('-', "\\-");
-            let l = if l.starts_with('.') || l.starts_with('\'') {
-                format!("\\&{l}")
-            } else {
-                l
-            };
-            buf.extend_from_slice(format!(".br\n{l}\n").as_bytes());
+            let l = l.replace('\\', "\\\\").replace('-', "\\-");
+            let l = if l.starts_with('.') || l.starts_with('\'') { format!("\\&{l}") } else { l };
+            buf.extend_from_slice(format!("{l}\n").as_bytes());
         }
+        buf.extend_from_slice(b".fi\n");
     }
-    man.render_version_section(&mut buf)?;
+    if name == "pki" {
+        buf.extend_from_slice(format!(".SH FILES\n.nf\n{}\n.fi\n", FILES.replace('-', "\\-")).as_bytes());
+    }
+    if cmd.get_version().is_some() {
+        man.render_version_section(&mut buf)?;
+    }
     Ok(buf)
 }
 

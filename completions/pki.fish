@@ -1,0 +1,156 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_pki_global_optspecs
+    string join \n dir= passphrase-file= lock-timeout= note= h/help V/version
+end
+
+function __fish_pki_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_pki_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_pki_using_subcommand
+    set -l cmd (__fish_pki_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c pki -n "__fish_pki_needs_command" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_needs_command" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_needs_command" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_needs_command" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c pki -n "__fish_pki_needs_command" -s V -l version -d 'Print version'
+complete -c pki -n "__fish_pki_needs_command" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
+complete -c pki -n "__fish_pki_needs_command" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
+complete -c pki -n "__fish_pki_needs_command" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
+complete -c pki -n "__fish_pki_needs_command" -f -a "issue" -d 'Generate a key and issue a leaf certificate'
+complete -c pki -n "__fish_pki_needs_command" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
+complete -c pki -n "__fish_pki_needs_command" -f -a "list" -d 'Show the inventory of issued certificates'
+complete -c pki -n "__fish_pki_needs_command" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
+complete -c pki -n "__fish_pki_needs_command" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
+complete -c pki -n "__fish_pki_needs_command" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
+complete -c pki -n "__fish_pki_needs_command" -f -a "man" -d 'Write the man pages'
+complete -c pki -n "__fish_pki_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pki -n "__fish_pki_using_subcommand init" -l org -d 'Organisation name, written into the CA subjects' -r
+complete -c pki -n "__fish_pki_using_subcommand init" -l trust-domain -d 'Trust domain / internal DNS suffix (e.g. acme.internal)' -r
+complete -c pki -n "__fish_pki_using_subcommand init" -l key-type -d 'Key type of both CAs' -r -f -a "p256\t''
+ed25519\t''"
+complete -c pki -n "__fish_pki_using_subcommand init" -l root-cn -d 'Common name of the root CA (default: "<org> Root CA")' -r
+complete -c pki -n "__fish_pki_using_subcommand init" -l intermediate -d 'Name of the issuing intermediate CA' -r
+complete -c pki -n "__fish_pki_using_subcommand init" -l root-ttl -d 'Lifetime of the root CA' -r
+complete -c pki -n "__fish_pki_using_subcommand init" -l intermediate-ttl -d 'Lifetime of the issuing CA' -r
+complete -c pki -n "__fish_pki_using_subcommand init" -l new-passphrase-file -d 'File holding the passphrase for the issuing CA\'s key (default: the root\'s passphrase)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand init" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand init" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand init" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand init" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand init" -l non-interactive -d 'Do not ask questions; take every answer from flags and defaults'
+complete -c pki -n "__fish_pki_using_subcommand init" -l no-passphrase -d 'Store the CA keys unencrypted (only for throw-away directories)'
+complete -c pki -n "__fish_pki_using_subcommand init" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l cn -d 'Common name of the root CA' -r
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l org -d 'Organisation (O) in the subject' -r
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l name -d 'Name of the CA inside the directory' -r
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l key-type -r -f -a "p256\t''
+ed25519\t''"
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l ttl -d 'Lifetime of the root certificate' -r
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l no-passphrase -d 'Store the key unencrypted (only for throw-away directories)'
+complete -c pki -n "__fish_pki_using_subcommand init-root" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l cn -d 'Common name (default: "<root org> <NAME> CA" or NAME)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l org -d 'Organisation (O) in the subject (default: the root\'s)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l parent -d 'The CA that signs it' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l key-type -r -f -a "p256\t''
+ed25519\t''"
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l ttl -d 'Lifetime of the intermediate certificate' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l path-len -d 'Maximum number of CAs below this one (0: it issues leaves only)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l permit-dns -d 'Permit only DNS names under this suffix (repeatable; critical name constraints)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l permit-ip -d 'Permit only IP addresses in this CIDR (repeatable)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l exclude-dns -d 'Exclude DNS names under this suffix (repeatable)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l exclude-ip -d 'Exclude IP addresses in this CIDR (repeatable)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l new-passphrase-file -d 'File holding the passphrase for the new CA\'s key (else asked on the terminal)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l no-passphrase -d 'Store the new key unencrypted (only for throw-away directories)'
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand issue" -l ca -d 'Issuing CA (default: the only intermediate, or [defaults] ca in pki.toml)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l cn -d 'Subject common name (default: the first SAN)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l dns -d 'DNS name SAN (repeatable)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l ip -d 'IP address SAN (repeatable)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l uri -d 'URI SAN, e.g. a SPIFFE ID (repeatable)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l ttl -d 'Lifetime (default: the CA\'s default_ttl in pki.toml, else 24h)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l key-type -r -f -a "p256\t''
+ed25519\t''"
+complete -c pki -n "__fish_pki_using_subcommand issue" -l out -d 'Write cert.pem, key.pem, chain.pem, fullchain.pem and root.pem into DIR' -r -F
+complete -c pki -n "__fish_pki_using_subcommand issue" -l key-passphrase-file -d 'Encrypt the generated key.pem with the passphrase in FILE' -r -F
+complete -c pki -n "__fish_pki_using_subcommand issue" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand issue" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand issue" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l force -d 'Overwrite existing files in --out'
+complete -c pki -n "__fish_pki_using_subcommand issue" -l json -d 'Print the result as JSON'
+complete -c pki -n "__fish_pki_using_subcommand issue" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand inspect" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand inspect" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand inspect" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand inspect" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand inspect" -l json -d 'Print the result as JSON'
+complete -c pki -n "__fish_pki_using_subcommand inspect" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand list" -l ca -d 'Only certificates issued by this CA' -r
+complete -c pki -n "__fish_pki_using_subcommand list" -l status -d 'Only certificates with this status' -r -f -a "valid\t''
+expired\t''
+revoked\t''
+superseded\t''"
+complete -c pki -n "__fish_pki_using_subcommand list" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand list" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand list" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand list" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand list" -l json -d 'Print the result as JSON'
+complete -c pki -n "__fish_pki_using_subcommand list" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand reindex" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand reindex" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand reindex" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand reindex" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand reindex" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l json -d 'Print the result as JSON'
+complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand completions" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand completions" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand completions" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand completions" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand man" -l out-dir -d 'Directory to write pki.1 and one page per command into' -r -F
+complete -c pki -n "__fish_pki_using_subcommand man" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand man" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand man" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand man" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand man" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "issue" -d 'Generate a key and issue a leaf certificate'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "man" -d 'Write the man pages'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
