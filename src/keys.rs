@@ -1,9 +1,9 @@
 //! Private keys: generation (P-256, Ed25519), PKCS#8 encryption at rest, loading keys that we
 //! or OpenSSL wrote, and describing keys without ever showing their material.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use pkcs8::der::{Decode, Encode};
-use pkcs8::{EncodePrivateKey, LineEnding};
+use pkcs8::LineEnding;
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use serde::Serialize;
 use std::path::Path;
@@ -28,21 +28,10 @@ pub struct NewKey {
 pub fn generate(kt: KeyType) -> Result<NewKey> {
     let der = match kt {
         KeyType::P256 => {
-            let sk = loop {
-                let mut b = Zeroizing::new([0u8; 32]);
-                getrandom::fill(b.as_mut())
-                    .map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
-                // Fails only for zero or values >= the group order (probability ~2^-32).
-                if let Ok(sk) = p256::SecretKey::from_slice(b.as_ref()) {
-                    break sk;
-                }
-            };
-            Zeroizing::new(
-                sk.to_pkcs8_der()
-                    .context("cannot encode P-256 key")?
-                    .as_bytes()
-                    .to_vec(),
-            )
+            // ring (through rcgen) generates P-256 keys several times faster than the p256
+            // crate, whose first use builds a precomputed table (measured: ~5% of an issue).
+            let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| anyhow!("cannot generate a P-256 key: {e}"))?;
+            Zeroizing::new(kp.serialize_der())
         }
         KeyType::Ed25519 => {
             let mut seed = Zeroizing::new([0u8; 32]);
@@ -50,7 +39,6 @@ pub fn generate(kt: KeyType) -> Result<NewKey> {
                 .map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
             // PKCS#8 v1 (RFC 8410) without the optional public key: ed25519-dalek writes v2,
             // which OpenSSL 3.0 refuses. The prefix is the fixed DER header of that structure.
-            let _check = ed25519_dalek::SigningKey::from_bytes(&seed);
             let mut der = Zeroizing::new(Vec::with_capacity(48));
             der.extend_from_slice(&[
                 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,

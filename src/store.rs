@@ -358,8 +358,10 @@ impl Locked<'_> {
         // Certificates staged under pending/: the same rule.
         let pending = root.join(PENDING);
         if pending.is_dir() {
+            let mut changed = false;
             for e in fs::read_dir(&pending)? {
                 let e = e?;
+                changed = true;
                 let fname = e.file_name().to_string_lossy().into_owned();
                 let serial = fname
                     .strip_suffix(".pem")
@@ -378,7 +380,9 @@ impl Locked<'_> {
                     _ => fs::remove_file(e.path())?,
                 }
             }
-            fsync_dir(&pending)?;
+            if changed {
+                fsync_dir(&pending)?;
+            }
         }
 
         // The inventory: drop a torn last line, then re-append the last issuance if it is missing.

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The main job on an example CA directory: build pki, set up a CA non-interactively, issue a
+# server certificate and an agent identity, verify them with OpenSSL, inspect and list.
+#   ./demo.sh [DIR]        (default: ./demo-ca, removed first)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+dir=${1:-$here/demo-ca}
+cargo build --release --quiet --manifest-path "$here/Cargo.toml"
+pki="$here/target/release/pki"
+rm -rf "$dir" "$dir.out"
+mkdir -p "$dir.out"
+# The passphrases come from files, never from argv. (A real CA keeps them somewhere safer.)
+umask 077
+echo "demo root passphrase" > "$dir.out/root.pass"
+echo "demo issuing passphrase" > "$dir.out/issuing.pass"
+export PKI_DIR="$dir"
+
+"$pki" init --non-interactive --org "Demo Corp" --trust-domain demo.internal \
+  --passphrase-file "$dir.out/root.pass" --new-passphrase-file "$dir.out/issuing.pass"
+echo
+serial=$("$pki" issue --passphrase-file "$dir.out/issuing.pass" --dns api.demo.internal --ip 10.0.0.7 --ttl 24h --out "$dir.out/api")
+echo "server certificate serial: $serial"
+"$pki" issue --passphrase-file "$dir.out/issuing.pass" --uri spiffe://demo.internal/agent/42 --key-type ed25519 --ttl 1h \
+  --out "$dir.out/agent" --json
+echo
+openssl verify -x509_strict -purpose sslserver -CAfile "$dir.out/api/root.pem" -untrusted "$dir.out/api/chain.pem" "$dir.out/api/cert.pem"
+openssl verify -x509_strict -purpose sslclient -CAfile "$dir.out/agent/root.pem" -untrusted "$dir.out/agent/chain.pem" "$dir.out/agent/cert.pem"
+echo
+"$pki" inspect "$dir.out/api/cert.pem"
+echo
+"$pki" list
+"$pki" ledger-verify
