@@ -2,8 +2,8 @@
 //! or OpenSSL wrote, and describing keys without ever showing their material.
 
 use anyhow::{Result, anyhow, bail};
-use pkcs8::der::{Decode, Encode};
 use pkcs8::LineEnding;
+use pkcs8::der::{Decode, Encode};
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use serde::Serialize;
 use std::path::Path;
@@ -30,7 +30,8 @@ pub fn generate(kt: KeyType) -> Result<NewKey> {
         KeyType::P256 => {
             // ring (through rcgen) generates P-256 keys several times faster than the p256
             // crate, whose first use builds a precomputed table (measured: ~5% of an issue).
-            let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| anyhow!("cannot generate a P-256 key: {e}"))?;
+            let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+                .map_err(|e| anyhow!("cannot generate a P-256 key: {e}"))?;
             Zeroizing::new(kp.serialize_der())
         }
         KeyType::Ed25519 => {

@@ -78,6 +78,16 @@ impl CaDir {
                 "{} exists and is not a directory: choose another --dir",
                 root.display()
             );
+        } else if !root.join(SETTINGS).is_file()
+            && fs::read_dir(root)
+                .with_context(|| format!("cannot read {}", root.display()))?
+                .next()
+                .is_some()
+        {
+            bail!(
+                "{} is not empty and is not a pki CA directory: choose a new or empty --dir",
+                root.display()
+            );
         }
         Ok(CaDir {
             root: root.to_path_buf(),
@@ -533,6 +543,10 @@ impl Locked<'_> {
                 .with_context(|| format!("ledger line {n}: malformed cert-issued record"))?;
             let serial = Serial::parse(&inv.serial)?;
             let path = self.dir.cert_path(&serial);
+            let mut key = [0u8; 16];
+            let b = serial.bytes();
+            key[16 - b.len().min(16)..].copy_from_slice(&b[b.len().saturating_sub(16)..]);
+            seen.insert(key);
             if !path.is_file() {
                 warn(format!(
                     "certificate {} is in the ledger but {} is missing: left out",
@@ -542,13 +556,25 @@ impl Locked<'_> {
                 report.missing += 1;
                 return Ok(());
             }
+            // The stored certificate must be the one the ledger recorded.
+            let pem_text = fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let actual = ::pem::parse(&pem_text)
+                .ok()
+                .map(|p| sha256_hex(p.contents()));
+            if let Some(want) = rec.data["sha256"].as_str()
+                && actual.as_deref() != Some(want)
+            {
+                warn(format!(
+                    "{} does not match the certificate the ledger recorded (SHA-256): left out",
+                    path.display()
+                ));
+                report.mismatched += 1;
+                return Ok(());
+            }
             for u in updates.get(&inv.serial).into_iter().flatten() {
                 inv.apply_update(u);
             }
-            let mut key = [0u8; 16];
-            let b = serial.bytes();
-            key[16 - b.len().min(16)..].copy_from_slice(&b[b.len().saturating_sub(16)..]);
-            seen.insert(key);
             writeln!(out, "{}", inv.to_line())?;
             report.records += 1;
             progress(report.records);
@@ -604,6 +630,7 @@ impl Locked<'_> {
 pub struct ReindexReport {
     pub records: u64,
     pub missing: u64,
+    pub mismatched: u64,
     pub orphans: u64,
 }
 

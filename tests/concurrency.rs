@@ -17,7 +17,7 @@ fn eight_processes_issuing_fifty_each() {
     let children: Vec<_> = (0..PROCS)
         .map(|p| {
             let script = format!(
-                "for i in $(seq 1 {EACH}); do \"{bin}\" issue --passphrase-file int.pass --dns job{p}-$i.acme.internal --out out/{p}-$i >> serials.{p} || exit 1; done"
+                "for i in $(seq 1 {EACH}); do \"{bin}\" issue --passphrase-file int.pass --dns job{p}-$i.acme.internal --out out/{p}-$i >> serials.{p} 2>> errors.{p} || exit 1; done"
             );
             let mut c = std::process::Command::new("sh");
             c.arg("-c").arg(script).current_dir(env.tmp.path());

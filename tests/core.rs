@@ -923,6 +923,23 @@ fn inventory_ledger_and_reindex() {
     assert!(o.status.success());
     assert!(stderr(&o).contains(&serials[0]), "{}", stderr(&o));
     assert_eq!(inventory(&ca).len(), 5);
+    // A certificate file swapped for another is detected by its SHA-256 in the ledger.
+    std::fs::copy(cert_file(&ca, &serials[2]), cert_file(&ca, &serials[1])).unwrap();
+    let o = env.run(&["reindex"]);
+    assert!(stderr(&o).contains("does not match"), "{}", stderr(&o));
+    assert_eq!(inventory(&ca).len(), 4);
+}
+
+#[test]
+fn init_refuses_a_non_empty_foreign_directory() {
+    let env = Env::new();
+    std::fs::create_dir(env.ca()).unwrap();
+    std::fs::write(env.ca().join("notes.txt"), "mine").unwrap();
+    let before = snapshot(&env.ca());
+    let o = env.run(&["init-root", "--cn", "X", "--no-passphrase"]);
+    let e = assert_one_line_error(&o);
+    assert!(e.contains("not empty"), "{e}");
+    assert_eq!(before, snapshot(&env.ca()));
 }
 
 #[test]

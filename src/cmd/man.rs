@@ -49,13 +49,19 @@ fn render(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
         buf.extend_from_slice(format!(".SH \"{title}\"\n.nf\n").as_bytes());
         for l in body {
             let l = l.replace('\\', "\\\\").replace('-', "\\-");
-            let l = if l.starts_with('.') || l.starts_with('\'') { format!("\\&{l}") } else { l };
+            let l = if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}")
+            } else {
+                l
+            };
             buf.extend_from_slice(format!("{l}\n").as_bytes());
         }
         buf.extend_from_slice(b".fi\n");
     }
     if name == "pki" {
-        buf.extend_from_slice(format!(".SH FILES\n.nf\n{}\n.fi\n", FILES.replace('-', "\\-")).as_bytes());
+        buf.extend_from_slice(
+            format!(".SH FILES\n.nf\n{}\n.fi\n", FILES.replace('-', "\\-")).as_bytes(),
+        );
     }
     if cmd.get_version().is_some() {
         man.render_version_section(&mut buf)?;

@@ -41,8 +41,8 @@ pub fn run(g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         ctx.say(format!("warning: {w}"));
     }
     ctx.say(format!(
-        "inventory rebuilt: {} record(s); {} missing certificate file(s); {} certificate file(s) without a ledger record",
-        report.records, report.missing, report.orphans
+        "inventory rebuilt: {} record(s); {} missing certificate file(s); {} not matching the ledger; {} without a ledger record",
+        report.records, report.missing, report.mismatched, report.orphans
     ));
     Ok(Exit::Success)
 }
