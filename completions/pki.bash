@@ -149,7 +149,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__create__subcmd__intermediate)
-            opts="-h --cn --org --parent --key-type --ttl --path-len --permit-dns --permit-ip --exclude-dns --exclude-ip --new-passphrase-file --no-passphrase --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --cn --org --parent --key-type --ttl --path-len --permit-dns --permit-ip --exclude-dns --exclude-ip --permit-uri-host-dangerous --new-passphrase-file --no-passphrase --dir --passphrase-file --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -192,6 +192,10 @@ _pki() {
                     return 0
                     ;;
                 --exclude-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --permit-uri-host-dangerous)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -80,6 +80,7 @@ complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l permit-d
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l permit-ip -d 'Permit only IP addresses in this CIDR (repeatable)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l exclude-dns -d 'Exclude DNS names under this suffix (repeatable)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l exclude-ip -d 'Exclude IP addresses in this CIDR (repeatable)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l permit-uri-host-dangerous -d 'Permit only URIs whose host is HOST, e.g. a SPIFFE trust domain (repeatable). WARNING: rustls-webpki, and so every rustls client and server, rejects ALL chains through a CA with a URI name constraint; use it only where every verifier is OpenSSL or Go' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l new-passphrase-file -d 'File holding the passphrase for the new CA\'s key (else asked on the terminal)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F

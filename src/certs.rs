@@ -97,6 +97,8 @@ pub struct Constraints {
     pub permit_ip: Vec<(IpAddr, u8)>,
     pub exclude_dns: Vec<String>,
     pub exclude_ip: Vec<(IpAddr, u8)>,
+    /// URI host constraints (`acme.internal` for `spiffe://acme.internal/...`).
+    pub permit_uri: Vec<String>,
 }
 
 impl Constraints {
@@ -105,6 +107,7 @@ impl Constraints {
             && self.permit_ip.is_empty()
             && self.exclude_dns.is_empty()
             && self.exclude_ip.is_empty()
+            && self.permit_uri.is_empty()
     }
 }
 
@@ -172,8 +175,14 @@ pub fn build_intermediate(
         KeyUsagePurpose::DigitalSignature,
     ];
     p.use_authority_key_identifier_extension = true;
-    if !spec.constraints.is_empty() {
-        let c = &spec.constraints;
+    let c = &spec.constraints;
+    if !c.permit_uri.is_empty() {
+        // rcgen cannot express URI subtrees: encode the whole extension ourselves.
+        let mut ext =
+            rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 30], name_constraints_der(c));
+        ext.set_criticality(true);
+        p.custom_extensions.push(ext);
+    } else if !c.is_empty() {
         let sub = |dns: &[String], ips: &[(IpAddr, u8)]| -> Vec<GeneralSubtree> {
             dns.iter()
                 .map(|d| GeneralSubtree::DnsName(d.clone()))
@@ -189,6 +198,71 @@ pub fn build_intermediate(
     }
     p.signed_by(key, issuer)
         .map_err(|e| anyhow!("cannot sign the intermediate certificate: {e}"))
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// An IP constraint as RFC 5280 wants it: the network address followed by the mask.
+fn ip_and_mask(ip: &IpAddr, len: u8) -> Vec<u8> {
+    let mut addr = match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    let mask: Vec<u8> = (0..addr.len())
+        .map(|i| {
+            let on = (len as usize).saturating_sub(i * 8).min(8);
+            if on == 0 { 0 } else { 0xffu8 << (8 - on) }
+        })
+        .collect();
+    for (a, m) in addr.iter_mut().zip(&mask) {
+        *a &= m;
+    }
+    addr.extend(mask);
+    addr
+}
+
+/// DER of a NameConstraints value (RFC 5280 4.2.1.10, implicit tags) with DNS, IP and URI
+/// subtrees: permitted [0] and excluded [1], each GeneralSubtree holding only its base name.
+pub fn name_constraints_der(c: &Constraints) -> Vec<u8> {
+    let subtrees = |dns: &[String], ips: &[(IpAddr, u8)], uris: &[String]| -> Vec<u8> {
+        let mut out = vec![];
+        for d in dns {
+            out.extend(der_tlv(0x30, &der_tlv(0x82, d.as_bytes())));
+        }
+        for (ip, l) in ips {
+            out.extend(der_tlv(0x30, &der_tlv(0x87, &ip_and_mask(ip, *l))));
+        }
+        for u in uris {
+            out.extend(der_tlv(0x30, &der_tlv(0x86, u.as_bytes())));
+        }
+        out
+    };
+    let mut body = vec![];
+    let permitted = subtrees(&c.permit_dns, &c.permit_ip, &c.permit_uri);
+    if !permitted.is_empty() {
+        body.extend(der_tlv(0xa0, &permitted));
+    }
+    let excluded = subtrees(&c.exclude_dns, &c.exclude_ip, &[]);
+    if !excluded.is_empty() {
+        body.extend(der_tlv(0xa1, &excluded));
+    }
+    der_tlv(0x30, &body)
 }
 
 /// A validated leaf request: names checked, lifetime fixed. Built before anything is written.

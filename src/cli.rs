@@ -227,6 +227,11 @@ pub struct CreateIntermediateArgs {
     /// Exclude IP addresses in this CIDR (repeatable)
     #[arg(long, value_name = "CIDR")]
     pub exclude_ip: Vec<String>,
+    /// Permit only URIs whose host is HOST, e.g. a SPIFFE trust domain (repeatable).
+    /// WARNING: rustls-webpki, and so every rustls client and server, rejects ALL chains through
+    /// a CA with a URI name constraint; use it only where every verifier is OpenSSL or Go.
+    #[arg(long, value_name = "HOST")]
+    pub permit_uri_host_dangerous: Vec<String>,
     /// File holding the passphrase for the new CA's key (else asked on the terminal)
     #[arg(long, env = "PKI_NEW_PASSPHRASE_FILE", value_name = "FILE")]
     pub new_passphrase_file: Option<PathBuf>,

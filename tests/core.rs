@@ -1132,3 +1132,68 @@ fn name_constrained_intermediate() {
     assert!(o.status.success(), "{}", stderr(&o));
     webpki_verify(&env.path("in"), webpki::KeyUsage::server_auth()).unwrap();
 }
+
+#[test]
+fn uri_name_constraints_only_behind_the_dangerous_flag() {
+    let env = Env::new();
+    env.init();
+    let o = env.run(&[
+        "create-intermediate",
+        "spiffe",
+        "--permit-uri-host-dangerous",
+        "spiffe://acme.internal",
+        "--permit-dns",
+        "acme.internal",
+        "--permit-ip",
+        "10.0.0.0/8",
+        "--passphrase-file",
+        "root.pass",
+        "--new-passphrase-file",
+        "int.pass",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("rustls-webpki"),
+        "no warning: {}",
+        stderr(&o)
+    );
+    let t = openssl(
+        &["x509", "-in", "ca/cas/spiffe/cert.pem", "-noout", "-text"],
+        env.tmp.path(),
+    );
+    let text = String::from_utf8_lossy(&t.stdout);
+    assert!(text.contains("X509v3 Name Constraints: critical"), "{text}");
+    assert!(
+        text.contains("URI:acme.internal") && text.contains("DNS:acme.internal"),
+        "{text}"
+    );
+    assert!(text.contains("IP:10.0.0.0/255.0.0.0"), "{text}");
+    // OpenSSL accepts a leaf inside the constraints.
+    env.issue(&[
+        "--ca",
+        "spiffe",
+        "--uri",
+        "spiffe://acme.internal/agent/1",
+        "--dns",
+        "a.acme.internal",
+        "--out",
+        "s",
+    ]);
+    let o = openssl(
+        &[
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslclient",
+            "-CAfile",
+            "s/root.pem",
+            "-untrusted",
+            "s/chain.pem",
+            "s/cert.pem",
+        ],
+        env.tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // ... and rustls-webpki rejects it, as the flag's help warns.
+    assert!(webpki_verify(&env.path("s"), webpki::KeyUsage::client_auth()).is_err());
+}

@@ -39,6 +39,20 @@ pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Resul
     for i in &args.exclude_ip {
         c.exclude_ip.push(certs::parse_cidr("--exclude-ip", i)?);
     }
+    for h in &args.permit_uri_host_dangerous {
+        // The constraint is a host (RFC 5280 4.2.1.10), not a URI: `acme.internal`.
+        let host = h
+            .strip_prefix("spiffe://")
+            .unwrap_or(h)
+            .trim_end_matches('/');
+        c.permit_uri
+            .push(certs::dns_suffix("--permit-uri-host-dangerous", host)?);
+    }
+    if !c.permit_uri.is_empty() {
+        ctx.say(
+            "warning: a URI name constraint makes rustls-webpki (every rustls client and server) reject all chains through this CA",
+        );
+    }
     let dir = CaDir::open(&g.dir)?;
     let parent = Ca::load(&dir, &args.parent)?;
     let org = args.org.clone().or_else(|| org_of(&parent.subject));
@@ -160,6 +174,7 @@ pub fn create(
                 "exclude_dns": req.constraints.exclude_dns,
                 "permit_ip": req.constraints.permit_ip.iter().map(|(ip, l)| format!("{ip}/{l}")).collect::<Vec<_>>(),
                 "exclude_ip": req.constraints.exclude_ip.iter().map(|(ip, l)| format!("{ip}/{l}")).collect::<Vec<_>>(),
+                "permit_uri": req.constraints.permit_uri,
             }),
         },
         &ctx.actor,
