@@ -20,7 +20,7 @@ export PKI_DIR="$dir"
 echo
 serial=$("$pki" issue --passphrase-file "$dir.out/issuing.pass" --dns api.demo.internal --ip 10.0.0.7 --ttl 24h --out "$dir.out/api")
 echo "server certificate serial: $serial"
-"$pki" issue --passphrase-file "$dir.out/issuing.pass" --uri spiffe://demo.internal/agent/42 --key-type ed25519 --ttl 1h \
+"$pki" issue --passphrase-file "$dir.out/issuing.pass" --profile agent --spiffe-id spiffe://demo.internal/agent/42 --key-type ed25519 --ttl 1h \
   --out "$dir.out/agent" --json
 echo
 openssl verify -x509_strict -purpose sslserver -CAfile "$dir.out/api/root.pem" -untrusted "$dir.out/api/chain.pem" "$dir.out/api/cert.pem"

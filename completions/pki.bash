@@ -537,12 +537,20 @@ _pki() {
             return 0
             ;;
         pki__subcmd__issue)
-            opts="-h --ca --cn --dns --ip --uri --ttl --key-type --out --force --key-passphrase-file --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-p -h --profile --ca --cn --dns --ip --uri --spiffe-id --ttl --clip-ttl --key-type --csr --batch --out --force --key-passphrase-file --json --dir --passphrase-file --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -563,12 +571,24 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --spiffe-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --ttl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --key-type)
-                    COMPREPLY=($(compgen -W "p256 ed25519" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --csr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --batch)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --out)

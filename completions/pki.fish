@@ -33,7 +33,7 @@ complete -c pki -n "__fish_pki_needs_command" -s V -l version -d 'Print version'
 complete -c pki -n "__fish_pki_needs_command" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
 complete -c pki -n "__fish_pki_needs_command" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
-complete -c pki -n "__fish_pki_needs_command" -f -a "issue" -d 'Generate a key and issue a leaf certificate'
+complete -c pki -n "__fish_pki_needs_command" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "list" -d 'Show the inventory of issued certificates'
 complete -c pki -n "__fish_pki_needs_command" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
@@ -88,20 +88,24 @@ complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l lock-tim
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l no-passphrase -d 'Store the new key unencrypted (only for throw-away directories)'
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -s h -l help -d 'Print help'
-complete -c pki -n "__fish_pki_using_subcommand issue" -l ca -d 'Issuing CA (default: the only intermediate, or [defaults] ca in pki.toml)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -s p -l profile -d 'Issuance profile from pki.toml (default: [defaults] profile)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l ca -d 'Issuing CA (default: the profile\'s, [defaults] ca, or the only intermediate)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l cn -d 'Subject common name (default: the first SAN)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l dns -d 'DNS name SAN (repeatable)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l ip -d 'IP address SAN (repeatable)' -r
-complete -c pki -n "__fish_pki_using_subcommand issue" -l uri -d 'URI SAN, e.g. a SPIFFE ID (repeatable)' -r
-complete -c pki -n "__fish_pki_using_subcommand issue" -l ttl -d 'Lifetime (default: the CA\'s default_ttl in pki.toml, else 24h)' -r
-complete -c pki -n "__fish_pki_using_subcommand issue" -l key-type -r -f -a "p256\t''
-ed25519\t''"
-complete -c pki -n "__fish_pki_using_subcommand issue" -l out -d 'Write cert.pem, key.pem, chain.pem, fullchain.pem and root.pem into DIR' -r -F
+complete -c pki -n "__fish_pki_using_subcommand issue" -l uri -d 'URI SAN (repeatable)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l spiffe-id -d 'SPIFFE ID of an X.509-SVID (a URI SAN, checked against the SPIFFE rules)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l ttl -d 'Lifetime (default: the profile\'s default_ttl, else the CA\'s, else 24h)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l key-type -d 'Key type to generate (p256 or ed25519)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l csr -d 'Sign this CSR (file or -) instead of generating a key' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l batch -d 'Issue one certificate per JSON line of FILE (or -), under one lock and one unlock' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l out -d 'Write cert.pem, key.pem, chain.pem, fullchain.pem and root.pem into DIR; - prints the PEM bundle' -r -F
 complete -c pki -n "__fish_pki_using_subcommand issue" -l key-passphrase-file -d 'Encrypt the generated key.pem with the passphrase in FILE' -r -F
 complete -c pki -n "__fish_pki_using_subcommand issue" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand issue" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand issue" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l clip-ttl -d 'Shorten a lifetime above the profile\'s max_ttl or the CA\'s end instead of refusing it'
 complete -c pki -n "__fish_pki_using_subcommand issue" -l force -d 'Overwrite existing files in --out'
 complete -c pki -n "__fish_pki_using_subcommand issue" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand issue" -s h -l help -d 'Print help'
@@ -147,7 +151,7 @@ complete -c pki -n "__fish_pki_using_subcommand man" -s h -l help -d 'Print help
 complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
 complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
 complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "issue" -d 'Generate a key and issue a leaf certificate'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
 complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
 complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
 complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'

@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
 use rcgen::{
-    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    NameConstraints, PublicKeyData, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints, PublicKeyData, SanType, SerialNumber,
 };
 use time::OffsetDateTime;
 
@@ -19,8 +18,7 @@ use crate::serial::Serial;
 pub const BACKDATE: time::Duration = time::Duration::seconds(60);
 
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .expect("UTC time formats")
+    t.format(&time::format_description::well_known::Rfc3339).expect("UTC time formats")
 }
 
 /// A humantime year is 365.25 days; a lifetime of whole years ("10y") ends on the same
@@ -37,10 +35,7 @@ pub fn not_after(now: OffsetDateTime, ttl: Duration) -> Result<OffsetDateTime> {
             .filter(|y| *y <= 9999)
             .ok_or_else(|| anyhow!("lifetime too long: it ends after the year 9999"))?;
         // 29 February of a leap year becomes 28 February in a common year.
-        let date = now
-            .date()
-            .replace_year(y)
-            .or_else(|_| now.date().replace_day(28).and_then(|d| d.replace_year(y)));
+        let date = now.date().replace_year(y).or_else(|_| now.date().replace_day(28).and_then(|d| d.replace_year(y)));
         return Ok(now.replace_date(date.map_err(|_| anyhow!("invalid end date"))?));
     }
     let secs = i64::try_from(secs).context("lifetime too long")?;
@@ -58,11 +53,7 @@ fn dn(cn: &str, org: Option<&str>) -> DistinguishedName {
     d
 }
 
-fn base(
-    serial: &Serial,
-    not_before: OffsetDateTime,
-    not_after: OffsetDateTime,
-) -> CertificateParams {
+fn base(serial: &Serial, not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
     let mut p = CertificateParams::default();
     p.serial_number = Some(SerialNumber::from_slice(serial.bytes()));
     p.not_before = not_before;
@@ -81,13 +72,8 @@ pub fn build_root(
     let mut p = base(&Serial::random()?, now, not_after);
     p.distinguished_name = dn(cn, org);
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    p.self_signed(key)
-        .map_err(|e| anyhow!("cannot sign the root certificate: {e}"))
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    p.self_signed(key).map_err(|e| anyhow!("cannot sign the root certificate: {e}"))
 }
 
 /// What an intermediate may name: RFC 5280 name constraints (critical).
@@ -113,11 +99,7 @@ impl Constraints {
 
 /// Parses "10.0.0.0/8" or "fd00::/8" (a bare address means a single host).
 pub fn parse_cidr(flag: &str, s: &str) -> Result<(IpAddr, u8), PkiError> {
-    let bad = |why: &str| PkiError::BadName {
-        kind: "CIDR",
-        value: s.to_string(),
-        why: format!("{why} (in {flag})"),
-    };
+    let bad = |why: &str| PkiError::BadName { kind: "CIDR", value: s.to_string(), why: format!("{why} (in {flag})") };
     let (addr, len) = match s.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (s, None),
@@ -125,11 +107,7 @@ pub fn parse_cidr(flag: &str, s: &str) -> Result<(IpAddr, u8), PkiError> {
     let ip: IpAddr = addr.parse().map_err(|_| bad("not an IP address"))?;
     let max = if ip.is_ipv4() { 32 } else { 128 };
     let len = match len {
-        Some(l) => l
-            .parse::<u8>()
-            .ok()
-            .filter(|&l| l <= max)
-            .ok_or_else(|| bad("bad prefix length"))?,
+        Some(l) => l.parse::<u8>().ok().filter(|&l| l <= max).ok_or_else(|| bad("bad prefix length"))?,
         None => max,
     };
     Ok((ip, len))
@@ -137,11 +115,7 @@ pub fn parse_cidr(flag: &str, s: &str) -> Result<(IpAddr, u8), PkiError> {
 
 /// Normalises a DNS suffix constraint: lower case, without a leading "." or "*.".
 pub fn dns_suffix(flag: &str, s: &str) -> Result<String, PkiError> {
-    let t = s
-        .trim()
-        .trim_start_matches("*.")
-        .trim_start_matches('.')
-        .to_ascii_lowercase();
+    let t = s.trim().trim_start_matches("*.").trim_start_matches('.').to_ascii_lowercase();
     check_dns_name(&t, false).map_err(|why| PkiError::BadName {
         kind: "DNS suffix",
         value: s.to_string(),
@@ -169,26 +143,19 @@ pub fn build_intermediate(
     let mut p = base(&Serial::random()?, spec.not_before, spec.not_after);
     p.distinguished_name = dn(spec.cn, spec.org);
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(spec.path_len));
-    p.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     p.use_authority_key_identifier_extension = true;
     let c = &spec.constraints;
     if !c.permit_uri.is_empty() {
         // rcgen cannot express URI subtrees: encode the whole extension ourselves.
-        let mut ext =
-            rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 30], name_constraints_der(c));
+        let mut ext = rcgen::CustomExtension::from_oid_content(&[2, 5, 29, 30], name_constraints_der(c));
         ext.set_criticality(true);
         p.custom_extensions.push(ext);
     } else if !c.is_empty() {
         let sub = |dns: &[String], ips: &[(IpAddr, u8)]| -> Vec<GeneralSubtree> {
             dns.iter()
                 .map(|d| GeneralSubtree::DnsName(d.clone()))
-                .chain(ips.iter().map(|(ip, l)| {
-                    GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, *l))
-                }))
+                .chain(ips.iter().map(|(ip, l)| GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(*ip, *l))))
                 .collect()
         };
         p.name_constraints = Some(NameConstraints {
@@ -196,8 +163,7 @@ pub fn build_intermediate(
             excluded_subtrees: sub(&c.exclude_dns, &c.exclude_ip),
         });
     }
-    p.signed_by(key, issuer)
-        .map_err(|e| anyhow!("cannot sign the intermediate certificate: {e}"))
+    p.signed_by(key, issuer).map_err(|e| anyhow!("cannot sign the intermediate certificate: {e}"))
 }
 
 fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
@@ -206,11 +172,7 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     if n < 0x80 {
         out.push(n as u8);
     } else {
-        let bytes: Vec<u8> = n
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
+        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|&b| b == 0).collect();
         out.push(0x80 | bytes.len() as u8);
         out.extend(bytes);
     }
@@ -268,13 +230,18 @@ pub fn name_constraints_der(c: &Constraints) -> Vec<u8> {
 /// A validated leaf request: names checked, lifetime fixed. Built before anything is written.
 #[derive(Debug, Clone)]
 pub struct LeafSpec {
-    pub cn: String,
+    /// Subject attributes in order (CN, O, OU, C, L, ST); may be empty (then the SAN is critical).
+    pub subject: Vec<(String, String)>,
     pub dns: Vec<String>,
     pub ips: Vec<IpAddr>,
     pub uris: Vec<String>,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub serial: Serial,
+    /// Extended key usages by name (serverAuth, clientAuth, ...).
+    pub ekus: Vec<String>,
+    /// RSA keys also get keyEncipherment (TLS 1.2 RSA key exchange).
+    pub key_encipherment: bool,
 }
 
 impl LeafSpec {
@@ -287,9 +254,36 @@ impl LeafSpec {
             .chain(self.uris.iter().map(|u| format!("URI:{u}")))
             .collect()
     }
+
+    /// The subject as one string, "CN=x,O=y" ("" when empty).
+    pub fn subject_string(&self) -> String {
+        self.subject.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    }
 }
 
-/// A leaf: CA:FALSE, digitalSignature, serverAuth + clientAuth, SKI, AKI = the issuer's SKI.
+fn dn_type(k: &str) -> DnType {
+    match k {
+        "CN" => DnType::CommonName,
+        "O" => DnType::OrganizationName,
+        "OU" => DnType::OrganizationalUnitName,
+        "C" => DnType::CountryName,
+        "L" => DnType::LocalityName,
+        _ => DnType::StateOrProvinceName,
+    }
+}
+
+fn eku(name: &str) -> ExtendedKeyUsagePurpose {
+    match name {
+        "serverAuth" => ExtendedKeyUsagePurpose::ServerAuth,
+        "clientAuth" => ExtendedKeyUsagePurpose::ClientAuth,
+        "codeSigning" => ExtendedKeyUsagePurpose::CodeSigning,
+        "emailProtection" => ExtendedKeyUsagePurpose::EmailProtection,
+        "timeStamping" => ExtendedKeyUsagePurpose::TimeStamping,
+        _ => ExtendedKeyUsagePurpose::OcspSigning,
+    }
+}
+
+/// A leaf: CA:FALSE, critical digitalSignature KU, the requested EKUs, SKI, AKI = the issuer's SKI.
 pub fn build_leaf(
     spec: &LeafSpec,
     key: &impl PublicKeyData,
@@ -297,37 +291,30 @@ pub fn build_leaf(
 ) -> Result<rcgen::Certificate> {
     let mut p = base(&spec.serial, spec.not_before, spec.not_after);
     let mut d = DistinguishedName::new();
-    d.push(DnType::CommonName, spec.cn.as_str());
+    for (k, v) in &spec.subject {
+        d.push(dn_type(k), v.as_str());
+    }
     p.distinguished_name = d;
     // ExplicitNoCa writes basicConstraints CA:FALSE and lets rcgen emit a SKI for a leaf.
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    p.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
+    if spec.key_encipherment {
+        p.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+    }
+    p.extended_key_usages = spec.ekus.iter().map(|e| eku(e)).collect();
     p.use_authority_key_identifier_extension = true;
     let mut sans = Vec::new();
     for n in &spec.dns {
-        sans.push(SanType::DnsName(
-            n.as_str()
-                .try_into()
-                .map_err(|_| anyhow!("DNS name '{n}' is not IA5"))?,
-        ));
+        sans.push(SanType::DnsName(n.as_str().try_into().map_err(|_| anyhow!("DNS name '{n}' is not IA5"))?));
     }
     for ip in &spec.ips {
         sans.push(SanType::IpAddress(*ip));
     }
     for u in &spec.uris {
-        sans.push(SanType::URI(
-            u.as_str()
-                .try_into()
-                .map_err(|_| anyhow!("URI '{u}' is not IA5"))?,
-        ));
+        sans.push(SanType::URI(u.as_str().try_into().map_err(|_| anyhow!("URI '{u}' is not IA5"))?));
     }
     p.subject_alt_names = sans;
-    p.signed_by(key, issuer)
-        .map_err(|e| anyhow!("cannot sign the certificate: {e}"))
+    p.signed_by(key, issuer).map_err(|e| anyhow!("cannot sign the certificate: {e}"))
 }
 
 /// Checks a DNS name (RFC 1035 labels; a leading "*." wildcard only when `wildcard`).
@@ -344,13 +331,8 @@ pub fn check_dns_name(name: &str, wildcard: bool) -> Result<(), String> {
         if label.is_empty() || label.len() > 63 {
             return Err("each dot-separated label has 1 to 63 characters".into());
         }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return Err(
-                "only letters, digits and '-' are allowed (use punycode for other scripts)".into(),
-            );
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err("only letters, digits and '-' are allowed (use punycode for other scripts)".into());
         }
         if label.starts_with('-') || label.ends_with('-') {
             return Err("a label cannot start or end with '-'".into());
@@ -367,9 +349,7 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
     let mut chars = scheme.chars();
     let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
     if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
-        return Err(
-            "the scheme must start with a letter and use letters, digits, '+', '-', '.'".into(),
-        );
+        return Err("the scheme must start with a letter and use letters, digits, '+', '-', '.'".into());
     }
     if rest.is_empty() || !uri.bytes().all(|b| b.is_ascii_graphic()) {
         return Err("a URI is printable ASCII without spaces".into());
@@ -393,16 +373,10 @@ mod tests {
 
     #[test]
     fn cidrs_and_suffixes() {
-        assert_eq!(
-            parse_cidr("--permit-ip", "10.0.0.0/8").unwrap(),
-            ("10.0.0.0".parse().unwrap(), 8)
-        );
+        assert_eq!(parse_cidr("--permit-ip", "10.0.0.0/8").unwrap(), ("10.0.0.0".parse().unwrap(), 8));
         assert_eq!(parse_cidr("--permit-ip", "fd00::1").unwrap().1, 128);
         assert!(parse_cidr("--permit-ip", "10.0.0.0/33").is_err());
-        assert_eq!(
-            dns_suffix("--permit-dns", ".Svc.Acme.Internal").unwrap(),
-            "svc.acme.internal"
-        );
+        assert_eq!(dns_suffix("--permit-dns", ".Svc.Acme.Internal").unwrap(), "svc.acme.internal");
     }
 
     #[test]

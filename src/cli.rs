@@ -47,13 +47,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The CA directory
-    #[arg(
-        long,
-        global = true,
-        env = "PKI_DIR",
-        default_value = "pki",
-        value_name = "DIR"
-    )]
+    #[arg(long, global = true, env = "PKI_DIR", default_value = "pki", value_name = "DIR")]
     pub dir: PathBuf,
 
     /// File holding the passphrase of the CA key to unlock (first line; never pass it in argv)
@@ -61,13 +55,7 @@ pub struct GlobalArgs {
     pub passphrase_file: Option<PathBuf>,
 
     /// How long to wait for another pki process holding the directory lock
-    #[arg(
-        long,
-        global = true,
-        env = "PKI_LOCK_TIMEOUT",
-        default_value = "60s",
-        value_name = "DURATION"
-    )]
+    #[arg(long, global = true, env = "PKI_LOCK_TIMEOUT", default_value = "60s", value_name = "DURATION")]
     pub lock_timeout: String,
 
     /// A note recorded with this change in the ledger (e.g. a ticket number)
@@ -92,9 +80,9 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki create-intermediate issuing --passphrase-file root.pass --new-passphrase-file issuing.pass\n  pki create-intermediate k8s --cn \"Acme k8s CA\" --permit-dns .svc.acme.internal --permit-ip 10.0.0.0/8"
     )]
     CreateIntermediate(CreateIntermediateArgs),
-    /// Generate a key and issue a leaf certificate
+    /// Issue a leaf certificate under a profile (generated key, or a CSR's)
     #[command(
-        after_help = "EXAMPLES:\n  pki issue --dns api.acme.internal --out ./api\n  pki issue --cn agent-42 --uri spiffe://acme.internal/agent/42 --ttl 1h --json --out ./agent\n  pki issue --ip 10.0.0.7 --key-type ed25519 --ttl 12h --out ./db --force"
+        after_help = "EXAMPLES:\n  pki issue --dns api.acme.internal --out ./api\n  pki issue --profile agent --spiffe-id spiffe://acme.internal/agent/42 --ttl 1h --json --out -\n  pki issue --profile server --csr server.csr --out ./server\n  pki issue --batch requests.jsonl > results.jsonl\n\nThe request is checked against the profile (names, lifetime, key type, usages) and the CA's\nname constraints; anything outside them is refused (exit 2) and nothing is written.\nBatch lines are JSON objects with the fields profile, ca, cn, dns, ip, uri, spiffe_id, ttl,\nkey_type, csr, out, force, clip_ttl; one JSON result is printed per line, and the exit\nstatus is 1 when any request was refused."
     )]
     Issue(IssueArgs),
     /// Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)
@@ -242,7 +230,10 @@ pub struct CreateIntermediateArgs {
 
 #[derive(Debug, Args)]
 pub struct IssueArgs {
-    /// Issuing CA (default: the only intermediate, or [defaults] ca in pki.toml)
+    /// Issuance profile from pki.toml (default: [defaults] profile)
+    #[arg(long, short = 'p', value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Issuing CA (default: the profile's, [defaults] ca, or the only intermediate)
     #[arg(long, value_name = "NAME")]
     pub ca: Option<String>,
     /// Subject common name (default: the first SAN)
@@ -254,15 +245,28 @@ pub struct IssueArgs {
     /// IP address SAN (repeatable)
     #[arg(long, value_name = "ADDR")]
     pub ip: Vec<String>,
-    /// URI SAN, e.g. a SPIFFE ID (repeatable)
+    /// URI SAN (repeatable)
     #[arg(long, value_name = "URI")]
     pub uri: Vec<String>,
-    /// Lifetime (default: the CA's default_ttl in pki.toml, else 24h)
+    /// SPIFFE ID of an X.509-SVID (a URI SAN, checked against the SPIFFE rules)
+    #[arg(long, value_name = "ID")]
+    pub spiffe_id: Option<String>,
+    /// Lifetime (default: the profile's default_ttl, else the CA's, else 24h)
     #[arg(long, value_name = "DURATION")]
     pub ttl: Option<String>,
-    #[arg(long, value_enum)]
-    pub key_type: Option<KeyType>,
-    /// Write cert.pem, key.pem, chain.pem, fullchain.pem and root.pem into DIR
+    /// Shorten a lifetime above the profile's max_ttl or the CA's end instead of refusing it
+    #[arg(long)]
+    pub clip_ttl: bool,
+    /// Key type to generate (p256 or ed25519)
+    #[arg(long, value_name = "TYPE")]
+    pub key_type: Option<String>,
+    /// Sign this CSR (file or -) instead of generating a key
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key_type", "batch"])]
+    pub csr: Option<String>,
+    /// Issue one certificate per JSON line of FILE (or -), under one lock and one unlock
+    #[arg(long, value_name = "FILE")]
+    pub batch: Option<String>,
+    /// Write cert.pem, key.pem, chain.pem, fullchain.pem and root.pem into DIR; - prints the PEM bundle
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Overwrite existing files in --out

@@ -27,9 +27,7 @@ impl Ctx {
     pub fn from_env(passphrase_file: Option<PathBuf>, note: Option<String>) -> Result<Ctx> {
         let now = match std::env::var("PKI_NOW") {
             Ok(v) => OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
-                .with_context(|| {
-                    format!("invalid PKI_NOW '{v}': expected RFC 3339 such as 2026-01-01T00:00:00Z")
-                })?,
+                .with_context(|| format!("invalid PKI_NOW '{v}': expected RFC 3339 such as 2026-01-01T00:00:00Z"))?,
             Err(_) => OffsetDateTime::now_utc(),
         };
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -83,10 +81,7 @@ impl Passphrases {
                 .context("could not read the passphrase from the terminal")?;
             return nonempty(Zeroizing::new(p), "the passphrase");
         }
-        Err(PkiError::NoPassphrase {
-            what: what.to_string(),
-        }
-        .into())
+        Err(PkiError::NoPassphrase { what: what.to_string() }.into())
     }
 
     /// The passphrase for a key being created by a command that unlocks nothing else.
@@ -112,10 +107,7 @@ impl Passphrases {
                 Some(flag) => anyhow::anyhow!(
                     "a passphrase is needed for the new key of {what} and there is no terminal to ask: use {flag} FILE, or --no-passphrase for a throw-away CA"
                 ),
-                None => PkiError::NoPassphrase {
-                    what: what.to_string(),
-                }
-                .into(),
+                None => PkiError::NoPassphrase { what: what.to_string() }.into(),
             });
         }
         loop {
@@ -128,8 +120,7 @@ impl Passphrases {
                 continue;
             }
             let b = Zeroizing::new(
-                rpassword::prompt_password("Repeat it: ")
-                    .context("could not read the passphrase from the terminal")?,
+                rpassword::prompt_password("Repeat it: ").context("could not read the passphrase from the terminal")?,
             );
             if a == b {
                 return Ok(a);
@@ -148,17 +139,12 @@ fn nonempty(s: Secret, source: &str) -> Result<Secret> {
 
 /// Reads the first line of a passphrase file, like OpenSSL's `-passin file:`.
 pub fn read_passphrase_file(path: &Path) -> Result<Secret> {
-    let raw = Zeroizing::new(
-        std::fs::read(path)
-            .with_context(|| format!("cannot read passphrase file {}", path.display()))?,
-    );
+    let raw =
+        Zeroizing::new(std::fs::read(path).with_context(|| format!("cannot read passphrase file {}", path.display()))?);
     let text = std::str::from_utf8(&raw)
         .map_err(|_| anyhow::anyhow!("passphrase file {} is not UTF-8 text", path.display()))?;
     let line = text.split(['\n', '\r']).next().unwrap_or("");
-    nonempty(
-        Zeroizing::new(line.to_string()),
-        &format!("passphrase file {}", path.display()),
-    )
+    nonempty(Zeroizing::new(line.to_string()), &format!("passphrase file {}", path.display()))
 }
 
 /// Who made a change, as recorded in the ledger.
@@ -188,29 +174,21 @@ const CI_VARS: &[&str] = &[
 
 impl Actor {
     pub fn from_env(note: Option<String>) -> Actor {
-        let who = std::env::var("PKI_ACTOR")
-            .ok()
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| {
-                let user = std::env::var("USER")
-                    .or_else(|_| std::env::var("LOGNAME"))
-                    .ok()
-                    .filter(|u| !u.is_empty())
-                    .unwrap_or_else(user_from_uid);
-                let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                    .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-                    .map(|h| h.trim().to_string())
-                    .unwrap_or_else(|_| "localhost".into());
-                format!("{user}@{host}")
-            });
+        let who = std::env::var("PKI_ACTOR").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
+            let user = std::env::var("USER")
+                .or_else(|_| std::env::var("LOGNAME"))
+                .ok()
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(user_from_uid);
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "localhost".into());
+            format!("{user}@{host}")
+        });
         let ci = CI_VARS
             .iter()
-            .filter_map(|k| {
-                std::env::var(k)
-                    .ok()
-                    .filter(|v| !v.is_empty())
-                    .map(|v| (k.to_string(), v))
-            })
+            .filter_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
             .collect();
         Actor { who, ci, note }
     }

@@ -6,10 +6,7 @@ use crate::exit::PkiError;
 
 /// Parses a positive duration for the flag `flag`. A year is 365.25 days (humantime's rule).
 pub fn parse(flag: &str, value: &str) -> Result<Duration, PkiError> {
-    let bad = || PkiError::BadDuration {
-        flag: flag.to_string(),
-        value: value.to_string(),
-    };
+    let bad = || PkiError::BadDuration { flag: flag.to_string(), value: value.to_string() };
     let v = value.trim();
     if v.is_empty() || v.starts_with('-') {
         return Err(bad());
@@ -20,6 +17,22 @@ pub fn parse(flag: &str, value: &str) -> Result<Duration, PkiError> {
         return Err(bad());
     }
     Ok(d)
+}
+
+/// A lifetime in the units people write in pki.toml: 10y, 90d, 12h, 30m, 45s.
+pub fn show(d: Duration) -> String {
+    let s = d.as_secs();
+    if s > 0 && s.is_multiple_of(31_557_600) {
+        format!("{}y", s / 31_557_600)
+    } else if s > 0 && s.is_multiple_of(86400) {
+        format!("{}d", s / 86400)
+    } else if s > 0 && s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s > 0 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
 }
 
 /// A short human form: "3d 4h", "59m", "expired 2h ago".
@@ -62,13 +75,14 @@ mod tests {
     fn rejects_nonsense_with_the_flag_named() {
         for bad in ["", "5x", "-1h", "0s", "h", "1000000y"] {
             let e = parse("--ttl", bad).unwrap_err();
-            assert_eq!(
-                e,
-                PkiError::BadDuration {
-                    flag: "--ttl".into(),
-                    value: bad.into()
-                }
-            );
+            assert_eq!(e, PkiError::BadDuration { flag: "--ttl".into(), value: bad.into() });
+        }
+    }
+
+    #[test]
+    fn shows_lifetimes_as_written() {
+        for t in ["10y", "90d", "12h", "30m", "45s"] {
+            assert_eq!(show(parse("--ttl", t).unwrap()), t);
         }
     }
 

@@ -24,61 +24,22 @@ impl From<Exit> for std::process::ExitCode {
 /// message says what was wrong and what to do next, on one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PkiError {
-    NoCaDir {
-        dir: PathBuf,
-    },
-    NotACaDir {
-        dir: PathBuf,
-    },
-    CaExists {
-        name: String,
-        dir: PathBuf,
-    },
-    UnknownCa {
-        name: String,
-        known: Vec<String>,
-    },
-    AmbiguousCa {
-        known: Vec<String>,
-    },
-    NoRoot {
-        dir: PathBuf,
-    },
-    WrongPassphrase {
-        key: PathBuf,
-    },
-    NoPassphrase {
-        what: String,
-    },
-    LockTimeout {
-        dir: PathBuf,
-        waited_secs: u64,
-    },
-    BadDuration {
-        flag: String,
-        value: String,
-    },
-    OutlivesIssuer {
-        what: String,
-        not_after: String,
-        issuer: String,
-        issuer_not_after: String,
-    },
-    OutputExists {
-        path: PathBuf,
-    },
+    NoCaDir { dir: PathBuf },
+    NotACaDir { dir: PathBuf },
+    CaExists { name: String, dir: PathBuf },
+    UnknownCa { name: String, known: Vec<String> },
+    AmbiguousCa { known: Vec<String> },
+    NoRoot { dir: PathBuf },
+    WrongPassphrase { key: PathBuf },
+    NoPassphrase { what: String },
+    LockTimeout { dir: PathBuf, waited_secs: u64 },
+    BadDuration { flag: String, value: String },
+    OutlivesIssuer { what: String, not_after: String, issuer: String, issuer_not_after: String },
+    OutputExists { path: PathBuf },
     NoSan,
-    BadName {
-        kind: &'static str,
-        value: String,
-        why: String,
-    },
-    BadSerial {
-        value: String,
-    },
-    Unrecognized {
-        what: String,
-    },
+    BadName { kind: &'static str, value: String, why: String },
+    BadSerial { value: String },
+    Unrecognized { what: String },
 }
 
 impl fmt::Display for PkiError {
@@ -103,10 +64,7 @@ impl fmt::Display for PkiError {
             UnknownCa { name, known } => {
                 write!(f, "no CA named '{name}' in this directory")?;
                 if known.is_empty() {
-                    write!(
-                        f,
-                        ": create one with `pki init-root` / `pki create-intermediate`"
-                    )
+                    write!(f, ": create one with `pki init-root` / `pki create-intermediate`")
                 } else {
                     write!(f, " (known: {})", known.join(", "))
                 }
@@ -116,11 +74,9 @@ impl fmt::Display for PkiError {
                 "several issuing CAs ({}): pick one with --ca, or set `ca` under [defaults] in pki.toml",
                 known.join(", ")
             ),
-            NoRoot { dir } => write!(
-                f,
-                "no root CA in {}: create one first with `pki init-root --cn NAME`",
-                dir.display()
-            ),
+            NoRoot { dir } => {
+                write!(f, "no root CA in {}: create one first with `pki init-root --cn NAME`", dir.display())
+            }
             WrongPassphrase { key } => write!(
                 f,
                 "wrong passphrase for {}: check --passphrase-file / PKI_PASSPHRASE_FILE / PKI_PASSPHRASE",
@@ -135,16 +91,10 @@ impl fmt::Display for PkiError {
                 "the CA directory {} stayed locked by another pki process for {waited_secs}s: try again, or raise --lock-timeout",
                 dir.display()
             ),
-            BadDuration { flag, value } => write!(
-                f,
-                "invalid {flag} '{value}': expected a duration such as 90m, 1h, 30d or 10y"
-            ),
-            OutlivesIssuer {
-                what,
-                not_after,
-                issuer,
-                issuer_not_after,
-            } => write!(
+            BadDuration { flag, value } => {
+                write!(f, "invalid {flag} '{value}': expected a duration such as 90m, 1h, 30d or 10y")
+            }
+            OutlivesIssuer { what, not_after, issuer, issuer_not_after } => write!(
                 f,
                 "{what} would end {not_after}, after its issuer '{issuer}' ({issuer_not_after}): choose a shorter --ttl"
             ),
@@ -162,10 +112,7 @@ impl fmt::Display for PkiError {
                 f,
                 "invalid serial '{value}': expected hexadecimal as `openssl x509 -noout -serial` prints it (colons allowed)"
             ),
-            Unrecognized { what } => write!(
-                f,
-                "{what}: not a certificate, chain, CSR, CRL or key in PEM or DER form"
-            ),
+            Unrecognized { what } => write!(f, "{what}: not a certificate, chain, CSR, CRL or key in PEM or DER form"),
         }
     }
 }
@@ -195,10 +142,7 @@ mod tests {
         let errs = [
             PkiError::NoCaDir { dir: "x".into() },
             PkiError::WrongPassphrase { key: "k".into() },
-            PkiError::BadDuration {
-                flag: "--ttl".into(),
-                value: "5x".into(),
-            },
+            PkiError::BadDuration { flag: "--ttl".into(), value: "5x".into() },
             PkiError::NoSan,
         ];
         for e in errs {

@@ -104,10 +104,7 @@ fn time_of(t: ASN1Time) -> OffsetDateTime {
 }
 
 fn hex_colon(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":")
 }
 
 fn general_name(g: &GeneralName<'_>) -> String {
@@ -117,10 +114,7 @@ fn general_name(g: &GeneralName<'_>) -> String {
         GeneralName::RFC822Name(s) => format!("email:{s}"),
         GeneralName::IPAddress(b) => match b.len() {
             4 => format!("IP:{}", std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3])),
-            16 => format!(
-                "IP:{}",
-                std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes"))
-            ),
+            16 => format!("IP:{}", std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes"))),
             // Name constraints carry address + mask.
             8 => format!(
                 "IP:{}/{}",
@@ -139,14 +133,9 @@ fn general_name(g: &GeneralName<'_>) -> String {
     }
 }
 
-fn spki_desc(spki: &SubjectPublicKeyInfo<'_>) -> KeyDesc {
+pub fn spki_desc(spki: &SubjectPublicKeyInfo<'_>) -> KeyDesc {
     let oid = spki.algorithm.algorithm.to_id_string();
-    let curve = spki
-        .algorithm
-        .parameters
-        .as_ref()
-        .and_then(|p| p.as_oid().ok())
-        .map(|o| o.to_id_string());
+    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
     let rsa_bits = || match spki.parsed() {
         Ok(PublicKey::RSA(r)) => Some(r.key_size()),
         _ => None,
@@ -171,8 +160,7 @@ fn sig_name(oid: &str) -> String {
 }
 
 pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
-    let (rest, x) =
-        X509Certificate::from_der(der).map_err(|e| anyhow!("malformed certificate ({e})"))?;
+    let (rest, x) = X509Certificate::from_der(der).map_err(|e| anyhow!("malformed certificate ({e})"))?;
     if !rest.is_empty() {
         anyhow::bail!("malformed certificate (trailing data)");
     }
@@ -231,9 +219,7 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
         .unwrap_or_default();
     let name_constraints = x.name_constraints().map_err(ext_err)?.map(|nc| {
         let list = |s: &Option<Vec<GeneralSubtree<'_>>>| {
-            s.as_ref()
-                .map(|v| v.iter().map(|g| general_name(&g.base)).collect())
-                .unwrap_or_default()
+            s.as_ref().map(|v| v.iter().map(|g| general_name(&g.base)).collect()).unwrap_or_default()
         };
         NameConstraintsInfo {
             critical: nc.critical,
@@ -246,9 +232,7 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
     for ext in x.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(hex_colon(k.0)),
-            ParsedExtension::AuthorityKeyIdentifier(a) => {
-                aki = a.key_identifier.as_ref().map(|k| hex_colon(k.0))
-            }
+            ParsedExtension::AuthorityKeyIdentifier(a) => aki = a.key_identifier.as_ref().map(|k| hex_colon(k.0)),
             _ => {}
         }
     }
@@ -278,23 +262,17 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
 }
 
 fn hex_bytes(h: &str) -> Vec<u8> {
-    (0..h.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok())
-        .collect()
+    (0..h.len()).step_by(2).filter_map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok()).collect()
 }
 
 fn describe_csr(der: &[u8]) -> Result<CsrInfo> {
-    let (_, csr) =
-        X509CertificationRequest::from_der(der).map_err(|e| anyhow!("malformed CSR ({e})"))?;
+    let (_, csr) = X509CertificationRequest::from_der(der).map_err(|e| anyhow!("malformed CSR ({e})"))?;
     let mut sans = vec![];
     let mut requests_ca = false;
     if let Some(exts) = csr.requested_extensions() {
         for e in exts {
             match e {
-                ParsedExtension::SubjectAlternativeName(s) => {
-                    sans.extend(s.general_names.iter().map(general_name))
-                }
+                ParsedExtension::SubjectAlternativeName(s) => sans.extend(s.general_names.iter().map(general_name)),
                 ParsedExtension::BasicConstraints(b) => requests_ca |= b.ca,
                 _ => {}
             }
@@ -327,8 +305,7 @@ fn reason_name(r: &x509_parser::x509::ReasonCode) -> String {
 }
 
 fn describe_crl(der: &[u8], now: OffsetDateTime) -> Result<CrlInfo> {
-    let (rest, crl) =
-        CertificateRevocationList::from_der(der).map_err(|e| anyhow!("malformed CRL ({e})"))?;
+    let (rest, crl) = CertificateRevocationList::from_der(der).map_err(|e| anyhow!("malformed CRL ({e})"))?;
     if !rest.is_empty() {
         anyhow::bail!("malformed CRL (trailing data)");
     }
@@ -357,30 +334,22 @@ pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Ob
     let looks_pem = input.windows(11).any(|w| w == b"-----BEGIN ");
     let mut objects = vec![];
     if looks_pem {
-        let blocks =
-            ::pem::parse_many(input).map_err(|e| anyhow!("{source}: malformed PEM ({e})"))?;
+        let blocks = ::pem::parse_many(input).map_err(|e| anyhow!("{source}: malformed PEM ({e})"))?;
         for b in blocks {
             let der = b.contents();
-            let legacy_encrypted = b
-                .headers()
-                .get("Proc-Type")
-                .is_some_and(|v| v.contains("ENCRYPTED"));
+            let legacy_encrypted = b.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED"));
             let obj = match b.tag() {
                 "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE" => {
                     Object::Certificate(Box::new(describe_cert(der, now)?))
                 }
-                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
-                    Object::Csr(describe_csr(der)?)
-                }
+                "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => Object::Csr(describe_csr(der)?),
                 "X509 CRL" => Object::Crl(describe_crl(der, now)?),
                 "PUBLIC KEY" => {
-                    let (_, spki) = SubjectPublicKeyInfo::from_der(der)
-                        .map_err(|e| anyhow!("malformed public key ({e})"))?;
+                    let (_, spki) =
+                        SubjectPublicKeyInfo::from_der(der).map_err(|e| anyhow!("malformed public key ({e})"))?;
                     Object::PublicKey(spki_desc(&spki))
                 }
-                "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY"
-                    if legacy_encrypted =>
-                {
+                "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY" if legacy_encrypted => {
                     Object::PrivateKey(KeyInfo {
                         kind: "private key (legacy PEM encryption)",
                         algorithm: b.tag().trim_end_matches(" PRIVATE KEY").to_string(),
@@ -389,10 +358,9 @@ pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Ob
                         encryption: b.headers().get("DEK-Info").map(|s| s.to_string()),
                     })
                 }
-                t @ ("PRIVATE KEY"
-                | "ENCRYPTED PRIVATE KEY"
-                | "EC PRIVATE KEY"
-                | "RSA PRIVATE KEY") => Object::PrivateKey(keys::describe_private_key(t, der)?),
+                t @ ("PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY") => {
+                    Object::PrivateKey(keys::describe_private_key(t, der)?)
+                }
                 "EC PARAMETERS" => continue,
                 other => anyhow::bail!("{source}: unsupported PEM block '{other}'"),
             };
@@ -402,15 +370,10 @@ pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Ob
         objects.push(obj);
     }
     if objects.is_empty() {
-        return Err(PkiError::Unrecognized {
-            what: source.to_string(),
-        }
-        .into());
+        return Err(PkiError::Unrecognized { what: source.to_string() }.into());
     }
     // In a chain, say whether each certificate is signed by the one after it.
-    let certs: Vec<usize> = (0..objects.len())
-        .filter(|&i| matches!(objects[i], Object::Certificate(_)))
-        .collect();
+    let certs: Vec<usize> = (0..objects.len()).filter(|&i| matches!(objects[i], Object::Certificate(_))).collect();
     if certs.len() > 1 && looks_pem {
         let blocks = ::pem::parse_many(input).unwrap_or_default();
         let ders: Vec<&[u8]> = blocks
@@ -419,10 +382,7 @@ pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Ob
             .map(|b| b.contents())
             .collect();
         for w in 0..ders.len().saturating_sub(1) {
-            let ok = match (
-                X509Certificate::from_der(ders[w]),
-                X509Certificate::from_der(ders[w + 1]),
-            ) {
+            let ok = match (X509Certificate::from_der(ders[w]), X509Certificate::from_der(ders[w + 1])) {
                 (Ok((_, a)), Ok((_, b))) => a.verify_signature(Some(b.public_key())).is_ok(),
                 _ => false,
             };
@@ -441,9 +401,7 @@ fn detect_der(input: &[u8], now: OffsetDateTime) -> Option<Object> {
     if let Ok((rest, _)) = X509Certificate::from_der(input)
         && rest.is_empty()
     {
-        return describe_cert(input, now)
-            .ok()
-            .map(|c| Object::Certificate(Box::new(c)));
+        return describe_cert(input, now).ok().map(|c| Object::Certificate(Box::new(c)));
     }
     if let Ok((rest, _)) = CertificateRevocationList::from_der(input)
         && rest.is_empty()
@@ -467,9 +425,7 @@ fn detect_der(input: &[u8], now: OffsetDateTime) -> Option<Object> {
         return Some(Object::PublicKey(spki_desc(&spki)));
     }
     // Traditional (PKCS#1) RSA keys, as `openssl pkey -outform DER` writes them.
-    keys::describe_private_key("RSA PRIVATE KEY", input)
-        .ok()
-        .map(Object::PrivateKey)
+    keys::describe_private_key("RSA PRIVATE KEY", input).ok().map(Object::PrivateKey)
 }
 
 /// The human form: one block per object.
@@ -482,11 +438,7 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
         match o {
             Object::Certificate(c) => {
                 let kind = if c.is_ca {
-                    if c.self_signed {
-                        "root CA certificate"
-                    } else {
-                        "CA certificate"
-                    }
+                    if c.self_signed { "root CA certificate" } else { "CA certificate" }
                 } else {
                     "certificate"
                 };
@@ -494,19 +446,11 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
                 writeln!(w, "Subject:     {}", c.subject)?;
                 writeln!(w, "Issuer:      {}", c.issuer)?;
                 writeln!(w, "Serial:      {}", c.serial)?;
-                writeln!(
-                    w,
-                    "Valid:       {} to {} ({})",
-                    c.not_before, c.not_after, c.time_left
-                )?;
+                writeln!(w, "Valid:       {} to {} ({})", c.not_before, c.not_after, c.time_left)?;
                 if !c.sans.is_empty() {
                     writeln!(w, "SANs:        {}", c.sans.join(", "))?;
                 }
-                let bits = c
-                    .public_key
-                    .bits
-                    .map(|b| format!(" ({b} bits)"))
-                    .unwrap_or_default();
+                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
                 writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
                 writeln!(w, "Signature:   {}", c.signature_algorithm)?;
                 let ca = match (c.is_ca, c.path_len) {
@@ -541,32 +485,16 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
                     writeln!(
                         w,
                         "Chain:       {}",
-                        if ok {
-                            "signed by the next certificate"
-                        } else {
-                            "NOT signed by the next certificate"
-                        }
+                        if ok { "signed by the next certificate" } else { "NOT signed by the next certificate" }
                     )?;
                 }
             }
             Object::Csr(c) => {
                 writeln!(w, "Type:        certificate signing request")?;
                 writeln!(w, "Subject:     {}", c.subject)?;
-                let bits = c
-                    .public_key
-                    .bits
-                    .map(|b| format!(" ({b} bits)"))
-                    .unwrap_or_default();
+                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
                 writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
-                writeln!(
-                    w,
-                    "Signature:   {}",
-                    if c.signature_valid {
-                        "valid"
-                    } else {
-                        "INVALID"
-                    }
-                )?;
+                writeln!(w, "Signature:   {}", if c.signature_valid { "valid" } else { "INVALID" })?;
                 if !c.requested_sans.is_empty() {
                     writeln!(w, "SANs:        {}", c.requested_sans.join(", "))?;
                 }
@@ -589,30 +517,16 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
                 }
                 writeln!(w, "Revoked:     {}", c.revoked_count)?;
                 for r in c.revoked.iter().take(20) {
-                    writeln!(
-                        w,
-                        "  {} {} {}",
-                        r.serial,
-                        r.revoked_at,
-                        r.reason.as_deref().unwrap_or("")
-                    )?;
+                    writeln!(w, "  {} {} {}", r.serial, r.revoked_at, r.reason.as_deref().unwrap_or(""))?;
                 }
                 if c.revoked.len() > 20 {
-                    writeln!(
-                        w,
-                        "  ... {} more (use --json for all)",
-                        c.revoked.len() - 20
-                    )?;
+                    writeln!(w, "  ... {} more (use --json for all)", c.revoked.len() - 20)?;
                 }
             }
             Object::PrivateKey(k) => {
                 writeln!(w, "Type:        {}", k.kind)?;
                 if k.encrypted {
-                    writeln!(
-                        w,
-                        "Encrypted:   yes ({})",
-                        k.encryption.as_deref().unwrap_or("unknown scheme")
-                    )?;
+                    writeln!(w, "Encrypted:   yes ({})", k.encryption.as_deref().unwrap_or("unknown scheme"))?;
                 } else {
                     let bits = k.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
                     writeln!(w, "Key:         {}{bits}", k.algorithm)?;

@@ -36,14 +36,12 @@ pub fn generate(kt: KeyType) -> Result<NewKey> {
         }
         KeyType::Ed25519 => {
             let mut seed = Zeroizing::new([0u8; 32]);
-            getrandom::fill(seed.as_mut())
-                .map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
+            getrandom::fill(seed.as_mut()).map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
             // PKCS#8 v1 (RFC 8410) without the optional public key: ed25519-dalek writes v2,
             // which OpenSSL 3.0 refuses. The prefix is the fixed DER header of that structure.
             let mut der = Zeroizing::new(Vec::with_capacity(48));
             der.extend_from_slice(&[
-                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
-                0x04, 0x20,
+                0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
             ]);
             der.extend_from_slice(seed.as_ref());
             der
@@ -56,25 +54,18 @@ pub fn generate(kt: KeyType) -> Result<NewKey> {
 /// `openssl pkey -passin` reads; OpenSSL 3.0 refuses N >= 2^15) or plain "PRIVATE KEY".
 pub fn to_pem(der: &[u8], passphrase: Option<&Secret>) -> Result<Zeroizing<String>> {
     match passphrase {
-        None => Ok(Zeroizing::new(pem::encode(&pem::Pem::new(
-            "PRIVATE KEY",
-            der.to_vec(),
-        )))),
+        None => Ok(Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec())))),
         Some(pass) => {
             let mut salt = [0u8; 16];
             let mut iv = [0u8; 16];
             getrandom::fill(&mut salt).map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
             getrandom::fill(&mut iv).map_err(|e| anyhow!("no randomness from the OS: {e}"))?;
-            let scrypt = pkcs8::pkcs5::scrypt::Params::new(14, 8, 1)
-                .map_err(|e| anyhow!("scrypt parameters: {e}"))?;
-            let params =
-                pkcs8::pkcs5::pbes2::Parameters::generate_scrypt_aes256cbc(scrypt, &salt, iv)
-                    .map_err(|e| anyhow!("key encryption parameters: {e}"))?;
-            let info = pkcs8::PrivateKeyInfoRef::try_from(der)
-                .map_err(|e| anyhow!("malformed key: {e}"))?;
-            let doc = info
-                .encrypt_with_params(params, pass.as_bytes())
-                .map_err(|e| anyhow!("cannot encrypt key: {e}"))?;
+            let scrypt = pkcs8::pkcs5::scrypt::Params::new(14, 8, 1).map_err(|e| anyhow!("scrypt parameters: {e}"))?;
+            let params = pkcs8::pkcs5::pbes2::Parameters::generate_scrypt_aes256cbc(scrypt, &salt, iv)
+                .map_err(|e| anyhow!("key encryption parameters: {e}"))?;
+            let info = pkcs8::PrivateKeyInfoRef::try_from(der).map_err(|e| anyhow!("malformed key: {e}"))?;
+            let doc =
+                info.encrypt_with_params(params, pass.as_bytes()).map_err(|e| anyhow!("cannot encrypt key: {e}"))?;
             Ok(Zeroizing::new(
                 doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
                     .map_err(|e| anyhow!("cannot encode key: {e}"))?
@@ -91,8 +82,7 @@ pub fn load_signing_key(
     path: &Path,
     passphrase: impl FnOnce() -> Result<Secret>,
 ) -> Result<rcgen::KeyPair> {
-    let block =
-        pem::parse(pem_text).map_err(|e| anyhow!("{}: not a PEM key ({e})", path.display()))?;
+    let block = pem::parse(pem_text).map_err(|e| anyhow!("{}: not a PEM key ({e})", path.display()))?;
     let der: Zeroizing<Vec<u8>> = match block.tag() {
         "ENCRYPTED PRIVATE KEY" => {
             let pass = passphrase()?;
@@ -107,11 +97,8 @@ pub fn load_signing_key(
     let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_slice())
         .map_err(|e| anyhow!("{}: malformed PKCS#8 key ({e})", path.display()))?;
     let alg_oid = info.algorithm.oid.to_string();
-    let curve = info
-        .algorithm
-        .parameters
-        .and_then(|p| p.decode_as::<pkcs8::ObjectIdentifier>().ok())
-        .map(|o| o.to_string());
+    let curve =
+        info.algorithm.parameters.and_then(|p| p.decode_as::<pkcs8::ObjectIdentifier>().ok()).map(|o| o.to_string());
     let alg: &'static rcgen::SignatureAlgorithm = match (alg_oid.as_str(), curve.as_deref()) {
         (OID_EC, Some(OID_P256)) => &rcgen::PKCS_ECDSA_P256_SHA256,
         (OID_EC, Some(OID_P384)) => &rcgen::PKCS_ECDSA_P384_SHA384,
@@ -135,24 +122,17 @@ fn decrypt(der: &[u8], pass: &Secret, path: &Path) -> Result<Zeroizing<Vec<u8>>>
             // A wrong passphrase passes the CBC padding check about once in 256 tries; the
             // plaintext is then not a PKCS#8 structure.
             if pkcs8::PrivateKeyInfoRef::from_der(&bytes).is_err() {
-                return Err(PkiError::WrongPassphrase {
-                    key: path.to_path_buf(),
-                }
-                .into());
+                return Err(PkiError::WrongPassphrase { key: path.to_path_buf() }.into());
             }
             Ok(bytes)
         }
         Err(pkcs8::Error::EncryptedPrivateKey(
-            e @ (pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. }
-            | pkcs8::pkcs5::Error::NoPbes1CryptSupport),
+            e @ (pkcs8::pkcs5::Error::UnsupportedAlgorithm { .. } | pkcs8::pkcs5::Error::NoPbes1CryptSupport),
         )) => bail!(
             "{}: unsupported key encryption ({e}): re-encrypt it with `openssl pkcs8 -topk8 -v2 aes-256-cbc`",
             path.display()
         ),
-        Err(_) => Err(PkiError::WrongPassphrase {
-            key: path.to_path_buf(),
-        }
-        .into()),
+        Err(_) => Err(PkiError::WrongPassphrase { key: path.to_path_buf() }.into()),
     }
 }
 
@@ -175,11 +155,7 @@ pub fn describe_private_key(tag: &str, der: &[u8]) -> Result<KeyInfo> {
                 .map_err(|e| anyhow!("malformed encrypted key ({e})"))?;
             let scheme = match &enc.encryption_algorithm {
                 pkcs8::pkcs5::EncryptionScheme::Pbes2(p) => {
-                    let kdf = if p.kdf.is_scrypt() {
-                        "scrypt"
-                    } else {
-                        "pbkdf2"
-                    };
+                    let kdf = if p.kdf.is_scrypt() { "scrypt" } else { "pbkdf2" };
                     let cipher = match p.encryption {
                         pkcs8::pkcs5::pbes2::EncryptionScheme::Aes128Cbc { .. } => "aes-128-cbc",
                         pkcs8::pkcs5::pbes2::EncryptionScheme::Aes192Cbc { .. } => "aes-192-cbc",
@@ -199,24 +175,16 @@ pub fn describe_private_key(tag: &str, der: &[u8]) -> Result<KeyInfo> {
             })
         }
         "PRIVATE KEY" => {
-            let info = pkcs8::PrivateKeyInfoRef::try_from(der)
-                .map_err(|e| anyhow!("malformed PKCS#8 key ({e})"))?;
+            let info = pkcs8::PrivateKeyInfoRef::try_from(der).map_err(|e| anyhow!("malformed PKCS#8 key ({e})"))?;
             let oid = info.algorithm.oid.to_string();
             let curve = info
                 .algorithm
                 .parameters
                 .and_then(|p| p.decode_as::<pkcs8::ObjectIdentifier>().ok())
                 .map(|o| o.to_string());
-            let (algorithm, bits) = algorithm_name(&oid, curve.as_deref(), || {
-                rsa_bits_pkcs1(info.private_key.as_bytes())
-            });
-            Ok(KeyInfo {
-                kind: "private key",
-                algorithm,
-                bits,
-                encrypted: false,
-                encryption: None,
-            })
+            let (algorithm, bits) =
+                algorithm_name(&oid, curve.as_deref(), || rsa_bits_pkcs1(info.private_key.as_bytes()));
+            Ok(KeyInfo { kind: "private key", algorithm, bits, encrypted: false, encryption: None })
         }
         "EC PRIVATE KEY" => {
             // SEC1: the curve is in the [0] parameters; report it by scanning for known OIDs.
@@ -264,9 +232,7 @@ pub fn algorithm_name(
 }
 
 fn oid_der(oid: &str) -> Vec<u8> {
-    pkcs8::ObjectIdentifier::new_unwrap(oid)
-        .to_der()
-        .unwrap_or_default()
+    pkcs8::ObjectIdentifier::new_unwrap(oid).to_der().unwrap_or_default()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -293,10 +259,7 @@ fn der_tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     let (len, hdr): (usize, usize) = match input[1] {
         l if l < 0x80 => (l as usize, 2),
         0x81 => (*input.get(2)? as usize, 3),
-        0x82 => (
-            ((*input.get(2)? as usize) << 8) | *input.get(3)? as usize,
-            4,
-        ),
+        0x82 => (((*input.get(2)? as usize) << 8) | *input.get(3)? as usize, 4),
         _ => return None,
     };
     let end = hdr.checked_add(len)?;
@@ -320,17 +283,10 @@ mod tests {
             assert!(pem.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
             let p = Path::new("ca/key.pem");
             load_signing_key(&pem, p, || Ok(pass.clone())).unwrap();
-            let err =
-                load_signing_key(&pem, p, || Ok(Zeroizing::new("wrong".to_string()))).unwrap_err();
-            assert_eq!(
-                err.downcast_ref::<PkiError>(),
-                Some(&PkiError::WrongPassphrase { key: p.into() })
-            );
-            let info = describe_private_key(
-                "ENCRYPTED PRIVATE KEY",
-                pem::parse(pem.as_str()).unwrap().contents(),
-            )
-            .unwrap();
+            let err = load_signing_key(&pem, p, || Ok(Zeroizing::new("wrong".to_string()))).unwrap_err();
+            assert_eq!(err.downcast_ref::<PkiError>(), Some(&PkiError::WrongPassphrase { key: p.into() }));
+            let info =
+                describe_private_key("ENCRYPTED PRIVATE KEY", pem::parse(pem.as_str()).unwrap().contents()).unwrap();
             assert!(info.encrypted);
             assert_eq!(info.encryption.as_deref(), Some("PBES2 scrypt aes-256-cbc"));
         }
@@ -340,18 +296,8 @@ mod tests {
     fn plain_keys_describe_their_algorithm() {
         let k = generate(KeyType::Ed25519).unwrap();
         assert_eq!(k.der.len(), 48);
-        assert_eq!(
-            describe_private_key("PRIVATE KEY", &k.der)
-                .unwrap()
-                .algorithm,
-            "Ed25519"
-        );
+        assert_eq!(describe_private_key("PRIVATE KEY", &k.der).unwrap().algorithm, "Ed25519");
         let k = generate(KeyType::P256).unwrap();
-        assert_eq!(
-            describe_private_key("PRIVATE KEY", &k.der)
-                .unwrap()
-                .algorithm,
-            "ECDSA P-256"
-        );
+        assert_eq!(describe_private_key("PRIVATE KEY", &k.der).unwrap().algorithm, "ECDSA P-256");
     }
 }

@@ -11,8 +11,10 @@ mod ctx;
 mod duration;
 mod exit;
 mod inspect;
+mod issuance;
 mod keys;
 mod outfiles;
+mod policy;
 mod serial;
 mod settings;
 mod store;
@@ -32,16 +34,9 @@ fn main() -> ExitCode {
         Err(e) => {
             // Usage errors get the same one-line shape as every other error.
             let text = e.render().to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ");
-            let tip = text
-                .lines()
-                .find_map(|l| l.trim().strip_prefix("tip: "))
-                .map(|t| format!("; {t}"))
-                .unwrap_or_default();
+            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
+            let tip =
+                text.lines().find_map(|l| l.trim().strip_prefix("tip: ")).map(|t| format!("; {t}")).unwrap_or_default();
             eprintln!("pki: error: {first}{tip}; see `pki --help`");
             return exit::Exit::Error.into();
         }

@@ -60,11 +60,7 @@ impl Staged {
             }
         }
         for d in dirs {
-            fsync_dir(if d.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                &d
-            })?;
+            fsync_dir(if d.as_os_str().is_empty() { Path::new(".") } else { &d })?;
         }
         Ok(())
     }

@@ -14,8 +14,7 @@ impl Serial {
     pub fn random() -> anyhow::Result<Serial> {
         let mut b = [0u8; 16];
         loop {
-            getrandom::fill(&mut b)
-                .map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+            getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
             b[0] &= 0x7f;
             if b[0] != 0 {
                 return Ok(Serial(b.to_vec()));
@@ -25,17 +24,12 @@ impl Serial {
 
     /// From the bytes of a DER INTEGER (as x509-parser's `raw_serial` gives them).
     pub fn from_bytes(bytes: &[u8]) -> Serial {
-        let start = bytes
-            .iter()
-            .position(|&b| b != 0)
-            .unwrap_or(bytes.len().saturating_sub(1));
+        let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
         Serial(bytes[start..].to_vec())
     }
 
     pub fn parse(s: &str) -> Result<Serial, PkiError> {
-        let bad = || PkiError::BadSerial {
-            value: s.to_string(),
-        };
+        let bad = || PkiError::BadSerial { value: s.to_string() };
         let mut t = s.trim();
         if let Some(rest) = t.strip_prefix("serial=") {
             t = rest;
@@ -47,15 +41,9 @@ impl Serial {
         if hex.is_empty() || hex.len() > 80 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(bad());
         }
-        let hex = if hex.len() % 2 == 1 {
-            format!("0{hex}")
-        } else {
-            hex
-        };
-        let bytes: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("checked hex"))
-            .collect();
+        let hex = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex };
+        let bytes: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("checked hex")).collect();
         Ok(Serial::from_bytes(&bytes))
     }
 
@@ -101,10 +89,7 @@ mod tests {
     #[test]
     fn rejects_non_hex() {
         for bad in ["", "xyz", "12 34", ":::"] {
-            assert_eq!(
-                Serial::parse(bad).unwrap_err(),
-                PkiError::BadSerial { value: bad.into() }
-            );
+            assert_eq!(Serial::parse(bad).unwrap_err(), PkiError::BadSerial { value: bad.into() });
         }
     }
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::cli::KeyType;
 use crate::duration;
+use crate::policy::{Profile, ProfileSpec};
 
 // Every key is parsed (and unknown keys refused) on each run so that a typo is reported at
 // once; some are only acted on by commands still to come (CRLs, profiles).
@@ -21,9 +22,9 @@ pub struct Settings {
     pub defaults: Defaults,
     #[serde(default)]
     pub ca: BTreeMap<String, CaSettings>,
-    /// Issuance profiles; enforced by `pki issue --profile` (kept as data until then).
+    /// Issuance profiles, enforced by `pki issue --profile NAME`.
     #[serde(default)]
-    pub profiles: toml::Table,
+    pub profiles: BTreeMap<String, ProfileSpec>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -32,6 +33,8 @@ pub struct Settings {
 pub struct Defaults {
     /// The CA `pki issue` uses when `--ca` is not given.
     pub ca: Option<String>,
+    /// The profile `pki issue` applies when `--profile` is not given.
+    pub profile: Option<String>,
     pub organization: Option<String>,
     pub trust_domain: Option<String>,
     pub key_type: Option<KeyType>,
@@ -56,9 +59,7 @@ impl<'de> Deserialize<'de> for KeyType {
         match s.to_ascii_lowercase().as_str() {
             "p256" | "p-256" | "ecdsa-p256" => Ok(KeyType::P256),
             "ed25519" => Ok(KeyType::Ed25519),
-            _ => Err(serde::de::Error::custom(format!(
-                "unknown key type '{s}' (expected p256 or ed25519)"
-            ))),
+            _ => Err(serde::de::Error::custom(format!("unknown key type '{s}' (expected p256 or ed25519)"))),
         }
     }
 }
@@ -68,25 +69,43 @@ impl Settings {
         let s: Settings = toml::from_str(text).map_err(|e| {
             // toml's message spans several lines; keep the one-line summary with its position.
             let msg = e.message().to_string();
-            let line = e
-                .span()
-                .map(|sp| text[..sp.start.min(text.len())].matches('\n').count() + 1);
+            let line = e.span().map(|sp| text[..sp.start.min(text.len())].matches('\n').count() + 1);
             match line {
                 Some(l) => anyhow::anyhow!("{file} line {l}: {msg}"),
                 None => anyhow::anyhow!("{file}: {msg}"),
             }
         })?;
         if let Some(t) = &s.defaults.leaf_ttl {
-            duration::parse("leaf_ttl", t)
-                .with_context(|| format!("{file}: [defaults] leaf_ttl"))?;
+            duration::parse("leaf_ttl", t).with_context(|| format!("{file}: [defaults] leaf_ttl"))?;
+        }
+        for (name, p) in &s.profiles {
+            p.validate(name, file).map_err(|e| anyhow::anyhow!(e))?;
+        }
+        if let Some(p) = &s.defaults.profile
+            && !s.profiles.contains_key(p)
+        {
+            anyhow::bail!("{file}: [defaults] profile = \"{p}\" names no [profiles.{p}] section");
         }
         for (name, ca) in &s.ca {
             if let Some(t) = &ca.default_ttl {
-                duration::parse("default_ttl", t)
-                    .with_context(|| format!("{file}: [ca.{name}] default_ttl"))?;
+                duration::parse("default_ttl", t).with_context(|| format!("{file}: [ca.{name}] default_ttl"))?;
             }
         }
         Ok(s)
+    }
+}
+
+impl Settings {
+    /// A profile by name, checked; `file` names the settings file in messages.
+    pub fn profile(&self, name: &str, file: &str) -> Result<Profile> {
+        let spec = self.profiles.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+            anyhow::anyhow!(
+                "no profile named '{name}' in {file} (known: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )
+        })?;
+        spec.validate(name, file).map_err(|e| anyhow::anyhow!(e))
     }
 }
 
@@ -97,6 +116,7 @@ pub fn initial_text(root: &str, org: Option<&str>, trust_domain: Option<&str>) -
          # Durations: 90m, 1h, 30d, 10y. Key types: p256, ed25519.\n\n[defaults]\n",
     );
     s.push_str("# ca = \"issuing\"        # CA used by `pki issue` without --ca (default: the only intermediate)\n");
+    s.push_str("# profile = \"server\"    # profile applied by `pki issue` without --profile (none: no policy)\n");
     if let Some(o) = org {
         s.push_str(&format!("organization = {}\n", toml_str(o)));
     }
@@ -114,12 +134,7 @@ fn toml_str(s: &str) -> String {
 }
 
 /// Adds `[ca.NAME]` (with its parent) to the settings text, keeping everything else as it is.
-pub fn add_ca(
-    text: &str,
-    name: &str,
-    parent: Option<&str>,
-    default_ttl: Option<&str>,
-) -> Result<String> {
+pub fn add_ca(text: &str, name: &str, parent: Option<&str>, default_ttl: Option<&str>) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("pki.toml is not valid TOML")?;
     let cas = doc
         .entry("ca")
@@ -141,10 +156,10 @@ pub fn add_ca(
     Ok(doc.to_string())
 }
 
-/// Sets `[defaults] ca = NAME`.
-pub fn set_default_ca(text: &str, name: &str) -> Result<String> {
+/// Sets `[defaults] KEY = VALUE` (e.g. `ca`, `profile`).
+pub fn set_default(text: &str, key: &str, value: &str) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("pki.toml is not valid TOML")?;
-    doc["defaults"]["ca"] = toml_edit::value(name);
+    doc["defaults"][key] = toml_edit::value(value);
     Ok(doc.to_string())
 }
 
@@ -153,22 +168,24 @@ pub fn default_profiles(trust_domain: &str, ca: &str) -> String {
     format!(
         r#"
 # Issuance profiles: what a certificate issued with `--profile NAME` may contain.
+# Patterns: in DNS names `*` is one label and `**` any number of labels; in URIs `*` is one
+# path segment and `**` anything. Key types: p256, p384, ed25519, rsa (CSRs may bring p384/rsa).
 [profiles.server]
 ca = "{ca}"
 default_ttl = "24h"
 max_ttl = "90d"
-key_types = ["p256", "ed25519"]
-ext_key_usage = ["serverAuth"]
-allowed_dns = ["*.{td}", "{td}"]
+key_types = ["p256", "p384", "ed25519", "rsa"]
+ext_key_usage = ["serverAuth", "clientAuth"]
+allowed_dns = ["{td}", "**.{td}"]
 allowed_ips = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
 [profiles.client]
 ca = "{ca}"
 default_ttl = "24h"
 max_ttl = "30d"
-key_types = ["p256", "ed25519"]
+key_types = ["p256", "p384", "ed25519", "rsa"]
 ext_key_usage = ["clientAuth"]
-allowed_dns = ["*.{td}"]
+allowed_dns = ["**.{td}"]
 
 [profiles.agent]
 ca = "{ca}"
@@ -195,13 +212,9 @@ mod tests {
         let s = Settings::parse(&t, "pki.toml").unwrap();
         assert_eq!(s.defaults.organization.as_deref(), Some("Acme \"Q\""));
         let t2 = add_ca(&t, "issuing", Some("root"), Some("24h")).unwrap();
-        let t3 = set_default_ca(&t2, "issuing").unwrap();
+        let t3 = set_default(&t2, "ca", "issuing").unwrap();
         assert!(t3.contains("# pki settings"));
-        let s3 = Settings::parse(
-            &(t3 + &default_profiles("acme.internal", "issuing")),
-            "pki.toml",
-        )
-        .unwrap();
+        let s3 = Settings::parse(&(t3 + &default_profiles("acme.internal", "issuing")), "pki.toml").unwrap();
         assert_eq!(s3.ca["issuing"].parent.as_deref(), Some("root"));
         assert_eq!(s3.defaults.ca.as_deref(), Some("issuing"));
         assert!(s3.profiles.contains_key("agent"));
@@ -209,15 +222,10 @@ mod tests {
 
     #[test]
     fn typos_are_reported_with_file_and_line() {
-        let e = Settings::parse("[defaults]\nleaf_tl = \"1h\"\n", "pki.toml")
-            .unwrap_err()
-            .to_string();
+        let e = Settings::parse("[defaults]\nleaf_tl = \"1h\"\n", "pki.toml").unwrap_err().to_string();
         assert!(e.starts_with("pki.toml line 2:"), "{e}");
         assert!(e.contains("leaf_tl"), "{e}");
-        let e = format!(
-            "{:#}",
-            Settings::parse("[defaults]\nleaf_ttl = \"1x\"\n", "pki.toml").unwrap_err()
-        );
+        let e = format!("{:#}", Settings::parse("[defaults]\nleaf_ttl = \"1x\"\n", "pki.toml").unwrap_err());
         assert!(e.contains("leaf_ttl"), "{e}");
     }
 }

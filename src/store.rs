@@ -37,7 +37,8 @@ const PENDING: &str = "pending";
 const CAS: &str = "cas";
 const CERTS: &str = "certs";
 const STAGE_PREFIX: &str = ".new-";
-pub const INVENTORY_HEADER: &str = "#serial\tstatus\tnot_before\tnot_after\trevoked_at\treason\treplaced_by\tca\tprofile\tkey_type\tsubject\tsans";
+pub const INVENTORY_HEADER: &str =
+    "#serial\tstatus\tnot_before\tnot_after\trevoked_at\treason\treplaced_by\tca\tprofile\tkey_type\tsubject\tsans";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A CA directory on disk. Reading needs no lock; changing needs a [`Locked`] guard.
@@ -49,20 +50,12 @@ impl CaDir {
     /// Opens an existing CA directory.
     pub fn open(root: &Path) -> Result<CaDir> {
         if !root.is_dir() {
-            return Err(PkiError::NoCaDir {
-                dir: root.to_path_buf(),
-            }
-            .into());
+            return Err(PkiError::NoCaDir { dir: root.to_path_buf() }.into());
         }
         if !root.join(SETTINGS).is_file() {
-            return Err(PkiError::NotACaDir {
-                dir: root.to_path_buf(),
-            }
-            .into());
+            return Err(PkiError::NotACaDir { dir: root.to_path_buf() }.into());
         }
-        Ok(CaDir {
-            root: root.to_path_buf(),
-        })
+        Ok(CaDir { root: root.to_path_buf() })
     }
 
     /// Opens the directory, creating it (0700, with parents) when missing. Used by `init-root`.
@@ -74,24 +67,13 @@ impl CaDir {
                 .create(root)
                 .with_context(|| format!("cannot create CA directory {}", root.display()))?;
         } else if !root.is_dir() {
-            bail!(
-                "{} exists and is not a directory: choose another --dir",
-                root.display()
-            );
+            bail!("{} exists and is not a directory: choose another --dir", root.display());
         } else if !root.join(SETTINGS).is_file()
-            && fs::read_dir(root)
-                .with_context(|| format!("cannot read {}", root.display()))?
-                .next()
-                .is_some()
+            && fs::read_dir(root).with_context(|| format!("cannot read {}", root.display()))?.next().is_some()
         {
-            bail!(
-                "{} is not empty and is not a pki CA directory: choose a new or empty --dir",
-                root.display()
-            );
+            bail!("{} is not empty and is not a pki CA directory: choose a new or empty --dir", root.display());
         }
-        Ok(CaDir {
-            root: root.to_path_buf(),
-        })
+        Ok(CaDir { root: root.to_path_buf() })
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -144,15 +126,13 @@ impl CaDir {
 
     pub fn read_ca_cert_pem(&self, name: &str) -> Result<String> {
         let p = self.ca_cert_path(name);
-        fs::read_to_string(&p)
-            .with_context(|| format!("cannot read CA certificate {}", p.display()))
+        fs::read_to_string(&p).with_context(|| format!("cannot read CA certificate {}", p.display()))
     }
 
     pub fn read_ca_key_pem(&self, name: &str) -> Result<zeroize::Zeroizing<String>> {
         let p = self.ca_key_path(name);
         Ok(zeroize::Zeroizing::new(
-            fs::read_to_string(&p)
-                .with_context(|| format!("cannot read CA key {}", p.display()))?,
+            fs::read_to_string(&p).with_context(|| format!("cannot read CA key {}", p.display()))?,
         ))
     }
 
@@ -160,10 +140,7 @@ impl CaDir {
     /// a few thousand entries at a million certificates.
     pub fn cert_path(&self, serial: &Serial) -> PathBuf {
         let hex = serial.hex();
-        self.root
-            .join(CERTS)
-            .join(&hex[..2])
-            .join(format!("{hex}.pem"))
+        self.root.join(CERTS).join(&hex[..2]).join(format!("{hex}.pem"))
     }
 
     /// Takes the exclusive lock, waiting up to `timeout`, then repairs what a killed process left.
@@ -183,11 +160,9 @@ impl CaDir {
                 Ok(()) => break,
                 Err(fs::TryLockError::WouldBlock) => {
                     if start.elapsed() >= timeout {
-                        return Err(PkiError::LockTimeout {
-                            dir: self.root.clone(),
-                            waited_secs: timeout.as_secs(),
-                        }
-                        .into());
+                        return Err(
+                            PkiError::LockTimeout { dir: self.root.clone(), waited_secs: timeout.as_secs() }.into()
+                        );
                     }
                     std::thread::sleep(nap);
                     nap = (nap * 2).min(Duration::from_millis(25));
@@ -197,13 +172,8 @@ impl CaDir {
                 }
             }
         }
-        let locked = Locked {
-            dir: self,
-            _file: file,
-        };
-        locked
-            .recover()
-            .context("cannot repair the CA directory after an interrupted change")?;
+        let locked = Locked { dir: self, _file: file };
+        locked.recover().context("cannot repair the CA directory after an interrupted change")?;
         Ok(locked)
     }
 
@@ -220,10 +190,7 @@ impl CaDir {
     }
 
     /// Streams the inventory, calling `f` for each complete record.
-    pub fn for_each_inventory(
-        &self,
-        mut f: impl FnMut(InventoryRecord) -> Result<()>,
-    ) -> Result<()> {
+    pub fn for_each_inventory(&self, mut f: impl FnMut(InventoryRecord) -> Result<()>) -> Result<()> {
         let p = self.path(INVENTORY);
         let file = match File::open(&p) {
             Ok(f) => f,
@@ -243,9 +210,8 @@ impl CaDir {
             if !line.ends_with('\n') || line.starts_with('#') {
                 continue;
             }
-            let rec = InventoryRecord::parse(line.trim_end_matches('\n')).with_context(|| {
-                format!("{} line {n} is malformed (run `pki reindex`)", p.display())
-            })?;
+            let rec = InventoryRecord::parse(line.trim_end_matches('\n'))
+                .with_context(|| format!("{} line {n} is malformed (run `pki reindex`)", p.display()))?;
             f(rec)?;
         }
         Ok(())
@@ -304,12 +270,7 @@ impl CaDir {
             expect_seq += 1;
             Ok(())
         })?;
-        Ok(LedgerCheck {
-            records,
-            intact: problem.is_none(),
-            problem,
-            head: prev,
-        })
+        Ok(LedgerCheck { records, intact: problem.is_none(), problem, head: prev })
     }
 }
 
@@ -353,9 +314,7 @@ impl Locked<'_> {
                 let Some(name) = fname.strip_prefix(STAGE_PREFIX) else {
                     continue;
                 };
-                let committed = last
-                    .as_ref()
-                    .is_some_and(|r| r.event == "ca-created" && r.data["name"] == name);
+                let committed = last.as_ref().is_some_and(|r| r.event == "ca-created" && r.data["name"] == name);
                 if committed && !self.dir.ca_dir(name).exists() {
                     fs::rename(e.path(), self.dir.ca_dir(name))?;
                     fsync_dir(&cas)?;
@@ -373,9 +332,7 @@ impl Locked<'_> {
                 let e = e?;
                 changed = true;
                 let fname = e.file_name().to_string_lossy().into_owned();
-                let serial = fname
-                    .strip_suffix(".pem")
-                    .and_then(|s| Serial::parse(s).ok());
+                let serial = fname.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
                 let committed = match (&serial, &last) {
                     (Some(s), Some(r)) => r.event == "cert-issued" && r.data["serial"] == s.hex(),
                     _ => false,
@@ -402,8 +359,7 @@ impl Locked<'_> {
             && r.event == "cert-issued"
         {
             let rec = InventoryRecord::from_ledger_data(&r.data)?;
-            let tail_serial =
-                last_line(&inventory)?.map(|l| l.split('\t').next().unwrap_or("").to_string());
+            let tail_serial = last_line(&inventory)?.map(|l| l.split('\t').next().unwrap_or("").to_string());
             if tail_serial.as_deref() != Some(rec.serial.as_str()) {
                 append_line(&inventory, &rec.to_line(), true)?;
             }
@@ -446,11 +402,7 @@ impl Locked<'_> {
     /// Creates a CA: staged, committed in the ledger, then moved into `cas/NAME`.
     pub fn create_ca(&self, ca: NewCa<'_>, actor: &Actor, time: &str) -> Result<()> {
         if self.dir.ca_dir(ca.name).exists() {
-            return Err(PkiError::CaExists {
-                name: ca.name.to_string(),
-                dir: self.dir.root.clone(),
-            }
-            .into());
+            return Err(PkiError::CaExists { name: ca.name.to_string(), dir: self.dir.root.clone() }.into());
         }
         let cas = self.dir.root.join(CAS);
         mkdir_0700(&cas)?;
@@ -484,6 +436,7 @@ impl Locked<'_> {
         sha256: &str,
         actor: &Actor,
         time: &str,
+        extra: serde_json::Map<String, serde_json::Value>,
     ) -> Result<()> {
         let serial = Serial::parse(&rec.serial)?;
         let pending = self.dir.root.join(PENDING);
@@ -493,13 +446,15 @@ impl Locked<'_> {
         crash_point("issue-staged");
         let mut data = rec.ledger_data();
         data["sha256"] = serde_json::Value::String(sha256.to_string());
+        if let Some(obj) = data.as_object_mut() {
+            obj.extend(extra);
+        }
         self.append_ledger("cert-issued", actor, time, data)?;
         crash_point("issue-committed");
         let dest = self.dir.cert_path(&serial);
         let shard = dest.parent().expect("cert path has a shard");
         mkdir_0700(shard)?;
-        fs::rename(&staged, &dest)
-            .with_context(|| format!("cannot move certificate into {}", dest.display()))?;
+        fs::rename(&staged, &dest).with_context(|| format!("cannot move certificate into {}", dest.display()))?;
         fsync_dir(shard)?;
         crash_point("issue-moved");
         append_line(&self.dir.path(INVENTORY), &rec.to_line(), true)?;
@@ -509,11 +464,7 @@ impl Locked<'_> {
     /// Rebuilds `inventory.tsv` from the ledger and the stored certificate files.
     /// Streams the ledger twice; memory is one small entry per revoked certificate plus
     /// 16 bytes per certificate for the orphan check.
-    pub fn reindex(
-        &self,
-        mut progress: impl FnMut(u64),
-        mut warn: impl FnMut(String),
-    ) -> Result<ReindexReport> {
+    pub fn reindex(&self, mut progress: impl FnMut(u64), mut warn: impl FnMut(String)) -> Result<ReindexReport> {
         // Pass 1: later state changes (revocation, renewal) by serial.
         let mut updates: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
         self.dir.for_each_ledger_line(|_, line| {
@@ -557,11 +508,8 @@ impl Locked<'_> {
                 return Ok(());
             }
             // The stored certificate must be the one the ledger recorded.
-            let pem_text = fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let actual = ::pem::parse(&pem_text)
-                .ok()
-                .map(|p| sha256_hex(p.contents()));
+            let pem_text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let actual = ::pem::parse(&pem_text).ok().map(|p| sha256_hex(p.contents()));
             if let Some(want) = rec.data["sha256"].as_str()
                 && actual.as_deref() != Some(want)
             {
@@ -580,9 +528,7 @@ impl Locked<'_> {
             progress(report.records);
             Ok(())
         })?;
-        let file = out
-            .into_inner()
-            .map_err(|e| anyhow!("cannot write {}: {}", tmp.display(), e.error()))?;
+        let file = out.into_inner().map_err(|e| anyhow!("cannot write {}: {}", tmp.display(), e.error()))?;
         file.sync_all()?;
         drop(file);
 
@@ -597,23 +543,17 @@ impl Locked<'_> {
                 for f in fs::read_dir(shard.path())? {
                     let f = f?;
                     let name = f.file_name().to_string_lossy().into_owned();
-                    let known = name
-                        .strip_suffix(".pem")
-                        .and_then(|s| Serial::parse(s).ok())
-                        .is_some_and(|s| {
-                            let mut key = [0u8; 16];
-                            let b = s.bytes();
-                            if b.len() > 16 {
-                                return false;
-                            }
-                            key[16 - b.len()..].copy_from_slice(b);
-                            seen.contains(&key)
-                        });
+                    let known = name.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok()).is_some_and(|s| {
+                        let mut key = [0u8; 16];
+                        let b = s.bytes();
+                        if b.len() > 16 {
+                            return false;
+                        }
+                        key[16 - b.len()..].copy_from_slice(b);
+                        seen.contains(&key)
+                    });
                     if !known {
-                        warn(format!(
-                            "{} has no ledger record: left out of the inventory",
-                            f.path().display()
-                        ));
+                        warn(format!("{} has no ledger record: left out of the inventory", f.path().display()));
                         report.orphans += 1;
                     }
                 }
@@ -696,18 +636,12 @@ pub struct InventoryRecord {
 
 fn opt(s: &str) -> Option<String> {
     let t = s.trim_end();
-    if t == "-" || t.is_empty() {
-        None
-    } else {
-        Some(t.to_string())
-    }
+    if t == "-" || t.is_empty() { None } else { Some(t.to_string()) }
 }
 
 /// Tabs and newlines would break the line format; subjects and SANs never need them.
 fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 impl InventoryRecord {
@@ -725,11 +659,7 @@ impl InventoryRecord {
             clean(self.profile.as_deref().unwrap_or("-")),
             clean(&self.key_type),
             clean(&self.subject),
-            if self.sans.is_empty() {
-                "-".to_string()
-            } else {
-                clean(&self.sans.join(","))
-            },
+            if self.sans.is_empty() { "-".to_string() } else { clean(&self.sans.join(",")) },
         )
     }
 
@@ -740,8 +670,7 @@ impl InventoryRecord {
         }
         Ok(InventoryRecord {
             serial: f[0].trim_end().to_string(),
-            status: Status::parse(f[1])
-                .ok_or_else(|| anyhow!("unknown status '{}'", f[1].trim_end()))?,
+            status: Status::parse(f[1]).ok_or_else(|| anyhow!("unknown status '{}'", f[1].trim_end()))?,
             not_before: f[2].trim_end().to_string(),
             not_after: f[3].trim_end().to_string(),
             revoked_at: opt(f[4]),
@@ -751,11 +680,7 @@ impl InventoryRecord {
             profile: opt(f[8]),
             key_type: f[9].to_string(),
             subject: f[10].to_string(),
-            sans: if f[11] == "-" {
-                vec![]
-            } else {
-                f[11].split(',').map(str::to_string).collect()
-            },
+            sans: if f[11] == "-" { vec![] } else { f[11].split(',').map(str::to_string).collect() },
         })
     }
 
@@ -774,9 +699,7 @@ impl InventoryRecord {
 
     fn from_ledger_data(d: &serde_json::Value) -> Result<InventoryRecord> {
         let s = |k: &str| -> Result<String> {
-            d[k].as_str()
-                .map(str::to_string)
-                .ok_or_else(|| anyhow!("field '{k}' missing"))
+            d[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("field '{k}' missing"))
         };
         Ok(InventoryRecord {
             serial: s("serial")?,
@@ -792,11 +715,7 @@ impl InventoryRecord {
             subject: s("subject")?,
             sans: d["sans"]
                 .as_array()
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|v| v.as_str().map(str::to_string))
-                        .collect()
-                })
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
                 .unwrap_or_default(),
         })
     }
@@ -828,10 +747,7 @@ fn crash_point(name: &str) {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn mkdir_0700(p: &Path) -> Result<()> {
@@ -851,9 +767,7 @@ fn mkdir_0700(p: &Path) -> Result<()> {
 }
 
 pub(crate) fn fsync_dir(p: &Path) -> Result<()> {
-    File::open(p)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("cannot sync directory {}", p.display()))
+    File::open(p).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync directory {}", p.display()))
 }
 
 fn create_new_file(p: &Path, mode: u32) -> Result<File> {
@@ -868,20 +782,15 @@ fn create_new_file(p: &Path, mode: u32) -> Result<File> {
 /// Writes a file that must not exist yet, and fsyncs it.
 pub(crate) fn write_new_file(p: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let mut f = create_new_file(p, mode)?;
-    f.write_all(bytes)
-        .with_context(|| format!("cannot write {}", p.display()))?;
-    f.sync_all()
-        .with_context(|| format!("cannot write {}", p.display()))?;
+    f.write_all(bytes).with_context(|| format!("cannot write {}", p.display()))?;
+    f.sync_all().with_context(|| format!("cannot write {}", p.display()))?;
     Ok(())
 }
 
 pub(crate) fn temp_path(dest: &Path) -> PathBuf {
     let mut r = [0u8; 6];
     let _ = getrandom::fill(&mut r);
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
     dest.with_file_name(format!(".{name}.tmp.{}.{tag}", std::process::id()))
 }
@@ -893,11 +802,7 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let res = (|| -> Result<()> {
         write_new_file(&tmp, bytes, mode)?;
         fs::rename(&tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
-        fsync_dir(
-            dest.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new(".")),
-        )?;
+        fsync_dir(dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
         Ok(())
     })();
     if res.is_err() {
@@ -934,11 +839,9 @@ fn append_line(p: &Path, line: &str, sync: bool) -> Result<()> {
     }
     buf.push_str(line);
     buf.push('\n');
-    f.write_all(buf.as_bytes())
-        .with_context(|| format!("cannot write {}", p.display()))?;
+    f.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", p.display()))?;
     if sync {
-        f.sync_data()
-            .with_context(|| format!("cannot write {}", p.display()))?;
+        f.sync_data().with_context(|| format!("cannot write {}", p.display()))?;
     }
     Ok(())
 }
@@ -1000,9 +903,7 @@ fn last_line(p: &Path) -> Result<Option<String>> {
     let Some(end_nl) = last_newline_before(&mut f, len)? else {
         return Ok(None);
     };
-    let start = last_newline_before(&mut f, end_nl)?
-        .map(|p| p + 1)
-        .unwrap_or(0);
+    let start = last_newline_before(&mut f, end_nl)?.map(|p| p + 1).unwrap_or(0);
     let mut buf = vec![0u8; (end_nl - start) as usize];
     f.seek(SeekFrom::Start(start))?;
     f.read_exact(&mut buf)?;
@@ -1045,11 +946,7 @@ mod tests {
         revoked.reason = Some("cessationOfOperation".into());
         revoked.replaced_by = Some("7F0BFF00112233445566778899AABBCC".into());
         let line2 = revoked.to_line();
-        assert_eq!(
-            line.len(),
-            line2.len(),
-            "state changes must not change the line length"
-        );
+        assert_eq!(line.len(), line2.len(), "state changes must not change the line length");
         assert_eq!(InventoryRecord::parse(&line2).unwrap(), revoked);
     }
 

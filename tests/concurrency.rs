@@ -30,10 +30,7 @@ fn eight_processes_issuing_fifty_each() {
     }
     let mut printed = HashSet::new();
     for p in 0..PROCS {
-        for s in std::fs::read_to_string(env.path(&format!("serials.{p}")))
-            .unwrap()
-            .lines()
-        {
+        for s in std::fs::read_to_string(env.path(&format!("serials.{p}"))).unwrap().lines() {
             assert!(printed.insert(s.to_string()), "serial {s} printed twice");
         }
     }
@@ -52,19 +49,10 @@ fn eight_processes_issuing_fifty_each() {
         .filter(|r| r["event"] == "cert-issued")
         .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(
-        records
-            .iter()
-            .filter(|r| r["event"] == "cert-issued")
-            .count(),
-        PROCS * EACH
-    );
+    assert_eq!(records.iter().filter(|r| r["event"] == "cert-issued").count(), PROCS * EACH);
     assert_eq!(issued, printed);
     for s in &printed {
-        assert!(
-            cert_file(&ca, s).is_file(),
-            "certificate file for {s} missing"
-        );
+        assert!(cert_file(&ca, s).is_file(), "certificate file for {s} missing");
     }
     // The ledger-verify command agrees with the independent check.
     assert_eq!(env.run(&["ledger-verify"]).status.code(), Some(0));

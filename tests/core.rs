@@ -11,14 +11,7 @@ use common::*;
 fn init_issue_verifies_with_openssl_and_webpki() {
     let env = Env::new();
     env.init();
-    let serial = env.issue(&[
-        "--dns",
-        "api.acme.internal",
-        "--ip",
-        "10.0.0.7",
-        "--out",
-        "api",
-    ]);
+    let serial = env.issue(&["--dns", "api.acme.internal", "--ip", "10.0.0.7", "--out", "api"]);
     assert_eq!(serial.len(), 32, "{serial}");
 
     for purpose in ["sslclient", "sslserver"] {
@@ -36,35 +29,19 @@ fn init_issue_verifies_with_openssl_and_webpki() {
             ],
             env.tmp.path(),
         );
-        assert!(
-            o.status.success(),
-            "openssl verify {purpose}: {}",
-            stderr(&o)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&o.stdout).trim(),
-            "api/cert.pem: OK"
-        );
+        assert!(o.status.success(), "openssl verify {purpose}: {}", stderr(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "api/cert.pem: OK");
     }
     webpki_verify(&env.path("api"), webpki::KeyUsage::client_auth()).unwrap();
     webpki_verify(&env.path("api"), webpki::KeyUsage::server_auth()).unwrap();
 
     // OpenSSL prints the same serial we did.
-    let o = openssl(
-        &["x509", "-noout", "-serial", "-in", "api/cert.pem"],
-        env.tmp.path(),
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout).trim(),
-        format!("serial={serial}")
-    );
+    let o = openssl(&["x509", "-noout", "-serial", "-in", "api/cert.pem"], env.tmp.path());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), format!("serial={serial}"));
 
     // The leaf's key matches its certificate, and is P-256.
     let k = openssl(&["pkey", "-in", "api/key.pem", "-pubout"], env.tmp.path());
-    let c = openssl(
-        &["x509", "-in", "api/cert.pem", "-noout", "-pubkey"],
-        env.tmp.path(),
-    );
+    let c = openssl(&["x509", "-in", "api/cert.pem", "-noout", "-pubkey"], env.tmp.path());
     assert!(k.status.success());
     assert_eq!(k.stdout, c.stdout);
 
@@ -76,10 +53,7 @@ fn init_issue_verifies_with_openssl_and_webpki() {
     assert_eq!(full[0], pem_ders(&env.path("api/cert.pem"))[0]);
 
     // The certificate text as OpenSSL reads it: CA:FALSE, KU, EKU, SKI/AKI, SANs.
-    let t = openssl(
-        &["x509", "-in", "api/cert.pem", "-noout", "-text"],
-        env.tmp.path(),
-    );
+    let t = openssl(&["x509", "-in", "api/cert.pem", "-noout", "-text"], env.tmp.path());
     let text = String::from_utf8_lossy(&t.stdout);
     for want in [
         "CA:FALSE",
@@ -98,7 +72,9 @@ fn ed25519_leaf_under_p256_ca_and_ed25519_cas() {
     let env = Env::new();
     env.init();
     env.issue(&[
-        "--uri",
+        "--profile",
+        "agent",
+        "--spiffe-id",
         "spiffe://acme.internal/agent/1",
         "--key-type",
         "ed25519",
@@ -121,15 +97,8 @@ fn ed25519_leaf_under_p256_ca_and_ed25519_cas() {
     );
     assert!(o.status.success(), "{}", stderr(&o));
     webpki_verify(&env.path("agent"), webpki::KeyUsage::client_auth()).unwrap();
-    let k = openssl(
-        &["pkey", "-in", "agent/key.pem", "-noout", "-text"],
-        env.tmp.path(),
-    );
-    assert!(
-        String::from_utf8_lossy(&k.stdout).contains("ED25519 Private-Key"),
-        "{}",
-        stderr(&k)
-    );
+    let k = openssl(&["pkey", "-in", "agent/key.pem", "-noout", "-text"], env.tmp.path());
+    assert!(String::from_utf8_lossy(&k.stdout).contains("ED25519 Private-Key"), "{}", stderr(&k));
 
     // An all-Ed25519 hierarchy.
     let env2 = Env::new();
@@ -168,53 +137,20 @@ fn ca_keys_are_encrypted_0600_and_open_only_with_the_right_passphrase() {
     env.init();
     env.issue(&["--dns", "api.acme.internal", "--out", "api"]);
     let ca = env.ca();
-    assert_eq!(
-        std::fs::metadata(&ca).unwrap().permissions().mode() & 0o777,
-        0o700
-    );
+    assert_eq!(std::fs::metadata(&ca).unwrap().permissions().mode() & 0o777, 0o700);
     for (name, pass) in [("root", "root.pass"), ("issuing", "int.pass")] {
         let key = ca.join(format!("cas/{name}/key.pem"));
-        assert_eq!(
-            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
-        assert!(
-            std::fs::read_to_string(&key)
-                .unwrap()
-                .starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----")
-        );
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert!(std::fs::read_to_string(&key).unwrap().starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
         let k = key.display().to_string();
-        let right = openssl(
-            &[
-                "pkey",
-                "-in",
-                &k,
-                "-passin",
-                &format!("file:{pass}"),
-                "-noout",
-            ],
-            env.tmp.path(),
-        );
+        let right = openssl(&["pkey", "-in", &k, "-passin", &format!("file:{pass}"), "-noout"], env.tmp.path());
         assert!(right.status.success(), "{}", stderr(&right));
-        let wrong = openssl(
-            &["pkey", "-in", &k, "-passin", "file:wrong.pass", "-noout"],
-            env.tmp.path(),
-        );
+        let wrong = openssl(&["pkey", "-in", &k, "-passin", "file:wrong.pass", "-noout"], env.tmp.path());
         assert!(!wrong.status.success());
-        let none = openssl(
-            &["pkey", "-in", &k, "-passin", "pass:", "-noout"],
-            env.tmp.path(),
-        );
+        let none = openssl(&["pkey", "-in", &k, "-passin", "pass:", "-noout"], env.tmp.path());
         assert!(!none.status.success());
     }
-    assert_eq!(
-        std::fs::metadata(env.path("api/key.pem"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(env.path("api/key.pem")).unwrap().permissions().mode() & 0o777, 0o600);
     // Nothing in the CA directory is readable by others.
     for (path, (mode, _)) in snapshot(&ca) {
         assert_eq!(mode & 0o077, 0, "{path} has mode {mode:o}");
@@ -302,9 +238,7 @@ fn passphrase_sources_and_their_errors() {
     let o = env.run(&["issue", "--dns", "c.acme.internal", "--out", "c"]);
     let e = assert_one_line_error(&o);
     assert!(
-        e.contains("--passphrase-file")
-            && e.contains("PKI_PASSPHRASE_FILE")
-            && e.contains("PKI_PASSPHRASE"),
+        e.contains("--passphrase-file") && e.contains("PKI_PASSPHRASE_FILE") && e.contains("PKI_PASSPHRASE"),
         "{e}"
     );
     assert_eq!(before, snapshot(&env.ca()));
@@ -314,10 +248,7 @@ fn passphrase_sources_and_their_errors() {
         let p = env.ca().join(f);
         if p.is_file() {
             let bytes = std::fs::read(&p).unwrap();
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(INT_PASS),
-                "{f} contains the passphrase"
-            );
+            assert!(!String::from_utf8_lossy(&bytes).contains(INT_PASS), "{f} contains the passphrase");
         }
     }
 }
@@ -331,36 +262,11 @@ fn refusals_exit_2_with_one_line_and_change_nothing() {
     let before = snapshot(&ca);
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
-            vec![
-                "issue",
-                "--passphrase-file",
-                "wrong.pass",
-                "--dns",
-                "x.acme.internal",
-                "--out",
-                "w",
-            ],
+            vec!["issue", "--passphrase-file", "wrong.pass", "--dns", "x.acme.internal", "--out", "w"],
             "wrong passphrase for",
         ),
-        (
-            vec![
-                "init-root",
-                "--cn",
-                "Again",
-                "--passphrase-file",
-                "root.pass",
-            ],
-            "already exists",
-        ),
-        (
-            vec![
-                "init",
-                "--non-interactive",
-                "--passphrase-file",
-                "root.pass",
-            ],
-            "already exists",
-        ),
+        (vec!["init-root", "--cn", "Again", "--passphrase-file", "root.pass"], "already exists"),
+        (vec!["init", "--non-interactive", "--passphrase-file", "root.pass"], "already exists"),
         (
             vec![
                 "create-intermediate",
@@ -373,100 +279,32 @@ fn refusals_exit_2_with_one_line_and_change_nothing() {
             "already exists",
         ),
         (
-            vec![
-                "issue",
-                "--passphrase-file",
-                "int.pass",
-                "--dns",
-                "x.acme.internal",
-                "--ttl",
-                "5x",
-                "--out",
-                "t",
-            ],
+            vec!["issue", "--passphrase-file", "int.pass", "--dns", "x.acme.internal", "--ttl", "5x", "--out", "t"],
             "invalid --ttl '5x'",
         ),
         (
-            vec![
-                "issue",
-                "--passphrase-file",
-                "int.pass",
-                "--dns",
-                "x.acme.internal",
-                "--ttl=-1h",
-                "--out",
-                "t",
-            ],
+            vec!["issue", "--passphrase-file", "int.pass", "--dns", "x.acme.internal", "--ttl=-1h", "--out", "t"],
             "invalid --ttl",
         ),
         (
-            vec![
-                "issue",
-                "--passphrase-file",
-                "int.pass",
-                "--dns",
-                "x.acme.internal",
-                "--ttl",
-                "-1h",
-                "--out",
-                "t",
-            ],
+            vec!["issue", "--passphrase-file", "int.pass", "--dns", "x.acme.internal", "--ttl", "-1h", "--out", "t"],
             "unexpected argument",
         ),
-        (
-            vec!["issue", "--no-such-flag"],
-            "unexpected argument '--no-such-flag'",
-        ),
+        (vec!["issue", "--no-such-flag"], "unexpected argument '--no-such-flag'"),
         (vec!["frobnicate"], "unrecognized subcommand"),
         (
-            vec![
-                "issue",
-                "--passphrase-file",
-                "int.pass",
-                "--dns",
-                "x.acme.internal",
-                "--ttl",
-                "20y",
-                "--out",
-                "t",
-            ],
-            "after its issuer",
+            vec!["issue", "--passphrase-file", "int.pass", "--dns", "x.acme.internal", "--ttl", "20y", "--out", "t"],
+            "lifetime 20y is longer than max_ttl 90d",
         ),
         (
-            vec![
-                "issue",
-                "--passphrase-file",
-                "int.pass",
-                "--dns",
-                "bad name",
-                "--out",
-                "t",
-            ],
+            vec!["issue", "--passphrase-file", "int.pass", "--dns", "bad name", "--out", "t"],
             "invalid --dns name 'bad name'",
         ),
+        (vec!["issue", "--passphrase-file", "int.pass", "--ip", "10.0.0.300", "--out", "t"], "invalid --ip address"),
+        (vec!["issue", "--passphrase-file", "int.pass", "--cn", "no san here", "--out", "t"], "at least one name"),
         (
-            vec![
-                "issue",
-                "--passphrase-file",
-                "int.pass",
-                "--ip",
-                "10.0.0.300",
-                "--out",
-                "t",
-            ],
-            "invalid --ip address",
-        ),
-        (
-            vec![
-                "issue",
-                "--passphrase-file",
-                "int.pass",
-                "--cn",
-                "no san here",
-                "--out",
-                "t",
-            ],
-            "at least one name",
+            vec!["issue", "--passphrase-file", "int.pass", "--dns", "x.acme.internal", "--ca", "nope", "--out", "t"],
+            "issues from CA 'issuing' only, not 'nope'",
         ),
         (
             vec![
@@ -475,23 +313,15 @@ fn refusals_exit_2_with_one_line_and_change_nothing() {
                 "int.pass",
                 "--dns",
                 "x.acme.internal",
-                "--ca",
+                "--profile",
                 "nope",
                 "--out",
                 "t",
             ],
-            "no CA named 'nope'",
+            "no profile named 'nope'",
         ),
         (
-            vec![
-                "issue",
-                "--passphrase-file",
-                "int.pass",
-                "--dns",
-                "first.acme.internal",
-                "--out",
-                "first",
-            ],
+            vec!["issue", "--passphrase-file", "int.pass", "--dns", "first.acme.internal", "--out", "first"],
             "already exists",
         ),
         (
@@ -509,50 +339,21 @@ fn refusals_exit_2_with_one_line_and_change_nothing() {
             "invalid --lock-timeout",
         ),
         (
-            vec![
-                "create-intermediate",
-                "k8s",
-                "--passphrase-file",
-                "wrong.pass",
-                "--new-passphrase-file",
-                "int.pass",
-            ],
+            vec!["create-intermediate", "k8s", "--passphrase-file", "wrong.pass", "--new-passphrase-file", "int.pass"],
             "wrong passphrase",
         ),
         (
-            vec![
-                "create-intermediate",
-                "k8s",
-                "--permit-ip",
-                "10.0.0.0/40",
-                "--passphrase-file",
-                "root.pass",
-            ],
+            vec!["create-intermediate", "k8s", "--permit-ip", "10.0.0.0/40", "--passphrase-file", "root.pass"],
             "bad prefix length",
         ),
-        (
-            vec![
-                "create-intermediate",
-                "bad/name",
-                "--passphrase-file",
-                "root.pass",
-            ],
-            "invalid CA name",
-        ),
+        (vec!["create-intermediate", "bad/name", "--passphrase-file", "root.pass"], "invalid CA name"),
     ];
     for (args, want) in cases {
         let o = env.run(&args);
         let e = assert_one_line_error(&o);
         assert!(e.contains(want), "pki {args:?}: expected '{want}' in: {e}");
-        assert_eq!(
-            before,
-            snapshot(&ca),
-            "pki {args:?} changed the CA directory"
-        );
-        assert!(
-            !env.path("t").exists() && !env.path("w").exists(),
-            "pki {args:?} wrote output files"
-        );
+        assert_eq!(before, snapshot(&ca), "pki {args:?} changed the CA directory");
+        assert!(!env.path("t").exists() && !env.path("w").exists(), "pki {args:?} wrote output files");
     }
 }
 
@@ -560,18 +361,9 @@ fn refusals_exit_2_with_one_line_and_change_nothing() {
 fn missing_directory_and_garbage_input() {
     let env = Env::new();
     // Missing directory: exit 2, one line, nothing created.
-    let o = env.run(&[
-        "issue",
-        "--dns",
-        "x.acme.internal",
-        "--passphrase-file",
-        "int.pass",
-    ]);
+    let o = env.run(&["issue", "--dns", "x.acme.internal", "--passphrase-file", "int.pass"]);
     let e = assert_one_line_error(&o);
-    assert!(
-        e.contains("no CA directory at") && e.contains("pki init"),
-        "{e}"
-    );
+    assert!(e.contains("no CA directory at") && e.contains("pki init"), "{e}");
     assert!(!env.ca().exists());
     let o = env.run(&["list"]);
     assert_one_line_error(&o);
@@ -580,30 +372,17 @@ fn missing_directory_and_garbage_input() {
     env.init();
     let before = snapshot(&env.ca());
     std::fs::write(env.path("garbage.bin"), b"\x30\x82\x01\x00garbage\xff\xfe").unwrap();
-    std::fs::write(
-        env.path("garbage.pem"),
-        "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n",
-    )
-    .unwrap();
+    std::fs::write(env.path("garbage.pem"), "-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----\n")
+        .unwrap();
     std::fs::write(env.path("text.txt"), "hello world\n").unwrap();
     std::fs::write(env.path("empty"), "").unwrap();
-    for f in [
-        "garbage.bin",
-        "garbage.pem",
-        "text.txt",
-        "empty",
-        "does-not-exist",
-    ] {
+    for f in ["garbage.bin", "garbage.pem", "text.txt", "empty", "does-not-exist"] {
         let o = env.run(&["inspect", f]);
         let e = assert_one_line_error(&o);
         assert!(e.contains(f), "{e}");
     }
-    let o = env
-        .pki()
-        .args(["inspect", "-"])
-        .stdin(std::fs::File::open(env.path("text.txt")).unwrap())
-        .output()
-        .unwrap();
+    let o =
+        env.pki().args(["inspect", "-"]).stdin(std::fs::File::open(env.path("text.txt")).unwrap()).output().unwrap();
     let e = assert_one_line_error(&o);
     assert!(e.contains("standard input"), "{e}");
     assert_eq!(before, snapshot(&env.ca()));
@@ -615,22 +394,7 @@ fn inspect_detects_every_kind_in_pem_and_der() {
     env.init();
     env.issue(&["--dns", "api.acme.internal", "--out", "api"]);
     let dir = env.tmp.path();
-    assert!(
-        openssl(
-            &[
-                "x509",
-                "-in",
-                "api/cert.pem",
-                "-outform",
-                "DER",
-                "-out",
-                "cert.der"
-            ],
-            dir
-        )
-        .status
-        .success()
-    );
+    assert!(openssl(&["x509", "-in", "api/cert.pem", "-outform", "DER", "-out", "cert.der"], dir).status.success());
     assert!(
         openssl(
             &[
@@ -655,50 +419,14 @@ fn inspect_detects_every_kind_in_pem_and_der() {
         .status
         .success()
     );
+    assert!(openssl(&["req", "-in", "req.pem", "-outform", "DER", "-out", "req.der"], dir).status.success());
     assert!(
-        openssl(
-            &[
-                "req", "-in", "req.pem", "-outform", "DER", "-out", "req.der"
-            ],
-            dir
-        )
-        .status
-        .success()
+        openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "rsa.pem"], dir)
+            .status
+            .success()
     );
-    assert!(
-        openssl(
-            &[
-                "genpkey",
-                "-algorithm",
-                "RSA",
-                "-pkeyopt",
-                "rsa_keygen_bits:2048",
-                "-out",
-                "rsa.pem"
-            ],
-            dir
-        )
-        .status
-        .success()
-    );
-    assert!(
-        openssl(
-            &["pkey", "-in", "rsa.pem", "-pubout", "-out", "rsa.pub"],
-            dir
-        )
-        .status
-        .success()
-    );
-    assert!(
-        openssl(
-            &[
-                "pkey", "-in", "rsa.pem", "-outform", "DER", "-out", "rsa.der"
-            ],
-            dir
-        )
-        .status
-        .success()
-    );
+    assert!(openssl(&["pkey", "-in", "rsa.pem", "-pubout", "-out", "rsa.pub"], dir).status.success());
+    assert!(openssl(&["pkey", "-in", "rsa.pem", "-outform", "DER", "-out", "rsa.der"], dir).status.success());
     // A CRL made by OpenSSL, with the test's own throw-away CA.
     assert!(
         openssl(
@@ -724,29 +452,17 @@ fn inspect_detects_every_kind_in_pem_and_der() {
     );
     std::fs::write(dir.join("index.txt"), "").unwrap();
     std::fs::write(dir.join("crlnumber"), "01\n").unwrap();
-    std::fs::write(dir.join("o.cnf"), "[ca]\ndefault_ca=c\n[c]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=7\n").unwrap();
-    let o = openssl(
-        &[
-            "ca", "-config", "o.cnf", "-gencrl", "-keyfile", "t.key", "-cert", "t.pem", "-out",
-            "crl.pem",
-        ],
-        dir,
-    );
+    std::fs::write(
+        dir.join("o.cnf"),
+        "[ca]\ndefault_ca=c\n[c]\ndatabase=index.txt\ncrlnumber=crlnumber\ndefault_md=sha256\ndefault_crl_days=7\n",
+    )
+    .unwrap();
+    let o =
+        openssl(&["ca", "-config", "o.cnf", "-gencrl", "-keyfile", "t.key", "-cert", "t.pem", "-out", "crl.pem"], dir);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        openssl(
-            &[
-                "crl", "-in", "crl.pem", "-outform", "DER", "-out", "crl.der"
-            ],
-            dir
-        )
-        .status
-        .success()
-    );
+    assert!(openssl(&["crl", "-in", "crl.pem", "-outform", "DER", "-out", "crl.der"], dir).status.success());
 
-    let j = |f: &str| -> serde_json::Value {
-        serde_json::from_str(&env.ok(&["inspect", "--json", f])).unwrap()
-    };
+    let j = |f: &str| -> serde_json::Value { serde_json::from_str(&env.ok(&["inspect", "--json", f])).unwrap() };
     let c = j("cert.der");
     assert_eq!(c["type"], "certificate");
     assert_eq!(c["sans"][0], "DNS:api.acme.internal");
@@ -779,16 +495,8 @@ fn inspect_detects_every_kind_in_pem_and_der() {
     assert_eq!(j("rsa.pub")["type"], "public_key");
     // Key material is never printed.
     let human = env.ok(&["inspect", "api/key.pem"]);
-    assert!(
-        human.contains("ECDSA P-256") && human.contains("Encrypted:   no"),
-        "{human}"
-    );
-    let key_b64: String = std::fs::read_to_string(env.path("api/key.pem"))
-        .unwrap()
-        .lines()
-        .nth(1)
-        .unwrap()
-        .to_string();
+    assert!(human.contains("ECDSA P-256") && human.contains("Encrypted:   no"), "{human}");
+    let key_b64: String = std::fs::read_to_string(env.path("api/key.pem")).unwrap().lines().nth(1).unwrap().to_string();
     assert!(!human.contains(&key_b64[..20]));
     // Human output of a certificate: the facts a person looks for.
     let human = env.ok(&["inspect", "api/cert.pem"]);
@@ -827,26 +535,15 @@ fn list_table_json_and_filters() {
     assert_eq!(arr[0]["sans"][0], "DNS:a.acme.internal");
     // In two hours the 1h certificate has expired.
     let later = time::OffsetDateTime::now_utc() + time::Duration::hours(2);
-    let later = later
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let o = env
-        .pki()
-        .args(["list", "--json", "--status", "expired"])
-        .env("PKI_NOW", &later)
-        .output()
-        .unwrap();
+    let later = later.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let o = env.pki().args(["list", "--json", "--status", "expired"]).env("PKI_NOW", &later).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1);
     assert_eq!(v[0]["serial"], b.as_str());
-    let v: serde_json::Value =
-        serde_json::from_str(&env.ok(&["list", "--json", "--ca", "root"])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["list", "--json", "--ca", "root"])).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 0);
     let table = env.ok(&["list"]);
-    assert!(
-        table.contains(&a) && table.contains("a.acme.internal"),
-        "{table}"
-    );
+    assert!(table.contains(&a) && table.contains("a.acme.internal"), "{table}");
 }
 
 #[test]
@@ -855,39 +552,16 @@ fn inventory_ledger_and_reindex() {
     env.init();
     let mut serials = vec![];
     for i in 0..5 {
-        serials.push(env.issue(&[
-            "--dns",
-            &format!("s{i}.acme.internal"),
-            "--out",
-            &format!("o{i}"),
-        ]));
+        serials.push(env.issue(&["--dns", &format!("s{i}.acme.internal"), "--out", &format!("o{i}")]));
     }
     let ca = env.ca();
     let inv = inventory(&ca);
-    assert_eq!(
-        inv.iter().map(|r| r[0].clone()).collect::<Vec<_>>(),
-        serials
-    );
-    assert!(
-        inv.iter()
-            .all(|r| r[1] == "valid" && r[7] == "issuing" && r[9] == "p256")
-    );
+    assert_eq!(inv.iter().map(|r| r[0].clone()).collect::<Vec<_>>(), serials);
+    assert!(inv.iter().all(|r| r[1] == "valid" && r[7] == "issuing" && r[9] == "p256"));
     let (intact, records) = ledger_chain_intact(&ca);
     assert!(intact);
-    assert_eq!(
-        records
-            .iter()
-            .filter(|r| r["event"] == "cert-issued")
-            .count(),
-        5
-    );
-    assert_eq!(
-        records
-            .iter()
-            .filter(|r| r["event"] == "ca-created")
-            .count(),
-        2
-    );
+    assert_eq!(records.iter().filter(|r| r["event"] == "cert-issued").count(), 5);
+    assert_eq!(records.iter().filter(|r| r["event"] == "ca-created").count(), 2);
     assert!(records.iter().all(|r| r["actor"] == "test@suite"));
     // CI identifiers and notes are recorded.
     let o = env
@@ -960,12 +634,7 @@ fn ledger_tampering_is_detected() {
     for bad in [edited, deleted, reordered] {
         std::fs::write(&p, &bad).unwrap();
         let o = env.run(&["ledger-verify"]);
-        assert_eq!(
-            o.status.code(),
-            Some(1),
-            "{}",
-            String::from_utf8_lossy(&o.stdout)
-        );
+        assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stdout));
         assert!(String::from_utf8_lossy(&o.stdout).contains("BROKEN"));
     }
 }
@@ -974,10 +643,7 @@ fn ledger_tampering_is_detected() {
 fn a_locked_directory_waits_then_times_out_clearly() {
     let env = Env::new();
     env.init();
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(env.ca().join(".lock"))
-        .unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(env.ca().join(".lock")).unwrap();
     f.lock().unwrap();
     let before = snapshot(&env.ca());
     let t = std::time::Instant::now();
@@ -994,23 +660,12 @@ fn a_locked_directory_waits_then_times_out_clearly() {
     ]);
     let e = assert_one_line_error(&o);
     assert!(t.elapsed() >= std::time::Duration::from_secs(1));
-    assert!(
-        e.contains("stayed locked") && e.contains("--lock-timeout"),
-        "{e}"
-    );
+    assert!(e.contains("stayed locked") && e.contains("--lock-timeout"), "{e}");
     assert_eq!(before, snapshot(&env.ca()));
     // Once released, a waiting process proceeds.
     let child = env
         .pki()
-        .args([
-            "issue",
-            "--passphrase-file",
-            "int.pass",
-            "--dns",
-            "a.acme.internal",
-            "--out",
-            "a",
-        ])
+        .args(["issue", "--passphrase-file", "int.pass", "--dns", "a.acme.internal", "--out", "a"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -1032,24 +687,9 @@ fn out_files_force_and_default_dir() {
     env.issue(&["--dns", "web.acme.internal"]);
     assert!(env.path("web.acme.internal/cert.pem").is_file());
     // --json names every file written.
-    let out = env.issue(&[
-        "--dns",
-        "j.acme.internal",
-        "--out",
-        "j",
-        "--json",
-        "--key-passphrase-file",
-        "root.pass",
-    ]);
+    let out = env.issue(&["--dns", "j.acme.internal", "--out", "j", "--json", "--key-passphrase-file", "root.pass"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    for k in [
-        "serial",
-        "subject",
-        "sans",
-        "not_before",
-        "not_after",
-        "issuer",
-    ] {
+    for k in ["serial", "subject", "sans", "not_before", "not_after", "issuer"] {
         assert!(!v[k].is_null(), "{k} missing in {v}");
     }
     for k in ["cert", "key", "chain", "fullchain", "root"] {
@@ -1059,23 +699,9 @@ fn out_files_force_and_default_dir() {
         );
     }
     // --key-passphrase-file encrypted the leaf key.
-    let k = openssl(
-        &[
-            "pkey",
-            "-in",
-            "j/key.pem",
-            "-passin",
-            "file:root.pass",
-            "-noout",
-        ],
-        env.tmp.path(),
-    );
+    let k = openssl(&["pkey", "-in", "j/key.pem", "-passin", "file:root.pass", "-noout"], env.tmp.path());
     assert!(k.status.success());
-    assert!(
-        std::fs::read_to_string(env.path("j/key.pem"))
-            .unwrap()
-            .contains("ENCRYPTED")
-    );
+    assert!(std::fs::read_to_string(env.path("j/key.pem")).unwrap().contains("ENCRYPTED"));
 }
 
 #[test]
@@ -1096,25 +722,25 @@ fn name_constrained_intermediate() {
         "--new-passphrase-file",
         "int.pass",
     ]);
-    let v: serde_json::Value =
-        serde_json::from_str(&env.ok(&["inspect", "--json", "ca/cas/k8s/cert.pem"])).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", "--json", "ca/cas/k8s/cert.pem"])).unwrap();
     assert_eq!(v["name_constraints"]["critical"], true);
-    assert_eq!(
-        v["name_constraints"]["permitted"][0],
-        "DNS:svc.acme.internal"
-    );
+    assert_eq!(v["name_constraints"]["permitted"][0], "DNS:svc.acme.internal");
     assert_eq!(v["name_constraints"]["permitted"][1], "IP:10.0.0.0/8");
-    // Two intermediates now: issue needs --ca unless [defaults] ca is set (init set it).
-    env.issue(&[
-        "--ca",
-        "k8s",
-        "--dns",
-        "api.svc.acme.internal",
-        "--ip",
-        "10.1.2.3",
-        "--out",
-        "in",
-    ]);
+    // A profile for the new CA; it allows more than the CA's constraints do.
+    env.append_settings("\n[profiles.k8s]\nca = \"k8s\"\nmax_ttl = \"30d\"\nallowed_dns = [\"**.acme.internal\"]\nallowed_ips = [\"0.0.0.0/0\"]\n");
+    let before = snapshot(&env.ca());
+    for (name, want) in [
+        (vec!["--dns", "api.acme.internal"], "outside the permitted names [svc.acme.internal] of CA 'k8s'"),
+        (vec!["--dns", "secret.svc.acme.internal"], "inside the excluded name 'secret.svc.acme.internal'"),
+        (vec!["--dns", "a.svc.acme.internal", "--ip", "192.168.1.1"], "outside the permitted ranges [10.0.0.0/8]"),
+    ] {
+        let mut args = vec!["issue", "--profile", "k8s", "--passphrase-file", "int.pass", "--out", "t"];
+        args.extend(name);
+        let e = assert_one_line_error(&env.run(&args));
+        assert!(e.contains(want), "{e}");
+        assert_eq!(before, snapshot(&env.ca()));
+    }
+    env.issue(&["--profile", "k8s", "--dns", "api.svc.acme.internal", "--ip", "10.1.2.3", "--out", "in"]);
     let o = openssl(
         &[
             "verify",
@@ -1152,26 +778,17 @@ fn uri_name_constraints_only_behind_the_dangerous_flag() {
         "int.pass",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("rustls-webpki"),
-        "no warning: {}",
-        stderr(&o)
-    );
-    let t = openssl(
-        &["x509", "-in", "ca/cas/spiffe/cert.pem", "-noout", "-text"],
-        env.tmp.path(),
-    );
+    assert!(stderr(&o).contains("rustls-webpki"), "no warning: {}", stderr(&o));
+    env.append_settings("\n[profiles.svid]\nca = \"spiffe\"\nallowed_uris = [\"spiffe://acme.internal/**\"]\nallowed_dns = [\"*.acme.internal\"]\n");
+    let t = openssl(&["x509", "-in", "ca/cas/spiffe/cert.pem", "-noout", "-text"], env.tmp.path());
     let text = String::from_utf8_lossy(&t.stdout);
     assert!(text.contains("X509v3 Name Constraints: critical"), "{text}");
-    assert!(
-        text.contains("URI:acme.internal") && text.contains("DNS:acme.internal"),
-        "{text}"
-    );
+    assert!(text.contains("URI:acme.internal") && text.contains("DNS:acme.internal"), "{text}");
     assert!(text.contains("IP:10.0.0.0/255.0.0.0"), "{text}");
     // OpenSSL accepts a leaf inside the constraints.
     env.issue(&[
-        "--ca",
-        "spiffe",
+        "--profile",
+        "svid",
         "--uri",
         "spiffe://acme.internal/agent/1",
         "--dns",

@@ -20,33 +20,17 @@ fn check_consistent(env: &Env) {
         .collect();
     // Every inventory record has its certificate, and the ledger vouches for it.
     for r in inventory(&ca) {
-        assert!(
-            cert_file(&ca, &r[0]).is_file(),
-            "inventory record {} has no certificate",
-            r[0]
-        );
-        assert!(
-            ledger.contains(&r[0]),
-            "inventory record {} not in the ledger",
-            r[0]
-        );
+        assert!(cert_file(&ca, &r[0]).is_file(), "inventory record {} has no certificate", r[0]);
+        assert!(ledger.contains(&r[0]), "inventory record {} not in the ledger", r[0]);
     }
     // Every stored certificate is complete and committed: no partial file taken for a real one.
     for shard in std::fs::read_dir(ca.join("certs")).into_iter().flatten() {
         for f in std::fs::read_dir(shard.unwrap().path()).unwrap() {
             let p = f.unwrap().path();
             let serial = p.file_stem().unwrap().to_string_lossy().into_owned();
-            assert!(
-                ledger.contains(&serial),
-                "{} is not in the ledger",
-                p.display()
-            );
+            assert!(ledger.contains(&serial), "{} is not in the ledger", p.display());
             let text = std::fs::read_to_string(&p).unwrap();
-            assert!(
-                pem::parse(&text).is_ok(),
-                "{} is not a whole certificate",
-                p.display()
-            );
+            assert!(pem::parse(&text).is_ok(), "{} is not a whole certificate", p.display());
         }
     }
 }
@@ -58,13 +42,7 @@ fn sigkill_during_issue_never_corrupts_the_directory() {
     // Calibrate: how long one issue takes here, so kills land across its whole run.
     let t = std::time::Instant::now();
     for i in 0..5 {
-        env.ok(&[
-            "issue",
-            "--dns",
-            &format!("w{i}.acme.internal"),
-            "--out",
-            &format!("w{i}"),
-        ]);
+        env.ok(&["issue", "--dns", &format!("w{i}.acme.internal"), "--out", &format!("w{i}")]);
     }
     let per = t.elapsed() / 5;
     let mut rng = 0x9e3779b97f4a7c15u64 ^ std::process::id() as u64;
@@ -79,14 +57,7 @@ fn sigkill_during_issue_never_corrupts_the_directory() {
     for i in 0..KILLS {
         let mut child = env
             .pki()
-            .args([
-                "issue",
-                "--dns",
-                &format!("k{i}.acme.internal"),
-                "--out",
-                &format!("k{i}"),
-                "--force",
-            ])
+            .args(["issue", "--dns", &format!("k{i}.acme.internal"), "--out", &format!("k{i}"), "--force"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -100,10 +71,7 @@ fn sigkill_during_issue_never_corrupts_the_directory() {
         child.wait().unwrap();
         check_consistent(&env);
     }
-    assert!(
-        killed_mid_run > KILLS / 3,
-        "only {killed_mid_run} of {KILLS} kills landed while pki ran"
-    );
+    assert!(killed_mid_run > KILLS / 3, "only {killed_mid_run} of {KILLS} kills landed while pki ran");
 
     // The next run repairs what was left and works; afterwards ledger and inventory agree exactly.
     let s = env.ok(&["issue", "--dns", "after.acme.internal", "--out", "after"]);
@@ -119,28 +87,18 @@ fn sigkill_during_issue_never_corrupts_the_directory() {
     assert_eq!(ledger, inv, "inventory and ledger disagree after repair");
     assert_eq!(inv.last().unwrap(), s.trim());
     let pending = ca.join("pending");
-    assert!(
-        !pending.exists() || std::fs::read_dir(&pending).unwrap().next().is_none(),
-        "pending/ not cleaned"
-    );
+    assert!(!pending.exists() || std::fs::read_dir(&pending).unwrap().next().is_none(), "pending/ not cleaned");
     // reindex from scratch gives the same inventory.
     let before = std::fs::read(ca.join("inventory.tsv")).unwrap();
     env.ok(&["reindex"]);
     assert_eq!(before, std::fs::read(ca.join("inventory.tsv")).unwrap());
-    eprintln!(
-        "{killed_mid_run} of {KILLS} kills landed mid-run; {} certificates committed",
-        inv.len()
-    );
+    eprintln!("{killed_mid_run} of {KILLS} kills landed mid-run; {} certificates committed", inv.len());
 }
 
 #[test]
 fn every_crash_point_of_issue_is_recovered() {
     // (crash point, whether the certificate counts as issued afterwards)
-    for (point, committed) in [
-        ("issue-staged", false),
-        ("issue-committed", true),
-        ("issue-moved", true),
-    ] {
+    for (point, committed) in [("issue-staged", false), ("issue-committed", true), ("issue-moved", true)] {
         let env = Env::new();
         env.init_plain();
         let o = env
@@ -169,13 +127,7 @@ fn every_crash_point_of_issue_is_recovered() {
         for serial in &want {
             assert!(cert_file(&ca, serial).is_file(), "{point}: {serial}");
         }
-        assert!(
-            std::fs::read_dir(ca.join("pending"))
-                .unwrap()
-                .next()
-                .is_none(),
-            "{point}: pending/ not empty"
-        );
+        assert!(std::fs::read_dir(ca.join("pending")).unwrap().next().is_none(), "{point}: pending/ not empty");
     }
 }
 
@@ -194,11 +146,7 @@ fn every_crash_point_of_ca_creation_is_recovered() {
         // The next locked run finishes or undoes it.
         env.ok(&["issue", "--dns", "d.acme.internal", "--out", "d"]);
         let ca = env.ca();
-        assert_eq!(
-            ca.join("cas/second/cert.pem").is_file(),
-            committed,
-            "{point}"
-        );
+        assert_eq!(ca.join("cas/second/cert.pem").is_file(), committed, "{point}");
         let leftovers: Vec<_> = std::fs::read_dir(ca.join("cas"))
             .unwrap()
             .filter_map(|e| {
@@ -206,10 +154,7 @@ fn every_crash_point_of_ca_creation_is_recovered() {
                 n.starts_with('.').then_some(n)
             })
             .collect();
-        assert!(
-            leftovers.is_empty(),
-            "{point}: staging left behind: {leftovers:?}"
-        );
+        assert!(leftovers.is_empty(), "{point}: staging left behind: {leftovers:?}");
         let o = env.run(&["create-intermediate", "second", "--no-passphrase"]);
         assert_eq!(o.status.success(), !committed, "{point}: {}", stderr(&o));
     }

@@ -4,10 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn pki(args: &[&str]) -> Vec<u8> {
-    let o = Command::new(env!("CARGO_BIN_EXE_pki"))
-        .args(args)
-        .output()
-        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pki")).args(args).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     o.stdout
 }
@@ -19,10 +16,7 @@ fn completions_are_current() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for (shell, file) in [("bash", "pki.bash"), ("zsh", "_pki"), ("fish", "pki.fish")] {
         let committed = std::fs::read(root.join("completions").join(file)).unwrap_or_default();
-        assert!(
-            committed == pki(&["completions", shell]),
-            "completions/{file} {HINT}"
-        );
+        assert!(committed == pki(&["completions", shell]), "completions/{file} {HINT}");
     }
 }
 
@@ -71,9 +65,5 @@ fn every_command_has_examples_in_help() {
         let h = String::from_utf8(pki(&[&c, "--help"])).unwrap();
         assert!(h.contains("EXAMPLES:"), "pki {c} --help has no EXAMPLES");
     }
-    assert!(
-        String::from_utf8(pki(&["--help"]))
-            .unwrap()
-            .contains("EXIT STATUS")
-    );
+    assert!(String::from_utf8(pki(&["--help"])).unwrap().contains("EXIT STATUS"));
 }

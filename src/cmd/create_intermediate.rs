@@ -41,12 +41,8 @@ pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Resul
     }
     for h in &args.permit_uri_host_dangerous {
         // The constraint is a host (RFC 5280 4.2.1.10), not a URI: `acme.internal`.
-        let host = h
-            .strip_prefix("spiffe://")
-            .unwrap_or(h)
-            .trim_end_matches('/');
-        c.permit_uri
-            .push(certs::dns_suffix("--permit-uri-host-dangerous", host)?);
+        let host = h.strip_prefix("spiffe://").unwrap_or(h).trim_end_matches('/');
+        c.permit_uri.push(certs::dns_suffix("--permit-uri-host-dangerous", host)?);
     }
     if !c.permit_uri.is_empty() {
         ctx.say(
@@ -90,10 +86,7 @@ pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Resul
 
 /// The organisation (O=) of a subject printed by x509-parser, if any.
 pub fn org_of(subject: &str) -> Option<String> {
-    subject
-        .split(", ")
-        .find_map(|p| p.strip_prefix("O="))
-        .map(str::to_string)
+    subject.split(", ").find_map(|p| p.strip_prefix("O=")).map(str::to_string)
 }
 
 /// Where the new key's passphrase comes from.
@@ -113,11 +106,7 @@ pub fn create(
     ctx: &Ctx,
 ) -> Result<Ca> {
     if dir.ca_dir(&req.name).exists() {
-        return Err(PkiError::CaExists {
-            name: req.name.clone(),
-            dir: dir.root.clone(),
-        }
-        .into());
+        return Err(PkiError::CaExists { name: req.name.clone(), dir: dir.root.clone() }.into());
     }
     let not_before = ctx.now;
     let not_after = certs::not_after(ctx.now, req.ttl)?;
@@ -134,18 +123,12 @@ pub fn create(
     let new_pass = match pass {
         NewKeyPass::Given(p) => p,
         NewKeyPass::Source(_, true) => None,
-        NewKeyPass::Source(file, false) => Some(
-            ctx.pass
-                .new_secondary(file, &format!("CA '{}'", req.name))?,
-        ),
+        NewKeyPass::Source(file, false) => Some(ctx.pass.new_secondary(file, &format!("CA '{}'", req.name))?),
     };
     let key = keys::generate(req.key_type)?;
     let key_pem = keys::to_pem(&key.der, new_pass.as_ref())?;
-    let public = keys::load_signing_key(
-        &keys::to_pem(&key.der, None)?,
-        &dir.ca_key_path(&req.name),
-        || unreachable!(),
-    )?;
+    let public =
+        keys::load_signing_key(&keys::to_pem(&key.der, None)?, &dir.ca_key_path(&req.name), || unreachable!())?;
     let spec = IntermediateSpec {
         cn: &req.cn,
         org: req.org.as_deref(),
@@ -181,12 +164,7 @@ pub fn create(
         &certs::rfc3339(ctx.now),
     )?;
     let text = dir.read_settings_text()?;
-    lock.write_settings(&settings::add_ca(
-        &text,
-        &req.name,
-        Some(&parent.name),
-        None,
-    )?)?;
+    lock.write_settings(&settings::add_ca(&text, &req.name, Some(&parent.name), None)?)?;
     drop(lock);
     Ca::load(dir, &req.name)
 }

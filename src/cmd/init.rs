@@ -20,21 +20,12 @@ fn ask(ctx: &mut Ctx, question: &str, default: &str) -> Result<String> {
     write!(ctx.err, "{question} [{default}]: ")?;
     ctx.err.flush()?;
     let mut line = String::new();
-    let n = std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the answer")?;
+    let n = std::io::stdin().lock().read_line(&mut line).context("cannot read the answer")?;
     if n == 0 {
-        anyhow::bail!(
-            "no answer (end of input): run `pki init --non-interactive` with flags instead"
-        );
+        anyhow::bail!("no answer (end of input): run `pki init --non-interactive` with flags instead");
     }
     let t = line.trim();
-    Ok(if t.is_empty() {
-        default.to_string()
-    } else {
-        t.to_string()
-    })
+    Ok(if t.is_empty() { default.to_string() } else { t.to_string() })
 }
 
 pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
@@ -44,18 +35,11 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let int_ttl = duration::parse("--intermediate-ttl", &args.intermediate_ttl)?;
     let timeout = super::lock_timeout(g)?;
     if g.dir.join("cas").join("root").exists() {
-        return Err(PkiError::CaExists {
-            name: "root".into(),
-            dir: g.dir.clone(),
-        }
-        .into());
+        return Err(PkiError::CaExists { name: "root".into(), dir: g.dir.clone() }.into());
     }
 
     let mut org = args.org.clone().unwrap_or_else(|| "Acme".into());
-    let mut td = args
-        .trust_domain
-        .clone()
-        .unwrap_or_else(|| "acme.internal".into());
+    let mut td = args.trust_domain.clone().unwrap_or_else(|| "acme.internal".into());
     let mut key_type = args.key_type.unwrap_or(KeyType::P256);
     if interactive {
         ctx.say(format!("Setting up a private CA in {}\n", g.dir.display()));
@@ -67,10 +51,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         }
         if args.key_type.is_none() {
             key_type = loop {
-                match ask(ctx, "Key type (p256 or ed25519)", "p256")?
-                    .to_ascii_lowercase()
-                    .as_str()
-                {
+                match ask(ctx, "Key type (p256 or ed25519)", "p256")?.to_ascii_lowercase().as_str() {
                     "p256" | "p-256" => break KeyType::P256,
                     "ed25519" => break KeyType::Ed25519,
                     _ => ctx.say("Please answer p256 or ed25519."),
@@ -85,19 +66,13 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         why,
     })?;
     super::check_cn("--org", &org)?;
-    let root_cn = args
-        .root_cn
-        .clone()
-        .unwrap_or_else(|| format!("{org} Root CA"));
+    let root_cn = args.root_cn.clone().unwrap_or_else(|| format!("{org} Root CA"));
     super::check_cn("--root-cn", &root_cn)?;
 
     // Passphrases: the root's from the usual sources (or asked twice), the issuing CA's from
     // --new-passphrase-file, else asked (Enter = same as the root), else the root's.
-    let root_pass: Option<Secret> = if args.no_passphrase {
-        None
-    } else {
-        Some(ctx.pass.new_primary("the root CA key")?)
-    };
+    let root_pass: Option<Secret> =
+        if args.no_passphrase { None } else { Some(ctx.pass.new_primary("the root CA key")?) };
     let int_pass: Option<Secret> = match (&root_pass, &args.new_passphrase_file) {
         (None, _) => None,
         (Some(_), Some(f)) => Some(read_passphrase_file(f)?),
@@ -110,8 +85,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             if p.is_empty() {
                 Some(rp.clone())
             } else {
-                let again = rpassword::prompt_password("Repeat it: ")
-                    .context("could not read the passphrase")?;
+                let again = rpassword::prompt_password("Repeat it: ").context("could not read the passphrase")?;
                 if again != p {
                     anyhow::bail!("the two passphrases differ: run `pki init` again");
                 }
@@ -124,14 +98,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open_or_create(&g.dir)?;
     let root = init_root::create_root(
         &dir,
-        &RootRequest {
-            name: "root",
-            cn: &root_cn,
-            org: Some(&org),
-            trust_domain: Some(&td),
-            key_type,
-            ttl: root_ttl,
-        },
+        &RootRequest { name: "root", cn: &root_cn, org: Some(&org), trust_domain: Some(&td), key_type, ttl: root_ttl },
         root_pass.as_ref(),
         timeout,
         ctx,
@@ -146,15 +113,14 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         path_len: 0,
         constraints: Constraints::default(),
     };
-    let int =
-        create_intermediate::create(&dir, &root, &req, NewKeyPass::Given(int_pass), timeout, ctx)?;
+    let int = create_intermediate::create(&dir, &root, &req, NewKeyPass::Given(int_pass), timeout, ctx)?;
     ctx.pass.given = None;
 
     {
         let lock = dir.lock(timeout)?;
         let text = dir.read_settings_text()?;
-        let text = settings::set_default_ca(&text, &int.name)?
-            + &settings::default_profiles(&td, &int.name);
+        let text = settings::set_default(&text, "ca", &int.name)? + &settings::default_profiles(&td, &int.name);
+        let text = settings::set_default(&text, "profile", "server")?;
         lock.write_settings(&text)?;
     }
 
@@ -167,13 +133,9 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         certs::rfc3339(int.not_after),
         if root_pass.is_some() { "encrypted with your passphrase(s)" } else { "UNENCRYPTED (--no-passphrase)" },
     ));
-    let dir_flag = if g.dir.as_os_str() == "pki" {
-        String::new()
-    } else {
-        format!("--dir {d} ")
-    };
+    let dir_flag = if g.dir.as_os_str() == "pki" { String::new() } else { format!("--dir {d} ") };
     ctx.say(format!(
-        "Next:\n  pki {dir_flag}issue --dns api.{td} --ttl 24h --out ./api     # a server certificate\n  pki {dir_flag}issue --uri spiffe://{td}/agent/1 --ttl 1h --out ./agent --json   # an agent identity\n  pki {dir_flag}list                                              # what has been issued"
+        "Next:\n  pki {dir_flag}issue --dns api.{td} --ttl 24h --out ./api     # a server certificate\n  pki {dir_flag}issue --profile agent --spiffe-id spiffe://{td}/agent/1 --out - --json   # an agent identity\n  pki {dir_flag}list                                              # what has been issued"
     ));
     Ok(Exit::Success)
 }

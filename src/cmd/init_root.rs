@@ -26,17 +26,9 @@ pub fn run(args: InitRootArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let ttl = duration::parse("--ttl", &args.ttl)?;
     let timeout = super::lock_timeout(g)?;
     if g.dir.join("cas").join(&args.name).exists() {
-        return Err(PkiError::CaExists {
-            name: args.name.clone(),
-            dir: g.dir.clone(),
-        }
-        .into());
+        return Err(PkiError::CaExists { name: args.name.clone(), dir: g.dir.clone() }.into());
     }
-    let pass = if args.no_passphrase {
-        None
-    } else {
-        Some(ctx.pass.new_primary("the root CA key")?)
-    };
+    let pass = if args.no_passphrase { None } else { Some(ctx.pass.new_primary("the root CA key")?) };
     let req = RootRequest {
         name: &args.name,
         cn: &args.cn,
@@ -72,11 +64,7 @@ pub fn create_root(
     let not_after = certs::not_after(ctx.now, req.ttl)?;
     let key = keys::generate(req.key_type)?;
     let key_pem = keys::to_pem(&key.der, pass)?;
-    let signer = keys::load_signing_key(
-        &keys::to_pem(&key.der, None)?,
-        &dir.ca_key_path(req.name),
-        || unreachable!(),
-    )?;
+    let signer = keys::load_signing_key(&keys::to_pem(&key.der, None)?, &dir.ca_key_path(req.name), || unreachable!())?;
     let cert = certs::build_root(req.cn, req.org, &signer, ctx.now, not_after)?;
     let lock = dir.lock(timeout)?;
     if !dir.has_settings() {

@@ -14,22 +14,12 @@ const MAX_INPUT: u64 = 64 << 20;
 
 pub fn run(args: InspectArgs, _g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let mut buf = Vec::new();
-    let source = if args.file == "-" {
-        "standard input".to_string()
-    } else {
-        args.file.clone()
-    };
+    let source = if args.file == "-" { "standard input".to_string() } else { args.file.clone() };
     if args.file == "-" {
-        std::io::stdin()
-            .take(MAX_INPUT + 1)
-            .read_to_end(&mut buf)
-            .context("cannot read standard input")?;
+        std::io::stdin().take(MAX_INPUT + 1).read_to_end(&mut buf).context("cannot read standard input")?;
     } else {
-        let f = std::fs::File::open(&args.file)
-            .with_context(|| format!("cannot read {}", args.file))?;
-        f.take(MAX_INPUT + 1)
-            .read_to_end(&mut buf)
-            .with_context(|| format!("cannot read {}", args.file))?;
+        let f = std::fs::File::open(&args.file).with_context(|| format!("cannot read {}", args.file))?;
+        f.take(MAX_INPUT + 1).read_to_end(&mut buf).with_context(|| format!("cannot read {}", args.file))?;
     }
     if buf.len() as u64 > MAX_INPUT {
         anyhow::bail!("{source} is larger than 64 MiB: not a certificate, CSR, CRL or key");

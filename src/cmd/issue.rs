@@ -1,314 +1,300 @@
-//! `pki issue`: generate a key and issue a leaf certificate from an intermediate CA.
+//! `pki issue`: one certificate from flags (or a CSR), or many from `--batch` JSON lines.
 //!
-//! The request is validated completely (names, lifetime, output files, passphrases) before
-//! the CA directory is locked, so a refused request writes nothing.
+//! Every request is planned (checked against the profile, the CA and its constraints) before
+//! the directory is locked, so a refused request writes nothing.
 
-use std::net::IpAddr;
-use std::path::PathBuf;
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::ca::{self, Ca};
-use crate::certs::{self, LeafSpec};
-use crate::cli::{GlobalArgs, IssueArgs, KeyType};
-use crate::ctx::{Ctx, read_passphrase_file};
-use crate::exit::{Exit, PkiError};
+use crate::cli::{GlobalArgs, IssueArgs};
+use crate::ctx::{Ctx, Secret, read_passphrase_file};
+use crate::exit::Exit;
+use crate::issuance::{Issued, Issuing, Plan, Spec};
 use crate::outfiles::{self, Staged};
-use crate::serial::Serial;
-use crate::settings::Settings;
-use crate::store::{CaDir, InventoryRecord, Status, sha256_hex};
-use crate::{duration, keys};
+use crate::store::{CaDir, Locked};
 
-const OUT_FILES: [&str; 5] = [
-    "cert.pem",
-    "key.pem",
-    "chain.pem",
-    "fullchain.pem",
-    "root.pem",
-];
+const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
 
-#[derive(Debug, Serialize)]
-struct Issued {
-    serial: String,
-    subject: String,
-    sans: Vec<String>,
-    not_before: String,
-    not_after: String,
-    issuer: String,
-    ca: String,
-    key_type: String,
-    sha256: String,
-    files: Files,
+/// Where the result goes.
+#[derive(Debug, Clone)]
+enum Out {
+    Dir(PathBuf),
+    Stdout,
 }
 
 #[derive(Debug, Serialize)]
 struct Files {
     cert: PathBuf,
-    key: PathBuf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<PathBuf>,
     chain: PathBuf,
     fullchain: PathBuf,
     root: PathBuf,
 }
 
-/// Names from the command line, checked and normalised.
-struct Names {
-    cn: String,
-    dns: Vec<String>,
-    ips: Vec<IpAddr>,
-    uris: Vec<String>,
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    #[serde(flatten)]
+    issued: &'a Issued,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<Files>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cert_pem: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain_pem: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_pem: Option<&'a str>,
 }
 
-fn names(args: &IssueArgs) -> Result<Names> {
-    let mut dns = vec![];
-    for d in &args.dns {
-        let n = d.trim().trim_end_matches('.').to_ascii_lowercase();
-        certs::check_dns_name(&n, true).map_err(|why| PkiError::BadName {
-            kind: "--dns name",
-            value: d.clone(),
-            why,
-        })?;
-        if !dns.contains(&n) {
-            dns.push(n);
-        }
-    }
-    let mut ips = vec![];
-    for i in &args.ip {
-        let ip: IpAddr = i.trim().parse().map_err(|_| PkiError::BadName {
-            kind: "--ip address",
-            value: i.clone(),
-            why: "expected an IPv4 or IPv6 address such as 10.0.0.7".into(),
-        })?;
-        if !ips.contains(&ip) {
-            ips.push(ip);
-        }
-    }
-    let mut uris = vec![];
-    for u in &args.uri {
-        certs::check_uri(u).map_err(|why| PkiError::BadName {
-            kind: "--uri",
-            value: u.clone(),
-            why,
-        })?;
-        if !uris.contains(u) {
-            uris.push(u.clone());
-        }
-    }
-    if let Some(cn) = &args.cn {
-        super::check_cn("--cn", cn)?;
-        // A CN alone is also a SAN when it is a name a client can check (what step does).
-        if dns.is_empty() && ips.is_empty() && uris.is_empty() {
-            if let Ok(ip) = cn.parse::<IpAddr>() {
-                ips.push(ip);
-            } else if certs::check_dns_name(&cn.to_ascii_lowercase(), true).is_ok()
-                && cn.contains('.')
-            {
-                dns.push(cn.to_ascii_lowercase());
-            }
-        }
-    }
-    if dns.is_empty() && ips.is_empty() && uris.is_empty() {
-        return Err(PkiError::NoSan.into());
-    }
-    let cn = match &args.cn {
-        Some(c) => c.clone(),
-        None => dns
-            .first()
-            .cloned()
-            .or_else(|| uris.first().cloned())
-            .unwrap_or_else(|| ips[0].to_string()),
-    };
-    if cn.chars().count() > 64 {
-        anyhow::bail!(
-            "the first SAN '{cn}' is longer than 64 characters and cannot be the common name: give a shorter --cn"
-        );
-    }
-    Ok(Names { cn, dns, ips, uris })
-}
-
-/// A directory name derived from the CN, for when `--out` is not given.
-fn default_out(cn: &str) -> PathBuf {
-    let s: String = cn
+/// A directory name derived from the first name, for when `--out` is not given.
+fn default_out(spec: &Spec) -> PathBuf {
+    let first = spec
+        .cn
+        .clone()
+        .or_else(|| spec.dns.first().cloned())
+        .or_else(|| spec.spiffe_id.clone())
+        .or_else(|| spec.uri.first().cloned())
+        .or_else(|| spec.ip.first().cloned())
+        .unwrap_or_else(|| "cert".into());
+    let first = first.rsplit('/').next().unwrap_or(&first).to_string();
+    let s: String = first
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
         .collect();
     PathBuf::from(s.trim_start_matches('.'))
 }
 
+fn out_of(spec: &Spec) -> Out {
+    match &spec.out {
+        Some(p) if p.as_os_str() == "-" => Out::Stdout,
+        Some(p) => Out::Dir(p.clone()),
+        None => Out::Dir(default_out(spec)),
+    }
+}
+
+fn spec_of(args: &IssueArgs) -> Spec {
+    Spec {
+        profile: args.profile.clone(),
+        ca: args.ca.clone(),
+        cn: args.cn.clone(),
+        dns: args.dns.clone(),
+        ip: args.ip.clone(),
+        uri: args.uri.clone(),
+        spiffe_id: args.spiffe_id.clone(),
+        ttl: args.ttl.clone(),
+        key_type: args.key_type.clone(),
+        out: args.out.clone(),
+        csr: args.csr.clone(),
+        force: args.force,
+        clip_ttl: args.clip_ttl,
+    }
+}
+
 pub fn run(args: IssueArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
-    let names = names(&args)?;
     let timeout = super::lock_timeout(g)?;
-    let ttl_flag = args
-        .ttl
-        .as_deref()
-        .map(|t| duration::parse("--ttl", t))
-        .transpose()?;
-    let key_pass = args
-        .key_passphrase_file
-        .as_deref()
-        .map(read_passphrase_file)
-        .transpose()?;
-    let out_dir = args.out.clone().unwrap_or_else(|| default_out(&names.cn));
-    outfiles::check_targets(&out_dir, &OUT_FILES, args.force)?;
-
+    let key_pass = args.key_passphrase_file.as_deref().map(read_passphrase_file).transpose()?;
+    if let Some(batch) = &args.batch {
+        return run_batch(batch, &args, g, ctx, key_pass.as_ref(), timeout);
+    }
+    let spec = spec_of(&args);
+    let out = out_of(&spec);
+    if let Out::Dir(d) = &out {
+        outfiles::check_targets(d, &OUT_FILES, spec.force)?;
+    }
     let dir = CaDir::open(&g.dir)?;
-    let settings = Settings::parse(
-        &dir.read_settings_text()?,
-        &dir.path("pki.toml").display().to_string(),
-    )?;
-    let ca_name = ca::issuing_ca(&dir, &settings, args.ca.as_deref())?;
-    let chain = Ca::chain(&dir, &ca_name)?;
-    let issuer_ca = &chain[0];
-    let ttl = match ttl_flag {
-        Some(t) => t,
-        None => {
-            let (flag, v) = match settings
-                .ca
-                .get(&ca_name)
-                .and_then(|c| c.default_ttl.as_deref())
-            {
-                Some(v) => (format!("[ca.{ca_name}] default_ttl"), v),
-                None => (
-                    "[defaults] leaf_ttl".to_string(),
-                    settings.defaults.leaf_ttl.as_deref().unwrap_or("24h"),
-                ),
-            };
-            duration::parse(&flag, v)?
-        }
-    };
-    let key_type = args
-        .key_type
-        .or(settings.defaults.key_type)
-        .unwrap_or(KeyType::P256);
-    if ctx.now >= issuer_ca.not_after {
-        anyhow::bail!(
-            "CA '{ca_name}' expired at {}: create a new intermediate with `pki create-intermediate`",
-            certs::rfc3339(issuer_ca.not_after)
-        );
-    }
-    let not_before = (ctx.now - certs::BACKDATE).max(issuer_ca.not_before);
-    let not_after = certs::not_after(ctx.now, ttl)?;
-    if not_after > issuer_ca.not_after {
-        return Err(PkiError::OutlivesIssuer {
-            what: "the certificate".into(),
-            not_after: certs::rfc3339(not_after),
-            issuer: ca_name.clone(),
-            issuer_not_after: certs::rfc3339(issuer_ca.not_after),
-        }
-        .into());
-    }
-
-    // Expensive and failure-prone work happens before the lock: unlocking the CA key (the
-    // KDF is deliberately slow) and generating the leaf key.
-    let issuer = issuer_ca.unlock(&dir, ctx)?;
-    let leaf_key = keys::generate(key_type)?;
-    let leaf_pub = keys::load_signing_key(
-        &keys::to_pem(&leaf_key.der, None)?,
-        &out_dir.join("key.pem"),
-        || unreachable!(),
-    )?;
-    let key_pem = keys::to_pem(&leaf_key.der, key_pass.as_ref())?;
-
+    let mut issuing = Issuing::open(&dir)?;
+    let plan = issuing.plan(&spec, ctx.now)?;
+    issuing.unlock(&plan.ca, ctx)?;
     let lock = dir.lock(timeout)?;
-    let serial = loop {
-        let s = Serial::random()?;
-        if lock.serial_is_free(&s) {
-            break s;
-        }
-    };
-    let spec = LeafSpec {
-        cn: names.cn.clone(),
-        dns: names.dns,
-        ips: names.ips,
-        uris: names.uris,
-        not_before,
-        not_after,
-        serial,
-    };
-    let cert = certs::build_leaf(&spec, &leaf_pub, &issuer)?;
-    let cert_pem = cert.pem();
-    let fingerprint = sha256_hex(cert.der());
-    let rec = InventoryRecord {
-        serial: spec.serial.hex(),
-        status: Status::Valid,
-        not_before: certs::rfc3339(not_before),
-        not_after: certs::rfc3339(not_after),
-        revoked_at: None,
-        reason: None,
-        replaced_by: None,
-        ca: ca_name.clone(),
-        profile: None,
-        key_type: key_type.name().to_string(),
-        subject: format!("CN={}", spec.cn),
-        sans: spec.san_strings(),
-    };
-
-    // Stage the user's files first, so a full disk or a read-only --out fails before the commit.
-    let chain_pem: String = chain[..chain.len() - 1]
-        .iter()
-        .map(|c| c.pem.as_str())
-        .collect();
-    let root_pem = &chain[chain.len() - 1].pem;
-    let mut staged = Staged::default();
-    let files = Files {
-        cert: staged.stage(&out_dir, "cert.pem", cert_pem.as_bytes(), 0o644)?,
-        key: staged.stage(&out_dir, "key.pem", key_pem.as_bytes(), 0o600)?,
-        chain: staged.stage(&out_dir, "chain.pem", chain_pem.as_bytes(), 0o644)?,
-        fullchain: staged.stage(
-            &out_dir,
-            "fullchain.pem",
-            format!("{cert_pem}{chain_pem}").as_bytes(),
-            0o644,
-        )?,
-        root: staged.stage(&out_dir, "root.pem", root_pem.as_bytes(), 0o644)?,
-    };
-    lock.commit_issue(
-        &rec,
-        &cert_pem,
-        &fingerprint,
-        &ctx.actor,
-        &certs::rfc3339(ctx.now),
-    )?;
+    let (issued, files) = issue_one(&mut issuing, &plan, &lock, &out, key_pass.as_ref(), ctx)?;
     drop(lock);
-    staged.commit().with_context(|| {
-        format!(
-            "certificate {} was issued and recorded, but its files could not be written",
-            rec.serial
-        )
-    })?;
-
-    let out = Issued {
-        serial: rec.serial.clone(),
-        subject: rec.subject.clone(),
-        sans: rec.sans.clone(),
-        not_before: rec.not_before.clone(),
-        not_after: rec.not_after.clone(),
-        issuer: issuer_ca.subject.clone(),
-        ca: ca_name,
-        key_type: key_type.name().into(),
-        sha256: fingerprint,
-        files,
-    };
-    if args.json {
-        serde_json::to_writer_pretty(&mut ctx.out, &out)?;
-        writeln!(ctx.out)?;
-    } else {
-        writeln!(ctx.out, "{}", out.serial)?;
-        ctx.say(format!(
-            "issued {} [{}] until {} into {}/",
-            out.subject,
-            out.sans.join(", "),
-            out.not_after,
-            out_dir.display()
-        ));
-    }
+    report(ctx, &issued, files, &out, args.json)?;
     Ok(Exit::Success)
 }
 
-use std::io::Write;
+/// Signs, stages the user's files, commits, then moves the files into place.
+fn issue_one(
+    issuing: &mut Issuing<'_>,
+    plan: &Plan,
+    lock: &Locked<'_>,
+    out: &Out,
+    key_pass: Option<&Secret>,
+    ctx: &Ctx,
+) -> Result<(Issued, Option<Files>)> {
+    let mut issued = issuing.sign(plan, lock, key_pass)?;
+    let record = issued.record.take().expect("sign returns the inventory record");
+    // Stage the user's files first, so a full disk or a read-only --out fails before the commit.
+    let mut staged = Staged::default();
+    let files = match out {
+        Out::Dir(d) => Some(stage_files(&mut staged, d, &issued)?),
+        Out::Stdout => None,
+    };
+    let mut data_extra = serde_json::Map::new();
+    if let Some(r) = &plan.renews {
+        data_extra.insert("renews".into(), r.clone().into());
+    }
+    lock.commit_issue(
+        &record,
+        &issued.cert_pem,
+        &issued.sha256,
+        &ctx.actor,
+        &crate::certs::rfc3339(ctx.now),
+        data_extra,
+    )?;
+    staged.commit().with_context(|| {
+        format!("certificate {} was issued and recorded, but its files could not be written", issued.serial)
+    })?;
+    Ok((issued, files))
+}
+
+fn stage_files(staged: &mut Staged, d: &Path, issued: &Issued) -> Result<Files> {
+    let cert = &issued.cert_pem;
+    let chain = &issued.chain_pem;
+    Ok(Files {
+        cert: staged.stage(d, "cert.pem", cert.as_bytes(), 0o644)?,
+        key: match &issued.key_pem {
+            Some(k) => Some(staged.stage(d, "key.pem", k.as_bytes(), 0o600)?),
+            None => None,
+        },
+        chain: staged.stage(d, "chain.pem", chain.as_bytes(), 0o644)?,
+        fullchain: staged.stage(d, "fullchain.pem", format!("{cert}{chain}").as_bytes(), 0o644)?,
+        root: staged.stage(d, "root.pem", issued.root_pem.as_bytes(), 0o644)?,
+    })
+}
+
+fn report(ctx: &mut Ctx, issued: &Issued, files: Option<Files>, out: &Out, json: bool) -> Result<()> {
+    let to_stdout = matches!(out, Out::Stdout);
+    if json {
+        let r = Report {
+            issued,
+            files,
+            cert_pem: to_stdout.then_some(issued.cert_pem.as_str()),
+            chain_pem: to_stdout.then_some(issued.chain_pem.as_str()),
+            key_pem: if to_stdout { issued.key_pem.as_ref().map(|k| k.as_str()) } else { None },
+        };
+        serde_json::to_writer_pretty(&mut ctx.out, &r)?;
+        writeln!(ctx.out)?;
+        return Ok(());
+    }
+    if to_stdout {
+        // The bundle a process needs, and nothing on disk: certificate, chain, key.
+        write!(ctx.out, "{}{}", issued.cert_pem, issued.chain_pem)?;
+        if let Some(k) = &issued.key_pem {
+            write!(ctx.out, "{}", k.as_str())?;
+        }
+        ctx.say(format!("issued {} serial {} until {}", describe(issued), issued.serial, issued.not_after));
+    } else {
+        writeln!(ctx.out, "{}", issued.serial)?;
+        let where_ = match out {
+            Out::Dir(d) => d.display().to_string(),
+            Out::Stdout => "-".into(),
+        };
+        ctx.say(format!("issued {} until {} into {where_}/", describe(issued), issued.not_after));
+    }
+    Ok(())
+}
+
+fn describe(i: &Issued) -> String {
+    let subject = if i.subject.is_empty() { "(empty subject)".to_string() } else { i.subject.clone() };
+    format!("{subject} [{}]", i.sans.join(", "))
+}
+
+#[derive(Serialize)]
+struct BatchError<'a> {
+    line: usize,
+    ok: bool,
+    error: &'a str,
+}
+
+/// Issues one certificate per JSON line, under one lock and one unlock per CA. A refused line
+/// does not stop the others; the exit status is 1 when any was refused.
+fn run_batch(
+    source: &str,
+    args: &IssueArgs,
+    g: &GlobalArgs,
+    ctx: &mut Ctx,
+    key_pass: Option<&Secret>,
+    timeout: std::time::Duration,
+) -> Result<Exit> {
+    if args.csr.is_some()
+        || !args.dns.is_empty()
+        || !args.ip.is_empty()
+        || !args.uri.is_empty()
+        || args.cn.is_some()
+        || args.spiffe_id.is_some()
+    {
+        anyhow::bail!(
+            "--batch takes every request from its lines: drop --csr, --cn, --dns, --ip, --uri and --spiffe-id"
+        );
+    }
+    let reader: Box<dyn BufRead> = if source == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(source).with_context(|| format!("cannot read batch file {source}"))?,
+        ))
+    };
+    let dir = CaDir::open(&g.dir)?;
+    let mut issuing = Issuing::open(&dir)?;
+    let lock = dir.lock(timeout)?;
+    let (mut ok, mut refused) = (0usize, 0usize);
+    for (i, line) in reader.lines().enumerate() {
+        let n = i + 1;
+        let line = line.with_context(|| format!("cannot read batch line {n}"))?;
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let result = (|| -> Result<(Issued, Option<Files>, Out)> {
+            let mut spec: Spec =
+                serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("not a valid request: {e}"))?;
+            // Command-line flags are defaults for every line.
+            spec.profile = spec.profile.or_else(|| args.profile.clone());
+            spec.ca = spec.ca.or_else(|| args.ca.clone());
+            spec.ttl = spec.ttl.or_else(|| args.ttl.clone());
+            spec.key_type = spec.key_type.or_else(|| args.key_type.clone());
+            spec.force |= args.force;
+            spec.clip_ttl |= args.clip_ttl;
+            if spec.out.is_none() {
+                spec.out = Some(PathBuf::from("-"));
+            }
+            let out = out_of(&spec);
+            if let Out::Dir(d) = &out {
+                outfiles::check_targets(d, &OUT_FILES, spec.force)?;
+            }
+            let plan = issuing.plan(&spec, ctx.now)?;
+            issuing.unlock(&plan.ca, ctx)?;
+            let (issued, files) = issue_one(&mut issuing, &plan, &lock, &out, key_pass, ctx)?;
+            Ok((issued, files, out))
+        })();
+        match result {
+            Ok((issued, files, out)) => {
+                ok += 1;
+                let to_stdout = matches!(out, Out::Stdout);
+                let r = Report {
+                    issued: &issued,
+                    files,
+                    cert_pem: to_stdout.then_some(issued.cert_pem.as_str()),
+                    chain_pem: to_stdout.then_some(issued.chain_pem.as_str()),
+                    key_pem: if to_stdout { issued.key_pem.as_ref().map(|k| k.as_str()) } else { None },
+                };
+                let mut v = serde_json::to_value(&r)?;
+                v["line"] = n.into();
+                v["ok"] = true.into();
+                serde_json::to_writer(&mut ctx.out, &v)?;
+                writeln!(ctx.out)?;
+            }
+            Err(e) => {
+                refused += 1;
+                let msg = format!("{e:#}");
+                serde_json::to_writer(&mut ctx.out, &BatchError { line: n, ok: false, error: &msg })?;
+                writeln!(ctx.out)?;
+            }
+        }
+    }
+    drop(lock);
+    ctx.say(format!("batch: {ok} issued, {refused} refused"));
+    Ok(if refused > 0 { Exit::Findings } else { Exit::Success })
+}

@@ -18,15 +18,7 @@ pub fn run(args: LedgerVerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit
     } else if let Some(p) = &check.problem {
         writeln!(ctx.out, "ledger BROKEN: {p}")?;
     } else {
-        writeln!(
-            ctx.out,
-            "ledger intact: {} record(s), head {}",
-            check.records, check.head
-        )?;
+        writeln!(ctx.out, "ledger intact: {} record(s), head {}", check.records, check.head)?;
     }
-    Ok(if check.intact {
-        Exit::Success
-    } else {
-        Exit::Findings
-    })
+    Ok(if check.intact { Exit::Success } else { Exit::Findings })
 }

@@ -53,13 +53,7 @@ pub fn run(args: ListArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
                 }
                 first = false;
                 write!(out, "\n  ")?;
-                serde_json::to_writer(
-                    &mut *out,
-                    &Row {
-                        state: state(&r, &now),
-                        rec: &r,
-                    },
-                )?;
+                serde_json::to_writer(&mut *out, &Row { state: state(&r, &now), rec: &r })?;
             }
             Ok(())
         })?;
@@ -67,17 +61,8 @@ pub fn run(args: ListArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let mut table = Table::new();
-    table
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    table.set_header(vec![
-        "Serial",
-        "State",
-        "Not after",
-        "CA",
-        "Subject",
-        "SANs",
-    ]);
+    table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+    table.set_header(vec!["Serial", "State", "Not after", "CA", "Subject", "SANs"]);
     let mut n = 0usize;
     dir.for_each_inventory(|r| {
         if keep(&r) {

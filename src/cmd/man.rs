@@ -29,10 +29,7 @@ fn render(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
         man.render_subcommands_section(&mut buf)?;
     }
     // EXAMPLES / EXIT STATUS / ENVIRONMENT come from the same text `--help` shows.
-    let mut extra = cmd
-        .get_after_help()
-        .map(|s| s.to_string())
-        .unwrap_or_default();
+    let mut extra = cmd.get_after_help().map(|s| s.to_string()).unwrap_or_default();
     if !extra.contains("EXIT STATUS") {
         extra.push_str("\n\n");
         extra.push_str(EXIT_STATUS_TEXT);
@@ -41,27 +38,19 @@ fn render(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
         let mut lines = section.lines();
         let Some(head) = lines.next() else { continue };
         let (title, body): (String, Vec<&str>) = match head.strip_suffix(':') {
-            Some(h) if h.chars().all(|c| c.is_ascii_uppercase() || c == ' ') => {
-                (h.to_string(), lines.collect())
-            }
+            Some(h) if h.chars().all(|c| c.is_ascii_uppercase() || c == ' ') => (h.to_string(), lines.collect()),
             _ => ("NOTES".to_string(), section.lines().collect()),
         };
         buf.extend_from_slice(format!(".SH \"{title}\"\n.nf\n").as_bytes());
         for l in body {
             let l = l.replace('\\', "\\\\").replace('-', "\\-");
-            let l = if l.starts_with('.') || l.starts_with('\'') {
-                format!("\\&{l}")
-            } else {
-                l
-            };
+            let l = if l.starts_with('.') || l.starts_with('\'') { format!("\\&{l}") } else { l };
             buf.extend_from_slice(format!("{l}\n").as_bytes());
         }
         buf.extend_from_slice(b".fi\n");
     }
     if name == "pki" {
-        buf.extend_from_slice(
-            format!(".SH FILES\n.nf\n{}\n.fi\n", FILES.replace('-', "\\-")).as_bytes(),
-        );
+        buf.extend_from_slice(format!(".SH FILES\n.nf\n{}\n.fi\n", FILES.replace('-', "\\-")).as_bytes());
     }
     if cmd.get_version().is_some() {
         man.render_version_section(&mut buf)?;
@@ -71,8 +60,7 @@ fn render(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
 
 pub fn run(args: ManArgs, ctx: &mut Ctx) -> Result<Exit> {
     let root = Cli::command();
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+    std::fs::create_dir_all(&args.out_dir).with_context(|| format!("cannot create {}", args.out_dir.display()))?;
     let mut written = vec![];
     let page = render(&root, "pki")?;
     let p = args.out_dir.join("pki.1");
@@ -82,14 +70,9 @@ pub fn run(args: ManArgs, ctx: &mut Ctx) -> Result<Exit> {
         let name = format!("pki-{}", sub.get_name());
         let cmd = sub.clone().name(name.clone());
         let p = args.out_dir.join(format!("{name}.1"));
-        std::fs::write(&p, render(&cmd, &name)?)
-            .with_context(|| format!("cannot write {}", p.display()))?;
+        std::fs::write(&p, render(&cmd, &name)?).with_context(|| format!("cannot write {}", p.display()))?;
         written.push(p);
     }
-    ctx.say(format!(
-        "wrote {} man page(s) to {}",
-        written.len(),
-        args.out_dir.display()
-    ));
+    ctx.say(format!("wrote {} man page(s) to {}", written.len(), args.out_dir.display()));
     Ok(Exit::Success)
 }

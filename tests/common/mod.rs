@@ -55,12 +55,7 @@ impl Env {
     /// Runs and insists on success, returning stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let o = self.run(args);
-        assert!(
-            o.status.success(),
-            "pki {args:?} failed: {}\n{}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert!(o.status.success(), "pki {args:?} failed: {}\n{}", o.status, String::from_utf8_lossy(&o.stderr));
         String::from_utf8(o.stdout).unwrap()
     }
 
@@ -82,15 +77,15 @@ impl Env {
 
     /// The same with unencrypted keys: for tests that issue many certificates quickly.
     pub fn init_plain(&self) {
-        self.ok(&[
-            "init",
-            "--non-interactive",
-            "--org",
-            "Acme",
-            "--trust-domain",
-            "acme.internal",
-            "--no-passphrase",
-        ]);
+        self.ok(&["init", "--non-interactive", "--org", "Acme", "--trust-domain", "acme.internal", "--no-passphrase"]);
+    }
+
+    /// Appends text (e.g. a profile) to the directory's pki.toml, as a person would.
+    pub fn append_settings(&self, text: &str) {
+        let p = self.ca().join("pki.toml");
+        let mut s = std::fs::read_to_string(&p).unwrap();
+        s.push_str(text);
+        std::fs::write(&p, s).unwrap();
     }
 
     pub fn issue(&self, extra: &[&str]) -> String {
@@ -134,64 +129,34 @@ pub fn stderr(o: &Output) -> String {
 
 /// Asserts exit status 2 with exactly one line on stderr, and returns that line.
 pub fn assert_one_line_error(o: &Output) -> String {
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "expected exit 2, got {:?}: {}",
-        o.status,
-        stderr(o)
-    );
+    assert_eq!(o.status.code(), Some(2), "expected exit 2, got {:?}: {}", o.status, stderr(o));
     let e = stderr(o);
-    assert_eq!(
-        e.lines().count(),
-        1,
-        "expected one line on stderr, got: {e}"
-    );
+    assert_eq!(e.lines().count(), 1, "expected one line on stderr, got: {e}");
     assert!(e.starts_with("pki: error: "), "{e}");
     assert!(!e.contains("panicked"), "{e}");
     e
 }
 
 pub fn openssl(args: &[&str], cwd: &Path) -> Output {
-    Command::new("openssl")
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .expect("openssl is installed")
+    Command::new("openssl").args(args).current_dir(cwd).output().expect("openssl is installed")
 }
 
 pub fn pem_ders(path: &Path) -> Vec<Vec<u8>> {
     let text = std::fs::read(path).unwrap();
-    pem::parse_many(text)
-        .unwrap()
-        .into_iter()
-        .map(|p| p.contents().to_vec())
-        .collect()
+    pem::parse_many(text).unwrap().into_iter().map(|p| p.contents().to_vec()).collect()
 }
 
 /// Verifies a leaf with rustls-webpki for the given usage, against root.pem and chain.pem.
 pub fn webpki_verify(out_dir: &Path, usage: webpki::KeyUsage) -> Result<(), webpki::Error> {
     let root = pem_ders(&out_dir.join("root.pem")).remove(0);
     let chain: Vec<rustls_pki_types::CertificateDer<'static>> =
-        pem_ders(&out_dir.join("chain.pem"))
-            .into_iter()
-            .map(rustls_pki_types::CertificateDer::from)
-            .collect();
-    let leaf =
-        rustls_pki_types::CertificateDer::from(pem_ders(&out_dir.join("cert.pem")).remove(0));
+        pem_ders(&out_dir.join("chain.pem")).into_iter().map(rustls_pki_types::CertificateDer::from).collect();
+    let leaf = rustls_pki_types::CertificateDer::from(pem_ders(&out_dir.join("cert.pem")).remove(0));
     let root_der = rustls_pki_types::CertificateDer::from(root);
     let anchor = webpki::anchor_from_trusted_cert(&root_der)?.to_owned();
     let ee = webpki::EndEntityCert::try_from(&leaf)?;
     let now = rustls_pki_types::UnixTime::now();
-    ee.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
-        &[anchor],
-        &chain,
-        now,
-        usage,
-        None,
-        None,
-    )?;
+    ee.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &[anchor], &chain, now, usage, None, None)?;
     Ok(())
 }
 
@@ -223,7 +188,5 @@ pub fn inventory(ca: &Path) -> Vec<Vec<String>> {
 }
 
 pub fn cert_file(ca: &Path, serial: &str) -> PathBuf {
-    ca.join("certs")
-        .join(&serial[..2])
-        .join(format!("{serial}.pem"))
+    ca.join("certs").join(&serial[..2]).join(format!("{serial}.pem"))
 }

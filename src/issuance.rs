@@ -1,0 +1,595 @@
+//! From a request (command-line flags, a batch line, a CSR, a renewal) to a committed
+//! certificate. `plan` checks everything (profile, names, lifetime, key, CA constraints) and
+//! writes nothing; `sign` and `Locked::commit_issue` then issue it under the directory lock.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ::time::OffsetDateTime;
+use anyhow::{Context, Result, anyhow, bail};
+use rcgen::{Issuer, KeyPair};
+use serde::{Deserialize, Serialize};
+use x509_parser::prelude::*;
+
+use crate::ca::{self, Ca};
+use crate::certs::{self, LeafSpec};
+use crate::cli::KeyType;
+use crate::ctx::{Ctx, Secret};
+use crate::exit::PkiError;
+use crate::keys;
+use crate::policy::{Profile, Request, check_spiffe_id};
+use crate::serial::Serial;
+use crate::settings::Settings;
+use crate::store::{CaDir, InventoryRecord, Locked, Status, sha256_hex};
+use crate::{duration, inspect};
+
+/// A request as flags or a batch line give it (batch lines use these field names).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    pub profile: Option<String>,
+    pub ca: Option<String>,
+    pub cn: Option<String>,
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub ip: Vec<String>,
+    #[serde(default)]
+    pub uri: Vec<String>,
+    pub spiffe_id: Option<String>,
+    pub ttl: Option<String>,
+    pub key_type: Option<String>,
+    pub out: Option<PathBuf>,
+    /// A CSR file (or "-" for standard input on the command line).
+    pub csr: Option<String>,
+    #[serde(default)]
+    pub force: bool,
+    #[serde(default)]
+    pub clip_ttl: bool,
+}
+
+/// Where the subject key comes from.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// pki generates the key and hands it out.
+    Generate(KeyType),
+    /// The holder keeps the key: a CSR's, or the certificate being renewed's.
+    Public { spki_der: Vec<u8> },
+}
+
+/// A request checked against every rule, ready to sign. Nothing has been written.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub ca: String,
+    pub chain: Vec<Ca>,
+    pub profile: Option<String>,
+    pub subject: Vec<(String, String)>,
+    pub dns: Vec<String>,
+    pub ips: Vec<IpAddr>,
+    pub uris: Vec<String>,
+    pub ekus: Vec<String>,
+    pub key: KeySource,
+    pub key_type: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub renews: Option<String>,
+}
+
+/// What a script learns about an issued certificate.
+#[derive(Debug, Serialize)]
+pub struct Issued {
+    pub serial: String,
+    pub subject: String,
+    pub sans: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spiffe_id: Option<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub issuer: String,
+    pub ca: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    pub key_type: String,
+    pub sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renews: Option<String>,
+    #[serde(skip)]
+    pub cert_pem: String,
+    #[serde(skip)]
+    pub key_pem: Option<Secret>,
+    #[serde(skip)]
+    pub chain_pem: String,
+    #[serde(skip)]
+    pub root_pem: String,
+    #[serde(skip)]
+    pub record: Option<InventoryRecord>,
+}
+
+/// The directory as issuance sees it: settings, CA chains and unlocked CA keys, loaded once.
+pub struct Issuing<'a> {
+    pub dir: &'a CaDir,
+    pub settings: Settings,
+    pub settings_file: String,
+    chains: HashMap<String, Vec<Ca>>,
+    issuers: HashMap<String, Issuer<'static, KeyPair>>,
+}
+
+impl<'a> Issuing<'a> {
+    pub fn open(dir: &'a CaDir) -> Result<Issuing<'a>> {
+        let settings_file = dir.path(crate::store::SETTINGS).display().to_string();
+        let settings = Settings::parse(&dir.read_settings_text()?, &settings_file)?;
+        Ok(Issuing { dir, settings, settings_file, chains: HashMap::new(), issuers: HashMap::new() })
+    }
+
+    fn chain(&mut self, name: &str) -> Result<Vec<Ca>> {
+        if let Some(c) = self.chains.get(name) {
+            return Ok(c.clone());
+        }
+        let c = Ca::chain(self.dir, name)?;
+        self.chains.insert(name.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// Unlocks a CA key once per process (the KDF is deliberately slow).
+    pub fn unlock(&mut self, name: &str, ctx: &Ctx) -> Result<()> {
+        if !self.issuers.contains_key(name) {
+            let chain = self.chain(name)?;
+            let issuer = chain[0].unlock(self.dir, ctx)?;
+            self.issuers.insert(name.to_string(), issuer);
+        }
+        Ok(())
+    }
+
+    /// Checks a request completely. Writes nothing.
+    pub fn plan(&mut self, spec: &Spec, now: OffsetDateTime) -> Result<Plan> {
+        self.plan_with_key(spec, now, None)
+    }
+
+    /// As `plan`, with the subject key already known (a renewal keeping its key).
+    pub fn plan_with_key(&mut self, spec: &Spec, now: OffsetDateTime, existing: Option<Vec<u8>>) -> Result<Plan> {
+        let mut names = parse_names(spec)?;
+        let mut csr_ekus = None;
+        let (key, key_type) = if let Some(spki) = existing {
+            let kt = key_type_of_spki(&spki)?;
+            (KeySource::Public { spki_der: spki }, kt)
+        } else if let Some(csr) = &spec.csr {
+            if !names.dns.is_empty() || !names.ips.is_empty() || !names.uris.is_empty() || spec.cn.is_some() {
+                bail!("give the names either in the CSR or on the command line, not both");
+            }
+            if spec.key_type.is_some() {
+                bail!("--key-type does not apply to --csr: the CSR brings its own key");
+            }
+            let c = read_csr(csr)?;
+            names = c.names;
+            csr_ekus = c.ekus;
+            (KeySource::Public { spki_der: c.spki_der }, c.key_type)
+        } else {
+            let kt = match spec.key_type.as_deref() {
+                Some("p256") | Some("P256") | Some("p-256") => KeyType::P256,
+                Some("ed25519") | Some("Ed25519") => KeyType::Ed25519,
+                Some(other) => {
+                    bail!("invalid --key-type '{other}': pki generates p256 or ed25519 keys (send a CSR for others)")
+                }
+                None => self.settings.defaults.key_type.unwrap_or(KeyType::P256),
+            };
+            (KeySource::Generate(kt), kt.name().to_string())
+        };
+        if let Some(id) = &spec.spiffe_id {
+            check_spiffe_id(id, false).map_err(|e| anyhow!("invalid --spiffe-id '{id}': {e}"))?;
+            if !names.uris.contains(id) {
+                names.uris.insert(0, id.clone());
+            }
+        }
+        complete_names(&mut names)?;
+
+        let profile: Option<Profile> = match spec.profile.as_ref().or(self.settings.defaults.profile.as_ref()) {
+            Some(p) => Some(self.settings.profile(p, &self.settings_file)?),
+            None => None,
+        };
+        let ca_name = match (&spec.ca, profile.as_ref().and_then(|p| p.ca.as_ref())) {
+            (Some(a), Some(b)) if a != b => {
+                bail!(
+                    "profile '{}' issues from CA '{b}' only, not '{a}'",
+                    profile.as_ref().map(|p| p.name.as_str()).unwrap_or("")
+                )
+            }
+            (Some(a), _) => a.clone(),
+            (None, Some(b)) => b.clone(),
+            (None, None) => ca::issuing_ca(self.dir, &self.settings, None)?,
+        };
+        if !self.dir.ca_exists(&ca_name) {
+            return Err(PkiError::UnknownCa { name: ca_name, known: self.dir.ca_names()? }.into());
+        }
+        let chain = self.chain(&ca_name)?;
+        let issuer = &chain[0];
+        if issuer.self_signed
+            && chain.len() == 1
+            && spec.ca.is_none()
+            && profile.as_ref().and_then(|p| p.ca.as_ref()).is_none()
+        {
+            bail!("CA '{ca_name}' is a root: issue from an intermediate (`pki create-intermediate issuing`)");
+        }
+        if now >= issuer.not_after {
+            bail!(
+                "CA '{ca_name}' expired at {}: create a new intermediate with `pki create-intermediate`",
+                certs::rfc3339(issuer.not_after)
+            );
+        }
+        let requested_ttl = spec.ttl.as_deref().map(|t| duration::parse("--ttl", t)).transpose()?;
+        let (ttl, ekus) = match &profile {
+            Some(p) => {
+                let left = (issuer.not_after - now).whole_seconds().max(0) as u64;
+                if p.max_ttl.as_secs() > left {
+                    bail!(
+                        "{}: [profiles.{}] max_ttl = {} is longer than what CA '{ca_name}' has left (until {}): lower max_ttl or renew the CA",
+                        self.settings_file,
+                        p.name,
+                        crate::duration::show(p.max_ttl),
+                        certs::rfc3339(issuer.not_after)
+                    );
+                }
+                let req = Request {
+                    cn: names.cn.clone(),
+                    dns: names.dns.clone(),
+                    ips: names.ips.clone(),
+                    uris: names.uris.clone(),
+                    key_type: key_type.clone(),
+                    ttl: requested_ttl,
+                    csr_ekus: csr_ekus.clone(),
+                };
+                let ttl = p.check(&req, spec.clip_ttl)?;
+                (ttl, p.ext_key_usage.clone())
+            }
+            None => {
+                let ttl = match requested_ttl {
+                    Some(t) => t,
+                    None => {
+                        let (flag, v) = match self.settings.ca.get(&ca_name).and_then(|c| c.default_ttl.as_deref()) {
+                            Some(v) => (format!("[ca.{ca_name}] default_ttl"), v.to_string()),
+                            None => (
+                                "[defaults] leaf_ttl".to_string(),
+                                self.settings.defaults.leaf_ttl.clone().unwrap_or_else(|| "24h".into()),
+                            ),
+                        };
+                        duration::parse(&flag, &v)?
+                    }
+                };
+                let ekus = csr_ekus.clone().unwrap_or_else(|| vec!["serverAuth".into(), "clientAuth".into()]);
+                (ttl, ekus)
+            }
+        };
+        // Refuse what the CA's (or a parent's) name constraints would make clients reject.
+        for c in &chain {
+            c.constraints
+                .check(&names.dns, &names.ips, &names.uris)
+                .map_err(|e| anyhow!("{e} of CA '{}': clients would reject this certificate", c.name))?;
+        }
+        let not_before = (now - certs::BACKDATE).max(issuer.not_before);
+        let mut not_after = certs::not_after(now, ttl)?;
+        if not_after > issuer.not_after {
+            if spec.clip_ttl {
+                not_after = issuer.not_after;
+            } else {
+                return Err(PkiError::OutlivesIssuer {
+                    what: "the certificate".into(),
+                    not_after: certs::rfc3339(not_after),
+                    issuer: ca_name.clone(),
+                    issuer_not_after: certs::rfc3339(issuer.not_after),
+                }
+                .into());
+            }
+        }
+        let first_san = names
+            .dns
+            .first()
+            .cloned()
+            .or_else(|| names.uris.first().cloned())
+            .or_else(|| names.ips.first().map(|i| i.to_string()))
+            .expect("complete_names guarantees a SAN");
+        let subject = match (&profile, &names.cn) {
+            (Some(p), _) => p.subject_for(&first_san, names.dns.first().map(String::as_str)),
+            (None, Some(cn)) => vec![("CN".to_string(), cn.clone())],
+            (None, None) if first_san.chars().count() <= 64 => vec![("CN".to_string(), first_san.clone())],
+            (None, None) => vec![],
+        };
+        Ok(Plan {
+            ca: ca_name,
+            chain,
+            profile: profile.map(|p| p.name),
+            subject,
+            dns: names.dns,
+            ips: names.ips,
+            uris: names.uris,
+            ekus,
+            key,
+            key_type,
+            not_before,
+            not_after,
+            renews: None,
+        })
+    }
+
+    /// Generates the key if needed and signs. Call with the lock held; commit with
+    /// `Locked::commit_issue(record, ...)` afterwards.
+    pub fn sign(&mut self, plan: &Plan, lock: &Locked<'_>, key_pass: Option<&Secret>) -> Result<Issued> {
+        let issuer = self.issuers.get(&plan.ca).ok_or_else(|| anyhow!("CA '{}' is not unlocked", plan.ca))?;
+        let serial = loop {
+            let s = Serial::random()?;
+            if lock.serial_is_free(&s) {
+                break s;
+            }
+        };
+        let spec = LeafSpec {
+            subject: plan.subject.clone(),
+            dns: plan.dns.clone(),
+            ips: plan.ips.clone(),
+            uris: plan.uris.clone(),
+            not_before: plan.not_before,
+            not_after: plan.not_after,
+            serial,
+            ekus: plan.ekus.clone(),
+            key_encipherment: plan.key_type == "rsa",
+        };
+        let (cert, key_pem) = match &plan.key {
+            KeySource::Generate(kt) => {
+                let k = keys::generate(*kt)?;
+                let public =
+                    keys::load_signing_key(&keys::to_pem(&k.der, None)?, std::path::Path::new("new key"), || {
+                        unreachable!("a new key is not encrypted")
+                    })?;
+                (certs::build_leaf(&spec, &public, issuer)?, Some(keys::to_pem(&k.der, key_pass)?))
+            }
+            KeySource::Public { spki_der } => {
+                let public =
+                    rcgen::SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| anyhow!("unusable public key: {e}"))?;
+                (certs::build_leaf(&spec, &public, issuer)?, None)
+            }
+        };
+        let cert_pem = cert.pem();
+        let record = InventoryRecord {
+            serial: spec.serial.hex(),
+            status: Status::Valid,
+            not_before: certs::rfc3339(plan.not_before),
+            not_after: certs::rfc3339(plan.not_after),
+            revoked_at: None,
+            reason: None,
+            replaced_by: None,
+            ca: plan.ca.clone(),
+            profile: plan.profile.clone(),
+            key_type: plan.key_type.clone(),
+            subject: spec.subject_string(),
+            sans: spec.san_strings(),
+        };
+        let root = &plan.chain[plan.chain.len() - 1];
+        Ok(Issued {
+            serial: record.serial.clone(),
+            subject: record.subject.clone(),
+            sans: record.sans.clone(),
+            spiffe_id: plan.uris.iter().find(|u| u.starts_with("spiffe://")).cloned(),
+            not_before: record.not_before.clone(),
+            not_after: record.not_after.clone(),
+            issuer: plan.chain[0].subject.clone(),
+            ca: plan.ca.clone(),
+            profile: plan.profile.clone(),
+            key_type: plan.key_type.clone(),
+            sha256: sha256_hex(cert.der()),
+            renews: plan.renews.clone(),
+            chain_pem: plan.chain[..plan.chain.len() - 1].iter().map(|c| c.pem.as_str()).collect(),
+            root_pem: root.pem.clone(),
+            cert_pem,
+            key_pem,
+            record: Some(record),
+        })
+    }
+}
+
+/// Names from a request, checked and normalised.
+#[derive(Debug, Default, Clone)]
+pub struct Names {
+    pub cn: Option<String>,
+    pub dns: Vec<String>,
+    pub ips: Vec<IpAddr>,
+    pub uris: Vec<String>,
+}
+
+fn parse_names(spec: &Spec) -> Result<Names> {
+    let mut n = Names { cn: spec.cn.clone(), ..Default::default() };
+    for d in &spec.dns {
+        add_dns(&mut n, d)?;
+    }
+    for i in &spec.ip {
+        let ip: IpAddr = i.trim().parse().map_err(|_| PkiError::BadName {
+            kind: "--ip address",
+            value: i.clone(),
+            why: "expected an IPv4 or IPv6 address such as 10.0.0.7".into(),
+        })?;
+        if !n.ips.contains(&ip) {
+            n.ips.push(ip);
+        }
+    }
+    for u in &spec.uri {
+        add_uri(&mut n, u)?;
+    }
+    if let Some(cn) = &n.cn
+        && (cn.trim().is_empty() || cn.chars().count() > 64 || cn.chars().any(char::is_control))
+    {
+        return Err(PkiError::BadName {
+            kind: "common name",
+            value: cn.clone(),
+            why: "--cn takes 1-64 printable characters".into(),
+        }
+        .into());
+    }
+    Ok(n)
+}
+
+fn add_dns(n: &mut Names, d: &str) -> Result<()> {
+    let name = d.trim().trim_end_matches('.').to_ascii_lowercase();
+    certs::check_dns_name(&name, true).map_err(|why| PkiError::BadName {
+        kind: "--dns name",
+        value: d.to_string(),
+        why,
+    })?;
+    if !n.dns.contains(&name) {
+        n.dns.push(name);
+    }
+    Ok(())
+}
+
+fn add_uri(n: &mut Names, u: &str) -> Result<()> {
+    certs::check_uri(u).map_err(|why| PkiError::BadName { kind: "--uri", value: u.to_string(), why })?;
+    if !n.uris.iter().any(|x| x == u) {
+        n.uris.push(u.to_string());
+    }
+    Ok(())
+}
+
+/// A CN alone becomes a SAN when it is a name a client can check (what step does); at least
+/// one SAN is required.
+fn complete_names(n: &mut Names) -> Result<()> {
+    if n.dns.is_empty()
+        && n.ips.is_empty()
+        && n.uris.is_empty()
+        && let Some(cn) = &n.cn
+    {
+        {
+            if let Ok(ip) = cn.parse::<IpAddr>() {
+                n.ips.push(ip);
+            } else if cn.contains('.') && certs::check_dns_name(&cn.to_ascii_lowercase(), true).is_ok() {
+                n.dns.push(cn.to_ascii_lowercase());
+            }
+        }
+    }
+    if n.dns.is_empty() && n.ips.is_empty() && n.uris.is_empty() {
+        return Err(PkiError::NoSan.into());
+    }
+    Ok(())
+}
+
+/// The profile key type of a public key: p256, p384, ed25519 or rsa (2048 bits or more).
+pub fn key_type_of_spki(spki_der: &[u8]) -> Result<String> {
+    let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| anyhow!("malformed public key ({e})"))?;
+    let desc = inspect::spki_desc(&spki);
+    Ok(match (desc.algorithm.as_str(), desc.bits) {
+        ("ECDSA P-256", _) => "p256".into(),
+        ("ECDSA P-384", _) => "p384".into(),
+        ("Ed25519", _) => "ed25519".into(),
+        ("RSA", Some(b)) if b >= 2048 => "rsa".into(),
+        ("RSA", b) => bail!("RSA key of {} bits: at least 2048 bits are required", b.unwrap_or(0)),
+        (other, _) => bail!("unsupported key algorithm {other}: use P-256, P-384, Ed25519 or RSA 2048+"),
+    })
+}
+
+struct CsrContent {
+    names: Names,
+    spki_der: Vec<u8>,
+    key_type: String,
+    ekus: Option<Vec<String>>,
+}
+
+/// Reads and checks a CSR: its signature must verify; CA:TRUE, signing key usages and unknown
+/// extensions are refused rather than copied; only its names, key and usages are taken.
+fn read_csr(path: &str) -> Result<CsrContent> {
+    let mut bytes = vec![];
+    if path == "-" {
+        std::io::stdin().take(1 << 20).read_to_end(&mut bytes).context("cannot read the CSR from standard input")?;
+    } else {
+        bytes = std::fs::read(path).with_context(|| format!("cannot read CSR {path}"))?;
+    }
+    let der = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let p = ::pem::parse(&bytes).map_err(|e| anyhow!("{path}: malformed PEM ({e})"))?;
+        if !p.tag().contains("CERTIFICATE REQUEST") {
+            bail!("{path}: a '{}' PEM block, not a CERTIFICATE REQUEST", p.tag());
+        }
+        p.contents().to_vec()
+    } else {
+        bytes
+    };
+    let (rest, csr) = X509CertificationRequest::from_der(&der)
+        .map_err(|_| anyhow!("{path}: not a CSR (PKCS#10) in PEM or DER form"))?;
+    if !rest.is_empty() {
+        bail!("{path}: trailing data after the CSR");
+    }
+    csr.verify_signature()
+        .map_err(|_| anyhow!("{path}: the CSR's signature does not verify: it was altered or not signed by its key"))?;
+    let info = &csr.certification_request_info;
+    let spki_der = info.subject_pki.raw.to_vec();
+    let key_type = key_type_of_spki(&spki_der).with_context(|| path.to_string())?;
+    let mut names = Names {
+        cn: info.subject.iter_common_name().next().and_then(|c| c.as_str().ok()).map(str::to_string),
+        ..Default::default()
+    };
+    let mut ekus = None;
+    for attr in csr.certification_request_info.iter_attributes() {
+        if let ParsedCriAttribute::ExtensionRequest(req) = attr.parsed_attribute() {
+            for ext in &req.extensions {
+                match ext.parsed_extension() {
+                    ParsedExtension::SubjectAlternativeName(san) => {
+                        for g in &san.general_names {
+                            match g {
+                                GeneralName::DNSName(d) => add_dns(&mut names, d)?,
+                                GeneralName::URI(u) => add_uri(&mut names, u)?,
+                                GeneralName::IPAddress(b) if b.len() == 4 || b.len() == 16 => {
+                                    let ip = if b.len() == 4 {
+                                        IpAddr::from(<[u8; 4]>::try_from(&b[..]).expect("4 bytes"))
+                                    } else {
+                                        IpAddr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes"))
+                                    };
+                                    if !names.ips.contains(&ip) {
+                                        names.ips.push(ip);
+                                    }
+                                }
+                                other => bail!("{path}: the CSR asks for a {other:?} name, which pki does not issue"),
+                            }
+                        }
+                    }
+                    ParsedExtension::BasicConstraints(bc) if bc.ca => {
+                        bail!(
+                            "{path}: the CSR asks for CA:TRUE; pki issues CA certificates only with `pki create-intermediate`"
+                        )
+                    }
+                    ParsedExtension::BasicConstraints(_) => {}
+                    ParsedExtension::KeyUsage(ku) => {
+                        if ku.key_cert_sign() || ku.crl_sign() {
+                            bail!("{path}: the CSR asks for keyCertSign/cRLSign key usage, which only CAs have");
+                        }
+                        if ku.non_repudiation() || ku.data_encipherment() || ku.encipher_only() || ku.decipher_only() {
+                            bail!(
+                                "{path}: the CSR asks for key usages outside a TLS leaf's (digitalSignature, keyEncipherment, keyAgreement)"
+                            );
+                        }
+                    }
+                    ParsedExtension::ExtendedKeyUsage(e) => {
+                        let mut v = vec![];
+                        for (on, n) in [
+                            (e.server_auth, "serverAuth"),
+                            (e.client_auth, "clientAuth"),
+                            (e.code_signing, "codeSigning"),
+                            (e.email_protection, "emailProtection"),
+                            (e.time_stamping, "timeStamping"),
+                            (e.ocsp_signing, "OCSPSigning"),
+                        ] {
+                            if on {
+                                v.push(n.to_string());
+                            }
+                        }
+                        if e.any || !e.other.is_empty() {
+                            bail!(
+                                "{path}: the CSR asks for an extended key usage pki does not grant (anyExtendedKeyUsage or a private OID)"
+                            );
+                        }
+                        ekus = Some(v);
+                    }
+                    ParsedExtension::SubjectKeyIdentifier(_) => {}
+                    _ => bail!(
+                        "{path}: the CSR asks for extension {}, which the profile does not allow",
+                        ext.oid.to_id_string()
+                    ),
+                }
+            }
+        }
+    }
+    Ok(CsrContent { names, spki_der, key_type, ekus })
+}

@@ -1,0 +1,474 @@
+//! Issuance policy: profiles from `pki.toml`, the checks every request passes before anything
+//! is written (names, lifetime, key type, usages), SPIFFE X.509-SVID rules, and the issuing
+//! CA's name constraints.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::certs::{check_dns_name, parse_cidr};
+use crate::duration;
+
+/// A profile as written in `[profiles.NAME]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    pub ca: Option<String>,
+    pub default_ttl: Option<String>,
+    pub max_ttl: Option<String>,
+    #[serde(default)]
+    pub key_types: Vec<String>,
+    #[serde(default)]
+    pub ext_key_usage: Vec<String>,
+    #[serde(default)]
+    pub spiffe: bool,
+    #[serde(default)]
+    pub allowed_uris: Vec<String>,
+    #[serde(default)]
+    pub allowed_dns: Vec<String>,
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    #[serde(default)]
+    pub allow_wildcards: bool,
+    pub subject: Option<String>,
+}
+
+/// Key algorithms a profile can allow; generated keys are p256 or ed25519, CSRs may bring any.
+pub const KEY_TYPES: &[&str] = &["p256", "p384", "ed25519", "rsa"];
+/// Extended key usages a profile can grant, in the names OpenSSL and RFC 5280 use.
+pub const EKUS: &[&str] =
+    &["serverAuth", "clientAuth", "codeSigning", "emailProtection", "timeStamping", "OCSPSigning"];
+
+/// A profile checked and ready to apply.
+#[derive(Debug, Clone, Serialize)]
+pub struct Profile {
+    pub name: String,
+    pub ca: Option<String>,
+    pub default_ttl: Duration,
+    pub max_ttl: Duration,
+    pub key_types: Vec<String>,
+    pub ext_key_usage: Vec<String>,
+    pub spiffe: bool,
+    pub allowed_uris: Vec<String>,
+    pub allowed_dns: Vec<String>,
+    pub allowed_ips: Vec<String>,
+    #[serde(skip)]
+    pub ip_nets: Vec<(IpAddr, u8)>,
+    pub allow_wildcards: bool,
+    pub subject: Subject,
+}
+
+/// How the subject DN is formed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Subject {
+    /// CN = the first SAN (a DNS name, else the URI when it fits in 64 characters, else empty).
+    FromSan,
+    /// A fixed DN, in order, with `{san}` replaced by the first SAN.
+    Template(Vec<(String, String)>),
+}
+
+/// A rule a request broke; the message names the profile and the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Refusal {}
+
+/// Glob match where `*` matches one or more characters other than `sep`, and `**` matches
+/// one or more of any character. Everything else matches itself (ASCII, case-sensitive).
+pub fn glob_match(pattern: &str, text: &str, sep: u8) -> bool {
+    fn go(p: &[u8], t: &[u8], sep: u8) -> bool {
+        if p.is_empty() {
+            return t.is_empty();
+        }
+        if p.starts_with(b"**") {
+            return (1..=t.len()).any(|i| go(&p[2..], &t[i..], sep));
+        }
+        if p[0] == b'*' {
+            let mut i = 0;
+            while i < t.len() && t[i] != sep {
+                i += 1;
+                if go(&p[1..], &t[i..], sep) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        !t.is_empty() && p[0] == t[0] && go(&p[1..], &t[1..], sep)
+    }
+    go(pattern.as_bytes(), text.as_bytes(), sep)
+}
+
+fn check_glob(pattern: &str, kind: &str) -> Result<(), String> {
+    if pattern.is_empty()
+        || !pattern.is_ascii()
+        || pattern.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(format!("'{pattern}' is not a valid {kind} pattern (empty, non-ASCII or with spaces)"));
+    }
+    if pattern.contains("***") || pattern.contains('[') || pattern.contains('?') {
+        return Err(format!(
+            "'{pattern}' is not a valid {kind} pattern: only * (one {kind} part) and ** (anything) are wildcards"
+        ));
+    }
+    Ok(())
+}
+
+impl ProfileSpec {
+    /// Checks the profile's own rules; `at` names the file and key for the message.
+    pub fn validate(&self, name: &str, at: &str) -> Result<Profile, String> {
+        let key = |k: &str| format!("{at}: [profiles.{name}] {k}");
+        let ttl = |k: &str, v: &Option<String>, dflt: &str| -> Result<Duration, String> {
+            duration::parse(k, v.as_deref().unwrap_or(dflt)).map_err(|e| format!("{}: {e}", key(k)))
+        };
+        let default_ttl = ttl("default_ttl", &self.default_ttl, "24h")?;
+        let max_ttl = ttl("max_ttl", &self.max_ttl, self.default_ttl.as_deref().unwrap_or("24h"))?;
+        if default_ttl > max_ttl {
+            return Err(format!("{}: default_ttl is longer than max_ttl", key("default_ttl")));
+        }
+        for k in &self.key_types {
+            if !KEY_TYPES.contains(&k.as_str()) {
+                return Err(format!("{}: unknown key type '{k}' (known: {})", key("key_types"), KEY_TYPES.join(", ")));
+            }
+        }
+        let mut ekus = vec![];
+        for e in &self.ext_key_usage {
+            match EKUS.iter().find(|k| k.eq_ignore_ascii_case(e)) {
+                Some(k) => ekus.push(k.to_string()),
+                None => {
+                    return Err(format!("{}: unknown usage '{e}' (known: {})", key("ext_key_usage"), EKUS.join(", ")));
+                }
+            }
+        }
+        for p in &self.allowed_dns {
+            check_glob(p, "DNS").map_err(|e| format!("{}: {e}", key("allowed_dns")))?;
+            let literal = p.replace("**", "x").replace('*', "x");
+            check_dns_name(&literal, false).map_err(|e| format!("{}: '{p}': {e}", key("allowed_dns")))?;
+        }
+        for p in &self.allowed_uris {
+            check_glob(p, "URI").map_err(|e| format!("{}: {e}", key("allowed_uris")))?;
+            if !p.contains("://") {
+                return Err(format!(
+                    "{}: '{p}' needs a scheme, e.g. spiffe://acme.internal/agent/*",
+                    key("allowed_uris")
+                ));
+            }
+            if self.spiffe && !p.starts_with("spiffe://") {
+                return Err(format!(
+                    "{}: '{p}' is not a SPIFFE ID pattern but the profile has spiffe = true",
+                    key("allowed_uris")
+                ));
+            }
+        }
+        let mut ip_nets = vec![];
+        for c in &self.allowed_ips {
+            ip_nets.push(parse_cidr("allowed_ips", c).map_err(|e| format!("{}: {e}", key("allowed_ips")))?);
+        }
+        let subject = match self.subject.as_deref() {
+            None | Some("from-san") => Subject::FromSan,
+            Some(t) => Subject::Template(parse_dn_template(t).map_err(|e| format!("{}: {e}", key("subject")))?),
+        };
+        Ok(Profile {
+            name: name.to_string(),
+            ca: self.ca.clone(),
+            default_ttl,
+            max_ttl,
+            key_types: if self.key_types.is_empty() {
+                vec!["p256".into(), "ed25519".into()]
+            } else {
+                self.key_types.clone()
+            },
+            ext_key_usage: if ekus.is_empty() { vec!["serverAuth".into(), "clientAuth".into()] } else { ekus },
+            spiffe: self.spiffe,
+            allowed_uris: self.allowed_uris.clone(),
+            allowed_dns: self.allowed_dns.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            allowed_ips: self.allowed_ips.clone(),
+            ip_nets,
+            allow_wildcards: self.allow_wildcards,
+            subject,
+        })
+    }
+}
+
+const DN_ATTRS: &[&str] = &["CN", "O", "OU", "C", "L", "ST"];
+
+fn parse_dn_template(t: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = vec![];
+    for part in t.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("'{t}' is neither \"from-san\" nor a DN template such as \"CN={{san}},O=Acme\""))?;
+        let k = k.trim().to_ascii_uppercase();
+        if !DN_ATTRS.contains(&k.as_str()) {
+            return Err(format!("unknown attribute '{k}' in '{t}' (known: {})", DN_ATTRS.join(", ")));
+        }
+        let v = v.trim();
+        if v.is_empty() || v.chars().any(char::is_control) || v.chars().count() > 64 {
+            return Err(format!("attribute {k} in '{t}' must have 1-64 printable characters"));
+        }
+        out.push((k, v.to_string()));
+    }
+    Ok(out)
+}
+
+/// What a request asks for, before it becomes a certificate.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub cn: Option<String>,
+    pub dns: Vec<String>,
+    pub ips: Vec<IpAddr>,
+    pub uris: Vec<String>,
+    pub key_type: String,
+    pub ttl: Option<Duration>,
+    /// Usages a CSR asked for (None: it asked for none, the profile decides).
+    pub csr_ekus: Option<Vec<String>>,
+}
+
+impl Profile {
+    /// Checks a request against the profile. Returns the lifetime to use.
+    pub fn check(&self, req: &Request, clip_ttl: bool) -> Result<Duration, Refusal> {
+        let r = |msg: String| Refusal(format!("profile '{}' refuses the request: {msg}", self.name));
+        if !self.key_types.contains(&req.key_type) {
+            return Err(r(format!("key type {} is not in key_types [{}]", req.key_type, self.key_types.join(", "))));
+        }
+        for d in &req.dns {
+            if d.starts_with("*.") && !self.allow_wildcards {
+                return Err(r(format!("wildcard DNS name '{d}' needs allow_wildcards = true")));
+            }
+            if !self.allowed_dns.iter().any(|p| glob_match(p, d, b'.')) {
+                return Err(r(format!("DNS name '{d}' matches none of allowed_dns [{}]", self.allowed_dns.join(", "))));
+            }
+        }
+        for ip in &req.ips {
+            if !self.ip_nets.iter().any(|(net, len)| ip_in(ip, net, *len)) {
+                return Err(r(format!("IP address {ip} is in none of allowed_ips [{}]", self.allowed_ips.join(", "))));
+            }
+        }
+        for u in &req.uris {
+            if !self.allowed_uris.iter().any(|p| glob_match(p, u, b'/')) {
+                return Err(r(format!("URI '{u}' matches none of allowed_uris [{}]", self.allowed_uris.join(", "))));
+            }
+        }
+        if self.spiffe {
+            if req.uris.len() != 1 {
+                return Err(r(format!(
+                    "an X.509-SVID has exactly one URI SAN (the SPIFFE ID); the request has {}",
+                    req.uris.len()
+                )));
+            }
+            check_spiffe_id(&req.uris[0], false)
+                .map_err(|e| r(format!("'{}' is not a valid SPIFFE ID: {e}", req.uris[0])))?;
+        }
+        if let Some(ekus) = &req.csr_ekus {
+            for e in ekus {
+                if !self.ext_key_usage.contains(e) {
+                    return Err(r(format!(
+                        "the CSR asks for usage {e}, not in ext_key_usage [{}]",
+                        self.ext_key_usage.join(", ")
+                    )));
+                }
+            }
+        }
+        if let (Subject::Template(t), Some(cn)) = (&self.subject, &req.cn)
+            && !t.iter().any(|(k, v)| k == "CN" && (v == cn || v == "{san}"))
+        {
+            return Err(r(format!("the subject is fixed by the profile; --cn '{cn}' is not allowed")));
+        }
+        if let (Subject::FromSan, Some(cn)) = (&self.subject, &req.cn) {
+            let names: Vec<String> = req
+                .dns
+                .iter()
+                .cloned()
+                .chain(req.uris.iter().cloned())
+                .chain(req.ips.iter().map(|i| i.to_string()))
+                .collect();
+            if !names.iter().any(|n| n.eq_ignore_ascii_case(cn)) {
+                return Err(r(format!("CN '{cn}' must be one of the certificate's names (subject = \"from-san\")")));
+            }
+        }
+        let ttl = req.ttl.unwrap_or(self.default_ttl);
+        if ttl > self.max_ttl {
+            if clip_ttl {
+                return Ok(self.max_ttl);
+            }
+            return Err(r(format!(
+                "lifetime {} is longer than max_ttl {} (ask for less, or pass --clip-ttl)",
+                crate::duration::show(ttl),
+                crate::duration::show(self.max_ttl)
+            )));
+        }
+        Ok(ttl)
+    }
+
+    /// The subject DN for a request (attribute, value) in order; may be empty.
+    pub fn subject_for(&self, first_san: &str, dns_first: Option<&str>) -> Vec<(String, String)> {
+        match &self.subject {
+            Subject::FromSan => {
+                let cn = dns_first.unwrap_or(first_san);
+                if cn.chars().count() <= 64 { vec![("CN".into(), cn.to_string())] } else { vec![] }
+            }
+            Subject::Template(t) => t.iter().map(|(k, v)| (k.clone(), v.replace("{san}", first_san))).collect(),
+        }
+    }
+}
+
+pub fn ip_in(ip: &IpAddr, net: &IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let m = if len == 0 { 0 } else { u32::MAX << (32 - len as u32) };
+            (u32::from(*a) & m) == (u32::from(*n) & m)
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let m = if len == 0 { 0 } else { u128::MAX << (128 - len as u32) };
+            (u128::from(*a) & m) == (u128::from(*n) & m)
+        }
+        _ => false,
+    }
+}
+
+/// SPIFFE ID syntax (SPIFFE-ID specification, section 2): `spiffe://trust-domain/path`, trust
+/// domain of lower-case letters, digits, '.', '-', '_'; path segments of letters, digits,
+/// '.', '-', '_', none empty, '.' or '..'; no query, fragment, port or user info. A leaf's ID
+/// has a path; a CA's (`for_ca`) has none.
+pub fn check_spiffe_id(id: &str, for_ca: bool) -> Result<(), String> {
+    let rest = id.strip_prefix("spiffe://").ok_or("the scheme must be spiffe:// (lower case)")?;
+    if id.len() > 2048 {
+        return Err("longer than 2048 bytes".into());
+    }
+    let (td, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if td.is_empty() {
+        return Err("the trust domain is empty".into());
+    }
+    if td.len() > 255 || !td.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b)) {
+        return Err(
+            "the trust domain may contain only lower-case letters, digits, '.', '-' and '_' (no port or user info)"
+                .into(),
+        );
+    }
+    if for_ca {
+        if !path.is_empty() {
+            return Err("a CA's SPIFFE ID has no path".into());
+        }
+        return Ok(());
+    }
+    if path.is_empty() || path == "/" {
+        return Err("a workload's SPIFFE ID needs a path, e.g. spiffe://acme.internal/agent/42".into());
+    }
+    for seg in path[1..].split('/') {
+        if seg.is_empty() {
+            return Err("the path has an empty segment (// or a trailing /)".into());
+        }
+        if seg == "." || seg == ".." {
+            return Err("the path has a '.' or '..' segment".into());
+        }
+        if !seg.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) {
+            return Err(format!(
+                "path segment '{seg}' may contain only letters, digits, '.', '-' and '_' (no query or fragment)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(toml_text: &str) -> Result<Profile, String> {
+        let s: ProfileSpec = toml::from_str(toml_text).unwrap();
+        s.validate("p", "pki.toml")
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*.svc.acme.internal", "api.svc.acme.internal", b'.'));
+        assert!(!glob_match("*.svc.acme.internal", "a.b.svc.acme.internal", b'.'));
+        assert!(glob_match("**.svc.acme.internal", "a.b.svc.acme.internal", b'.'));
+        assert!(!glob_match("*.svc.acme.internal", "svc.acme.internal", b'.'));
+        assert!(glob_match("spiffe://acme.internal/agent/*", "spiffe://acme.internal/agent/42", b'/'));
+        assert!(!glob_match("spiffe://acme.internal/agent/*", "spiffe://acme.internal/agent/42/x", b'/'));
+        assert!(!glob_match("spiffe://acme.internal/agent/*", "spiffe://acme.internal/admin/1", b'/'));
+        assert!(glob_match("exact.acme.internal", "exact.acme.internal", b'.'));
+    }
+
+    #[test]
+    fn spiffe_ids() {
+        assert!(check_spiffe_id("spiffe://acme.internal/agent/42", false).is_ok());
+        for bad in [
+            "spiffe://acme.internal",
+            "spiffe://acme.internal/",
+            "SPIFFE://acme.internal/a",
+            "spiffe://Acme.internal/a",
+            "spiffe://acme.internal:80/a",
+            "spiffe://acme.internal/a//b",
+            "spiffe://acme.internal/a/../b",
+            "spiffe://acme.internal/a?x=1",
+            "https://acme.internal/a",
+        ] {
+            assert!(check_spiffe_id(bad, false).is_err(), "{bad}");
+        }
+        assert!(check_spiffe_id("spiffe://acme.internal", true).is_ok());
+    }
+
+    #[test]
+    fn invalid_profiles_name_file_and_key() {
+        let e = spec("allowed_dns = [\"*.a b\"]").unwrap_err();
+        assert!(e.starts_with("pki.toml: [profiles.p] allowed_dns"), "{e}");
+        let e = spec("ext_key_usage = [\"serverauthx\"]").unwrap_err();
+        assert!(e.contains("ext_key_usage") && e.contains("unknown usage"), "{e}");
+        let e = spec("max_ttl = \"1h\"\ndefault_ttl = \"2h\"").unwrap_err();
+        assert!(e.contains("default_ttl is longer than max_ttl"), "{e}");
+        let e = spec("key_types = [\"dsa\"]").unwrap_err();
+        assert!(e.contains("unknown key type 'dsa'"), "{e}");
+        let e = spec("spiffe = true\nallowed_uris = [\"https://x/*\"]").unwrap_err();
+        assert!(e.contains("not a SPIFFE ID pattern"), "{e}");
+        let e = spec("subject = \"XX=1\"").unwrap_err();
+        assert!(e.contains("unknown attribute 'XX'"), "{e}");
+    }
+
+    #[test]
+    fn requests_are_checked_rule_by_rule() {
+        let p = spec(
+            "max_ttl = \"24h\"\ndefault_ttl = \"1h\"\nspiffe = true\nallowed_uris = [\"spiffe://acme.internal/agent/*\"]\nallowed_ips = [\"10.0.0.0/8\"]",
+        )
+        .unwrap();
+        let ok = Request {
+            cn: None,
+            dns: vec![],
+            ips: vec![],
+            uris: vec!["spiffe://acme.internal/agent/1".into()],
+            key_type: "p256".into(),
+            ttl: None,
+            csr_ekus: None,
+        };
+        assert_eq!(p.check(&ok, false).unwrap(), Duration::from_secs(3600));
+        let mut r = ok.clone();
+        r.ttl = Some(Duration::from_secs(48 * 3600));
+        assert!(p.check(&r, false).unwrap_err().0.contains("longer than max_ttl"));
+        assert_eq!(p.check(&r, true).unwrap(), Duration::from_secs(24 * 3600));
+        let mut r = ok.clone();
+        r.uris = vec!["spiffe://acme.internal/admin/1".into()];
+        assert!(p.check(&r, false).unwrap_err().0.contains("allowed_uris"));
+        let mut r = ok.clone();
+        r.dns = vec!["x.acme.internal".into()];
+        assert!(p.check(&r, false).unwrap_err().0.contains("allowed_dns"));
+        let mut r = ok.clone();
+        r.ips = vec!["192.168.1.1".parse().unwrap()];
+        assert!(p.check(&r, false).unwrap_err().0.contains("allowed_ips"));
+        let mut r = ok.clone();
+        r.key_type = "rsa".into();
+        assert!(p.check(&r, false).unwrap_err().0.contains("key_types"));
+        let mut r = ok;
+        r.csr_ekus = Some(vec!["codeSigning".into()]);
+        assert!(p.check(&r, false).unwrap_err().0.contains("codeSigning"));
+    }
+}
