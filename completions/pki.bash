@@ -46,6 +46,9 @@ _pki() {
             pki,man)
                 cmd="pki__subcmd__man"
                 ;;
+            pki,profiles)
+                cmd="pki__subcmd__profiles"
+                ;;
             pki,reindex)
                 cmd="pki__subcmd__reindex"
                 ;;
@@ -79,6 +82,9 @@ _pki() {
             pki__subcmd__help,man)
                 cmd="pki__subcmd__help__subcmd__man"
                 ;;
+            pki__subcmd__help,profiles)
+                cmd="pki__subcmd__help__subcmd__profiles"
+                ;;
             pki__subcmd__help,reindex)
                 cmd="pki__subcmd__help__subcmd__reindex"
                 ;;
@@ -89,7 +95,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --lock-timeout --note --help --version init init-root create-intermediate issue inspect list reindex ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --lock-timeout --note --help --version init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -227,7 +233,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root create-intermediate issue inspect list reindex ledger-verify completions man help"
+            opts="init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -367,6 +373,20 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__profiles)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -701,6 +721,36 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__profiles)
+            opts="-h --json --dir --passphrase-file --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

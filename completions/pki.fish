@@ -35,6 +35,7 @@ complete -c pki -n "__fish_pki_needs_command" -f -a "init-root" -d 'Create a sel
 complete -c pki -n "__fish_pki_needs_command" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
 complete -c pki -n "__fish_pki_needs_command" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
+complete -c pki -n "__fish_pki_needs_command" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "list" -d 'Show the inventory of issued certificates'
 complete -c pki -n "__fish_pki_needs_command" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
 complete -c pki -n "__fish_pki_needs_command" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
@@ -115,6 +116,12 @@ complete -c pki -n "__fish_pki_using_subcommand inspect" -l lock-timeout -d 'How
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand inspect" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand profiles" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand profiles" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand profiles" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand profiles" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand profiles" -l json -d 'Print the result as JSON'
+complete -c pki -n "__fish_pki_using_subcommand profiles" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand list" -l ca -d 'Only certificates issued by this CA' -r
 complete -c pki -n "__fish_pki_using_subcommand list" -l status -d 'Only certificates with this status' -r -f -a "valid\t''
 expired\t''
@@ -148,14 +155,15 @@ complete -c pki -n "__fish_pki_using_subcommand man" -l passphrase-file -d 'File
 complete -c pki -n "__fish_pki_using_subcommand man" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -s h -l help -d 'Print help'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "man" -d 'Write the man pages'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect list reindex ledger-verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "man" -d 'Write the man pages'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -90,6 +90,9 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki inspect cert.pem\n  pki inspect --json fullchain.pem\n  openssl x509 -outform DER -in cert.pem | pki inspect -"
     )]
     Inspect(InspectArgs),
+    /// Show the issuance profiles of pki.toml (all, or one by name)
+    #[command(after_help = "EXAMPLES:\n  pki profiles\n  pki profiles agent --json")]
+    Profiles(ProfilesArgs),
     /// Show the inventory of issued certificates
     #[command(
         after_help = "EXAMPLES:\n  pki list\n  pki list --status valid --ca issuing\n  pki list --json | jq -r '.[].serial'"
@@ -305,6 +308,15 @@ pub struct ListArgs {
     /// Only certificates with this status
     #[arg(long, value_enum)]
     pub status: Option<StatusFilter>,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfilesArgs {
+    /// Show only this profile
+    pub name: Option<String>,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,

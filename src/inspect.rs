@@ -60,6 +60,60 @@ pub struct CertInfo {
     /// For a chain: whether the next certificate in the input signed this one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_by_next: Option<bool>,
+    /// Whether this is a valid SPIFFE X.509-SVID, and which rules it breaks if not.
+    pub svid: SvidInfo,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SvidInfo {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spiffe_id: Option<String>,
+    pub problems: Vec<String>,
+}
+
+/// The X.509-SVID rules (SPIFFE X509-SVID specification, sections 2-4) for a certificate.
+fn svid_check(x: &X509Certificate<'_>, sans: &[String], is_ca: bool) -> SvidInfo {
+    let uris: Vec<&str> = sans.iter().filter_map(|s| s.strip_prefix("URI:")).collect();
+    let ids: Vec<&str> = uris.iter().copied().filter(|u| u.starts_with("spiffe://")).collect();
+    let mut problems = vec![];
+    if ids.is_empty() {
+        return SvidInfo {
+            valid: false,
+            spiffe_id: None,
+            problems: vec!["no spiffe:// URI SAN: not an X.509-SVID".into()],
+        };
+    }
+    if uris.len() != 1 {
+        problems.push(format!("an SVID has exactly one URI SAN; this one has {}", uris.len()));
+    }
+    if let Err(e) = crate::policy::check_spiffe_id(ids[0], is_ca) {
+        problems.push(format!("invalid SPIFFE ID: {e}"));
+    }
+    match x.key_usage() {
+        Ok(Some(ku)) => {
+            if !ku.critical {
+                problems.push("the key usage extension must be critical".into());
+            }
+            if is_ca {
+                if !ku.value.key_cert_sign() {
+                    problems.push("a signing certificate must have keyCertSign".into());
+                }
+            } else {
+                if !ku.value.digital_signature() {
+                    problems.push("a leaf SVID must have digitalSignature key usage".into());
+                }
+                if ku.value.key_cert_sign() || ku.value.crl_sign() {
+                    problems.push("a leaf SVID must not have keyCertSign or cRLSign".into());
+                }
+            }
+        }
+        _ => problems.push("the key usage extension is missing".into()),
+    }
+    if !is_ca && matches!(x.basic_constraints(), Ok(Some(bc)) if bc.value.ca) {
+        problems.push("a leaf SVID must have CA:FALSE".into());
+    }
+    SvidInfo { valid: problems.is_empty(), spiffe_id: Some(ids[0].to_string()), problems }
 }
 
 #[derive(Debug, Serialize)]
@@ -167,12 +221,14 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
     let not_after = time_of(x.validity().not_after);
     let left = (not_after - now).whole_seconds();
     let ext_err = |e: X509Error| anyhow!("malformed certificate extension ({e})");
-    let sans = x
+    let sans: Vec<String> = x
         .subject_alternative_name()
         .map_err(ext_err)?
         .map(|s| s.value.general_names.iter().map(general_name).collect())
         .unwrap_or_default();
     let bc = x.basic_constraints().map_err(ext_err)?;
+    let is_ca = bc.as_ref().is_some_and(|b| b.value.ca);
+    let sans_for_svid: Vec<String> = sans.clone();
     let key_usage = x
         .key_usage()
         .map_err(ext_err)?
@@ -258,6 +314,7 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
         authority_key_id: aki,
         sha256_fingerprint: hex_colon(&hex_bytes(&sha256_hex(der))),
         signed_by_next: None,
+        svid: svid_check(&x, &sans_for_svid, is_ca),
     })
 }
 
@@ -487,6 +544,13 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
                         "Chain:       {}",
                         if ok { "signed by the next certificate" } else { "NOT signed by the next certificate" }
                     )?;
+                }
+                match (&c.svid.spiffe_id, c.svid.valid) {
+                    (Some(id), true) => writeln!(w, "SVID:        valid X.509-SVID for {id}")?,
+                    (Some(id), false) => {
+                        writeln!(w, "SVID:        NOT a valid X.509-SVID for {id}: {}", c.svid.problems.join("; "))?
+                    }
+                    (None, _) => writeln!(w, "SVID:        no (no spiffe:// URI SAN)")?,
                 }
             }
             Object::Csr(c) => {

@@ -15,6 +15,7 @@ mod issue;
 mod ledger_verify;
 mod list;
 mod man;
+mod profiles;
 mod reindex;
 
 pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
@@ -26,6 +27,7 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
         Command::Issue(a) => issue::run(a, g, ctx),
         Command::Inspect(a) => inspect::run(a, g, ctx),
         Command::List(a) => list::run(a, g, ctx),
+        Command::Profiles(a) => profiles::run(a, g, ctx),
         Command::Reindex => reindex::run(g, ctx),
         Command::LedgerVerify(a) => ledger_verify::run(a, g, ctx),
         Command::Completions(a) => completions::run(a, ctx),

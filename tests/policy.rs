@@ -1,0 +1,491 @@
+//! Issuance policy end to end: every profile rule refuses what it should (and writes nothing),
+//! SVIDs pass OpenSSL, rustls-webpki and a real mutual-TLS handshake, CSRs made by OpenSSL are
+//! signed with only what the profile allows, and batches keep going past a refusal.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::*;
+
+fn json(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap()
+}
+
+#[test]
+fn every_profile_rule_refuses_and_changes_nothing() {
+    let env = Env::new();
+    env.init();
+    env.append_settings(
+        "\n[profiles.edonly]\nca = \"issuing\"\nkey_types = [\"ed25519\"]\nallowed_dns = [\"*.acme.internal\"]\n",
+    );
+    let dir = env.tmp.path();
+    // CSRs: one asking for CA:TRUE, one whose signature was altered after signing.
+    assert!(
+        openssl(
+            &[
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "k.pem",
+                "-subj",
+                "/CN=ca.acme.internal",
+                "-addext",
+                "subjectAltName=DNS:ca.acme.internal",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-out",
+                "ca.csr"
+            ],
+            dir
+        )
+        .status
+        .success()
+    );
+    assert!(
+        openssl(
+            &[
+                "req",
+                "-new",
+                "-key",
+                "k.pem",
+                "-subj",
+                "/CN=x.acme.internal",
+                "-addext",
+                "subjectAltName=DNS:x.acme.internal",
+                "-outform",
+                "DER",
+                "-out",
+                "good.der"
+            ],
+            dir
+        )
+        .status
+        .success()
+    );
+    let mut der = std::fs::read(env.path("good.der")).unwrap();
+    let n = der.len();
+    der[n - 5] ^= 0x01;
+    std::fs::write(env.path("bad.der"), der).unwrap();
+    assert!(
+        openssl(
+            &[
+                "req",
+                "-new",
+                "-key",
+                "k.pem",
+                "-subj",
+                "/CN=x.acme.internal",
+                "-addext",
+                "subjectAltName=DNS:x.acme.internal",
+                "-addext",
+                "extendedKeyUsage=codeSigning",
+                "-out",
+                "code.csr"
+            ],
+            dir
+        )
+        .status
+        .success()
+    );
+
+    let before = snapshot(&env.ca());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--profile", "server", "--dns", "www.example.com"],
+            "DNS name 'www.example.com' matches none of allowed_dns",
+        ),
+        (
+            vec!["--profile", "agent", "--spiffe-id", "spiffe://acme.internal/admin/1"],
+            "URI 'spiffe://acme.internal/admin/1' matches none of allowed_uris",
+        ),
+        (vec!["--profile", "agent", "--spiffe-id", "spiffe://other.domain/agent/1"], "matches none of allowed_uris"),
+        (
+            vec!["--profile", "server", "--dns", "a.acme.internal", "--ip", "8.8.8.8"],
+            "IP address 8.8.8.8 is in none of allowed_ips",
+        ),
+        (
+            vec!["--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/1", "--ttl", "48h"],
+            "lifetime 2d is longer than max_ttl 1d",
+        ),
+        (
+            vec!["--profile", "edonly", "--dns", "a.acme.internal", "--key-type", "p256"],
+            "key type p256 is not in key_types [ed25519]",
+        ),
+        (
+            vec![
+                "--profile",
+                "agent",
+                "--spiffe-id",
+                "spiffe://acme.internal/agent/1",
+                "--uri",
+                "spiffe://acme.internal/agent/2",
+            ],
+            "exactly one URI SAN",
+        ),
+        (
+            vec!["--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/1", "--dns", "a.acme.internal"],
+            "matches none of allowed_dns",
+        ),
+        (vec!["--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/../x"], "invalid --spiffe-id"),
+        (
+            vec!["--profile", "server", "--dns", "a.acme.internal", "--cn", "admin"],
+            "CN 'admin' must be one of the certificate's names",
+        ),
+        (
+            vec!["--profile", "server", "--dns", "*.acme.internal"],
+            "wildcard DNS name '*.acme.internal' needs allow_wildcards",
+        ),
+        (vec!["--profile", "server", "--csr", "ca.csr"], "the CSR asks for CA:TRUE"),
+        (vec!["--profile", "server", "--csr", "bad.der"], "signature does not verify"),
+        (vec!["--profile", "server", "--csr", "code.csr"], "the CSR asks for usage codeSigning"),
+        (
+            vec!["--profile", "server", "--csr", "good.der", "--dns", "y.acme.internal"],
+            "either in the CSR or on the command line",
+        ),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["issue", "--passphrase-file", "int.pass", "--out", "t"];
+        args.extend(extra.iter());
+        let o = env.run(&args);
+        let e = assert_one_line_error(&o);
+        assert!(e.contains(want), "{extra:?}: expected '{want}' in: {e}");
+        assert_eq!(before, snapshot(&env.ca()), "{extra:?} changed the CA directory");
+        assert!(!env.path("t").exists(), "{extra:?} wrote files");
+    }
+    // --clip-ttl shortens instead of refusing.
+    let v = json(&env.issue(&[
+        "--profile",
+        "agent",
+        "--spiffe-id",
+        "spiffe://acme.internal/agent/1",
+        "--ttl",
+        "48h",
+        "--clip-ttl",
+        "--json",
+        "--out",
+        "c",
+    ]));
+    let nb =
+        time::OffsetDateTime::parse(v["not_before"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let na =
+        time::OffsetDateTime::parse(v["not_after"].as_str().unwrap(), &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    assert!((na - nb).whole_hours() <= 24, "{v}");
+}
+
+#[test]
+fn an_invalid_profile_is_reported_with_file_and_key() {
+    let env = Env::new();
+    env.init();
+    env.append_settings("\n[profiles.broken]\next_key_usage = [\"serverAuth\", \"clientauthh\"]\n");
+    let o = env.run(&["issue", "--passphrase-file", "int.pass", "--dns", "a.acme.internal", "--out", "t"]);
+    let e = assert_one_line_error(&o);
+    assert!(e.contains("pki.toml: [profiles.broken] ext_key_usage: unknown usage 'clientauthh'"), "{e}");
+    let o = env.run(&["profiles"]);
+    assert_one_line_error(&o);
+}
+
+#[test]
+fn svid_verifies_everywhere_and_authenticates_in_mutual_tls() {
+    let env = Env::new();
+    env.init();
+    let server = json(&env.issue(&["--profile", "server", "--dns", "api.acme.internal", "--out", "server", "--json"]));
+    let agent = json(&env.issue(&[
+        "--profile",
+        "agent",
+        "--spiffe-id",
+        "spiffe://acme.internal/agent/42",
+        "--out",
+        "agent",
+        "--json",
+    ]));
+    assert_eq!(agent["spiffe_id"], "spiffe://acme.internal/agent/42");
+    assert_eq!(agent["profile"], "agent");
+    assert!(server["spiffe_id"].is_null());
+
+    let o = openssl(
+        &[
+            "verify",
+            "-x509_strict",
+            "-purpose",
+            "sslclient",
+            "-CAfile",
+            "agent/root.pem",
+            "-untrusted",
+            "agent/chain.pem",
+            "agent/cert.pem",
+        ],
+        env.tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    webpki_verify(&env.path("agent"), webpki::KeyUsage::client_auth()).unwrap();
+
+    // What OpenSSL sees: exactly one URI SAN, CA:FALSE, critical KU with digitalSignature only.
+    let t = openssl(&["x509", "-in", "agent/cert.pem", "-noout", "-text"], env.tmp.path());
+    let text = String::from_utf8_lossy(&t.stdout);
+    assert!(text.contains("X509v3 Key Usage: critical\n                Digital Signature\n"), "{text}");
+    assert!(text.contains("URI:spiffe://acme.internal/agent/42") && !text.contains("DNS:"), "{text}");
+    assert!(text.contains("CA:FALSE"));
+
+    // pki inspect reports the SVID check.
+    let v = json(&env.ok(&["inspect", "--json", "agent/cert.pem"]));
+    assert_eq!(v["svid"]["valid"], true, "{v}");
+    let v = json(&env.ok(&["inspect", "--json", "server/cert.pem"]));
+    assert_eq!(v["svid"]["valid"], false);
+    assert!(v["svid"]["problems"][0].as_str().unwrap().contains("no spiffe://"));
+
+    // A TLS 1.3 handshake between a rustls server and a rustls client, each with its pki certificate.
+    let handshake = |client_dir: &str| -> Result<Vec<u8>, String> { mtls(&env, "server", client_dir) };
+    let peer = handshake("agent").expect("mTLS handshake with the SVID");
+    assert_eq!(peer, pem_ders(&env.path("agent/cert.pem"))[0], "the server saw the agent's certificate");
+    // A client certificate from another CA is refused.
+    let other = Env::new();
+    other.init();
+    other.issue(&["--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/42", "--out", "agent"]);
+    std::fs::create_dir_all(env.path("stranger")).unwrap();
+    for f in ["cert.pem", "key.pem", "chain.pem"] {
+        std::fs::copy(other.path(&format!("agent/{f}")), env.path(&format!("stranger/{f}"))).unwrap();
+    }
+    assert!(handshake("stranger").is_err());
+}
+
+/// An in-memory TLS 1.3 handshake; returns the client certificate the server authenticated.
+fn mtls(env: &Env, server_dir: &str, client_dir: &str) -> Result<Vec<u8>, String> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pem_ders(&env.path(&format!("{server_dir}/root.pem"))).remove(0))).unwrap();
+    let roots = Arc::new(roots);
+    let chain = |d: &str| -> Vec<CertificateDer<'static>> {
+        pem_ders(&env.path(&format!("{d}/cert.pem")))
+            .into_iter()
+            .chain(pem_ders(&env.path(&format!("{d}/chain.pem"))))
+            .map(CertificateDer::from)
+            .collect()
+    };
+    let key = |d: &str| -> PrivateKeyDer<'static> {
+        PrivatePkcs8KeyDer::from(pem_ders(&env.path(&format!("{d}/key.pem"))).remove(0)).into()
+    };
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain(server_dir), key(server_dir))
+        .map_err(|e| e.to_string())?;
+    let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain(client_dir), key(client_dir))
+        .map_err(|e| e.to_string())?;
+    let mut client =
+        rustls::ClientConnection::new(Arc::new(client_config), ServerName::try_from("api.acme.internal").unwrap())
+            .unwrap();
+    let mut server = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
+    for _ in 0..10 {
+        let mut buf = vec![];
+        while client.wants_write() {
+            client.write_tls(&mut buf).unwrap();
+        }
+        if !buf.is_empty() {
+            server.read_tls(&mut &buf[..]).unwrap();
+            server.process_new_packets().map_err(|e| format!("server: {e}"))?;
+        }
+        let mut buf = vec![];
+        while server.wants_write() {
+            server.write_tls(&mut buf).unwrap();
+        }
+        if !buf.is_empty() {
+            client.read_tls(&mut &buf[..]).unwrap();
+            client.process_new_packets().map_err(|e| format!("client: {e}"))?;
+        }
+        if !client.is_handshaking() && !server.is_handshaking() {
+            let peer = server.peer_certificates().ok_or("no client certificate")?;
+            return Ok(peer[0].to_vec());
+        }
+    }
+    Err("handshake did not finish".into())
+}
+
+#[test]
+fn csrs_from_openssl_for_every_key_type() {
+    let env = Env::new();
+    env.init();
+    let dir = env.tmp.path();
+    let kinds: [(&str, &[&str]); 4] = [
+        ("p256", &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+        ("p384", &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"]),
+        ("ed25519", &["-newkey", "ed25519"]),
+        ("rsa", &["-newkey", "rsa:2048"]),
+    ];
+    for (kind, newkey) in kinds {
+        let name = format!("{kind}.acme.internal");
+        let mut args = vec!["req", "-new", "-nodes", "-keyout", "csr.key", "-subj"];
+        let subj = format!("/CN={name}");
+        args.push(&subj);
+        args.extend_from_slice(newkey);
+        let san = format!("subjectAltName=DNS:{name},IP:10.9.8.7");
+        args.extend_from_slice(&["-addext", &san, "-out", "req.csr"]);
+        assert!(openssl(&args, dir).status.success(), "{kind}");
+        let out = format!("out-{kind}");
+        let v = json(&env.issue(&["--profile", "server", "--csr", "req.csr", "--out", &out, "--json"]));
+        assert_eq!(v["key_type"], kind);
+        assert_eq!(v["sans"], serde_json::json!([format!("DNS:{name}"), "IP:10.9.8.7"]));
+        assert!(!env.path(&format!("{out}/key.pem")).exists(), "{kind}: no key is written for a CSR");
+        let o = openssl(
+            &[
+                "verify",
+                "-x509_strict",
+                "-purpose",
+                "sslserver",
+                "-CAfile",
+                &format!("{out}/root.pem"),
+                "-untrusted",
+                &format!("{out}/chain.pem"),
+                &format!("{out}/cert.pem"),
+            ],
+            dir,
+        );
+        assert!(o.status.success(), "{kind}: {}", stderr(&o));
+        // The certificate carries the CSR's key.
+        let a = openssl(&["x509", "-in", &format!("{out}/cert.pem"), "-noout", "-pubkey"], dir);
+        let b = openssl(&["req", "-in", "req.csr", "-noout", "-pubkey"], dir);
+        assert_eq!(a.stdout, b.stdout, "{kind}");
+        let t = openssl(&["x509", "-in", &format!("{out}/cert.pem"), "-noout", "-text"], dir);
+        let text = String::from_utf8_lossy(&t.stdout);
+        if kind == "rsa" {
+            assert!(text.contains("Digital Signature, Key Encipherment"), "{text}");
+        }
+    }
+    // A CSR naming something outside the profile is refused, whole.
+    assert!(
+        openssl(
+            &[
+                "req",
+                "-new",
+                "-nodes",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-keyout",
+                "csr.key",
+                "-subj",
+                "/CN=ok.acme.internal",
+                "-addext",
+                "subjectAltName=DNS:ok.acme.internal,DNS:evil.example.com",
+                "-out",
+                "evil.csr"
+            ],
+            dir
+        )
+        .status
+        .success()
+    );
+    let e = assert_one_line_error(&env.run(&[
+        "issue",
+        "--passphrase-file",
+        "int.pass",
+        "--profile",
+        "server",
+        "--csr",
+        "evil.csr",
+        "--out",
+        "e",
+    ]));
+    assert!(e.contains("evil.example.com"), "{e}");
+    // From standard input.
+    let o = env
+        .pki()
+        .args(["issue", "--passphrase-file", "int.pass", "--profile", "server", "--csr", "-", "--out", "stdin"])
+        .stdin(std::fs::File::open(env.path("req.csr")).unwrap())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn out_dash_prints_the_bundle_and_writes_no_files() {
+    let env = Env::new();
+    env.init();
+    let listing = |d: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        v.sort();
+        v
+    };
+    let before = listing(env.tmp.path());
+    let pem_out = env.issue(&["--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/7", "--out", "-"]);
+    assert_eq!(listing(env.tmp.path()), before, "--out - wrote files");
+    let blocks = pem::parse_many(&pem_out).unwrap();
+    let tags: Vec<&str> = blocks.iter().map(|b| b.tag()).collect();
+    assert_eq!(tags, ["CERTIFICATE", "CERTIFICATE", "PRIVATE KEY"]);
+    let v = json(&env.issue(&[
+        "--profile",
+        "agent",
+        "--spiffe-id",
+        "spiffe://acme.internal/agent/8",
+        "--out",
+        "-",
+        "--json",
+    ]));
+    for k in ["serial", "spiffe_id", "not_after", "cert_pem", "chain_pem", "key_pem"] {
+        assert!(v[k].is_string(), "{k} missing in {v}");
+    }
+    assert_eq!(listing(env.tmp.path()), before);
+}
+
+#[test]
+fn batch_issues_every_line_and_reports_refusals() {
+    let env = Env::new();
+    env.init();
+    let lines = [
+        r#"{"profile": "agent", "spiffe_id": "spiffe://acme.internal/agent/1", "ttl": "1h"}"#,
+        r#"{"profile": "agent", "spiffe_id": "spiffe://acme.internal/admin/1"}"#,
+        r#"{"profile": "server", "dns": ["b.acme.internal"], "out": "b", "key_type": "ed25519"}"#,
+        r#"{"profile": "server", "dns": ["c.acme.internal"], "bogus": 1}"#,
+        r#"{"profile": "agent", "spiffe_id": "spiffe://acme.internal/agent/2"}"#,
+    ];
+    std::fs::write(env.path("req.jsonl"), lines.join("\n") + "\n").unwrap();
+    let o = env.run(&["issue", "--passphrase-file", "int.pass", "--batch", "req.jsonl"]);
+    assert_eq!(o.status.code(), Some(1), "some were refused: {}", stderr(&o));
+    let results: Vec<serde_json::Value> = String::from_utf8(o.stdout).unwrap().lines().map(json).collect();
+    assert_eq!(results.len(), 5);
+    let oks: Vec<bool> = results.iter().map(|r| r["ok"].as_bool().unwrap()).collect();
+    assert_eq!(oks, [true, false, true, false, true]);
+    assert!(results[1]["error"].as_str().unwrap().contains("allowed_uris"));
+    assert!(results[3]["error"].as_str().unwrap().contains("bogus"));
+    assert!(results[0]["key_pem"].is_string() && results[2]["files"]["cert"].is_string());
+    assert!(env.path("b/cert.pem").is_file());
+    assert_eq!(inventory(&env.ca()).len(), 3);
+    let (intact, _) = ledger_chain_intact(&env.ca());
+    assert!(intact);
+}
+
+#[test]
+fn batch_of_ten_thousand() {
+    let env = Env::new();
+    env.init();
+    let mut text = String::new();
+    for i in 0..10_000 {
+        text.push_str(&format!("{{\"profile\":\"agent\",\"spiffe_id\":\"spiffe://acme.internal/agent/{i}\"}}\n"));
+    }
+    std::fs::write(env.path("req.jsonl"), text).unwrap();
+    let t = std::time::Instant::now();
+    let o = env.run(&["issue", "--passphrase-file", "int.pass", "--batch", "req.jsonl"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let n = String::from_utf8(o.stdout).unwrap().lines().filter(|l| l.contains("\"ok\":true")).count();
+    assert_eq!(n, 10_000);
+    assert_eq!(inventory(&env.ca()).len(), 10_000);
+    eprintln!("10,000 batch certificates in {:?} (debug build)", t.elapsed());
+}
