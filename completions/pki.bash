@@ -52,6 +52,9 @@ _pki() {
             pki,reindex)
                 cmd="pki__subcmd__reindex"
                 ;;
+            pki,renew)
+                cmd="pki__subcmd__renew"
+                ;;
             pki__subcmd__help,completions)
                 cmd="pki__subcmd__help__subcmd__completions"
                 ;;
@@ -88,6 +91,9 @@ _pki() {
             pki__subcmd__help,reindex)
                 cmd="pki__subcmd__help__subcmd__reindex"
                 ;;
+            pki__subcmd__help,renew)
+                cmd="pki__subcmd__help__subcmd__renew"
+                ;;
             *)
                 ;;
         esac
@@ -95,7 +101,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --lock-timeout --note --help --version init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --lock-timeout --note --help --version init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -233,7 +239,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help"
+            opts="init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -401,6 +407,20 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help__subcmd__reindex)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__renew)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -781,6 +801,60 @@ _pki() {
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__renew)
+            opts="-h --cert --rekey --key-type --csr --ttl --clip-ttl --out --force --key-passphrase-file --json --dir --passphrase-file --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-type)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --csr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -34,6 +34,7 @@ complete -c pki -n "__fish_pki_needs_command" -f -a "init" -d 'Guided set-up: a 
 complete -c pki -n "__fish_pki_needs_command" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
 complete -c pki -n "__fish_pki_needs_command" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
+complete -c pki -n "__fish_pki_needs_command" -f -a "renew" -d 'Issue a successor to a certificate: same names and profile (re-checked), new serial'
 complete -c pki -n "__fish_pki_needs_command" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "list" -d 'Show the inventory of issued certificates'
@@ -110,6 +111,21 @@ complete -c pki -n "__fish_pki_using_subcommand issue" -l clip-ttl -d 'Shorten a
 complete -c pki -n "__fish_pki_using_subcommand issue" -l force -d 'Overwrite existing files in --out'
 complete -c pki -n "__fish_pki_using_subcommand issue" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand issue" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand renew" -l cert -d 'The certificate to renew, as a file' -r -F
+complete -c pki -n "__fish_pki_using_subcommand renew" -l key-type -d 'Key type for --rekey (default: the old key\'s type if pki can generate it)' -r
+complete -c pki -n "__fish_pki_using_subcommand renew" -l csr -d 'Certify the key of this CSR (file or -) instead' -r
+complete -c pki -n "__fish_pki_using_subcommand renew" -l ttl -d 'Lifetime (default: the old certificate\'s lifetime)' -r
+complete -c pki -n "__fish_pki_using_subcommand renew" -l out -d 'Write the new files into DIR, or - to print them' -r -F
+complete -c pki -n "__fish_pki_using_subcommand renew" -l key-passphrase-file -d 'Encrypt a --rekey key.pem with the passphrase in FILE' -r -F
+complete -c pki -n "__fish_pki_using_subcommand renew" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand renew" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand renew" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand renew" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand renew" -l rekey -d 'Generate a new key instead of certifying the same public key again'
+complete -c pki -n "__fish_pki_using_subcommand renew" -l clip-ttl -d 'Shorten a lifetime above the profile\'s max_ttl or the CA\'s end instead of refusing it'
+complete -c pki -n "__fish_pki_using_subcommand renew" -l force -d 'Overwrite existing files in --out'
+complete -c pki -n "__fish_pki_using_subcommand renew" -l json -d 'Print the result as JSON'
+complete -c pki -n "__fish_pki_using_subcommand renew" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
@@ -155,15 +171,16 @@ complete -c pki -n "__fish_pki_using_subcommand man" -l passphrase-file -d 'File
 complete -c pki -n "__fish_pki_using_subcommand man" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -s h -l help -d 'Print help'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "man" -d 'Write the man pages'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue inspect profiles list reindex ledger-verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "renew" -d 'Issue a successor to a certificate: same names and profile (re-checked), new serial'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "man" -d 'Write the man pages'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -85,6 +85,11 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki issue --dns api.acme.internal --out ./api\n  pki issue --profile agent --spiffe-id spiffe://acme.internal/agent/42 --ttl 1h --json --out -\n  pki issue --profile server --csr server.csr --out ./server\n  pki issue --batch requests.jsonl > results.jsonl\n\nThe request is checked against the profile (names, lifetime, key type, usages) and the CA's\nname constraints; anything outside them is refused (exit 2) and nothing is written.\nBatch lines are JSON objects with the fields profile, ca, cn, dns, ip, uri, spiffe_id, ttl,\nkey_type, csr, out, force, clip_ttl; one JSON result is printed per line, and the exit\nstatus is 1 when any request was refused."
     )]
     Issue(IssueArgs),
+    /// Issue a successor to a certificate: same names and profile (re-checked), new serial
+    #[command(
+        after_help = "EXAMPLES:\n  pki renew 4A0BFF00112233445566778899AABBCC --out ./api\n  pki renew --cert ./api/cert.pem --out ./api --force\n  pki renew --cert ./agent/cert.pem --rekey --ttl 1h --out - --json\n\nThe old certificate is marked superseded (audit no longer reports it as expiring). Without\n--rekey or --csr the new certificate certifies the same public key, and no key.pem is written."
+    )]
+    Renew(RenewArgs),
     /// Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)
     #[command(
         after_help = "EXAMPLES:\n  pki inspect cert.pem\n  pki inspect --json fullchain.pem\n  openssl x509 -outform DER -in cert.pem | pki inspect -"
@@ -276,6 +281,43 @@ pub struct IssueArgs {
     #[arg(long)]
     pub force: bool,
     /// Encrypt the generated key.pem with the passphrase in FILE
+    #[arg(long, value_name = "FILE")]
+    pub key_passphrase_file: Option<PathBuf>,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// Serial of the certificate to renew (hex, any case, colons allowed)
+    #[arg(required_unless_present = "cert", conflicts_with = "cert")]
+    pub serial: Option<String>,
+    /// The certificate to renew, as a file
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// Generate a new key instead of certifying the same public key again
+    #[arg(long, conflicts_with = "csr")]
+    pub rekey: bool,
+    /// Key type for --rekey (default: the old key's type if pki can generate it)
+    #[arg(long, value_name = "TYPE", requires = "rekey")]
+    pub key_type: Option<String>,
+    /// Certify the key of this CSR (file or -) instead
+    #[arg(long, value_name = "FILE")]
+    pub csr: Option<String>,
+    /// Lifetime (default: the old certificate's lifetime)
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// Shorten a lifetime above the profile's max_ttl or the CA's end instead of refusing it
+    #[arg(long)]
+    pub clip_ttl: bool,
+    /// Write the new files into DIR, or - to print them
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Overwrite existing files in --out
+    #[arg(long)]
+    pub force: bool,
+    /// Encrypt a --rekey key.pem with the passphrase in FILE
     #[arg(long, value_name = "FILE")]
     pub key_passphrase_file: Option<PathBuf>,
     /// Print the result as JSON

@@ -39,6 +39,9 @@ const CERTS: &str = "certs";
 const STAGE_PREFIX: &str = ".new-";
 pub const INVENTORY_HEADER: &str =
     "#serial\tstatus\tnot_before\tnot_after\trevoked_at\treason\treplaced_by\tca\tprofile\tkey_type\tsubject\tsans";
+/// Bytes of the fixed-width fields at the start of an inventory line (serial to replaced_by,
+/// with their tabs), which in-place updates rewrite.
+const FIXED_PREFIX_LEN: usize = 32 + 1 + 10 + 1 + 20 + 1 + 20 + 1 + 20 + 1 + 20 + 1 + 32 + 1;
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A CA directory on disk. Reading needs no lock; changing needs a [`Locked`] guard.
@@ -172,7 +175,7 @@ impl CaDir {
                 }
             }
         }
-        let locked = Locked { dir: self, _file: file };
+        let locked = Locked { dir: self, file };
         locked.recover().context("cannot repair the CA directory after an interrupted change")?;
         Ok(locked)
     }
@@ -215,6 +218,18 @@ impl CaDir {
             f(rec)?;
         }
         Ok(())
+    }
+
+    /// The inventory record of a serial, by scanning the inventory.
+    pub fn find_inventory(&self, serial: &str) -> Result<Option<InventoryRecord>> {
+        let mut found = None;
+        self.for_each_inventory(|r| {
+            if found.is_none() && r.serial == serial {
+                found = Some(r);
+            }
+            Ok(())
+        })?;
+        Ok(found)
     }
 
     /// Streams the ledger's lines (raw, for verification).
@@ -286,7 +301,7 @@ pub struct LedgerCheck {
 /// Proof that this process holds the directory's lock; every change goes through it.
 pub struct Locked<'a> {
     pub dir: &'a CaDir,
-    _file: File,
+    file: File,
 }
 
 /// What a new CA consists of on disk.
@@ -355,16 +370,85 @@ impl Locked<'_> {
         // The inventory: drop a torn last line, then re-append the last issuance if it is missing.
         let inventory = self.dir.path(INVENTORY);
         truncate_partial_tail(&inventory)?;
-        if let Some(r) = &last
-            && r.event == "cert-issued"
-        {
+        // Every change ends by recording its ledger sequence number in the lock file; a
+        // smaller number there means the last change may not have reached the inventory.
+        let Some(r) = &last else { return Ok(()) };
+        if self.applied_seq() >= Some(r.seq) {
+            return Ok(());
+        }
+        if r.event == "cert-issued" {
             let rec = InventoryRecord::from_ledger_data(&r.data)?;
             let tail_serial = last_line(&inventory)?.map(|l| l.split('\t').next().unwrap_or("").to_string());
             if tail_serial.as_deref() != Some(rec.serial.as_str()) {
                 append_line(&inventory, &rec.to_line(), true)?;
             }
+            if let Some(old) = r.data["renews"].as_str() {
+                let new = rec.serial.clone();
+                self.update_inventory(old, |o| {
+                    o.apply_update(&serde_json::json!({"event": "cert-superseded", "replaced_by": new}))
+                })?;
+            }
+        } else if r.event == "cert-revoked"
+            && let Some(serial) = r.data["serial"].as_str()
+        {
+            let mut u = r.data.clone();
+            u["event"] = "cert-revoked".into();
+            self.update_inventory(serial, |o| o.apply_update(&u))?;
         }
+        self.mark_applied(r.seq)
+    }
+
+    /// The ledger sequence number the last completed change recorded in the lock file.
+    fn applied_seq(&self) -> Option<u64> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 32];
+        let n = self.file.read_at(&mut buf, 0).ok()?;
+        std::str::from_utf8(&buf[..n]).ok()?.trim().strip_prefix("applied ")?.parse().ok()
+    }
+
+    /// Records that the change with ledger number `seq` is complete. Not fsynced: if the note is
+    /// lost, the next run merely re-checks the last change.
+    pub fn mark_applied(&self, seq: u64) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let text = format!("applied {seq:<20}\n");
+        self.file.write_all_at(text.as_bytes(), 0).context("cannot write the lock file")?;
         Ok(())
+    }
+
+    /// Rewrites the fixed-width state fields of one inventory line in place. Scans the file
+    /// (revocations and renewals are rare next to issues); other lines are not touched.
+    pub fn update_inventory(&self, serial: &str, f: impl FnOnce(&mut InventoryRecord)) -> Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let p = self.dir.path(INVENTORY);
+        let file = match OpenOptions::new().read(true).write(true).open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", p.display())),
+        };
+        let mut r = BufReader::with_capacity(1 << 16, &file);
+        let mut line = String::new();
+        let mut offset = 0u64;
+        let prefix = format!("{serial:<32}\t");
+        loop {
+            line.clear();
+            let n = r.read_line(&mut line)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if line.starts_with(&prefix) && line.ends_with('\n') {
+                let mut rec = InventoryRecord::parse(line.trim_end_matches('\n'))?;
+                f(&mut rec);
+                let new = rec.to_line();
+                let fixed = FIXED_PREFIX_LEN;
+                if new.len() + 1 != line.len() || new.as_bytes()[fixed..] != line.as_bytes()[fixed..new.len()] {
+                    bail!("inventory line of {serial} would change length: run `pki reindex`");
+                }
+                file.write_all_at(&new.as_bytes()[..fixed], offset)?;
+                file.sync_data()?;
+                return Ok(true);
+            }
+            offset += n as u64;
+        }
     }
 
     /// Appends a ledger record: the commit point of every change.
@@ -415,11 +499,11 @@ impl Locked<'_> {
         write_new_file(&stage.join("cert.pem"), ca.cert_pem.as_bytes(), 0o600)?;
         fsync_dir(&stage)?;
         crash_point("ca-staged");
-        self.append_ledger("ca-created", actor, time, ca.data)?;
+        let rec = self.append_ledger("ca-created", actor, time, ca.data)?;
         crash_point("ca-committed");
         fs::rename(&stage, self.dir.ca_dir(ca.name))?;
         fsync_dir(&cas)?;
-        Ok(())
+        self.mark_applied(rec.seq)
     }
 
     /// True when no certificate with this serial was ever stored.
@@ -449,7 +533,8 @@ impl Locked<'_> {
         if let Some(obj) = data.as_object_mut() {
             obj.extend(extra);
         }
-        self.append_ledger("cert-issued", actor, time, data)?;
+        let renews = data["renews"].as_str().map(str::to_string);
+        let committed = self.append_ledger("cert-issued", actor, time, data)?;
         crash_point("issue-committed");
         let dest = self.dir.cert_path(&serial);
         let shard = dest.parent().expect("cert path has a shard");
@@ -458,7 +543,14 @@ impl Locked<'_> {
         fsync_dir(shard)?;
         crash_point("issue-moved");
         append_line(&self.dir.path(INVENTORY), &rec.to_line(), true)?;
-        Ok(())
+        if let Some(old) = renews {
+            crash_point("renew-appended");
+            let new = rec.serial.clone();
+            self.update_inventory(&old, |o| {
+                o.apply_update(&serde_json::json!({"event": "cert-superseded", "replaced_by": new}))
+            })?;
+        }
+        self.mark_applied(committed.seq)
     }
 
     /// Rebuilds `inventory.tsv` from the ledger and the stored certificate files.
@@ -469,6 +561,12 @@ impl Locked<'_> {
         let mut updates: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
         self.dir.for_each_ledger_line(|_, line| {
             let rec: LedgerRecord = serde_json::from_str(line)?;
+            if rec.event == "cert-issued"
+                && let (Some(old), Some(new)) = (rec.data["renews"].as_str(), rec.data["serial"].as_str())
+            {
+                let d = serde_json::json!({"event": "cert-superseded", "replaced_by": new});
+                updates.entry(old.to_string()).or_default().push(d);
+            }
             if (rec.event == "cert-revoked" || rec.event == "cert-superseded")
                 && let Some(s) = rec.data["serial"].as_str()
             {
@@ -720,7 +818,7 @@ impl InventoryRecord {
         })
     }
 
-    fn apply_update(&mut self, u: &serde_json::Value) {
+    pub fn apply_update(&mut self, u: &serde_json::Value) {
         match u["event"].as_str() {
             Some("cert-revoked") => {
                 self.status = Status::Revoked;

@@ -16,17 +16,17 @@ use crate::issuance::{Issued, Issuing, Plan, Spec};
 use crate::outfiles::{self, Staged};
 use crate::store::{CaDir, Locked};
 
-const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
+pub const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
 
 /// Where the result goes.
 #[derive(Debug, Clone)]
-enum Out {
+pub enum Out {
     Dir(PathBuf),
     Stdout,
 }
 
 #[derive(Debug, Serialize)]
-struct Files {
+pub struct Files {
     cert: PathBuf,
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<PathBuf>,
@@ -67,7 +67,7 @@ fn default_out(spec: &Spec) -> PathBuf {
     PathBuf::from(s.trim_start_matches('.'))
 }
 
-fn out_of(spec: &Spec) -> Out {
+pub fn out_of(spec: &Spec) -> Out {
     match &spec.out {
         Some(p) if p.as_os_str() == "-" => Out::Stdout,
         Some(p) => Out::Dir(p.clone()),
@@ -116,7 +116,7 @@ pub fn run(args: IssueArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
 }
 
 /// Signs, stages the user's files, commits, then moves the files into place.
-fn issue_one(
+pub fn issue_one(
     issuing: &mut Issuing<'_>,
     plan: &Plan,
     lock: &Locked<'_>,
@@ -165,7 +165,7 @@ fn stage_files(staged: &mut Staged, d: &Path, issued: &Issued) -> Result<Files> 
     })
 }
 
-fn report(ctx: &mut Ctx, issued: &Issued, files: Option<Files>, out: &Out, json: bool) -> Result<()> {
+pub fn report(ctx: &mut Ctx, issued: &Issued, files: Option<Files>, out: &Out, json: bool) -> Result<()> {
     let to_stdout = matches!(out, Out::Stdout);
     if json {
         let r = Report {

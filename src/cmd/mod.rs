@@ -17,6 +17,7 @@ mod list;
 mod man;
 mod profiles;
 mod reindex;
+mod renew;
 
 pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
     let g = &cli.global;
@@ -25,6 +26,7 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
         Command::InitRoot(a) => init_root::run(a, g, ctx),
         Command::CreateIntermediate(a) => create_intermediate::run(a, g, ctx),
         Command::Issue(a) => issue::run(a, g, ctx),
+        Command::Renew(a) => renew::run(a, g, ctx),
         Command::Inspect(a) => inspect::run(a, g, ctx),
         Command::List(a) => list::run(a, g, ctx),
         Command::Profiles(a) => profiles::run(a, g, ctx),
