@@ -35,6 +35,8 @@ complete -c pki -n "__fish_pki_needs_command" -f -a "init-root" -d 'Create a sel
 complete -c pki -n "__fish_pki_needs_command" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
 complete -c pki -n "__fish_pki_needs_command" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "renew" -d 'Issue a successor to a certificate: same names and profile (re-checked), new serial'
+complete -c pki -n "__fish_pki_needs_command" -f -a "export" -d 'Export a PKCS#12 file, the root, a CA chain, or the trust bundle (PEM or SPIFFE JSON)'
+complete -c pki -n "__fish_pki_needs_command" -f -a "trust" -d 'Put the root CA into this system\'s trust store (or take it out)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "list" -d 'Show the inventory of issued certificates'
@@ -126,6 +128,48 @@ complete -c pki -n "__fish_pki_using_subcommand renew" -l clip-ttl -d 'Shorten a
 complete -c pki -n "__fish_pki_using_subcommand renew" -l force -d 'Overwrite existing files in --out'
 complete -c pki -n "__fish_pki_using_subcommand renew" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand renew" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand export" -l cert -d 'The certificate to put in a PKCS#12 file, as a file' -r -F
+complete -c pki -n "__fish_pki_using_subcommand export" -l key -d 'The certificate\'s private key (PEM, PKCS#8)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand export" -l key-passphrase-file -d 'Passphrase file of an encrypted --key' -r -F
+complete -c pki -n "__fish_pki_using_subcommand export" -l p12 -d 'Write a PKCS#12 file with the certificate, its chain and its key' -r -F
+complete -c pki -n "__fish_pki_using_subcommand export" -l name -d 'Friendly name (alias) of the PKCS#12 entry (default: the certificate\'s CN or serial)' -r
+complete -c pki -n "__fish_pki_using_subcommand export" -l chain -d 'Export a CA\'s chain: the CA and its issuers up to the root' -r
+complete -c pki -n "__fish_pki_using_subcommand export" -l format -d 'Format of --trust-bundle: pem, or spiffe (a SPIFFE bundle: JWKS with x509-svid keys)' -r -f -a "pem\t''
+spiffe\t''"
+complete -c pki -n "__fish_pki_using_subcommand export" -l out -d 'Where to write (default: standard output; - too)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand export" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand export" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand export" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand export" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand export" -l root -d 'Export the root CA certificate'
+complete -c pki -n "__fish_pki_using_subcommand export" -l trust-bundle -d 'Export the trust bundle: the root CA certificates'
+complete -c pki -n "__fish_pki_using_subcommand export" -l force -d 'Overwrite an existing output file'
+complete -c pki -n "__fish_pki_using_subcommand export" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -f -a "install" -d 'Add the root CA to the system trust store'
+complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -f -a "uninstall" -d 'Remove the root CA from the system trust store'
+complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l ca -d 'The root CA to install (default: the only root)' -r
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l dry-run -d 'Print what would be done, change nothing'
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l ca -d 'The root CA to install (default: the only root)' -r
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l dry-run -d 'Print what would be done, change nothing'
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "install" -d 'Add the root CA to the system trust store'
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Remove the root CA from the system trust store'
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
@@ -171,16 +215,20 @@ complete -c pki -n "__fish_pki_using_subcommand man" -l passphrase-file -d 'File
 complete -c pki -n "__fish_pki_using_subcommand man" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -s h -l help -d 'Print help'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "renew" -d 'Issue a successor to a certificate: same names and profile (re-checked), new serial'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "man" -d 'Write the man pages'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew inspect profiles list reindex ledger-verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "renew" -d 'Issue a successor to a certificate: same names and profile (re-checked), new serial'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "export" -d 'Export a PKCS#12 file, the root, a CA chain, or the trust bundle (PEM or SPIFFE JSON)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "trust" -d 'Put the root CA into this system\'s trust store (or take it out)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "man" -d 'Write the man pages'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pki -n "__fish_pki_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "install" -d 'Add the root CA to the system trust store'
+complete -c pki -n "__fish_pki_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "uninstall" -d 'Remove the root CA from the system trust store'

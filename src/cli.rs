@@ -90,6 +90,16 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki renew 4A0BFF00112233445566778899AABBCC --out ./api\n  pki renew --cert ./api/cert.pem --out ./api --force\n  pki renew --cert ./agent/cert.pem --rekey --ttl 1h --out - --json\n\nThe old certificate is marked superseded (audit no longer reports it as expiring). Without\n--rekey or --csr the new certificate certifies the same public key, and no key.pem is written."
     )]
     Renew(RenewArgs),
+    /// Export a PKCS#12 file, the root, a CA chain, or the trust bundle (PEM or SPIFFE JSON)
+    #[command(
+        after_help = "EXAMPLES:\n  pki export --cert api/cert.pem --key api/key.pem --p12 api.p12 --passphrase-file p12.pass\n  pki export 4A0BFF00112233445566778899AABBCC --key api/key.pem --p12 api.p12\n  pki export --root > root.pem\n  pki export --chain issuing --out issuing-chain.pem\n  pki export --trust-bundle --format spiffe --out bundle.json\n\nPKCS#12 files use PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with an HMAC-SHA256 MAC, which\nOpenSSL 3 and Java's keytool open. The password comes from --passphrase-file,\nPKI_PASSPHRASE_FILE, PKI_PASSPHRASE or the prompt."
+    )]
+    Export(ExportArgs),
+    /// Put the root CA into this system's trust store (or take it out)
+    #[command(
+        after_help = "EXAMPLES:\n  pki trust install --dry-run\n  sudo pki trust install\n  sudo pki trust uninstall\n\nDebian/Ubuntu: /usr/local/share/ca-certificates + update-ca-certificates;\nRHEL/Fedora: /etc/pki/ca-trust/source/anchors + update-ca-trust."
+    )]
+    Trust(TrustArgs),
     /// Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)
     #[command(
         after_help = "EXAMPLES:\n  pki inspect cert.pem\n  pki inspect --json fullchain.pem\n  openssl x509 -outform DER -in cert.pem | pki inspect -"
@@ -323,6 +333,77 @@ pub struct RenewArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["p12", "root", "chain", "trust_bundle"])))]
+pub struct ExportArgs {
+    /// Serial of the certificate to put in a PKCS#12 file
+    #[arg(conflicts_with = "cert")]
+    pub serial: Option<String>,
+    /// The certificate to put in a PKCS#12 file, as a file
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key (PEM, PKCS#8)
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Passphrase file of an encrypted --key
+    #[arg(long, value_name = "FILE")]
+    pub key_passphrase_file: Option<PathBuf>,
+    /// Write a PKCS#12 file with the certificate, its chain and its key
+    #[arg(long, value_name = "FILE")]
+    pub p12: Option<PathBuf>,
+    /// Friendly name (alias) of the PKCS#12 entry (default: the certificate's CN or serial)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Export the root CA certificate
+    #[arg(long)]
+    pub root: bool,
+    /// Export a CA's chain: the CA and its issuers up to the root
+    #[arg(long, value_name = "CA")]
+    pub chain: Option<String>,
+    /// Export the trust bundle: the root CA certificates
+    #[arg(long)]
+    pub trust_bundle: bool,
+    /// Format of --trust-bundle: pem, or spiffe (a SPIFFE bundle: JWKS with x509-svid keys)
+    #[arg(long, value_enum, default_value_t = BundleFormat::Pem)]
+    pub format: BundleFormat,
+    /// Where to write (default: standard output; - too)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite an existing output file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BundleFormat {
+    Pem,
+    Spiffe,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    #[command(subcommand)]
+    pub action: TrustAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustAction {
+    /// Add the root CA to the system trust store
+    Install(TrustOpts),
+    /// Remove the root CA from the system trust store
+    Uninstall(TrustOpts),
+}
+
+#[derive(Debug, Args)]
+pub struct TrustOpts {
+    /// Print what would be done, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The root CA to install (default: the only root)
+    #[arg(long, value_name = "CA")]
+    pub ca: Option<String>,
 }
 
 #[derive(Debug, Args)]

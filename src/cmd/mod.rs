@@ -8,6 +8,7 @@ use crate::exit::Exit;
 
 mod completions;
 mod create_intermediate;
+mod export;
 mod init;
 mod init_root;
 mod inspect;
@@ -18,6 +19,7 @@ mod man;
 mod profiles;
 mod reindex;
 mod renew;
+mod trust;
 
 pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
     let g = &cli.global;
@@ -27,6 +29,8 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
         Command::CreateIntermediate(a) => create_intermediate::run(a, g, ctx),
         Command::Issue(a) => issue::run(a, g, ctx),
         Command::Renew(a) => renew::run(a, g, ctx),
+        Command::Export(a) => export::run(a, g, ctx),
+        Command::Trust(a) => trust::run(a, g, ctx),
         Command::Inspect(a) => inspect::run(a, g, ctx),
         Command::List(a) => list::run(a, g, ctx),
         Command::Profiles(a) => profiles::run(a, g, ctx),
