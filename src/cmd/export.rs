@@ -196,7 +196,7 @@ fn export_p12(args: &ExportArgs, p12: &Path, dir: &CaDir, ctx: &mut Ctx) -> Resu
         certs.push(p12_keystore::Certificate::from_der(&c.der).map_err(|e| anyhow!("{e}"))?);
     }
     let key = p12_keystore::PrivateKey::from_der(&key_der).map_err(|e| anyhow!("{e}"))?;
-    let local_id = sha256_hex(&cert_der)[..40].as_bytes().to_vec();
+    let local_id = sha256_hex(&cert_der).as_bytes()[..40].to_vec();
     let mut ks = p12_keystore::KeyStore::new();
     ks.add_entry(
         &alias,
