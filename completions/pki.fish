@@ -37,6 +37,9 @@ complete -c pki -n "__fish_pki_needs_command" -f -a "issue" -d 'Issue a leaf cer
 complete -c pki -n "__fish_pki_needs_command" -f -a "renew" -d 'Issue a successor to a certificate: same names and profile (re-checked), new serial'
 complete -c pki -n "__fish_pki_needs_command" -f -a "export" -d 'Export a PKCS#12 file, the root, a CA chain, or the trust bundle (PEM or SPIFFE JSON)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "trust" -d 'Put the root CA into this system\'s trust store (or take it out)'
+complete -c pki -n "__fish_pki_needs_command" -f -a "revoke" -d 'Revoke a certificate (leaf or intermediate CA) and regenerate its CA\'s CRL'
+complete -c pki -n "__fish_pki_needs_command" -f -a "gen-crl" -d 'Generate (sign and publish) a CA\'s CRL'
+complete -c pki -n "__fish_pki_needs_command" -f -a "verify" -d 'Validate a certificate against the directory\'s roots and current CRLs (rustls-webpki)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
 complete -c pki -n "__fish_pki_needs_command" -f -a "list" -d 'Show the inventory of issued certificates'
@@ -170,6 +173,41 @@ complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcomman
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "install" -d 'Add the root CA to the system trust store'
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "uninstall" -d 'Remove the root CA from the system trust store'
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l cert -d 'The certificate to revoke, as a file' -r -F
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l reason -d 'RFC 5280 reason' -r
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l at -d 'When the key was (or may have been) compromised; the CRL\'s invalidity date (RFC 3339)' -r
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l ca -d 'Only if the certificate was issued by this CA' -r
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l no-crl -d 'Do not regenerate the CRL now (for bulk revocations; run `pki gen-crl` after)'
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l json -d 'Print the result as JSON'
+complete -c pki -n "__fish_pki_using_subcommand revoke" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l ca -d 'The CA whose CRL to generate (default: the issuing CA)' -r
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l next-update -d 'Lifetime of the CRL' -r
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l if-older-than -d 'Only when the current CRL is older than this, behind a revocation, or missing' -r
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l out -d 'Also write the CRL to FILE (- for standard output)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l all -d 'Every CA of the directory'
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l der -d '--out in DER instead of PEM'
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l json -d 'Print the result as JSON'
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand verify" -l chain -d 'Intermediate certificates (PEM)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand verify" -l root -d 'Trust this root (PEM) instead of the directory\'s roots' -r -F
+complete -c pki -n "__fish_pki_using_subcommand verify" -l at -d 'Validate as of this time (RFC 3339) instead of now' -r
+complete -c pki -n "__fish_pki_using_subcommand verify" -l purpose -d 'Required usage (default: server if the certificate allows it, else client)' -r -f -a "client\t''
+server\t''"
+complete -c pki -n "__fish_pki_using_subcommand verify" -l dns -d 'The DNS name (or IP address) the certificate must be valid for' -r
+complete -c pki -n "__fish_pki_using_subcommand verify" -l dir -d 'The CA directory' -r -F
+complete -c pki -n "__fish_pki_using_subcommand verify" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand verify" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
+complete -c pki -n "__fish_pki_using_subcommand verify" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand verify" -l json -d 'Print the verdict as JSON'
+complete -c pki -n "__fish_pki_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
@@ -215,20 +253,23 @@ complete -c pki -n "__fish_pki_using_subcommand man" -l passphrase-file -d 'File
 complete -c pki -n "__fish_pki_using_subcommand man" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -s h -l help -d 'Print help'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "renew" -d 'Issue a successor to a certificate: same names and profile (re-checked), new serial'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "export" -d 'Export a PKCS#12 file, the root, a CA chain, or the trust bundle (PEM or SPIFFE JSON)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "trust" -d 'Put the root CA into this system\'s trust store (or take it out)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "man" -d 'Write the man pages'
-complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust inspect profiles list reindex ledger-verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "init" -d 'Guided set-up: a CA directory with a root, an issuing intermediate and default profiles'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "init-root" -d 'Create a self-signed root CA (refuses to overwrite one)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "create-intermediate" -d 'Create an intermediate CA signed by the root'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "issue" -d 'Issue a leaf certificate under a profile (generated key, or a CSR\'s)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "renew" -d 'Issue a successor to a certificate: same names and profile (re-checked), new serial'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "export" -d 'Export a PKCS#12 file, the root, a CA chain, or the trust bundle (PEM or SPIFFE JSON)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "trust" -d 'Put the root CA into this system\'s trust store (or take it out)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "revoke" -d 'Revoke a certificate (leaf or intermediate CA) and regenerate its CA\'s CRL'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "gen-crl" -d 'Generate (sign and publish) a CA\'s CRL'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "verify" -d 'Validate a certificate against the directory\'s roots and current CRLs (rustls-webpki)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "inspect" -d 'Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "profiles" -d 'Show the issuance profiles of pki.toml (all, or one by name)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "list" -d 'Show the inventory of issued certificates'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "reindex" -d 'Rebuild the inventory from the stored certificates and the ledger'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "ledger-verify" -d 'Check the ledger\'s hash chain (exit 1 if it was edited, reordered or cut)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "completions" -d 'Print shell completions (bash, zsh, fish)'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "man" -d 'Write the man pages'
+complete -c pki -n "__fish_pki_using_subcommand help; and not __fish_seen_subcommand_from init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pki -n "__fish_pki_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "install" -d 'Add the root CA to the system trust store'
 complete -c pki -n "__fish_pki_using_subcommand help; and __fish_seen_subcommand_from trust" -f -a "uninstall" -d 'Remove the root CA from the system trust store'

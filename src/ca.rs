@@ -25,6 +25,9 @@ pub struct Ca {
     pub not_after: OffsetDateTime,
     pub self_signed: bool,
     pub constraints: NameRules,
+    pub serial: crate::serial::Serial,
+    /// Subject key identifier (CRLs carry it as their AKI).
+    pub ski: Option<Vec<u8>>,
 }
 
 /// A CA certificate's name constraints, in a form requests can be checked against.
@@ -150,6 +153,11 @@ impl Ca {
             not_after: to_time(x.validity().not_after),
             self_signed: x.subject().as_raw() == x.issuer().as_raw(),
             constraints: name_rules(&x),
+            serial: crate::serial::Serial::from_bytes(x.raw_serial()),
+            ski: x.extensions().iter().find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                _ => None,
+            }),
             pem: pem_text,
             der,
         })
@@ -181,12 +189,21 @@ impl Ca {
         Ok(chain)
     }
 
-    /// Unlocks the CA key (asking for the passphrase only if it is encrypted).
-    pub fn unlock(&self, dir: &CaDir, ctx: &Ctx) -> Result<Issuer<'static, KeyPair>> {
+    /// Unlocks the CA key (asking for the passphrase only if it is encrypted). A
+    /// `passphrase_file` from the CA's settings comes before the usual sources.
+    pub fn unlock(
+        &self,
+        dir: &CaDir,
+        ctx: &Ctx,
+        passphrase_file: Option<&std::path::Path>,
+    ) -> Result<Issuer<'static, KeyPair>> {
         let key_path = dir.ca_key_path(&self.name);
         let pem_text = dir.read_ca_key_pem(&self.name)?;
         let what = format!("CA '{}' ({})", self.name, key_path.display());
-        let key = keys::load_signing_key(&pem_text, &key_path, || ctx.pass.unlock(&what))?;
+        let key = keys::load_signing_key(&pem_text, &key_path, || match passphrase_file {
+            Some(f) if ctx.pass.given.is_none() => crate::ctx::read_passphrase_file(f),
+            _ => ctx.pass.unlock(&what),
+        })?;
         let der = rustls_pki_types::CertificateDer::from(self.der.clone());
         Issuer::from_ca_cert_der(&der, key).map_err(|e| anyhow!("CA '{}': unusable certificate ({e})", self.name))
     }

@@ -131,6 +131,31 @@ pub struct IntermediateSpec<'a> {
     pub constraints: Constraints,
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
+    pub urls: IssuerUrls,
+}
+
+/// Where relying parties find the issuer's CRL and certificate; from the issuing CA's settings.
+#[derive(Debug, Clone, Default)]
+pub struct IssuerUrls {
+    pub crl_url: Option<String>,
+    pub ca_issuers_url: Option<String>,
+}
+
+impl IssuerUrls {
+    /// Adds a CRL distribution point and an authority information access (caIssuers) extension.
+    fn apply(&self, p: &mut CertificateParams) {
+        if let Some(u) = &self.crl_url {
+            p.crl_distribution_points = vec![rcgen::CrlDistributionPoint { uris: vec![u.clone()] }];
+        }
+        if let Some(u) = &self.ca_issuers_url {
+            // AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { id-ad-caIssuers, URI }
+            let oid_ca_issuers = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
+            let mut desc = oid_ca_issuers.to_vec();
+            desc.extend(der_tlv(0x86, u.as_bytes()));
+            let value = der_tlv(0x30, &der_tlv(0x30, &desc));
+            p.custom_extensions.push(rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], value));
+        }
+    }
 }
 
 /// An intermediate signed by `issuer`: CA:TRUE with a path length, keyCertSign + cRLSign,
@@ -145,6 +170,7 @@ pub fn build_intermediate(
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(spec.path_len));
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     p.use_authority_key_identifier_extension = true;
+    spec.urls.apply(&mut p);
     let c = &spec.constraints;
     if !c.permit_uri.is_empty() {
         // rcgen cannot express URI subtrees: encode the whole extension ourselves.
@@ -242,6 +268,7 @@ pub struct LeafSpec {
     pub ekus: Vec<String>,
     /// RSA keys also get keyEncipherment (TLS 1.2 RSA key exchange).
     pub key_encipherment: bool,
+    pub urls: IssuerUrls,
 }
 
 impl LeafSpec {
@@ -303,6 +330,7 @@ pub fn build_leaf(
     }
     p.extended_key_usages = spec.ekus.iter().map(|e| eku(e)).collect();
     p.use_authority_key_identifier_extension = true;
+    spec.urls.apply(&mut p);
     let mut sans = Vec::new();
     for n in &spec.dns {
         sans.push(SanType::DnsName(n.as_str().try_into().map_err(|_| anyhow!("DNS name '{n}' is not IA5"))?));

@@ -14,6 +14,9 @@ EXIT STATUS:
   0  success
   1  a check found something (audit, verify, ledger verify)
   2  usage or operational error (bad input, wrong passphrase, locked directory, ...)
+  3  revoke: no certificate with that serial
+  4  revoke: already revoked
+  5  revoke: the certificate has expired
 
 ENVIRONMENT:
   PKI_DIR              CA directory (same as --dir; default ./pki)
@@ -100,6 +103,22 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki trust install --dry-run\n  sudo pki trust install\n  sudo pki trust uninstall\n\nDebian/Ubuntu: /usr/local/share/ca-certificates + update-ca-certificates;\nRHEL/Fedora: /etc/pki/ca-trust/source/anchors + update-ca-trust."
     )]
     Trust(TrustArgs),
+    /// Revoke a certificate (leaf or intermediate CA) and regenerate its CA's CRL
+    #[command(
+        after_help = "EXAMPLES:\n  pki revoke 4A0BFF00112233445566778899AABBCC --reason keyCompromise\n  pki revoke --cert ./agent/cert.pem --reason cessationOfOperation --note INC-1234\n  pki revoke 4A:0B:FF:... --no-crl          # bulk: run `pki gen-crl` once at the end\n\nReasons (any case, '-'/'_' ignored): unspecified, keyCompromise, cACompromise,\naffiliationChanged, superseded, cessationOfOperation, certificateHold, removeFromCRL,\nprivilegeWithdrawn, aACompromise. Exit 3: unknown serial; 4: already revoked (a new\nreason keyCompromise updates it instead); 5: already expired."
+    )]
+    Revoke(RevokeArgs),
+    /// Generate (sign and publish) a CA's CRL
+    #[command(
+        name = "gen-crl",
+        after_help = "EXAMPLES:\n  pki gen-crl                              # the issuing CA\n  pki gen-crl --ca root\n  pki gen-crl --all --if-older-than 12h   # in cron: only what is due\n  pki gen-crl --ca issuing --out - --der > issuing.crl\n\nThe current CRLs are kept as DIR/crl/NAME.crl (DER) and DIR/crl/NAME.crl.pem. Lifetime:\n--next-update, else [ca.NAME] next_update in pki.toml, else 7d (30d for a root)."
+    )]
+    GenCrl(GenCrlArgs),
+    /// Validate a certificate against the directory's roots and current CRLs (rustls-webpki)
+    #[command(
+        after_help = "EXAMPLES:\n  pki verify ./api/cert.pem --dns api.acme.internal\n  pki verify ./agent/fullchain.pem --purpose client --json\n  pki verify cert.pem --root other-root.pem --chain chain.pem --at 2027-01-01T00:00:00Z\n\nExit 0: valid; 1: not valid (revoked, expired, not yet valid, untrusted, name-constraint\nviolation, wrong purpose or name, stale CRL); 2: the check could not run."
+    )]
+    Verify(VerifyArgs),
     /// Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)
     #[command(
         after_help = "EXAMPLES:\n  pki inspect cert.pem\n  pki inspect --json fullchain.pem\n  openssl x509 -outform DER -in cert.pem | pki inspect -"
@@ -404,6 +423,86 @@ pub struct TrustOpts {
     /// The root CA to install (default: the only root)
     #[arg(long, value_name = "CA")]
     pub ca: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Serial of the certificate to revoke
+    #[arg(required_unless_present = "cert", conflicts_with = "cert")]
+    pub serial: Option<String>,
+    /// The certificate to revoke, as a file
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// RFC 5280 reason
+    #[arg(long, default_value = "unspecified", value_name = "REASON")]
+    pub reason: String,
+    /// When the key was (or may have been) compromised; the CRL's invalidity date (RFC 3339)
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Only if the certificate was issued by this CA
+    #[arg(long, value_name = "NAME")]
+    pub ca: Option<String>,
+    /// Do not regenerate the CRL now (for bulk revocations; run `pki gen-crl` after)
+    #[arg(long)]
+    pub no_crl: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenCrlArgs {
+    /// The CA whose CRL to generate (default: the issuing CA)
+    #[arg(long, value_name = "NAME", conflicts_with = "all")]
+    pub ca: Option<String>,
+    /// Every CA of the directory
+    #[arg(long)]
+    pub all: bool,
+    /// Lifetime of the CRL
+    #[arg(long, value_name = "DURATION")]
+    pub next_update: Option<String>,
+    /// Only when the current CRL is older than this, behind a revocation, or missing
+    #[arg(long, value_name = "DURATION")]
+    pub if_older_than: Option<String>,
+    /// Also write the CRL to FILE (- for standard output)
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    pub out: Option<PathBuf>,
+    /// --out in DER instead of PEM
+    #[arg(long)]
+    pub der: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Purpose {
+    Client,
+    Server,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The certificate (PEM or DER; further PEM certificates are taken as its chain), or -
+    pub cert: String,
+    /// Intermediate certificates (PEM)
+    #[arg(long, value_name = "FILE")]
+    pub chain: Option<PathBuf>,
+    /// Trust this root (PEM) instead of the directory's roots
+    #[arg(long, value_name = "FILE")]
+    pub root: Option<PathBuf>,
+    /// Validate as of this time (RFC 3339) instead of now
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Required usage (default: server if the certificate allows it, else client)
+    #[arg(long, value_enum)]
+    pub purpose: Option<Purpose>,
+    /// The DNS name (or IP address) the certificate must be valid for
+    #[arg(long, value_name = "NAME")]
+    pub dns: Option<String>,
+    /// Print the verdict as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -12,6 +12,12 @@ pub enum Exit {
     Success = 0,
     Findings = 1,
     Error = 2,
+    /// `revoke`: no certificate with that serial.
+    NotFound = 3,
+    /// `revoke`: already revoked (and the new reason is not keyCompromise).
+    AlreadyRevoked = 4,
+    /// `revoke`: the certificate has expired; it needs no revocation.
+    Expired = 5,
 }
 
 impl From<Exit> for std::process::ExitCode {
@@ -40,6 +46,9 @@ pub enum PkiError {
     BadName { kind: &'static str, value: String, why: String },
     BadSerial { value: String },
     Unrecognized { what: String },
+    UnknownSerial { serial: String },
+    AlreadyRevoked { serial: String, reason: String, at: String },
+    CertExpired { serial: String, not_after: String },
 }
 
 impl fmt::Display for PkiError {
@@ -113,6 +122,17 @@ impl fmt::Display for PkiError {
                 "invalid serial '{value}': expected hexadecimal as `openssl x509 -noout -serial` prints it (colons allowed)"
             ),
             Unrecognized { what } => write!(f, "{what}: not a certificate, chain, CSR, CRL or key in PEM or DER form"),
+            UnknownSerial { serial } => write!(
+                f,
+                "no certificate with serial {serial} in this directory: check it with `pki list` (serials are hex, as `openssl x509 -noout -serial` prints them)"
+            ),
+            AlreadyRevoked { serial, reason, at } => write!(
+                f,
+                "certificate {serial} was already revoked ({reason}) at {at}: nothing to do (only --reason keyCompromise updates a revocation)"
+            ),
+            CertExpired { serial, not_after } => {
+                write!(f, "certificate {serial} expired at {not_after}: an expired certificate needs no revocation")
+            }
         }
     }
 }
@@ -120,10 +140,15 @@ impl fmt::Display for PkiError {
 impl std::error::Error for PkiError {}
 
 /// Maps any error that reached `main` to the status the process exits with.
-pub fn status_of(_err: &anyhow::Error) -> Exit {
-    // Every failure that stops a command is an operational or usage error; checks that
-    // find problems return `Exit::Findings` as a value, not as an error.
-    Exit::Error
+pub fn status_of(err: &anyhow::Error) -> Exit {
+    // Checks that find problems return `Exit::Findings` as a value, not as an error; a few
+    // refusals have statuses of their own so scripts can tell them apart.
+    match err.downcast_ref::<PkiError>() {
+        Some(PkiError::UnknownSerial { .. }) => Exit::NotFound,
+        Some(PkiError::AlreadyRevoked { .. }) => Exit::AlreadyRevoked,
+        Some(PkiError::CertExpired { .. }) => Exit::Expired,
+        _ => Exit::Error,
+    }
 }
 
 #[cfg(test)]
@@ -135,6 +160,11 @@ mod tests {
         assert_eq!(Exit::Success as u8, 0);
         assert_eq!(Exit::Findings as u8, 1);
         assert_eq!(Exit::Error as u8, 2);
+        assert_eq!(Exit::NotFound as u8, 3);
+        assert_eq!(Exit::AlreadyRevoked as u8, 4);
+        assert_eq!(Exit::Expired as u8, 5);
+        let e: anyhow::Error = PkiError::UnknownSerial { serial: "AB".into() }.into();
+        assert_eq!(status_of(&e.context("revoking")), Exit::NotFound);
     }
 
     #[test]

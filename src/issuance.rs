@@ -75,6 +75,7 @@ pub struct Plan {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub renews: Option<String>,
+    pub urls: certs::IssuerUrls,
 }
 
 /// What a script learns about an issued certificate.
@@ -136,7 +137,8 @@ impl<'a> Issuing<'a> {
     pub fn unlock(&mut self, name: &str, ctx: &Ctx) -> Result<()> {
         if !self.issuers.contains_key(name) {
             let chain = self.chain(name)?;
-            let issuer = chain[0].unlock(self.dir, ctx)?;
+            let pf = self.settings.ca.get(name).and_then(|c| c.passphrase_file.clone());
+            let issuer = chain[0].unlock(self.dir, ctx, pf.as_deref())?;
             self.issuers.insert(name.to_string(), issuer);
         }
         Ok(())
@@ -210,6 +212,18 @@ impl<'a> Issuing<'a> {
             && profile.as_ref().and_then(|p| p.ca.as_ref()).is_none()
         {
             bail!("CA '{ca_name}' is a root: issue from an intermediate (`pki create-intermediate issuing`)");
+        }
+        for c in &chain[..chain.len() - 1] {
+            if let Some(parent) = chain.iter().find(|p| p.subject_raw == c.issuer_raw && p.name != c.name) {
+                let mut revoked = false;
+                self.dir.for_each_revoked(&parent.name, |r| {
+                    revoked |= r.serial == c.serial.hex();
+                    Ok(())
+                })?;
+                if revoked {
+                    bail!("CA '{}' has been revoked: create a new intermediate with `pki create-intermediate`", c.name);
+                }
+            }
         }
         if now >= issuer.not_after {
             bail!(
@@ -295,7 +309,7 @@ impl<'a> Issuing<'a> {
             (None, None) => vec![],
         };
         Ok(Plan {
-            ca: ca_name,
+            ca: ca_name.clone(),
             chain,
             profile: profile.map(|p| p.name),
             subject,
@@ -308,6 +322,10 @@ impl<'a> Issuing<'a> {
             not_before,
             not_after,
             renews: None,
+            urls: certs::IssuerUrls {
+                crl_url: self.settings.ca.get(&ca_name).and_then(|c| c.crl_url.clone()),
+                ca_issuers_url: self.settings.ca.get(&ca_name).and_then(|c| c.ca_issuers_url.clone()),
+            },
         })
     }
 
@@ -331,6 +349,7 @@ impl<'a> Issuing<'a> {
             serial,
             ekus: plan.ekus.clone(),
             key_encipherment: plan.key_type == "rsa",
+            urls: plan.urls.clone(),
         };
         let (cert, key_pem) = match &plan.key {
             KeySource::Generate(kt) => {

@@ -7,6 +7,7 @@ mod ca;
 mod certs;
 mod cli;
 mod cmd;
+mod crl;
 mod ctx;
 mod duration;
 mod exit;

@@ -50,7 +50,10 @@ pub struct CaSettings {
     pub default_ttl: Option<String>,
     pub crl_url: Option<String>,
     pub ca_issuers_url: Option<String>,
+    /// Lifetime of this CA's CRLs (default 7d; 30d for a root).
     pub next_update: Option<String>,
+    /// File with this CA key's passphrase, for cron (`gen-crl --all`); else the usual sources.
+    pub passphrase_file: Option<std::path::PathBuf>,
 }
 
 impl<'de> Deserialize<'de> for KeyType {
@@ -87,6 +90,16 @@ impl Settings {
             anyhow::bail!("{file}: [defaults] profile = \"{p}\" names no [profiles.{p}] section");
         }
         for (name, ca) in &s.ca {
+            if let Some(t) = &ca.next_update {
+                duration::parse("next_update", t).with_context(|| format!("{file}: [ca.{name}] next_update"))?;
+            }
+            for (k, u) in [("crl_url", &ca.crl_url), ("ca_issuers_url", &ca.ca_issuers_url)] {
+                if let Some(u) = u
+                    && crate::certs::check_uri(u).is_err()
+                {
+                    anyhow::bail!("{file}: [ca.{name}] {k} = \"{u}\" is not a URL");
+                }
+            }
             if let Some(t) = &ca.default_ttl {
                 duration::parse("default_ttl", t).with_context(|| format!("{file}: [ca.{name}] default_ttl"))?;
             }

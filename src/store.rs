@@ -36,6 +36,7 @@ const LOCK: &str = ".lock";
 const PENDING: &str = "pending";
 const CAS: &str = "cas";
 const CERTS: &str = "certs";
+pub const CRL_DIR: &str = "crl";
 const STAGE_PREFIX: &str = ".new-";
 pub const INVENTORY_HEADER: &str =
     "#serial\tstatus\tnot_before\tnot_after\trevoked_at\treason\treplaced_by\tca\tprofile\tkey_type\tsubject\tsans";
@@ -220,6 +221,51 @@ impl CaDir {
         Ok(())
     }
 
+    /// `crl/NAME.revoked.tsv`: every revocation of certificates NAME issued, appended in order.
+    pub fn revoked_list_path(&self, ca: &str) -> PathBuf {
+        self.root.join(CRL_DIR).join(format!("{ca}.revoked.tsv"))
+    }
+
+    /// The current CRL of a CA: (DER path, PEM path).
+    pub fn crl_paths(&self, ca: &str) -> (PathBuf, PathBuf) {
+        let d = self.root.join(CRL_DIR);
+        (d.join(format!("{ca}.crl")), d.join(format!("{ca}.crl.pem")))
+    }
+
+    /// Streams the revocations of a CA's certificates (a later line for the same serial wins).
+    pub fn for_each_revoked(&self, ca: &str, mut f: impl FnMut(Revocation) -> Result<()>) -> Result<()> {
+        let p = self.revoked_list_path(ca);
+        let file = match File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
+        };
+        let mut r = BufReader::with_capacity(1 << 16, file);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                break;
+            }
+            if !line.ends_with('\n') || line.starts_with('#') {
+                continue;
+            }
+            f(Revocation::parse(line.trim_end_matches('\n'))
+                .with_context(|| format!("{} is malformed", p.display()))?)?;
+        }
+        Ok(())
+    }
+
+    /// The CRL number last used for a CA (0 if none).
+    pub fn crl_number(&self, ca: &str) -> Result<u64> {
+        let p = self.root.join(CRL_DIR).join(format!("{ca}.number"));
+        match fs::read_to_string(&p) {
+            Ok(t) => t.trim().parse().with_context(|| format!("{} is not a number", p.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", p.display())),
+        }
+    }
+
     /// The inventory record of a serial, by scanning the inventory.
     pub fn find_inventory(&self, serial: &str) -> Result<Option<InventoryRecord>> {
         let mut found = None;
@@ -388,12 +434,16 @@ impl Locked<'_> {
                     o.apply_update(&serde_json::json!({"event": "cert-superseded", "replaced_by": new}))
                 })?;
             }
-        } else if r.event == "cert-revoked"
-            && let Some(serial) = r.data["serial"].as_str()
-        {
+        } else if r.event == "cert-revoked" {
+            let rev = Revocation::from_ledger_data(&r.data)?;
+            let list = self.dir.revoked_list_path(&rev.ca);
+            truncate_partial_tail(&list)?;
+            if last_line(&list)?.as_deref() != Some(rev.to_line().as_str()) {
+                append_line(&list, &rev.to_line(), true)?;
+            }
             let mut u = r.data.clone();
             u["event"] = "cert-revoked".into();
-            self.update_inventory(serial, |o| o.apply_update(&u))?;
+            self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
         }
         self.mark_applied(r.seq)
     }
@@ -553,6 +603,45 @@ impl Locked<'_> {
         self.mark_applied(committed.seq)
     }
 
+    /// Records a revocation: ledger (the commit), the CA's revoked list, the inventory line.
+    pub fn commit_revoke(&self, rev: &Revocation, actor: &Actor, time: &str) -> Result<()> {
+        mkdir_0700(&self.dir.root.join(CRL_DIR))?;
+        let committed = self.append_ledger("cert-revoked", actor, time, rev.ledger_data())?;
+        crash_point("revoke-committed");
+        append_line(&self.dir.revoked_list_path(&rev.ca), &rev.to_line(), true)?;
+        if rev.kind == "leaf" {
+            let u = serde_json::json!({"event": "cert-revoked", "revoked_at": rev.revoked_at, "reason": rev.reason});
+            self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
+        }
+        self.mark_applied(committed.seq)
+    }
+
+    /// Takes the next CRL number of a CA. Written before the CRL, so a crash can leave a gap
+    /// but never reuse a number.
+    pub fn next_crl_number(&self, ca: &str) -> Result<u64> {
+        mkdir_0700(&self.dir.root.join(CRL_DIR))?;
+        let n = self.dir.crl_number(ca)? + 1;
+        write_atomic(&self.dir.root.join(CRL_DIR).join(format!("{ca}.number")), format!("{n}\n").as_bytes(), 0o600)?;
+        Ok(n)
+    }
+
+    /// Publishes a CA's new CRL (DER and PEM, each replaced atomically) and records it.
+    pub fn commit_crl(
+        &self,
+        ca: &str,
+        der: &[u8],
+        pem_text: &str,
+        data: serde_json::Value,
+        actor: &Actor,
+        time: &str,
+    ) -> Result<()> {
+        let (d, p) = self.dir.crl_paths(ca);
+        write_atomic(&d, der, 0o600)?;
+        write_atomic(&p, pem_text.as_bytes(), 0o600)?;
+        let committed = self.append_ledger("crl-generated", actor, time, data)?;
+        self.mark_applied(committed.seq)
+    }
+
     /// Rebuilds `inventory.tsv` from the ledger and the stored certificate files.
     /// Streams the ledger twice; memory is one small entry per revoked certificate plus
     /// 16 bytes per certificate for the orphan check.
@@ -576,6 +665,25 @@ impl Locked<'_> {
             }
             Ok(())
         })?;
+
+        // The revoked lists are derived from the ledger too.
+        let mut lists: HashMap<String, String> = HashMap::new();
+        self.dir.for_each_ledger_line(|_, line| {
+            let rec: LedgerRecord = serde_json::from_str(line)?;
+            if rec.event == "cert-revoked" {
+                let rev = Revocation::from_ledger_data(&rec.data)?;
+                let l = lists.entry(rev.ca.clone()).or_default();
+                l.push_str(&rev.to_line());
+                l.push('\n');
+            }
+            Ok(())
+        })?;
+        if !lists.is_empty() {
+            mkdir_0700(&self.dir.root.join(CRL_DIR))?;
+        }
+        for (ca, text) in &lists {
+            write_atomic(&self.dir.revoked_list_path(ca), text.as_bytes(), 0o600)?;
+        }
 
         // Pass 2: one inventory line per issuance whose certificate file is present.
         let tmp = temp_path(&self.dir.path(INVENTORY));
@@ -670,6 +778,70 @@ pub struct ReindexReport {
     pub missing: u64,
     pub mismatched: u64,
     pub orphans: u64,
+}
+
+/// A revocation as `crl/NAME.revoked.tsv` keeps it: what the CRL needs, one line each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revocation {
+    pub serial: String,
+    /// The CA that issued the revoked certificate (whose CRL lists it).
+    pub ca: String,
+    pub revoked_at: String,
+    pub reason: String,
+    pub invalidity_date: Option<String>,
+    pub not_after: String,
+    /// "leaf", or "ca" for an intermediate CA's certificate.
+    pub kind: String,
+}
+
+impl Revocation {
+    pub fn to_line(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            self.serial,
+            self.ca,
+            self.revoked_at,
+            self.reason,
+            self.invalidity_date.as_deref().unwrap_or("-"),
+            self.not_after,
+            self.kind
+        )
+    }
+
+    pub fn parse(line: &str) -> Result<Revocation> {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() != 7 {
+            bail!("expected 7 tab-separated fields, found {}", f.len());
+        }
+        Ok(Revocation {
+            serial: f[0].into(),
+            ca: f[1].into(),
+            revoked_at: f[2].into(),
+            reason: f[3].into(),
+            invalidity_date: opt(f[4]),
+            not_after: f[5].into(),
+            kind: f[6].into(),
+        })
+    }
+
+    fn ledger_data(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("revocations serialize")
+    }
+
+    fn from_ledger_data(d: &serde_json::Value) -> Result<Revocation> {
+        let s = |k: &str| -> Result<String> {
+            d[k].as_str().map(str::to_string).ok_or_else(|| anyhow!("field '{k}' missing"))
+        };
+        Ok(Revocation {
+            serial: s("serial")?,
+            ca: s("ca")?,
+            revoked_at: s("revoked_at")?,
+            reason: s("reason")?,
+            invalidity_date: d["invalidity_date"].as_str().map(str::to_string),
+            not_after: s("not_after")?,
+            kind: s("kind")?,
+        })
+    }
 }
 
 /// One line of `ledger.jsonl`. `prev` is the SHA-256 (hex) of the previous line's bytes.

@@ -119,7 +119,9 @@ pub fn create(
         }
         .into());
     }
-    let issuer = parent.unlock(dir, ctx)?;
+    let settings = crate::settings::Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
+    let pf = settings.ca.get(&parent.name).and_then(|c| c.passphrase_file.clone());
+    let issuer = parent.unlock(dir, ctx, pf.as_deref())?;
     let new_pass = match pass {
         NewKeyPass::Given(p) => p,
         NewKeyPass::Source(_, true) => None,
@@ -136,6 +138,10 @@ pub fn create(
         constraints: req.constraints.clone(),
         not_before,
         not_after,
+        urls: crate::certs::IssuerUrls {
+            crl_url: settings.ca.get(&parent.name).and_then(|c| c.crl_url.clone()),
+            ca_issuers_url: settings.ca.get(&parent.name).and_then(|c| c.ca_issuers_url.clone()),
+        },
     };
     let cert = certs::build_intermediate(&spec, &public, &issuer)?;
     let lock = dir.lock(timeout)?;

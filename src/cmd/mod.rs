@@ -9,6 +9,7 @@ use crate::exit::Exit;
 mod completions;
 mod create_intermediate;
 mod export;
+mod gen_crl;
 mod init;
 mod init_root;
 mod inspect;
@@ -19,7 +20,9 @@ mod man;
 mod profiles;
 mod reindex;
 mod renew;
+mod revoke;
 mod trust;
+mod verify;
 
 pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
     let g = &cli.global;
@@ -29,6 +32,9 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
         Command::CreateIntermediate(a) => create_intermediate::run(a, g, ctx),
         Command::Issue(a) => issue::run(a, g, ctx),
         Command::Renew(a) => renew::run(a, g, ctx),
+        Command::Revoke(a) => revoke::run(a, g, ctx),
+        Command::GenCrl(a) => gen_crl::run(a, g, ctx),
+        Command::Verify(a) => verify::run(a, g, ctx),
         Command::Export(a) => export::run(a, g, ctx),
         Command::Trust(a) => trust::run(a, g, ctx),
         Command::Inspect(a) => inspect::run(a, g, ctx),

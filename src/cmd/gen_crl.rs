@@ -1,0 +1,92 @@
+//! `pki gen-crl`: sign and publish CRLs, for one CA or all, optionally only when due (cron).
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::ca::{self, Ca};
+use crate::certs::rfc3339;
+use crate::cli::{GenCrlArgs, GlobalArgs};
+use crate::ctx::Ctx;
+use crate::exit::Exit;
+use crate::settings::Settings;
+use crate::store::{CaDir, SETTINGS, write_atomic};
+use crate::{crl, duration};
+
+/// Less than this between CRL updates is shorter than a daily cron's gap.
+const CRON_GAP: std::time::Duration = std::time::Duration::from_secs(86400);
+
+pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
+    let timeout = super::lock_timeout(g)?;
+    let next_flag = args.next_update.as_deref().map(|v| duration::parse("--next-update", v)).transpose()?;
+    let if_older = args.if_older_than.as_deref().map(|v| duration::parse("--if-older-than", v)).transpose()?;
+    let dir = CaDir::open(&g.dir)?;
+    let file = dir.path(SETTINGS).display().to_string();
+    let settings = Settings::parse(&dir.read_settings_text()?, &file)?;
+    let names = if args.all {
+        dir.ca_names()?
+    } else {
+        vec![match &args.ca {
+            Some(n) => n.clone(),
+            None => ca::issuing_ca(&dir, &settings, None)?,
+        }]
+    };
+    let mut done = vec![];
+    for name in names {
+        let ca = Ca::load(&dir, &name)?;
+        let lifetime = match next_flag {
+            Some(d) => d,
+            None => crl::lifetime(&settings, &ca)?,
+        };
+        if lifetime < CRON_GAP {
+            ctx.say(format!(
+                "warning: CRLs of '{name}' are valid for only {}: regenerate them more often than a daily cron would",
+                duration::show(lifetime)
+            ));
+        }
+        if let Some(min_age) = if_older
+            && let Some((this, next)) = crl::current_times(&dir, &name)?
+        {
+            let age = (ctx.now - this).whole_seconds();
+            let expires_soon = next.is_some_and(|n| n <= ctx.now + time::Duration::seconds(min_age.as_secs() as i64));
+            let behind = crl::current_entries(&dir, &name, ctx.now)?
+                .iter()
+                .any(|r| r.revoked_at.as_str() > rfc3339(this).as_str());
+            if age < min_age.as_secs() as i64 && !expires_soon && !behind {
+                ctx.say(format!("CRL of '{name}' is fresh (updated {} ago): skipped", duration::human_span(age)));
+                continue;
+            }
+        }
+        let pf = settings.ca.get(&name).and_then(|c| c.passphrase_file.clone());
+        let issuer = ca.unlock(&dir, ctx, pf.as_deref())?;
+        let lock = dir.lock(timeout)?;
+        let (summary, der, pem_text) = crl::generate(&dir, &lock, &ca, &issuer, lifetime, ctx)?;
+        drop(lock);
+        match &args.out {
+            Some(p) if p.as_os_str() == "-" => {
+                if args.der {
+                    ctx.out.write_all(&der)?;
+                } else {
+                    ctx.out.write_all(pem_text.as_bytes())?;
+                }
+            }
+            Some(p) => write_atomic(p, if args.der { &der } else { pem_text.as_bytes() }, 0o644)?,
+            None => {}
+        }
+        ctx.say(format!(
+            "CRL of '{}': number {}, {} entr{}, valid until {} ({})",
+            summary.ca,
+            summary.number,
+            summary.entries,
+            if summary.entries == 1 { "y" } else { "ies" },
+            summary.next_update,
+            summary.der.display()
+        ));
+        done.push(summary);
+    }
+    if args.json {
+        serde_json::to_writer_pretty(&mut ctx.out, &done)?;
+        writeln!(ctx.out)?;
+    }
+    Ok(Exit::Success)
+}

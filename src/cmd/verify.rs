@@ -1,0 +1,221 @@
+//! `pki verify`: is this certificate valid right now (or at `--at`) for this purpose and name,
+//! judged by rustls-webpki against the directory's roots and current CRLs.
+
+use std::io::{Read, Write};
+
+use anyhow::{Context, Result, anyhow};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use serde::Serialize;
+use x509_parser::prelude::*;
+
+use crate::ca::Ca;
+use crate::certs::rfc3339;
+use crate::cli::{GlobalArgs, Purpose, VerifyArgs};
+use crate::ctx::Ctx;
+use crate::exit::Exit;
+use crate::serial::Serial;
+use crate::store::CaDir;
+
+#[derive(Debug, Serialize)]
+struct Verdict {
+    valid: bool,
+    /// valid | revoked | expired | not_yet_valid | untrusted | name_constraint_violation |
+    /// wrong_purpose | wrong_name | stale_crl | invalid
+    verdict: &'static str,
+    message: String,
+    serial: String,
+    subject: String,
+    checked_at: String,
+    purpose: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<String>,
+    crls_checked: usize,
+}
+
+fn read_certs(arg: &str) -> Result<Vec<Vec<u8>>> {
+    let mut bytes = vec![];
+    if arg == "-" {
+        std::io::stdin().take(16 << 20).read_to_end(&mut bytes).context("cannot read standard input")?;
+    } else {
+        bytes = std::fs::read(arg).with_context(|| format!("cannot read {arg}"))?;
+    }
+    if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let blocks = ::pem::parse_many(&bytes).map_err(|e| anyhow!("{arg}: malformed PEM ({e})"))?;
+        let certs: Vec<Vec<u8>> =
+            blocks.into_iter().filter(|b| b.tag() == "CERTIFICATE").map(|b| b.contents().to_vec()).collect();
+        if certs.is_empty() {
+            anyhow::bail!("{arg}: no CERTIFICATE in it");
+        }
+        Ok(certs)
+    } else {
+        X509Certificate::from_der(&bytes).map_err(|_| anyhow!("{arg}: not a certificate in PEM or DER form"))?;
+        Ok(vec![bytes])
+    }
+}
+
+pub fn run(args: VerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
+    let at = match &args.at {
+        Some(t) => ::time::OffsetDateTime::parse(t, &::time::format_description::well_known::Rfc3339)
+            .map_err(|_| anyhow!("invalid --at '{t}': expected RFC 3339 such as 2027-01-01T00:00:00Z"))?,
+        None => ctx.now,
+    };
+    let mut certs = read_certs(&args.cert)?;
+    let leaf = certs.remove(0);
+    let mut intermediates = certs;
+    if let Some(c) = &args.chain {
+        intermediates.extend(read_certs(&c.display().to_string())?);
+    }
+    let dir = CaDir::open(&g.dir);
+    let roots: Vec<Vec<u8>> = match (&args.root, &dir) {
+        (Some(r), _) => read_certs(&r.display().to_string())?,
+        (None, Ok(d)) => {
+            let mut v = vec![];
+            for n in d.ca_names()? {
+                let ca = Ca::load(d, &n)?;
+                if ca.self_signed {
+                    v.push(ca.der);
+                } else if args.chain.is_none() {
+                    intermediates.push(ca.der);
+                }
+            }
+            v
+        }
+        (None, Err(_)) => {
+            return Err(dir.err().expect("checked").context("verify needs the CA directory or --root FILE"));
+        }
+    };
+    // Every current CRL of the directory.
+    let mut crl_ders = vec![];
+    if let Ok(d) = &dir {
+        for n in d.ca_names()? {
+            if let Ok(der) = std::fs::read(d.crl_paths(&n).0) {
+                crl_ders.push(der);
+            }
+        }
+    }
+    let crls: Vec<webpki::CertRevocationList<'_>> = crl_ders
+        .iter()
+        .map(|d| webpki::OwnedCertRevocationList::from_der(d).map(Into::into))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow!("a CRL in the directory is unreadable: {e:?}"))?;
+    let crl_refs: Vec<&webpki::CertRevocationList<'_>> = crls.iter().collect();
+
+    let (_, x) = X509Certificate::from_der(&leaf).map_err(|_| anyhow!("{}: not a certificate", args.cert))?;
+    let has_server = x.extended_key_usage().ok().flatten().is_some_and(|e| e.value.server_auth || e.value.any);
+    let purpose = args.purpose.unwrap_or(if has_server { Purpose::Server } else { Purpose::Client });
+    let serial = Serial::from_bytes(x.raw_serial()).hex();
+    let mut v = Verdict {
+        valid: false,
+        verdict: "invalid",
+        message: String::new(),
+        serial: serial.clone(),
+        subject: x.subject().to_string(),
+        checked_at: rfc3339(at),
+        purpose: match purpose {
+            Purpose::Client => "client",
+            Purpose::Server => "server",
+        },
+        reason: None,
+        revoked_at: None,
+        crls_checked: crl_refs.len(),
+    };
+
+    let leaf_der = CertificateDer::from(leaf.as_slice());
+    let inter: Vec<CertificateDer<'_>> = intermediates.iter().map(|d| CertificateDer::from(d.as_slice())).collect();
+    let root_ders: Vec<CertificateDer<'_>> = roots.iter().map(|d| CertificateDer::from(d.as_slice())).collect();
+    let anchors: Vec<_> = root_ders
+        .iter()
+        .map(|r| webpki::anchor_from_trusted_cert(r).map(|a| a.to_owned()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow!("a root certificate is unusable: {e:?}"))?;
+    let ee = webpki::EndEntityCert::try_from(&leaf_der)
+        .map_err(|e| anyhow!("{}: unusable certificate ({e:?})", args.cert))?;
+    let revocation = if crl_refs.is_empty() {
+        None
+    } else {
+        Some(
+            webpki::RevocationOptionsBuilder::new(&crl_refs)
+                .map_err(|_| anyhow!("no CRLs"))?
+                .with_depth(webpki::RevocationCheckDepth::Chain)
+                .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+                .with_expiration_policy(webpki::ExpirationPolicy::Enforce)
+                .build(),
+        )
+    };
+    let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(at.unix_timestamp().max(0) as u64));
+    let usage = match purpose {
+        Purpose::Client => webpki::KeyUsage::client_auth(),
+        Purpose::Server => webpki::KeyUsage::server_auth(),
+    };
+    let mut result =
+        ee.verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &anchors, &inter, time, usage, revocation, None).map(|_| ());
+    if result.is_ok()
+        && let Some(name) = &args.dns
+    {
+        let sn = ServerName::try_from(name.as_str()).map_err(|_| anyhow!("invalid --dns '{name}'"))?;
+        result = ee.verify_is_valid_for_subject_name(&sn);
+    }
+    let (verdict, message) = match &result {
+        Ok(()) => (
+            "valid",
+            format!("valid for {} use{}", v.purpose, args.dns.as_ref().map(|d| format!(" as {d}")).unwrap_or_default()),
+        ),
+        Err(webpki::Error::CertRevoked) => {
+            // Reason and date from the directory's revoked lists.
+            if let Ok(d) = &dir {
+                for n in d.ca_names()? {
+                    d.for_each_revoked(&n, |r| {
+                        if r.serial == serial {
+                            v.reason = Some(r.reason.clone());
+                            v.revoked_at = Some(r.revoked_at.clone());
+                        }
+                        Ok(())
+                    })?;
+                }
+            }
+            (
+                "revoked",
+                match (&v.reason, &v.revoked_at) {
+                    (Some(r), Some(t)) => format!("revoked ({r}) at {t}"),
+                    _ => "revoked (a certificate in the chain is on a CRL)".into(),
+                },
+            )
+        }
+        Err(webpki::Error::CertExpired { .. }) => {
+            ("expired", format!("expired at {}", rfc3339(time_of(x.validity().not_after))))
+        }
+        Err(webpki::Error::CertNotValidYet { .. }) => {
+            ("not_yet_valid", format!("not valid before {}", rfc3339(time_of(x.validity().not_before))))
+        }
+        Err(webpki::Error::UnknownIssuer) => ("untrusted", "untrusted: no chain to a trusted root".into()),
+        Err(webpki::Error::NameConstraintViolation) => {
+            ("name_constraint_violation", "a name is outside a CA's name constraints".into())
+        }
+        Err(webpki::Error::CrlExpired { .. }) => {
+            ("stale_crl", "a CRL is stale (its nextUpdate passed): run `pki gen-crl --all`".into())
+        }
+        Err(webpki::Error::CertNotValidForName(_)) => {
+            ("wrong_name", format!("not valid for {}", args.dns.as_deref().unwrap_or("that name")))
+        }
+        Err(webpki::Error::RequiredEkuNotFoundContext(_)) => {
+            ("wrong_purpose", format!("not valid for {} use (extended key usage)", v.purpose))
+        }
+        Err(e) => ("invalid", format!("invalid: {e:?}")),
+    };
+    v.valid = result.is_ok();
+    v.verdict = verdict;
+    v.message = message;
+    if args.json {
+        serde_json::to_writer_pretty(&mut ctx.out, &v)?;
+        writeln!(ctx.out)?;
+    } else {
+        writeln!(ctx.out, "{}: {}", args.cert, v.message)?;
+    }
+    Ok(if v.valid { Exit::Success } else { Exit::Findings })
+}
+
+fn time_of(t: ASN1Time) -> ::time::OffsetDateTime {
+    ::time::OffsetDateTime::from_unix_timestamp(t.timestamp()).unwrap_or(::time::OffsetDateTime::UNIX_EPOCH)
+}
