@@ -169,6 +169,32 @@ pub fn current_times(dir: &CaDir, ca: &str) -> Result<Option<(OffsetDateTime, Op
     Ok(Some((t(crl.last_update()), crl.next_update().map(t))))
 }
 
+/// Whether the published CRL misses a revocation (or a reason change) that the directory has:
+/// a CRL "behind the inventory". None when the CA has no CRL yet.
+pub fn is_behind(dir: &CaDir, ca: &str, now: OffsetDateTime) -> Result<Option<bool>> {
+    use x509_parser::prelude::*;
+    let (der_path, _) = dir.crl_paths(ca);
+    let der = match std::fs::read(&der_path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow!("cannot read {}: {e}", der_path.display())),
+    };
+    let (_, crl) =
+        CertificateRevocationList::from_der(&der).map_err(|e| anyhow!("{} is not a CRL: {e}", der_path.display()))?;
+    let listed: HashMap<String, Option<u8>> = crl
+        .iter_revoked_certificates()
+        .map(|r| (Serial::from_bytes(r.raw_serial()).hex(), r.reason_code().map(|(_, c)| c.0)))
+        .collect();
+    for e in current_entries(dir, ca, now)? {
+        let want = reason_code(&e.reason).filter(|r| *r != RevocationReason::Unspecified).map(|r| r as u8);
+        match listed.get(&e.serial) {
+            Some(have) if *have == want => {}
+            _ => return Ok(Some(true)),
+        }
+    }
+    Ok(Some(false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

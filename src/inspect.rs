@@ -140,6 +140,8 @@ pub struct CrlInfo {
     pub next_update: Option<String>,
     pub stale: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_left: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub crl_number: Option<String>,
     pub revoked_count: usize,
     pub revoked: Vec<RevokedInfo>,
@@ -380,6 +382,7 @@ fn describe_crl(der: &[u8], now: OffsetDateTime) -> Result<CrlInfo> {
         this_update: rfc3339(time_of(crl.last_update())),
         next_update: next.map(rfc3339),
         stale: next.is_some_and(|n| n <= now),
+        time_left: next.map(|n| human_left((n - now).whole_seconds())),
         crl_number: crl.crl_number().map(|n| n.to_string()),
         revoked_count: revoked.len(),
         revoked,
@@ -572,19 +575,30 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
                 writeln!(w, "This update: {}", c.this_update)?;
                 writeln!(
                     w,
-                    "Next update: {}{}",
+                    "Next update: {} ({}){}",
                     c.next_update.as_deref().unwrap_or("none"),
-                    if c.stale { " (STALE)" } else { "" }
+                    c.time_left.as_deref().unwrap_or("no expiry"),
+                    if c.stale { " STALE: regenerate it" } else { "" }
                 )?;
                 if let Some(nr) = &c.crl_number {
                     writeln!(w, "CRL number:  {nr}")?;
                 }
                 writeln!(w, "Revoked:     {}", c.revoked_count)?;
-                for r in c.revoked.iter().take(20) {
-                    writeln!(w, "  {} {} {}", r.serial, r.revoked_at, r.reason.as_deref().unwrap_or(""))?;
-                }
-                if c.revoked.len() > 20 {
-                    writeln!(w, "  ... {} more (use --json for all)", c.revoked.len() - 20)?;
+                if !c.revoked.is_empty() {
+                    let mut t = comfy_table::Table::new();
+                    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+                    t.set_header(vec!["Serial", "Revoked at", "Reason"]);
+                    for r in c.revoked.iter().take(50) {
+                        t.add_row(vec![
+                            r.serial.clone(),
+                            r.revoked_at.clone(),
+                            r.reason.clone().unwrap_or_else(|| "-".into()),
+                        ]);
+                    }
+                    writeln!(w, "{t}")?;
+                    if c.revoked.len() > 50 {
+                        writeln!(w, "... {} more (use --json for all)", c.revoked.len() - 50)?;
+                    }
                 }
             }
             Object::PrivateKey(k) => {

@@ -5,7 +5,6 @@ use std::io::Write;
 use anyhow::Result;
 
 use crate::ca::{self, Ca};
-use crate::certs::rfc3339;
 use crate::cli::{GenCrlArgs, GlobalArgs};
 use crate::ctx::Ctx;
 use crate::exit::Exit;
@@ -49,9 +48,7 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         {
             let age = (ctx.now - this).whole_seconds();
             let expires_soon = next.is_some_and(|n| n <= ctx.now + time::Duration::seconds(min_age.as_secs() as i64));
-            let behind = crl::current_entries(&dir, &name, ctx.now)?
-                .iter()
-                .any(|r| r.revoked_at.as_str() > rfc3339(this).as_str());
+            let behind = crl::is_behind(&dir, &name, ctx.now)? == Some(true);
             if age < min_age.as_secs() as i64 && !expires_soon && !behind {
                 ctx.say(format!("CRL of '{name}' is fresh (updated {} ago): skipped", duration::human_span(age)));
                 continue;

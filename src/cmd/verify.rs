@@ -58,7 +58,9 @@ fn read_certs(arg: &str) -> Result<Vec<Vec<u8>>> {
 pub fn run(args: VerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let at = match &args.at {
         Some(t) => ::time::OffsetDateTime::parse(t, &::time::format_description::well_known::Rfc3339)
-            .map_err(|_| anyhow!("invalid --at '{t}': expected RFC 3339 such as 2027-01-01T00:00:00Z"))?,
+            .map_err(|_| anyhow!("invalid --at '{t}': expected RFC 3339 such as 2027-01-01T00:00:00Z"))?
+            .replace_nanosecond(0)
+            .expect("0 is a valid nanosecond"),
         None => ctx.now,
     };
     let mut certs = read_certs(&args.cert)?;
