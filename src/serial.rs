@@ -37,13 +37,18 @@ impl Serial {
         if let Some(rest) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
             t = rest;
         }
-        let hex: String = t.chars().filter(|&c| c != ':').collect();
-        if hex.is_empty() || hex.len() > 80 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        // Decoded right to left, so an odd number of digits gets its leading zero for free.
+        let digits = t.bytes().filter(|&b| b != b':');
+        let n = digits.clone().count();
+        if n == 0 || n > 80 {
             return Err(bad());
         }
-        let hex = if hex.len() % 2 == 1 { format!("0{hex}") } else { hex };
-        let bytes: Vec<u8> =
-            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("checked hex")).collect();
+        let mut bytes = vec![0u8; n.div_ceil(2)];
+        for (i, c) in digits.rev().enumerate() {
+            let v = (c as char).to_digit(16).ok_or_else(bad)? as u8;
+            let idx = bytes.len() - 1 - i / 2;
+            bytes[idx] |= if i % 2 == 0 { v } else { v << 4 };
+        }
         Ok(Serial::from_bytes(&bytes))
     }
 

@@ -268,14 +268,27 @@ impl CaDir {
 
     /// The inventory record of a serial, by scanning the inventory.
     pub fn find_inventory(&self, serial: &str) -> Result<Option<InventoryRecord>> {
-        let mut found = None;
-        self.for_each_inventory(|r| {
-            if found.is_none() && r.serial == serial {
-                found = Some(r);
+        let p = self.path(INVENTORY);
+        let file = match File::open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
+        };
+        // Compare the fixed-width serial field as bytes; parse only the line that matches.
+        let prefix = format!("{serial:<32}\t");
+        let mut r = BufReader::with_capacity(1 << 16, file);
+        let mut line = Vec::with_capacity(256);
+        loop {
+            line.clear();
+            if r.read_until(b'\n', &mut line)? == 0 {
+                return Ok(None);
             }
-            Ok(())
-        })?;
-        Ok(found)
+            if line.starts_with(prefix.as_bytes()) && line.ends_with(b"\n") {
+                let text = std::str::from_utf8(&line[..line.len() - 1])
+                    .map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
+                return Ok(Some(InventoryRecord::parse(text)?));
+            }
+        }
     }
 
     /// Streams the ledger's lines (raw, for verification).
@@ -476,16 +489,17 @@ impl Locked<'_> {
             Err(e) => return Err(e).with_context(|| format!("cannot open {}", p.display())),
         };
         let mut r = BufReader::with_capacity(1 << 16, &file);
-        let mut line = String::new();
+        let mut raw = Vec::with_capacity(256);
         let mut offset = 0u64;
         let prefix = format!("{serial:<32}\t");
         loop {
-            line.clear();
-            let n = r.read_line(&mut line)?;
+            raw.clear();
+            let n = r.read_until(b'\n', &mut raw)?;
             if n == 0 {
                 return Ok(false);
             }
-            if line.starts_with(&prefix) && line.ends_with('\n') {
+            if raw.starts_with(prefix.as_bytes()) && raw.ends_with(b"\n") {
+                let line = std::str::from_utf8(&raw).map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
                 let mut rec = InventoryRecord::parse(line.trim_end_matches('\n'))?;
                 f(&mut rec);
                 let new = rec.to_line();
