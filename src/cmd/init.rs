@@ -113,7 +113,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         path_len: 0,
         constraints: Constraints::default(),
     };
-    let int = create_intermediate::create(&dir, &root, &req, NewKeyPass::Given(int_pass), timeout, ctx)?;
+    let int = create_intermediate::create(&dir, &root, &req, NewKeyPass::Given(int_pass.clone()), timeout, ctx)?;
     ctx.pass.given = None;
 
     {
@@ -121,16 +121,40 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         let text = dir.read_settings_text()?;
         let text = settings::set_default(&text, "ca", &int.name)? + &settings::default_profiles(&td, &int.name);
         let text = settings::set_default(&text, "profile", "server")?;
+        // Suggested publication URLs: uncomment once a web server serves DIR/crl/ (README).
+        let text = text.replace(
+            "[ca.root]\n",
+            &format!("[ca.root]\n# next_update = \"30d\"\n# crl_url = \"http://pki.{td}/crl/root.crl\"\n# ca_issuers_url = \"http://pki.{td}/root.crt\"\n"),
+        );
+        let text = text.replace(
+            &format!("[ca.{}]\n", int.name),
+            &format!(
+                "[ca.{n}]\n# next_update = \"7d\"\n# crl_url = \"http://pki.{td}/crl/{n}.crl\"\n# ca_issuers_url = \"http://pki.{td}/{n}.crt\"\n",
+                n = int.name
+            ),
+        );
         lock.write_settings(&text)?;
     }
 
+    // First CRLs for both levels, so relying parties (nginx, `openssl -crl_check_all`) have one
+    // per CA from the start.
+    let settings = crate::settings::Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
+    for (ca, pass) in [(&root, &root_pass), (&int, &int_pass)] {
+        ctx.pass.given = pass.clone();
+        let issuer = ca.unlock(&dir, ctx, None)?;
+        let lock = dir.lock(timeout)?;
+        crate::crl::generate(&dir, &lock, ca, &issuer, crate::crl::lifetime(&settings, ca)?, ctx)?;
+    }
+    ctx.pass.given = None;
+
     let d = g.dir.display();
     ctx.say(format!(
-        "\nCreated a private CA in {d}:\n  root CA     {} (until {})\n  issuing CA  {} (until {})\n  profiles    server, client, agent (in {d}/pki.toml)\n  keys        {}\n",
+        "\nCreated a private CA in {d}:\n  root CA     {} (until {})\n  issuing CA  {} (until {})\n  profiles    server, client, agent (in {d}/pki.toml)\n  CRLs        {d}/crl/root.crl, {d}/crl/{}.crl\n  keys        {}\n",
         root.subject,
         certs::rfc3339(root.not_after),
         int.subject,
         certs::rfc3339(int.not_after),
+        int.name,
         if root_pass.is_some() { "encrypted with your passphrase(s)" } else { "UNENCRYPTED (--no-passphrase)" },
     ));
     let dir_flag = if g.dir.as_os_str() == "pki" { String::new() } else { format!("--dir {d} ") };
