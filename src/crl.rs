@@ -220,33 +220,42 @@ pub fn generate(
     Ok((summary, der, pem_text))
 }
 
+/// The DER of a CA's current CRL, if it has one.
+fn current_der(dir: &CaDir, ca: &str) -> Result<Option<Vec<u8>>> {
+    let (der_path, _) = dir.crl_paths(ca);
+    match std::fs::read(&der_path) {
+        Ok(d) => Ok(Some(d)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow!("cannot read {}: {e}", der_path.display())),
+    }
+}
+
+fn parse_crl<'a>(
+    dir: &CaDir,
+    ca: &str,
+    der: &'a [u8],
+) -> Result<x509_parser::revocation_list::CertificateRevocationList<'a>> {
+    use x509_parser::prelude::FromDer;
+    x509_parser::revocation_list::CertificateRevocationList::from_der(der)
+        .map(|(_, c)| c)
+        .map_err(|e| anyhow!("{} is not a CRL: {e}", dir.crl_paths(ca).0.display()))
+}
+
 /// thisUpdate and nextUpdate of a CA's current CRL, if it has one.
 pub fn current_times(dir: &CaDir, ca: &str) -> Result<Option<(OffsetDateTime, Option<OffsetDateTime>)>> {
-    use x509_parser::prelude::*;
-    let (der_path, _) = dir.crl_paths(ca);
-    let der = match std::fs::read(&der_path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(anyhow!("cannot read {}: {e}", der_path.display())),
+    let Some(der) = current_der(dir, ca)? else { return Ok(None) };
+    let crl = parse_crl(dir, ca, &der)?;
+    let t = |a: x509_parser::time::ASN1Time| {
+        OffsetDateTime::from_unix_timestamp(a.timestamp()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     };
-    let (_, crl) =
-        CertificateRevocationList::from_der(&der).map_err(|e| anyhow!("{} is not a CRL: {e}", der_path.display()))?;
-    let t = |a: ASN1Time| OffsetDateTime::from_unix_timestamp(a.timestamp()).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     Ok(Some((t(crl.last_update()), crl.next_update().map(t))))
 }
 
 /// Whether the published CRL misses a revocation (or a reason change) that the directory has:
 /// a CRL "behind the inventory". None when the CA has no CRL yet.
 pub fn is_behind(dir: &CaDir, ca: &str, now: OffsetDateTime) -> Result<Option<bool>> {
-    use x509_parser::prelude::*;
-    let (der_path, _) = dir.crl_paths(ca);
-    let der = match std::fs::read(&der_path) {
-        Ok(d) => d,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(anyhow!("cannot read {}: {e}", der_path.display())),
-    };
-    let (_, crl) =
-        CertificateRevocationList::from_der(&der).map_err(|e| anyhow!("{} is not a CRL: {e}", der_path.display()))?;
+    let Some(der) = current_der(dir, ca)? else { return Ok(None) };
+    let crl = parse_crl(dir, ca, &der)?;
     let listed: HashMap<String, Option<u8>> = crl
         .iter_revoked_certificates()
         .map(|r| (Serial::from_bytes(r.raw_serial()).hex(), r.reason_code().map(|(_, c)| c.0)))

@@ -389,6 +389,17 @@ fn describe_crl(der: &[u8], now: OffsetDateTime) -> Result<CrlInfo> {
     })
 }
 
+/// Reads one certificate from a PEM or DER file: (its serial, its DER).
+pub fn cert_file(path: &std::path::Path) -> Result<(Serial, Vec<u8>)> {
+    let text = std::fs::read(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    let der = match ::pem::parse(&text) {
+        Ok(p) if p.tag() == "CERTIFICATE" => p.contents().to_vec(),
+        _ => text,
+    };
+    let (_, x) = X509Certificate::from_der(&der).map_err(|_| anyhow!("{}: not a certificate", path.display()))?;
+    Ok((Serial::from_bytes(x.raw_serial()), der))
+}
+
 /// Detects and describes every object in `input`. Garbage gives `PkiError::Unrecognized`.
 pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Object>> {
     let looks_pem = input.windows(11).any(|w| w == b"-----BEGIN ");

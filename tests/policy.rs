@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 
 fn json(s: &str) -> serde_json::Value {
@@ -242,7 +240,7 @@ fn svid_verifies_everywhere_and_authenticates_in_mutual_tls() {
     assert!(v["svid"]["problems"][0].as_str().unwrap().contains("no spiffe://"));
 
     // A TLS 1.3 handshake between a rustls server and a rustls client, each with its pki certificate.
-    let handshake = |client_dir: &str| -> Result<Vec<u8>, String> { mtls(&env, "server", client_dir) };
+    let handshake = |client_dir: &str| -> Result<Vec<u8>, String> { mtls(&env, "server", client_dir, vec![]) };
     let peer = handshake("agent").expect("mTLS handshake with the SVID");
     assert_eq!(peer, pem_ders(&env.path("agent/cert.pem"))[0], "the server saw the agent's certificate");
     // A client certificate from another CA is refused.
@@ -254,67 +252,6 @@ fn svid_verifies_everywhere_and_authenticates_in_mutual_tls() {
         std::fs::copy(other.path(&format!("agent/{f}")), env.path(&format!("stranger/{f}"))).unwrap();
     }
     assert!(handshake("stranger").is_err());
-}
-
-/// An in-memory TLS 1.3 handshake; returns the client certificate the server authenticated.
-fn mtls(env: &Env, server_dir: &str, client_dir: &str) -> Result<Vec<u8>, String> {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(pem_ders(&env.path(&format!("{server_dir}/root.pem"))).remove(0))).unwrap();
-    let roots = Arc::new(roots);
-    let chain = |d: &str| -> Vec<CertificateDer<'static>> {
-        pem_ders(&env.path(&format!("{d}/cert.pem")))
-            .into_iter()
-            .chain(pem_ders(&env.path(&format!("{d}/chain.pem"))))
-            .map(CertificateDer::from)
-            .collect()
-    };
-    let key = |d: &str| -> PrivateKeyDer<'static> {
-        PrivatePkcs8KeyDer::from(pem_ders(&env.path(&format!("{d}/key.pem"))).remove(0)).into()
-    };
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain(server_dir), key(server_dir))
-        .map_err(|e| e.to_string())?;
-    let client_config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain(client_dir), key(client_dir))
-        .map_err(|e| e.to_string())?;
-    let mut client =
-        rustls::ClientConnection::new(Arc::new(client_config), ServerName::try_from("api.acme.internal").unwrap())
-            .unwrap();
-    let mut server = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
-    for _ in 0..10 {
-        let mut buf = vec![];
-        while client.wants_write() {
-            client.write_tls(&mut buf).unwrap();
-        }
-        if !buf.is_empty() {
-            server.read_tls(&mut &buf[..]).unwrap();
-            server.process_new_packets().map_err(|e| format!("server: {e}"))?;
-        }
-        let mut buf = vec![];
-        while server.wants_write() {
-            server.write_tls(&mut buf).unwrap();
-        }
-        if !buf.is_empty() {
-            client.read_tls(&mut &buf[..]).unwrap();
-            client.process_new_packets().map_err(|e| format!("client: {e}"))?;
-        }
-        if !client.is_handshaking() && !server.is_handshaking() {
-            let peer = server.peer_certificates().ok_or("no client certificate")?;
-            return Ok(peer[0].to_vec());
-        }
-    }
-    Err("handshake did not finish".into())
 }
 
 #[test]

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::*;
 
 fn json(s: &str) -> serde_json::Value {
@@ -137,76 +135,13 @@ fn mutual_tls_accepts_the_client_before_revocation_and_refuses_it_after() {
             .filter_map(|n| std::fs::read(env.ca().join(format!("crl/{n}.crl"))).ok())
             .map(Into::into)
             .collect();
-        mtls_with_crls(env, crls)
+        mtls(env, "server", "agent", crls).map(|_| ())
     };
     env.ok(&["gen-crl", "--ca", "root", "--passphrase-file", "root.pass"]);
     handshake(&env).expect("accepted before revocation");
     env.ok(&["revoke", &agent, "--reason", "keyCompromise", "--passphrase-file", "int.pass"]);
     let e = handshake(&env).expect_err("refused after revocation");
     assert!(e.contains("Revoked") || e.contains("revoked"), "{e}");
-}
-
-fn mtls_with_crls(
-    env: &Env,
-    crls: Vec<rustls::pki_types::CertificateRevocationListDer<'static>>,
-) -> Result<(), String> {
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(pem_ders(&env.path("server/root.pem")).remove(0))).unwrap();
-    let roots = Arc::new(roots);
-    let chain = |d: &str| -> Vec<CertificateDer<'static>> {
-        pem_ders(&env.path(&format!("{d}/cert.pem")))
-            .into_iter()
-            .chain(pem_ders(&env.path(&format!("{d}/chain.pem"))))
-            .map(CertificateDer::from)
-            .collect()
-    };
-    let key = |d: &str| -> PrivateKeyDer<'static> {
-        PrivatePkcs8KeyDer::from(pem_ders(&env.path(&format!("{d}/key.pem"))).remove(0)).into()
-    };
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
-        .with_crls(crls)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain("server"), key("server"))
-        .map_err(|e| e.to_string())?;
-    let client_config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain("agent"), key("agent"))
-        .map_err(|e| e.to_string())?;
-    let mut client =
-        rustls::ClientConnection::new(Arc::new(client_config), ServerName::try_from("api.acme.internal").unwrap())
-            .unwrap();
-    let mut server = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
-    for _ in 0..10 {
-        let mut buf = vec![];
-        while client.wants_write() {
-            client.write_tls(&mut buf).unwrap();
-        }
-        if !buf.is_empty() {
-            server.read_tls(&mut &buf[..]).unwrap();
-            server.process_new_packets().map_err(|e| format!("server: {e:?}"))?;
-        }
-        let mut buf = vec![];
-        while server.wants_write() {
-            server.write_tls(&mut buf).unwrap();
-        }
-        if !buf.is_empty() {
-            client.read_tls(&mut &buf[..]).unwrap();
-            client.process_new_packets().map_err(|e| format!("client: {e:?}"))?;
-        }
-        if !client.is_handshaking() && !server.is_handshaking() {
-            return Ok(());
-        }
-    }
-    Err("handshake did not finish".into())
 }
 
 #[test]

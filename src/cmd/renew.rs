@@ -21,13 +21,8 @@ pub fn run(args: RenewArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let (serial, given_der) = match (&args.serial, &args.cert) {
         (Some(s), _) => (Serial::parse(s)?, None),
         (None, Some(f)) => {
-            let text = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-            let der = match ::pem::parse(&text) {
-                Ok(p) if p.tag() == "CERTIFICATE" => p.contents().to_vec(),
-                _ => text,
-            };
-            let (_, x) = X509Certificate::from_der(&der).map_err(|_| anyhow!("{}: not a certificate", f.display()))?;
-            (Serial::from_bytes(x.raw_serial()), Some(der))
+            let (serial, der) = crate::inspect::cert_file(f)?;
+            (serial, Some(der))
         }
         (None, None) => bail!("give the SERIAL of the certificate to renew, or --cert FILE"),
     };

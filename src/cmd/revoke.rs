@@ -4,8 +4,7 @@
 use std::io::Write;
 
 use ::time::OffsetDateTime;
-use anyhow::{Context, Result, anyhow, bail};
-use x509_parser::prelude::*;
+use anyhow::{Result, anyhow, bail};
 
 use crate::ca::Ca;
 use crate::certs::rfc3339;
@@ -84,15 +83,7 @@ pub fn run(args: RevokeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open(&g.dir)?;
     let serial = match (&args.serial, &args.cert) {
         (Some(s), _) => Serial::parse(s)?,
-        (None, Some(f)) => {
-            let text = std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?;
-            let der = match ::pem::parse(&text) {
-                Ok(p) if p.tag() == "CERTIFICATE" => p.contents().to_vec(),
-                _ => text,
-            };
-            let (_, x) = X509Certificate::from_der(&der).map_err(|_| anyhow!("{}: not a certificate", f.display()))?;
-            Serial::from_bytes(x.raw_serial())
-        }
+        (None, Some(f)) => crate::inspect::cert_file(f)?.0,
         (None, None) => bail!("give the SERIAL of the certificate to revoke, or --cert FILE"),
     };
     let mut rev = find(&dir, &serial)?;

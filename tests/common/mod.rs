@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -189,4 +190,71 @@ pub fn inventory(ca: &Path) -> Vec<Vec<String>> {
 
 pub fn cert_file(ca: &Path, serial: &str) -> PathBuf {
     ca.join("certs").join(&serial[..2]).join(format!("{serial}.pem"))
+}
+
+/// An in-memory TLS 1.3 handshake; returns the client certificate the server authenticated.
+pub fn mtls(
+    env: &Env,
+    server_dir: &str,
+    client_dir: &str,
+    crls: Vec<rustls::pki_types::CertificateRevocationListDer<'static>>,
+) -> Result<Vec<u8>, String> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pem_ders(&env.path(&format!("{server_dir}/root.pem"))).remove(0))).unwrap();
+    let roots = Arc::new(roots);
+    let chain = |d: &str| -> Vec<CertificateDer<'static>> {
+        pem_ders(&env.path(&format!("{d}/cert.pem")))
+            .into_iter()
+            .chain(pem_ders(&env.path(&format!("{d}/chain.pem"))))
+            .map(CertificateDer::from)
+            .collect()
+    };
+    let key = |d: &str| -> PrivateKeyDer<'static> {
+        PrivatePkcs8KeyDer::from(pem_ders(&env.path(&format!("{d}/key.pem"))).remove(0)).into()
+    };
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
+        .with_crls(crls)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain(server_dir), key(server_dir))
+        .map_err(|e| e.to_string())?;
+    let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain(client_dir), key(client_dir))
+        .map_err(|e| e.to_string())?;
+    let mut client =
+        rustls::ClientConnection::new(Arc::new(client_config), ServerName::try_from("api.acme.internal").unwrap())
+            .unwrap();
+    let mut server = rustls::ServerConnection::new(Arc::new(server_config)).unwrap();
+    for _ in 0..10 {
+        let mut buf = vec![];
+        while client.wants_write() {
+            client.write_tls(&mut buf).unwrap();
+        }
+        if !buf.is_empty() {
+            server.read_tls(&mut &buf[..]).unwrap();
+            server.process_new_packets().map_err(|e| format!("server: {e}"))?;
+        }
+        let mut buf = vec![];
+        while server.wants_write() {
+            server.write_tls(&mut buf).unwrap();
+        }
+        if !buf.is_empty() {
+            client.read_tls(&mut &buf[..]).unwrap();
+            client.process_new_packets().map_err(|e| format!("client: {e}"))?;
+        }
+        if !client.is_handshaking() && !server.is_handshaking() {
+            let peer = server.peer_certificates().ok_or("no client certificate")?;
+            return Ok(peer[0].to_vec());
+        }
+    }
+    Err("handshake did not finish".into())
 }
