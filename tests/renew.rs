@@ -119,3 +119,15 @@ fn a_crash_between_append_and_supersede_is_finished_by_the_next_run() {
     assert_eq!(inv[0][1], "superseded");
     assert_eq!(inv[0][6], inv[1][0]);
 }
+
+#[test]
+fn a_revoked_certificate_cannot_be_renewed() {
+    let env = Env::new();
+    env.init();
+    let s = env.issue(&["--profile", "server", "--dns", "api.acme.internal", "--out", "v1"]);
+    env.ok(&["revoke", &s, "--reason", "keyCompromise", "--passphrase-file", "int.pass"]);
+    let before = snapshot(&env.ca());
+    let e = assert_one_line_error(&env.run(&["renew", &s, "--passphrase-file", "int.pass", "--out", "v2"]));
+    assert!(e.contains("is revoked"), "{e}");
+    assert_eq!(before, snapshot(&env.ca()));
+}
