@@ -110,15 +110,6 @@ fn entries<'a>(text: &'a str, now: &str) -> Result<Vec<Entry<'a>>> {
     Ok(out)
 }
 
-fn read_list(dir: &CaDir, ca: &str) -> Result<String> {
-    let p = dir.revoked_list_path(ca);
-    match std::fs::read_to_string(&p) {
-        Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(anyhow!("cannot read {}: {e}", p.display())),
-    }
-}
-
 /// Parses the one time format pki writes, `YYYY-MM-DDTHH:MM:SSZ`, without a general parser.
 fn parse_time_fast(s: &str) -> Option<OffsetDateTime> {
     let b = s.as_bytes();
@@ -166,7 +157,7 @@ pub fn generate(
     next_update: Duration,
     ctx: &Ctx,
 ) -> Result<(CrlSummary, Vec<u8>, String)> {
-    let text = read_list(dir, &ca.name)?;
+    let text = dir.revoked_list_text(&ca.name)?;
     let entries = entries(&text, &rfc3339(ctx.now))?;
     let mut revoked = Vec::with_capacity(entries.len());
     for e in &entries {
@@ -220,16 +211,6 @@ pub fn generate(
     Ok((summary, der, pem_text))
 }
 
-/// The DER of a CA's current CRL, if it has one.
-fn current_der(dir: &CaDir, ca: &str) -> Result<Option<Vec<u8>>> {
-    let (der_path, _) = dir.crl_paths(ca);
-    match std::fs::read(&der_path) {
-        Ok(d) => Ok(Some(d)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(anyhow!("cannot read {}: {e}", der_path.display())),
-    }
-}
-
 fn parse_crl<'a>(
     dir: &CaDir,
     ca: &str,
@@ -243,7 +224,7 @@ fn parse_crl<'a>(
 
 /// thisUpdate and nextUpdate of a CA's current CRL, if it has one.
 pub fn current_times(dir: &CaDir, ca: &str) -> Result<Option<(OffsetDateTime, Option<OffsetDateTime>)>> {
-    let Some(der) = current_der(dir, ca)? else { return Ok(None) };
+    let Some(der) = dir.current_crl_der(ca)? else { return Ok(None) };
     let crl = parse_crl(dir, ca, &der)?;
     let t = |a: x509_parser::time::ASN1Time| {
         OffsetDateTime::from_unix_timestamp(a.timestamp()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -254,13 +235,13 @@ pub fn current_times(dir: &CaDir, ca: &str) -> Result<Option<(OffsetDateTime, Op
 /// Whether the published CRL misses a revocation (or a reason change) that the directory has:
 /// a CRL "behind the inventory". None when the CA has no CRL yet.
 pub fn is_behind(dir: &CaDir, ca: &str, now: OffsetDateTime) -> Result<Option<bool>> {
-    let Some(der) = current_der(dir, ca)? else { return Ok(None) };
+    let Some(der) = dir.current_crl_der(ca)? else { return Ok(None) };
     let crl = parse_crl(dir, ca, &der)?;
     let listed: HashMap<String, Option<u8>> = crl
         .iter_revoked_certificates()
         .map(|r| (Serial::from_bytes(r.raw_serial()).hex(), r.reason_code().map(|(_, c)| c.0)))
         .collect();
-    let text = read_list(dir, ca)?;
+    let text = dir.revoked_list_text(ca)?;
     for e in entries(&text, &rfc3339(now))? {
         let want = reason_code(e.reason).filter(|r| *r != RevocationReason::Unspecified).map(|r| r as u8);
         match listed.get(e.serial) {

@@ -12,7 +12,6 @@ use crate::duration::human_left;
 use crate::exit::PkiError;
 use crate::keys::{self, KeyInfo};
 use crate::serial::Serial;
-use crate::store::sha256_hex;
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -314,14 +313,10 @@ pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
         name_constraints,
         subject_key_id: ski,
         authority_key_id: aki,
-        sha256_fingerprint: hex_colon(&hex_bytes(&sha256_hex(der))),
+        sha256_fingerprint: hex_colon(&<sha2::Sha256 as sha2::Digest>::digest(der)),
         signed_by_next: None,
         svid: svid_check(&x, &sans_for_svid, is_ca),
     })
-}
-
-fn hex_bytes(h: &str) -> Vec<u8> {
-    (0..h.len()).step_by(2).filter_map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok()).collect()
 }
 
 fn describe_csr(der: &[u8]) -> Result<CsrInfo> {

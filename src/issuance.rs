@@ -129,6 +129,19 @@ impl<'a> Issuing<'a> {
             return Ok(c.clone());
         }
         let c = Ca::chain(self.dir, name)?;
+        // A revoked CA issues nothing more. Checked once per process (a batch plans many requests).
+        for w in c.windows(2) {
+            let (ca, parent) = (&w[0], &w[1]);
+            let serial = ca.serial.hex();
+            let mut revoked = false;
+            self.dir.for_each_revoked(&parent.name, |r| {
+                revoked |= r.serial == serial;
+                Ok(())
+            })?;
+            if revoked {
+                bail!("CA '{}' has been revoked: create a new intermediate with `pki create-intermediate`", ca.name);
+            }
+        }
         self.chains.insert(name.to_string(), c.clone());
         Ok(c)
     }
@@ -212,18 +225,6 @@ impl<'a> Issuing<'a> {
             && profile.as_ref().and_then(|p| p.ca.as_ref()).is_none()
         {
             bail!("CA '{ca_name}' is a root: issue from an intermediate (`pki create-intermediate issuing`)");
-        }
-        for c in &chain[..chain.len() - 1] {
-            if let Some(parent) = chain.iter().find(|p| p.subject_raw == c.issuer_raw && p.name != c.name) {
-                let mut revoked = false;
-                self.dir.for_each_revoked(&parent.name, |r| {
-                    revoked |= r.serial == c.serial.hex();
-                    Ok(())
-                })?;
-                if revoked {
-                    bail!("CA '{}' has been revoked: create a new intermediate with `pki create-intermediate`", c.name);
-                }
-            }
         }
         if now >= issuer.not_after {
             bail!(
@@ -354,10 +355,7 @@ impl<'a> Issuing<'a> {
         let (cert, key_pem) = match &plan.key {
             KeySource::Generate(kt) => {
                 let k = keys::generate(*kt)?;
-                let public =
-                    keys::load_signing_key(&keys::to_pem(&k.der, None)?, std::path::Path::new("new key"), || {
-                        unreachable!("a new key is not encrypted")
-                    })?;
+                let public = keys::key_pair(&k.der, std::path::Path::new("new key"))?;
                 (certs::build_leaf(&spec, &public, issuer)?, Some(keys::to_pem(&k.der, key_pass)?))
             }
             KeySource::Public { spki_der } => {

@@ -82,19 +82,33 @@ pub fn load_signing_key(
     path: &Path,
     passphrase: impl FnOnce() -> Result<Secret>,
 ) -> Result<rcgen::KeyPair> {
+    key_pair(&private_key_der(pem_text, path, passphrase)?, path)
+}
+
+/// The unencrypted PKCS#8 DER of a PEM key, decrypting it (with the passphrase asked only then)
+/// when it is encrypted.
+pub fn private_key_der(
+    pem_text: &str,
+    path: &Path,
+    passphrase: impl FnOnce() -> Result<Secret>,
+) -> Result<Zeroizing<Vec<u8>>> {
     let block = pem::parse(pem_text).map_err(|e| anyhow!("{}: not a PEM key ({e})", path.display()))?;
-    let der: Zeroizing<Vec<u8>> = match block.tag() {
+    match block.tag() {
         "ENCRYPTED PRIVATE KEY" => {
             let pass = passphrase()?;
-            decrypt(block.contents(), &pass, path)?
+            decrypt(block.contents(), &pass, path)
         }
-        "PRIVATE KEY" => Zeroizing::new(block.contents().to_vec()),
+        "PRIVATE KEY" => Ok(Zeroizing::new(block.contents().to_vec())),
         other => bail!(
             "{}: unsupported key format '{other}': convert it with `openssl pkcs8 -topk8 -in KEY -out key.pem`",
             path.display()
         ),
-    };
-    let info = pkcs8::PrivateKeyInfoRef::try_from(der.as_slice())
+    }
+}
+
+/// A signing key from unencrypted PKCS#8 DER (P-256, P-384, Ed25519 or RSA).
+pub fn key_pair(der: &[u8], path: &Path) -> Result<rcgen::KeyPair> {
+    let info = pkcs8::PrivateKeyInfoRef::try_from(der)
         .map_err(|e| anyhow!("{}: malformed PKCS#8 key ({e})", path.display()))?;
     let alg_oid = info.algorithm.oid.to_string();
     let curve =
@@ -109,7 +123,7 @@ pub fn load_signing_key(
             path.display()
         ),
     };
-    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der.as_slice()), alg)
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&PrivatePkcs8KeyDer::from(der), alg)
         .map_err(|e| anyhow!("{}: key rejected ({e})", path.display()))
 }
 

@@ -12,11 +12,9 @@ use crate::cli::KeyType;
 use crate::duration;
 use crate::policy::{Profile, ProfileSpec};
 
-// Every key is parsed (and unknown keys refused) on each run so that a typo is reported at
-// once; some are only acted on by commands still to come (CRLs, profiles).
+// Every key is parsed (and unknown keys refused) on each run so that a typo is reported at once.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct Settings {
     #[serde(default)]
     pub defaults: Defaults,
@@ -29,13 +27,15 @@ pub struct Settings {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct Defaults {
     /// The CA `pki issue` uses when `--ca` is not given.
     pub ca: Option<String>,
     /// The profile `pki issue` applies when `--profile` is not given.
     pub profile: Option<String>,
+    // Written by `pki init` for people (and the subjects it made); read by no command yet.
+    #[allow(dead_code)]
     pub organization: Option<String>,
+    #[allow(dead_code)]
     pub trust_domain: Option<String>,
     pub key_type: Option<KeyType>,
     pub leaf_ttl: Option<String>,
@@ -43,9 +43,10 @@ pub struct Defaults {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub struct CaSettings {
-    /// The CA that signed this one (absent for a root).
+    /// The CA that signed this one (absent for a root). Informational: chains are built from
+    /// the certificates themselves.
+    #[allow(dead_code)]
     pub parent: Option<String>,
     pub default_ttl: Option<String>,
     pub crl_url: Option<String>,

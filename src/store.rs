@@ -196,11 +196,7 @@ impl CaDir {
     /// Streams the inventory, calling `f` for each complete record.
     pub fn for_each_inventory(&self, mut f: impl FnMut(InventoryRecord) -> Result<()>) -> Result<()> {
         let p = self.path(INVENTORY);
-        let file = match File::open(&p) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
-        };
+        let Some(file) = open_if_exists(&p)? else { return Ok(()) };
         let mut r = BufReader::with_capacity(1 << 16, file);
         let mut line = String::new();
         let mut n = 0usize;
@@ -235,11 +231,7 @@ impl CaDir {
     /// Streams the revocations of a CA's certificates (a later line for the same serial wins).
     pub fn for_each_revoked(&self, ca: &str, mut f: impl FnMut(Revocation) -> Result<()>) -> Result<()> {
         let p = self.revoked_list_path(ca);
-        let file = match File::open(&p) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
-        };
+        let Some(file) = open_if_exists(&p)? else { return Ok(()) };
         let mut r = BufReader::with_capacity(1 << 16, file);
         let mut line = String::new();
         loop {
@@ -259,21 +251,30 @@ impl CaDir {
     /// The CRL number last used for a CA (0 if none).
     pub fn crl_number(&self, ca: &str) -> Result<u64> {
         let p = self.root.join(CRL_DIR).join(format!("{ca}.number"));
-        match fs::read_to_string(&p) {
-            Ok(t) => t.trim().parse().with_context(|| format!("{} is not a number", p.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", p.display())),
+        match read_if_exists(&p)? {
+            Some(t) => {
+                String::from_utf8_lossy(&t).trim().parse().with_context(|| format!("{} is not a number", p.display()))
+            }
+            None => Ok(0),
         }
+    }
+
+    /// The text of a CA's revoked list ("" when nothing was revoked).
+    pub fn revoked_list_text(&self, ca: &str) -> Result<String> {
+        let p = self.revoked_list_path(ca);
+        let bytes = read_if_exists(&p)?.unwrap_or_default();
+        String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8", p.display()))
+    }
+
+    /// The DER of a CA's current CRL, if it has one.
+    pub fn current_crl_der(&self, ca: &str) -> Result<Option<Vec<u8>>> {
+        read_if_exists(&self.crl_paths(ca).0)
     }
 
     /// The inventory record of a serial, by scanning the inventory.
     pub fn find_inventory(&self, serial: &str) -> Result<Option<InventoryRecord>> {
         let p = self.path(INVENTORY);
-        let file = match File::open(&p) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
-        };
+        let Some(file) = open_if_exists(&p)? else { return Ok(None) };
         // Compare the fixed-width serial field as bytes; parse only the line that matches.
         let prefix = format!("{serial:<32}\t");
         let mut r = BufReader::with_capacity(1 << 16, file);
@@ -294,11 +295,7 @@ impl CaDir {
     /// Streams the ledger's lines (raw, for verification).
     pub fn for_each_ledger_line(&self, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
         let p = self.path(LEDGER);
-        let file = match File::open(&p) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
-        };
+        let Some(file) = open_if_exists(&p)? else { return Ok(()) };
         let mut r = BufReader::with_capacity(1 << 16, file);
         let mut line = String::new();
         let mut n = 0;
@@ -1130,6 +1127,24 @@ fn append_line(p: &Path, line: &str, sync: bool) -> Result<()> {
     Ok(())
 }
 
+/// Opens a file for reading; None when it does not exist (yet).
+fn open_if_exists(p: &Path) -> Result<Option<File>> {
+    match File::open(p) {
+        Ok(f) => Ok(Some(f)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", p.display())),
+    }
+}
+
+/// A whole file; None when it does not exist (yet).
+fn read_if_exists(p: &Path) -> Result<Option<Vec<u8>>> {
+    match fs::read(p) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", p.display())),
+    }
+}
+
 /// Cuts a line that a killed process left half-written at the end of an append-only file.
 fn truncate_partial_tail(p: &Path) -> Result<()> {
     let mut f = match OpenOptions::new().read(true).write(true).open(p) {
@@ -1174,11 +1189,7 @@ fn last_newline_before(f: &mut File, end: u64) -> Result<Option<u64>> {
 
 /// The last complete line of a file, without reading the rest of it.
 fn last_line(p: &Path) -> Result<Option<String>> {
-    let mut f = match File::open(p) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", p.display())),
-    };
+    let Some(mut f) = open_if_exists(p)? else { return Ok(None) };
     let len = f.metadata()?.len();
     if len == 0 {
         return Ok(None);

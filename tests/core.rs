@@ -15,20 +15,7 @@ fn init_issue_verifies_with_openssl_and_webpki() {
     assert_eq!(serial.len(), 32, "{serial}");
 
     for purpose in ["sslclient", "sslserver"] {
-        let o = openssl(
-            &[
-                "verify",
-                "-x509_strict",
-                "-purpose",
-                purpose,
-                "-CAfile",
-                "api/root.pem",
-                "-untrusted",
-                "api/chain.pem",
-                "api/cert.pem",
-            ],
-            env.tmp.path(),
-        );
+        let o = openssl_verify(env.tmp.path(), "api", purpose);
         assert!(o.status.success(), "openssl verify {purpose}: {}", stderr(&o));
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "api/cert.pem: OK");
     }
@@ -81,20 +68,7 @@ fn ed25519_leaf_under_p256_ca_and_ed25519_cas() {
         "--out",
         "agent",
     ]);
-    let o = openssl(
-        &[
-            "verify",
-            "-x509_strict",
-            "-purpose",
-            "sslclient",
-            "-CAfile",
-            "agent/root.pem",
-            "-untrusted",
-            "agent/chain.pem",
-            "agent/cert.pem",
-        ],
-        env.tmp.path(),
-    );
+    let o = openssl_verify(env.tmp.path(), "agent", "sslclient");
     assert!(o.status.success(), "{}", stderr(&o));
     webpki_verify(&env.path("agent"), webpki::KeyUsage::client_auth()).unwrap();
     let k = openssl(&["pkey", "-in", "agent/key.pem", "-noout", "-text"], env.tmp.path());
@@ -113,20 +87,7 @@ fn ed25519_leaf_under_p256_ca_and_ed25519_cas() {
         "int.pass",
     ]);
     env2.issue(&["--dns", "db.acme.internal", "--out", "db"]);
-    let o = openssl(
-        &[
-            "verify",
-            "-x509_strict",
-            "-purpose",
-            "sslserver",
-            "-CAfile",
-            "db/root.pem",
-            "-untrusted",
-            "db/chain.pem",
-            "db/cert.pem",
-        ],
-        env2.tmp.path(),
-    );
+    let o = openssl_verify(env2.tmp.path(), "db", "sslserver");
     assert!(o.status.success(), "{}", stderr(&o));
     webpki_verify(&env2.path("db"), webpki::KeyUsage::server_auth()).unwrap();
 }
@@ -741,20 +702,7 @@ fn name_constrained_intermediate() {
         assert_eq!(before, snapshot(&env.ca()));
     }
     env.issue(&["--profile", "k8s", "--dns", "api.svc.acme.internal", "--ip", "10.1.2.3", "--out", "in"]);
-    let o = openssl(
-        &[
-            "verify",
-            "-x509_strict",
-            "-purpose",
-            "sslserver",
-            "-CAfile",
-            "in/root.pem",
-            "-untrusted",
-            "in/chain.pem",
-            "in/cert.pem",
-        ],
-        env.tmp.path(),
-    );
+    let o = openssl_verify(env.tmp.path(), "in", "sslserver");
     assert!(o.status.success(), "{}", stderr(&o));
     webpki_verify(&env.path("in"), webpki::KeyUsage::server_auth()).unwrap();
 }
@@ -796,20 +744,7 @@ fn uri_name_constraints_only_behind_the_dangerous_flag() {
         "--out",
         "s",
     ]);
-    let o = openssl(
-        &[
-            "verify",
-            "-x509_strict",
-            "-purpose",
-            "sslclient",
-            "-CAfile",
-            "s/root.pem",
-            "-untrusted",
-            "s/chain.pem",
-            "s/cert.pem",
-        ],
-        env.tmp.path(),
-    );
+    let o = openssl_verify(env.tmp.path(), "s", "sslclient");
     assert!(o.status.success(), "{}", stderr(&o));
     // ... and rustls-webpki rejects it, as the flag's help warns.
     assert!(webpki_verify(&env.path("s"), webpki::KeyUsage::client_auth()).is_err());

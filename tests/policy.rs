@@ -208,20 +208,7 @@ fn svid_verifies_everywhere_and_authenticates_in_mutual_tls() {
     assert_eq!(agent["profile"], "agent");
     assert!(server["spiffe_id"].is_null());
 
-    let o = openssl(
-        &[
-            "verify",
-            "-x509_strict",
-            "-purpose",
-            "sslclient",
-            "-CAfile",
-            "agent/root.pem",
-            "-untrusted",
-            "agent/chain.pem",
-            "agent/cert.pem",
-        ],
-        env.tmp.path(),
-    );
+    let o = openssl_verify(env.tmp.path(), "agent", "sslclient");
     assert!(o.status.success(), "{}", stderr(&o));
     webpki_verify(&env.path("agent"), webpki::KeyUsage::client_auth()).unwrap();
 

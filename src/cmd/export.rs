@@ -153,32 +153,14 @@ fn export_p12(args: &ExportArgs, p12: &Path, dir: &CaDir, ctx: &mut Ctx) -> Resu
     let key_text = zeroize::Zeroizing::new(
         std::fs::read_to_string(&key_path).with_context(|| format!("cannot read key {}", key_path.display()))?,
     );
-    let block = ::pem::parse(key_text.as_str()).map_err(|_| anyhow!("{}: not a PEM key", key_path.display()))?;
-    let key_der = zeroize::Zeroizing::new(match block.tag() {
-        "PRIVATE KEY" => block.contents().to_vec(),
-        "ENCRYPTED PRIVATE KEY" => {
-            let f = args
-                .key_passphrase_file
-                .as_deref()
-                .ok_or_else(|| anyhow!("{} is encrypted: give --key-passphrase-file", key_path.display()))?;
-            let pass = read_passphrase_file(f)?;
-            let enc = pkcs8::EncryptedPrivateKeyInfoRef::try_from(block.contents())
-                .map_err(|e| anyhow!("{}: {e}", key_path.display()))?;
-            enc.decrypt(pass.as_bytes())
-                .map_err(|_| PkiError::WrongPassphrase { key: key_path.clone() })?
-                .as_bytes()
-                .to_vec()
-        }
-        t => bail!(
-            "{}: unsupported key block '{t}': convert it with `openssl pkcs8 -topk8 -nocrypt`",
-            key_path.display()
-        ),
-    });
-    let kp = crate::keys::load_signing_key(
-        &::pem::encode(&::pem::Pem::new("PRIVATE KEY", key_der.to_vec())),
-        &key_path,
-        || unreachable!(),
-    )?;
+    let key_der = crate::keys::private_key_der(&key_text, &key_path, || {
+        let f = args
+            .key_passphrase_file
+            .as_deref()
+            .ok_or_else(|| anyhow!("{} is encrypted: give --key-passphrase-file", key_path.display()))?;
+        read_passphrase_file(f)
+    })?;
+    let kp = crate::keys::key_pair(&key_der, &key_path)?;
     if rcgen::PublicKeyData::subject_public_key_info(&kp) != x.public_key().raw {
         bail!("{} is not the private key of this certificate", key_path.display());
     }

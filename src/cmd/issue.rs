@@ -49,6 +49,20 @@ struct Report<'a> {
     key_pem: Option<&'a str>,
 }
 
+impl<'a> Report<'a> {
+    /// The JSON a script gets; with `--out -` the PEM texts are in it, as nothing is on disk.
+    fn new(issued: &'a Issued, files: Option<Files>, out: &Out) -> Report<'a> {
+        let to_stdout = matches!(out, Out::Stdout);
+        Report {
+            issued,
+            files,
+            cert_pem: to_stdout.then_some(issued.cert_pem.as_str()),
+            chain_pem: to_stdout.then_some(issued.chain_pem.as_str()),
+            key_pem: if to_stdout { issued.key_pem.as_ref().map(|k| k.as_str()) } else { None },
+        }
+    }
+}
+
 /// A directory name derived from the first name, for when `--out` is not given.
 fn default_out(spec: &Spec) -> PathBuf {
     let first = spec
@@ -168,14 +182,7 @@ fn stage_files(staged: &mut Staged, d: &Path, issued: &Issued) -> Result<Files> 
 pub fn report(ctx: &mut Ctx, issued: &Issued, files: Option<Files>, out: &Out, json: bool) -> Result<()> {
     let to_stdout = matches!(out, Out::Stdout);
     if json {
-        let r = Report {
-            issued,
-            files,
-            cert_pem: to_stdout.then_some(issued.cert_pem.as_str()),
-            chain_pem: to_stdout.then_some(issued.chain_pem.as_str()),
-            key_pem: if to_stdout { issued.key_pem.as_ref().map(|k| k.as_str()) } else { None },
-        };
-        serde_json::to_writer_pretty(&mut ctx.out, &r)?;
+        serde_json::to_writer_pretty(&mut ctx.out, &Report::new(issued, files, out))?;
         writeln!(ctx.out)?;
         return Ok(());
     }
@@ -272,15 +279,7 @@ fn run_batch(
         match result {
             Ok((issued, files, out)) => {
                 ok += 1;
-                let to_stdout = matches!(out, Out::Stdout);
-                let r = Report {
-                    issued: &issued,
-                    files,
-                    cert_pem: to_stdout.then_some(issued.cert_pem.as_str()),
-                    chain_pem: to_stdout.then_some(issued.chain_pem.as_str()),
-                    key_pem: if to_stdout { issued.key_pem.as_ref().map(|k| k.as_str()) } else { None },
-                };
-                let mut v = serde_json::to_value(&r)?;
+                let mut v = serde_json::to_value(Report::new(&issued, files, &out))?;
                 v["line"] = n.into();
                 v["ok"] = true.into();
                 serde_json::to_writer(&mut ctx.out, &v)?;

@@ -56,11 +56,7 @@ fn find(dir: &CaDir, serial: &Serial) -> Result<Revocation> {
 
 /// The latest revocation of a serial on its CA's list, if any.
 fn previous(dir: &CaDir, ca: &str, serial: &str) -> Result<Option<Revocation>> {
-    let text = match std::fs::read_to_string(dir.revoked_list_path(ca)) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
+    let text = dir.revoked_list_text(ca)?;
     let prefix = format!("{serial}\t");
     // Parse only the matching lines; the last one is the current state.
     text.lines().rev().find(|l| l.starts_with(&prefix)).map(Revocation::parse).transpose()

@@ -142,6 +142,13 @@ pub fn openssl(args: &[&str], cwd: &Path) -> Output {
     Command::new("openssl").args(args).current_dir(cwd).output().expect("openssl is installed")
 }
 
+/// `openssl verify -x509_strict -purpose PURPOSE` of DIR/cert.pem with DIR/root.pem as the trust
+/// anchor and DIR/chain.pem as intermediates, run in `cwd`.
+pub fn openssl_verify(cwd: &Path, dir: &str, purpose: &str) -> Output {
+    let (root, chain, cert) = (format!("{dir}/root.pem"), format!("{dir}/chain.pem"), format!("{dir}/cert.pem"));
+    openssl(&["verify", "-x509_strict", "-purpose", purpose, "-CAfile", &root, "-untrusted", &chain, &cert], cwd)
+}
+
 pub fn pem_ders(path: &Path) -> Vec<Vec<u8>> {
     let text = std::fs::read(path).unwrap();
     pem::parse_many(text).unwrap().into_iter().map(|p| p.contents().to_vec()).collect()
