@@ -16,6 +16,9 @@ _pki() {
             ",$1")
                 cmd="pki"
                 ;;
+            pki,audit)
+                cmd="pki__subcmd__audit"
+                ;;
             pki,completions)
                 cmd="pki__subcmd__completions"
                 ;;
@@ -69,6 +72,9 @@ _pki() {
                 ;;
             pki,verify)
                 cmd="pki__subcmd__verify"
+                ;;
+            pki__subcmd__help,audit)
+                cmd="pki__subcmd__help__subcmd__audit"
                 ;;
             pki__subcmd__help,completions)
                 cmd="pki__subcmd__help__subcmd__completions"
@@ -155,12 +161,58 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --lock-timeout --note --help --version init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --lock-timeout --note --help --version init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__audit)
+            opts="-q -h --expiring --ca --deep --include-short-lived --fail-on --quiet --json --prometheus --dir --passphrase-file --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --expiring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fail-on)
+                    COMPREPLY=($(compgen -W "info warning critical" -- "${cur}"))
+                    return 0
+                    ;;
+                --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -401,8 +453,22 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root create-intermediate issue renew export trust revoke gen-crl verify inspect profiles list reindex ledger-verify completions man help"
+            opts="init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

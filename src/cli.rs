@@ -114,6 +114,11 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki gen-crl                              # the issuing CA\n  pki gen-crl --ca root\n  pki gen-crl --all --if-older-than 12h   # in cron: only what is due\n  pki gen-crl --ca issuing --out - --der > issuing.crl\n\nThe current CRLs are kept as DIR/crl/NAME.crl (DER) and DIR/crl/NAME.crl.pem. Lifetime:\n--next-update, else [ca.NAME] next_update in pki.toml, else 7d (30d for a root)."
     )]
     GenCrl(GenCrlArgs),
+    /// Find what will cause an outage: expiring certificates, CAs and CRLs, integrity and policy problems
+    #[command(after_help = concat!(
+        "EXAMPLES:\n  pki audit\n  pki audit --expiring 48h --quiet              # in cron: silent unless something is wrong\n  pki audit --expiring 7d --json | jq '.findings[] | select(.severity == \"critical\")'\n  pki audit --deep --prometheus /var/lib/node_exporter/textfile/pki.prom\n\n",
+        "Exit 0: no finding at --fail-on (default warning) or above; 1: findings; 2: the audit could\nnot run. Short-lived certificates (lifetime no longer than --expiring) are expected to expire\nand are counted, not listed. Finding codes and the JSON shape: docs/audit.md."))]
+    Audit(AuditArgs),
     /// Validate a certificate against the directory's roots and current CRLs (rustls-webpki)
     #[command(
         after_help = "EXAMPLES:\n  pki verify ./api/cert.pem --dns api.acme.internal\n  pki verify ./agent/fullchain.pem --purpose client --json\n  pki verify cert.pem --root other-root.pem --chain chain.pem --at 2027-01-01T00:00:00Z\n\nExit 0: valid; 1: not valid (revoked, expired, not yet valid, untrusted, name-constraint\nviolation, wrong purpose or name, stale CRL); 2: the check could not run."
@@ -533,6 +538,34 @@ pub struct ListArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Report certificates, CAs and CRLs that expire within this window
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    pub expiring: String,
+    /// Only this CA: its certificates, its own certificate and its CRL
+    #[arg(long, value_name = "NAME")]
+    pub ca: Option<String>,
+    /// Also check the ledger's hash chain and read every stored certificate (hash, signature, orphans)
+    #[arg(long)]
+    pub deep: bool,
+    /// List expiring short-lived certificates one by one instead of counting them
+    #[arg(long)]
+    pub include_short_lived: bool,
+    /// Exit 1 only for findings at this severity or above
+    #[arg(long, value_enum, default_value = "warning", value_name = "SEVERITY")]
+    pub fail_on: crate::audit::Severity,
+    /// Print nothing unless the exit status is 1 (cron mails only when something is wrong)
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print the report as one JSON document
+    #[arg(long)]
+    pub json: bool,
+    /// Also write gauges to FILE in node_exporter's textfile format (atomic rename)
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,10 @@ pub struct Ctx {
     pub actor: Actor,
     /// Whether stderr is a terminal (progress bars, prompts).
     pub interactive: bool,
+    /// Whether stdout is a terminal (tables instead of lines) and colour is allowed there
+    /// (`NO_COLOR` unset).
+    pub out_tty: bool,
+    pub color: bool,
 }
 
 impl Ctx {
@@ -43,6 +47,8 @@ impl Ctx {
             },
             actor: Actor::from_env(note),
             interactive,
+            out_tty: std::io::stdout().is_terminal(),
+            color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         })
     }
 

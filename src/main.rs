@@ -3,6 +3,7 @@
 //! `main` is thin: parse the command line, build the context, run the command, print an
 //! error once (one line, with its context chain) and exit with a documented status.
 
+mod audit;
 mod ca;
 mod certs;
 mod cli;

@@ -234,26 +234,13 @@ impl Profile {
     /// Checks a request against the profile. Returns the lifetime to use.
     pub fn check(&self, req: &Request, clip_ttl: bool) -> Result<Duration, Refusal> {
         let r = |msg: String| Refusal(format!("profile '{}' refuses the request: {msg}", self.name));
-        if !self.key_types.contains(&req.key_type) {
-            return Err(r(format!("key type {} is not in key_types [{}]", req.key_type, self.key_types.join(", "))));
+        if let Some(m) = self.key_type_refusal(&req.key_type) {
+            return Err(r(m));
         }
-        for d in &req.dns {
-            if d.starts_with("*.") && !self.allow_wildcards {
-                return Err(r(format!("wildcard DNS name '{d}' needs allow_wildcards = true")));
-            }
-            if !self.allowed_dns.iter().any(|p| glob_match(p, d, b'.')) {
-                return Err(r(format!("DNS name '{d}' matches none of allowed_dns [{}]", self.allowed_dns.join(", "))));
-            }
-        }
-        for ip in &req.ips {
-            if !self.ip_nets.iter().any(|(net, len)| ip_in(ip, net, *len)) {
-                return Err(r(format!("IP address {ip} is in none of allowed_ips [{}]", self.allowed_ips.join(", "))));
-            }
-        }
-        for u in &req.uris {
-            if !self.allowed_uris.iter().any(|p| glob_match(p, u, b'/')) {
-                return Err(r(format!("URI '{u}' matches none of allowed_uris [{}]", self.allowed_uris.join(", "))));
-            }
+        let names = req.dns.iter().map(|d| self.dns_refusal(d));
+        let names = names.chain(req.ips.iter().map(|ip| self.ip_refusal(ip)));
+        if let Some(m) = names.chain(req.uris.iter().map(|u| self.uri_refusal(u))).flatten().next() {
+            return Err(r(m));
         }
         if self.spiffe {
             if req.uris.len() != 1 {
@@ -304,6 +291,72 @@ impl Profile {
             )));
         }
         Ok(ttl)
+    }
+
+    fn key_type_refusal(&self, key_type: &str) -> Option<String> {
+        (!self.key_types.iter().any(|k| k == key_type))
+            .then(|| format!("key type {key_type} is not in key_types [{}]", self.key_types.join(", ")))
+    }
+
+    fn dns_refusal(&self, d: &str) -> Option<String> {
+        if d.starts_with("*.") && !self.allow_wildcards {
+            return Some(format!("wildcard DNS name '{d}' needs allow_wildcards = true"));
+        }
+        (!self.allowed_dns.iter().any(|p| glob_match(p, d, b'.')))
+            .then(|| format!("DNS name '{d}' matches none of allowed_dns [{}]", self.allowed_dns.join(", ")))
+    }
+
+    fn ip_refusal(&self, ip: &IpAddr) -> Option<String> {
+        (!self.ip_nets.iter().any(|(net, len)| ip_in(ip, net, *len)))
+            .then(|| format!("IP address {ip} is in none of allowed_ips [{}]", self.allowed_ips.join(", ")))
+    }
+
+    fn uri_refusal(&self, u: &str) -> Option<String> {
+        (!self.allowed_uris.iter().any(|p| glob_match(p, u, b'/')))
+            .then(|| format!("URI '{u}' matches none of allowed_uris [{}]", self.allowed_uris.join(", ")))
+    }
+
+    /// Why this profile, as it stands today, would refuse a certificate it issued earlier
+    /// (names as the inventory keeps them, `DNS:x` / `IP:x` / `URI:x`); None if it would not.
+    /// Works on borrowed text: an audit runs it over every valid certificate.
+    pub fn refuses_issued<'a>(
+        &self,
+        key_type: &str,
+        sans: impl Iterator<Item = &'a str>,
+        lifetime: Duration,
+    ) -> Option<String> {
+        if let Some(m) = self.key_type_refusal(key_type) {
+            return Some(m);
+        }
+        let mut uris = 0;
+        for san in sans {
+            let m = if let Some(d) = san.strip_prefix("DNS:") {
+                self.dns_refusal(d)
+            } else if let Some(ip) = san.strip_prefix("IP:") {
+                match ip.parse::<IpAddr>() {
+                    Ok(ip) => self.ip_refusal(&ip),
+                    Err(_) => Some(format!("'{ip}' is not an IP address")),
+                }
+            } else if let Some(u) = san.strip_prefix("URI:") {
+                uris += 1;
+                self.uri_refusal(u)
+            } else {
+                None
+            };
+            if m.is_some() {
+                return m;
+            }
+        }
+        if self.spiffe && uris != 1 {
+            return Some(format!("an X.509-SVID has exactly one URI SAN; this certificate has {uris}"));
+        }
+        (lifetime > self.max_ttl).then(|| {
+            format!(
+                "its lifetime {} is longer than max_ttl {}",
+                crate::duration::show(lifetime),
+                crate::duration::show(self.max_ttl)
+            )
+        })
     }
 
     /// The subject DN for a request (attribute, value) in order; may be empty.

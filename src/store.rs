@@ -313,36 +313,220 @@ impl CaDir {
         Ok(())
     }
 
-    /// Checks the ledger's hash chain from the first record to the last.
+    /// Checks the ledger's hash chain from the first record to the last, and says what kind
+    /// of tampering the first break looks like. The last record's own content is anchored by
+    /// nothing after it: an edit there shows only against the stored files (`audit --deep`).
     pub fn verify_ledger(&self) -> Result<LedgerCheck> {
         let mut prev = GENESIS.to_string();
         let mut expect_seq = 1u64;
-        let mut problem = None;
+        let mut first: Option<(LedgerProblem, usize, u64)> = None;
+        let mut later_seqs: HashSet<u64> = HashSet::new();
         let mut records = 0u64;
         self.for_each_ledger_line(|n, line| {
-            if problem.is_some() {
+            records += 1;
+            let parsed = serde_json::from_str::<LedgerRecord>(line).ok();
+            if first.is_some() {
+                if let Some(r) = parsed {
+                    later_seqs.insert(r.seq);
+                }
                 return Ok(());
             }
-            records += 1;
-            match serde_json::from_str::<LedgerRecord>(line) {
-                Err(e) => problem = Some(format!("line {n}: not a ledger record ({e})")),
-                Ok(rec) => {
-                    if rec.prev != prev {
-                        problem = Some(format!(
-                            "line {n}: record {} does not follow the previous record (hash mismatch): a record was edited, removed or reordered",
-                            rec.seq
-                        ));
-                    } else if rec.seq != expect_seq {
-                        problem = Some(format!("line {n}: sequence number {} where {expect_seq} was expected", rec.seq));
-                    }
+            match parsed {
+                None => first = Some((LedgerProblem::Malformed, n, expect_seq)),
+                Some(rec) if rec.seq > expect_seq => first = Some((LedgerProblem::Missing, n, expect_seq)),
+                Some(rec) if rec.seq < expect_seq => first = Some((LedgerProblem::Reordered, n, rec.seq)),
+                Some(rec) if rec.prev != prev => {
+                    first = Some((LedgerProblem::Edited, (n - 1).max(1), (expect_seq - 1).max(1)))
                 }
+                Some(_) => {}
             }
             prev = sha256_hex(line.as_bytes());
             expect_seq += 1;
             Ok(())
         })?;
-        Ok(LedgerCheck { records, intact: problem.is_none(), problem, head: prev })
+        let problem = first.map(|(kind, line, seq)| {
+            // A record that seemed missing but turns up further down was moved, not removed.
+            let kind = if kind == LedgerProblem::Missing && later_seqs.contains(&seq) {
+                LedgerProblem::Reordered
+            } else {
+                kind
+            };
+            let message = match kind {
+                LedgerProblem::Malformed => format!("line {line}: not a ledger record (the file was edited or damaged)"),
+                LedgerProblem::Missing => {
+                    format!("line {line}: record {seq} is missing (a record was removed)")
+                }
+                LedgerProblem::Reordered => format!("line {line}: record {seq} is out of order (records were reordered)"),
+                LedgerProblem::Edited => format!(
+                    "line {line}: record {seq} was changed after it was written (its hash no longer matches the next record's prev)"
+                ),
+            };
+            LedgerBreak { kind, line, seq, message }
+        });
+        Ok(LedgerCheck {
+            records,
+            intact: problem.is_none(),
+            problem: problem.as_ref().map(|p| p.message.clone()),
+            kind: problem.as_ref().map(|p| p.kind),
+            line: problem.as_ref().map(|p| p.line),
+            seq: problem.as_ref().map(|p| p.seq),
+            head: prev,
+        })
     }
+
+    /// Streams the inventory as borrowed views, reading it in large blocks without an allocation
+    /// per record: the path `pki audit` takes over millions of records. `f` gets the line number
+    /// and the record, or why the line is malformed; `progress` gets (bytes done, file size).
+    pub fn scan_inventory(
+        &self,
+        mut f: impl FnMut(u64, Result<InventoryView<'_>, String>) -> Result<()>,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<()> {
+        let p = self.path(INVENTORY);
+        let Some(mut file) = open_if_exists(&p)? else { return Ok(()) };
+        let total = file.metadata()?.len();
+        let mut buf = vec![0u8; 1 << 20];
+        let (mut filled, mut done, mut n) = (0usize, 0u64, 0u64);
+        loop {
+            if filled == buf.len() {
+                // One line longer than the buffer: grow it.
+                buf.resize(buf.len() * 2, 0);
+            }
+            let got = file.read(&mut buf[filled..]).with_context(|| format!("cannot read {}", p.display()))?;
+            if got == 0 {
+                // What is left has no newline: a line being written right now.
+                break;
+            }
+            filled += got;
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', &buf[..filled]) {
+                let line = &buf[start..end];
+                start = end + 1;
+                n += 1;
+                if line.first() == Some(&b'#') {
+                    continue;
+                }
+                let view =
+                    std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string()).and_then(InventoryView::parse);
+                f(n, view)?;
+            }
+            buf.copy_within(start..filled, 0);
+            filled -= start;
+            done += start as u64;
+            progress(done, total);
+        }
+        Ok(())
+    }
+
+    /// Files and directories of the CA directory whose mode lets group or others in, except
+    /// the issued certificates (see [`CaDir::for_each_cert_file`]).
+    pub fn loose_permissions(&self) -> Result<Vec<LooseMode>> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut out = vec![];
+        let mut visit = |p: &Path, md: &fs::Metadata| {
+            let mode = md.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                let is_key = p.file_name().is_some_and(|n| n == "key.pem");
+                out.push(LooseMode { path: p.to_path_buf(), mode, is_dir: md.is_dir(), is_key });
+            }
+        };
+        visit(&self.root, &fs::metadata(&self.root)?);
+        let mut stack = vec![self.root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
+                let e = e?;
+                let path = e.path();
+                let md = fs::symlink_metadata(&path)?;
+                if md.file_type().is_symlink() {
+                    continue;
+                }
+                visit(&path, &md);
+                if md.is_dir() && !(d == self.root && e.file_name() == CERTS) {
+                    stack.push(path);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Every file under `certs/` with its mode: (path, serial if the name is one, mode).
+    pub fn for_each_cert_file(&self, mut f: impl FnMut(&Path, Option<Serial>, u32) -> Result<()>) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let certs = self.root.join(CERTS);
+        if !certs.is_dir() {
+            return Ok(());
+        }
+        let mut shards: Vec<_> = fs::read_dir(&certs)?.collect::<std::io::Result<_>>()?;
+        shards.sort_by_key(|e| e.file_name());
+        for shard in shards {
+            let md = shard.metadata()?;
+            f(&shard.path(), None, md.permissions().mode() & 0o777)?;
+            if !md.is_dir() {
+                continue;
+            }
+            for e in fs::read_dir(shard.path())? {
+                let e = e?;
+                let mode = e.metadata()?.permissions().mode() & 0o777;
+                let name = e.file_name().to_string_lossy().into_owned();
+                let serial = name.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
+                f(&e.path(), serial, mode)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The DER of a stored certificate; None when its file is missing.
+    pub fn read_cert_der(&self, serial: &Serial) -> Result<Option<Vec<u8>>> {
+        let p = self.cert_path(serial);
+        let Some(bytes) = read_if_exists(&p)? else { return Ok(None) };
+        let block = ::pem::parse(&bytes).with_context(|| format!("{} is not PEM", p.display()))?;
+        Ok(Some(block.into_contents()))
+    }
+
+    /// Whether a CA's key file is encrypted (None when the key is not in the directory, e.g. a
+    /// root kept offline).
+    pub fn ca_key_encrypted(&self, name: &str) -> Result<Option<bool>> {
+        let Some(bytes) = read_if_exists(&self.ca_key_path(name))? else { return Ok(None) };
+        let bytes = zeroize::Zeroizing::new(bytes);
+        Ok(Some(bytes.windows(28).any(|w| w == b"BEGIN ENCRYPTED PRIVATE KEY-")))
+    }
+
+    /// The ledger number of the last change that ran to completion (recorded in the lock file).
+    pub fn applied_seq(&self) -> Option<u64> {
+        let text = fs::read_to_string(self.path(LOCK)).ok()?;
+        text.trim().strip_prefix("applied ")?.trim().parse().ok()
+    }
+}
+
+/// A file or directory whose mode is looser than 0600 / 0700.
+#[derive(Debug, Clone)]
+pub struct LooseMode {
+    pub path: PathBuf,
+    pub mode: u32,
+    pub is_dir: bool,
+    pub is_key: bool,
+}
+
+/// What the first break in the ledger's chain looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerProblem {
+    /// A line that is not a ledger record.
+    Malformed,
+    /// A record's content no longer matches the hash its successor recorded.
+    Edited,
+    /// A sequence number is skipped.
+    Missing,
+    /// Records appear out of sequence.
+    Reordered,
+}
+
+struct LedgerBreak {
+    kind: LedgerProblem,
+    line: usize,
+    seq: u64,
+    message: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -351,6 +535,13 @@ pub struct LedgerCheck {
     pub intact: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<LedgerProblem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The sequence number of the record concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
     pub head: String,
 }
 
@@ -429,7 +620,7 @@ impl Locked<'_> {
         // Every change ends by recording its ledger sequence number in the lock file; a
         // smaller number there means the last change may not have reached the inventory.
         let Some(r) = &last else { return Ok(()) };
-        if self.applied_seq() >= Some(r.seq) {
+        if self.dir.applied_seq() >= Some(r.seq) {
             return Ok(());
         }
         if r.event == "cert-issued" {
@@ -456,14 +647,6 @@ impl Locked<'_> {
             self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
         }
         self.mark_applied(r.seq)
-    }
-
-    /// The ledger sequence number the last completed change recorded in the lock file.
-    fn applied_seq(&self) -> Option<u64> {
-        use std::os::unix::fs::FileExt;
-        let mut buf = [0u8; 32];
-        let n = self.file.read_at(&mut buf, 0).ok()?;
-        std::str::from_utf8(&buf[..n]).ok()?.trim().strip_prefix("applied ")?.parse().ok()
     }
 
     /// Records that the change with ledger number `seq` is complete. Not fsynced: if the note is
@@ -913,6 +1096,56 @@ pub struct InventoryRecord {
     pub key_type: String,
     pub subject: String,
     pub sans: Vec<String>,
+}
+
+/// An inventory line borrowed from the reader's buffer: the fixed-width fields by offset, the
+/// rest split at tabs. No allocation.
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryView<'a> {
+    pub serial: &'a str,
+    pub status: Status,
+    pub not_before: &'a str,
+    pub not_after: &'a str,
+    pub ca: &'a str,
+    pub profile: Option<&'a str>,
+    pub key_type: &'a str,
+    pub subject: &'a str,
+    /// Comma-separated, each with its type: `DNS:a,IP:10.0.0.1,URI:spiffe://...`.
+    pub sans: &'a str,
+}
+
+impl<'a> InventoryView<'a> {
+    pub fn parse(line: &'a str) -> Result<InventoryView<'a>, String> {
+        let b = line.as_bytes();
+        // Tab positions of the fixed-width part (see FIXED_PREFIX_LEN).
+        const TABS: [usize; 7] = [32, 43, 64, 85, 106, 127, 160];
+        if b.len() <= FIXED_PREFIX_LEN || TABS.iter().any(|&i| b[i] != b'\t') || !line.is_char_boundary(161) {
+            return Err("the fixed-width fields are damaged".into());
+        }
+        let status =
+            Status::parse(&line[33..43]).ok_or_else(|| format!("unknown status '{}'", line[33..43].trim_end()))?;
+        let mut rest = line[FIXED_PREFIX_LEN..].split('\t');
+        let (Some(ca), Some(profile), Some(key_type), Some(subject), Some(sans), None) =
+            (rest.next(), rest.next(), rest.next(), rest.next(), rest.next(), rest.next())
+        else {
+            return Err("expected 12 tab-separated fields".into());
+        };
+        Ok(InventoryView {
+            serial: line[..32].trim_end(),
+            status,
+            not_before: &line[44..64],
+            not_after: &line[65..85],
+            ca,
+            profile: (profile != "-").then_some(profile),
+            key_type,
+            subject,
+            sans: if sans == "-" { "" } else { sans },
+        })
+    }
+
+    pub fn sans(&self) -> impl Iterator<Item = &'a str> {
+        self.sans.split(',').filter(|s| !s.is_empty())
+    }
 }
 
 fn opt(s: &str) -> Option<String> {

@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command, GlobalArgs};
 use crate::ctx::Ctx;
 use crate::exit::Exit;
 
+mod audit;
 mod completions;
 mod create_intermediate;
 mod export;
@@ -35,6 +36,7 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
         Command::Revoke(a) => revoke::run(a, g, ctx),
         Command::GenCrl(a) => gen_crl::run(a, g, ctx),
         Command::Verify(a) => verify::run(a, g, ctx),
+        Command::Audit(a) => audit::run(a, g, ctx),
         Command::Export(a) => export::run(a, g, ctx),
         Command::Trust(a) => trust::run(a, g, ctx),
         Command::Inspect(a) => inspect::run(a, g, ctx),

@@ -1,0 +1,856 @@
+//! `pki audit`'s checks: everything in a CA directory that will cause an outage, or already is
+//! one, as findings with a severity, a stable code and what to do about it.
+//!
+//! The default pass reads the inventory once as borrowed lines (no allocation per record), plus
+//! every CA certificate and CRL and the directory's modes: it stays fast at a million records.
+//! `--deep` also checks the ledger's chain and reads every stored certificate.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use ::time::OffsetDateTime;
+use anyhow::Result;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use x509_parser::prelude::*;
+
+use crate::ca::Ca;
+use crate::certs::{BACKDATE, parse_rfc3339, rfc3339};
+use crate::duration::{human_left, show};
+use crate::exit::PkiError;
+use crate::policy::Profile;
+use crate::serial::Serial;
+use crate::settings::Settings;
+use crate::store::{CaDir, InventoryView, LedgerProblem, LedgerRecord, Status};
+
+/// Expired certificates still marked valid are reported for this long after they expire; older
+/// ones are counted only (a service that still presents one has been failing for a month).
+pub const EXPIRED_LOOKBACK: Duration = Duration::from_secs(30 * 86400);
+/// Leaf certificates with less than this left are critical, not warnings.
+pub const CRITICAL_LEFT: i64 = 86400;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One thing the audit found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Stable, documented in docs/audit.md: scripts may match on it.
+    pub code: &'static str,
+    /// certificate | ca | crl | ledger | inventory | file | settings
+    pub object: &'static str,
+    /// The serial, CA name or path concerned.
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// When the thing ends: a certificate's notAfter, a CRL's nextUpdate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds_left: Option<i64>,
+    pub message: String,
+}
+
+impl Finding {
+    fn new(
+        severity: Severity,
+        code: &'static str,
+        object: &'static str,
+        id: impl Into<String>,
+        message: String,
+    ) -> Self {
+        Finding {
+            severity,
+            code,
+            object,
+            id: id.into(),
+            ca: None,
+            profile: None,
+            subject: None,
+            not_after: None,
+            seconds_left: None,
+            message,
+        }
+    }
+
+    fn ending(mut self, not_after: &str, left: i64) -> Self {
+        self.not_after = Some(not_after.to_string());
+        self.seconds_left = Some(left);
+        self
+    }
+
+    fn with_ca(mut self, ca: &str) -> Self {
+        self.ca = Some(ca.to_string());
+        self
+    }
+
+    fn of_cert(mut self, v: &InventoryView<'_>) -> Self {
+        self.ca = Some(v.ca.to_string());
+        self.profile = v.profile.map(str::to_string);
+        self.subject = Some(v.subject.to_string());
+        self
+    }
+}
+
+pub struct Options {
+    pub window: Duration,
+    pub ca: Option<String>,
+    pub deep: bool,
+    pub include_short_lived: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub findings: usize,
+    pub critical: usize,
+    pub warning: usize,
+    pub info: usize,
+    pub certificates: u64,
+    pub valid: u64,
+    pub expired: u64,
+    pub revoked: u64,
+    pub superseded: u64,
+    /// Valid certificates whose whole lifetime is no longer than the window, expiring within it
+    /// (or expired in the last 30 days): expected to expire, so counted and not listed.
+    pub short_lived_expiring: u64,
+    pub cas: usize,
+    pub crls: usize,
+}
+
+/// Certificates of one CA and profile: counts and the earliest expiry among the valid ones.
+#[derive(Debug, Serialize)]
+pub struct Group {
+    pub ca: String,
+    pub profile: String,
+    pub valid: u64,
+    pub expired: u64,
+    pub revoked: u64,
+    pub superseded: u64,
+    pub earliest_expiry: Option<String>,
+    pub earliest_expiry_seconds: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CaState {
+    pub name: String,
+    pub not_after: String,
+    pub seconds_left: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CrlState {
+    pub ca: String,
+    pub number: u64,
+    pub next_update: Option<String>,
+    pub seconds_left: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub now: String,
+    pub window: String,
+    pub window_seconds: u64,
+    pub deep: bool,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+    pub groups: Vec<Group>,
+    pub cas: Vec<CaState>,
+    pub crls: Vec<CrlState>,
+}
+
+/// What the caller shows while a long pass runs: (what, done, total).
+pub type Progress<'p> = &'p mut dyn FnMut(&'static str, u64, u64);
+
+fn secs_between(a: OffsetDateTime, b: OffsetDateTime) -> i64 {
+    (b - a).whole_seconds()
+}
+
+fn cmd_dir(dir: &CaDir) -> String {
+    if dir.root == std::path::Path::new("pki") { String::new() } else { format!(" --dir {}", dir.root.display()) }
+}
+
+pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<'_>) -> Result<Report> {
+    let mut a =
+        Audit { dir, now, opts, findings: vec![], summary: Summary::default(), groups: vec![], d: cmd_dir(dir) };
+
+    let names = dir.ca_names()?;
+    if let Some(c) = &opts.ca
+        && !names.contains(c)
+    {
+        return Err(PkiError::UnknownCa { name: c.clone(), known: names }.into());
+    }
+    let mut cas = vec![];
+    for n in &names {
+        match Ca::load(dir, n) {
+            Ok(c) => cas.push(c),
+            Err(e) => a.push(Finding::new(
+                Severity::Critical,
+                "ca-unreadable",
+                "ca",
+                n,
+                format!("{e:#}: restore cas/{n}/cert.pem from a backup"),
+            )),
+        }
+    }
+
+    let settings = match dir.read_settings_text().and_then(|t| Settings::parse(&t, "pki.toml")) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            a.push(Finding::new(
+                Severity::Critical,
+                "settings-invalid",
+                "settings",
+                "pki.toml",
+                format!("{e:#}: every issuance fails until pki.toml is fixed; profiles were not checked"),
+            ));
+            None
+        }
+    };
+    let profiles: Vec<Profile> = settings
+        .as_ref()
+        .map(|s| s.profiles.keys().filter_map(|n| s.profile(n, "pki.toml").ok()).collect())
+        .unwrap_or_default();
+    let default_ca = settings.as_ref().and_then(|s| crate::ca::issuing_ca(dir, s, None).ok());
+
+    a.scan_inventory(&profiles, settings.is_some(), progress)?;
+    let in_scope: Vec<&Ca> = cas.iter().filter(|c| opts.ca.as_ref().is_none_or(|n| *n == c.name)).collect();
+    let ca_states = a.check_cas(&in_scope, &cas, &profiles, default_ca.as_deref());
+    let crl_states = a.check_crls(&in_scope, settings.as_ref())?;
+    a.check_files(&in_scope)?;
+    a.check_interrupted();
+    if opts.deep {
+        a.deep(&cas, progress)?;
+    }
+
+    let Audit { mut findings, mut summary, groups, .. } = a;
+    findings.sort_by(|x, y| {
+        y.severity
+            .cmp(&x.severity)
+            .then(x.seconds_left.unwrap_or(i64::MAX).cmp(&y.seconds_left.unwrap_or(i64::MAX)))
+            .then(x.code.cmp(y.code))
+            .then(x.id.cmp(&y.id))
+    });
+    summary.findings = findings.len();
+    for f in &findings {
+        match f.severity {
+            Severity::Critical => summary.critical += 1,
+            Severity::Warning => summary.warning += 1,
+            Severity::Info => summary.info += 1,
+        }
+    }
+    summary.cas = in_scope.len();
+    summary.crls = crl_states.len();
+    Ok(Report {
+        now: rfc3339(now),
+        window: show(opts.window),
+        window_seconds: opts.window.as_secs(),
+        deep: opts.deep,
+        findings,
+        summary,
+        groups: groups
+            .into_iter()
+            .map(|g| Group {
+                earliest_expiry_seconds: g
+                    .earliest
+                    .as_deref()
+                    .and_then(|t| parse_rfc3339(t).ok())
+                    .map(|t| secs_between(now, t)),
+                earliest_expiry: g.earliest,
+                ca: g.ca,
+                profile: g.profile,
+                valid: g.valid,
+                expired: g.expired,
+                revoked: g.revoked,
+                superseded: g.superseded,
+            })
+            .collect(),
+        cas: ca_states,
+        crls: crl_states,
+    })
+}
+
+struct GroupAcc {
+    ca: String,
+    profile: String,
+    valid: u64,
+    expired: u64,
+    revoked: u64,
+    superseded: u64,
+    earliest: Option<String>,
+}
+
+struct Audit<'a> {
+    dir: &'a CaDir,
+    now: OffsetDateTime,
+    opts: &'a Options,
+    findings: Vec<Finding>,
+    summary: Summary,
+    groups: Vec<GroupAcc>,
+    /// ` --dir X` for the commands the messages suggest ("" for the default directory).
+    d: String,
+}
+
+impl Audit<'_> {
+    fn push(&mut self, f: Finding) {
+        self.findings.push(f);
+    }
+
+    fn group(&mut self, ca: &str, profile: Option<&str>) -> usize {
+        let profile = profile.unwrap_or("-");
+        // Few groups, and consecutive records mostly share one: a linear search beats hashing.
+        match self.groups.iter().rposition(|g| g.ca == ca && g.profile == profile) {
+            Some(i) => i,
+            None => {
+                self.groups.push(GroupAcc {
+                    ca: ca.to_string(),
+                    profile: profile.to_string(),
+                    valid: 0,
+                    expired: 0,
+                    revoked: 0,
+                    superseded: 0,
+                    earliest: None,
+                });
+                self.groups.len() - 1
+            }
+        }
+    }
+
+    fn scan_inventory(&mut self, profiles: &[Profile], have_settings: bool, progress: Progress<'_>) -> Result<()> {
+        let now_s = rfc3339(self.now);
+        let horizon = self.now + self.opts.window;
+        let horizon_s = rfc3339(horizon);
+        let recent_s = rfc3339(self.now - EXPIRED_LOOKBACK);
+        let window = self.opts.window;
+        let dir = self.dir;
+        dir.scan_inventory(
+            |n, v| {
+                let v = match v {
+                    Ok(v) => v,
+                    Err(why) => {
+                        self.push(Finding::new(
+                            Severity::Critical,
+                            "inventory-malformed",
+                            "inventory",
+                            format!("inventory.tsv:{n}"),
+                            format!("inventory.tsv line {n}: {why}: run `pki{} reindex` to rebuild it from the ledger", self.d),
+                        ));
+                        return Ok(());
+                    }
+                };
+                if self.opts.ca.as_deref().is_some_and(|c| c != v.ca) {
+                    return Ok(());
+                }
+                self.summary.certificates += 1;
+                let gi = self.group(v.ca, v.profile);
+                let g = &mut self.groups[gi];
+                match v.status {
+                    Status::Revoked => {
+                        g.revoked += 1;
+                        self.summary.revoked += 1;
+                        return Ok(());
+                    }
+                    Status::Superseded => {
+                        g.superseded += 1;
+                        self.summary.superseded += 1;
+                        return Ok(());
+                    }
+                    Status::Valid => {}
+                }
+                // pki writes one time format, whose strings order like the times they name.
+                let expired = v.not_after <= now_s.as_str();
+                if expired {
+                    g.expired += 1;
+                    self.summary.expired += 1;
+                    if v.not_after <= recent_s.as_str() {
+                        return Ok(());
+                    }
+                } else {
+                    g.valid += 1;
+                    self.summary.valid += 1;
+                    if g.earliest.as_deref().is_none_or(|e| v.not_after < e) {
+                        g.earliest = Some(v.not_after.to_string());
+                    }
+                }
+                let (Ok(nb), Ok(na)) = (parse_rfc3339(v.not_before), parse_rfc3339(v.not_after)) else {
+                    self.push(Finding::new(
+                        Severity::Critical,
+                        "inventory-malformed",
+                        "inventory",
+                        format!("inventory.tsv:{n}"),
+                        format!("inventory.tsv line {n}: bad validity times: run `pki{} reindex`", self.d),
+                    ));
+                    return Ok(());
+                };
+                let lifetime = Duration::from_secs(u64::try_from(secs_between(nb, na) - BACKDATE.whole_seconds()).unwrap_or(0));
+                let short = lifetime <= window;
+                let listed = !short || self.opts.include_short_lived;
+                let left = secs_between(self.now, na);
+                if expired || v.not_after <= horizon_s.as_str() {
+                    if !listed {
+                        self.summary.short_lived_expiring += 1;
+                    } else {
+                        self.push(self.expiry_finding(&v, left));
+                    }
+                }
+                if expired || !listed || !have_settings {
+                    return Ok(());
+                }
+                let Some(pname) = v.profile else { return Ok(()) };
+                let why = match profiles.iter().find(|p| p.name == pname) {
+                    None => Some(format!("profile '{pname}' no longer exists in pki.toml")),
+                    Some(p) => p.refuses_issued(v.key_type, v.sans(), lifetime),
+                };
+                if let Some(why) = why {
+                    let msg = format!(
+                        "certificate {} ({}) would be refused by profile '{pname}' today: {why}; renew it (`pki{} renew {} --clip-ttl`) or revoke it",
+                        v.serial, v.subject, self.d, v.serial
+                    );
+                    self.push(
+                        Finding::new(Severity::Warning, "policy-drift", "certificate", v.serial, msg)
+                            .of_cert(&v)
+                            .ending(v.not_after, left),
+                    );
+                }
+                Ok(())
+            },
+            |done, total| progress("scanning the inventory", done, total),
+        )
+    }
+
+    fn expiry_finding(&self, v: &InventoryView<'_>, left: i64) -> Finding {
+        let what = format!("certificate {} ({})", v.serial, v.subject);
+        let renew = format!("`pki{} renew {}`", self.d, v.serial);
+        let (sev, code, msg) = if left <= 0 {
+            (
+                Severity::Critical,
+                "cert-expired",
+                format!(
+                    "{what} expired at {} and was not renewed: renew it ({renew}) if it is still in use",
+                    v.not_after
+                ),
+            )
+        } else {
+            let sev = if left <= CRITICAL_LEFT { Severity::Critical } else { Severity::Warning };
+            (
+                sev,
+                "cert-expiring",
+                format!("{what} expires at {} ({}): renew it with {renew}", v.not_after, human_left(left)),
+            )
+        };
+        Finding::new(sev, code, "certificate", v.serial, msg).of_cert(v).ending(v.not_after, left)
+    }
+
+    fn check_cas(
+        &mut self,
+        in_scope: &[&Ca],
+        all: &[Ca],
+        profiles: &[Profile],
+        default_ca: Option<&str>,
+    ) -> Vec<CaState> {
+        let mut states = vec![];
+        for ca in in_scope {
+            let left = secs_between(self.now, ca.not_after);
+            let not_after = rfc3339(ca.not_after);
+            states.push(CaState { name: ca.name.clone(), not_after: not_after.clone(), seconds_left: left });
+            let kind = if ca.self_signed { "root CA" } else { "CA" };
+            let todo = if ca.self_signed {
+                "plan the root's successor now: create a new root, distribute it (`pki trust install`, `pki export --trust-bundle`), then re-issue the intermediates under it".to_string()
+            } else {
+                format!(
+                    "create its successor (`pki{} create-intermediate NEW-NAME`) and point [defaults] ca and the profiles' ca at it",
+                    self.d
+                )
+            };
+            let base = |sev, code, msg| Finding::new(sev, code, "ca", ca.name.clone(), msg).ending(&not_after, left);
+            if left <= 0 {
+                let msg = format!(
+                    "{kind} '{}' expired at {not_after}: every certificate under it is now rejected; {todo}",
+                    ca.name
+                );
+                self.push(base(Severity::Critical, "ca-expired", msg));
+                continue;
+            }
+            if left as u64 <= self.opts.window.as_secs() {
+                let msg = format!(
+                    "{kind} '{}' expires at {not_after} ({}): every certificate under it stops working then; {todo}",
+                    ca.name,
+                    human_left(left)
+                );
+                self.push(base(Severity::Critical, "ca-expiring", msg));
+                continue;
+            }
+            // The longest lifetime this CA still gives: its profiles' max_ttl, and for a parent
+            // the lifetime of the CAs below it (their successors will need as much).
+            let mut longest: Option<(Duration, String)> = None;
+            for p in profiles {
+                if p.ca.as_deref().or(default_ca) == Some(ca.name.as_str())
+                    && longest.as_ref().is_none_or(|(d, _)| p.max_ttl > *d)
+                {
+                    longest = Some((p.max_ttl, format!("max_ttl {} of profile '{}'", show(p.max_ttl), p.name)));
+                }
+            }
+            for child in all.iter().filter(|c| !c.self_signed && c.issuer_raw == ca.subject_raw && c.name != ca.name) {
+                let life =
+                    Duration::from_secs(u64::try_from(secs_between(child.not_before, child.not_after)).unwrap_or(0));
+                if longest.as_ref().is_none_or(|(d, _)| life > *d) {
+                    longest = Some((life, format!("the {} lifetime of CA '{}' below it", show(life), child.name)));
+                }
+            }
+            if let Some((d, why)) = longest
+                && (left as u64) < d.as_secs()
+            {
+                let msg = format!(
+                    "{kind} '{}' has {} left, less than {why}: new certificates cannot get their full lifetime (issuance is refused, or shortened with --clip-ttl); {todo}",
+                    ca.name,
+                    crate::duration::human_span(left)
+                );
+                self.push(base(Severity::Warning, "ca-cannot-cover", msg));
+            }
+        }
+        states
+    }
+
+    fn check_crls(&mut self, in_scope: &[&Ca], settings: Option<&Settings>) -> Result<Vec<CrlState>> {
+        let mut states = vec![];
+        for ca in in_scope {
+            let name = ca.name.as_str();
+            let regen = format!("`pki{} gen-crl --ca {name}`", self.d);
+            let crl_file = format!("crl/{name}.crl");
+            let Some(der) = self.dir.current_crl_der(name)? else {
+                let issued = self.groups.iter().any(|g| g.ca == name)
+                    || in_scope.iter().any(|c| !c.self_signed && c.issuer_raw == ca.subject_raw && c.name != ca.name);
+                let has_url = settings.and_then(|s| s.ca.get(name)).is_some_and(|c| c.crl_url.is_some());
+                let revoked = !self.dir.revoked_list_text(name)?.is_empty();
+                let sev = if issued || has_url || revoked { Severity::Warning } else { Severity::Info };
+                let msg = format!(
+                    "CA '{name}' has no CRL: clients that check revocation reject its certificates; run {regen} and publish it"
+                );
+                self.push(Finding::new(sev, "crl-missing", "crl", name, msg).with_ca(name));
+                continue;
+            };
+            let parsed = x509_parser::revocation_list::CertificateRevocationList::from_der(&der);
+            let crl = match parsed {
+                Ok((_, crl)) => crl,
+                Err(e) => {
+                    let msg = format!("{crl_file} is not a CRL ({e}): run {regen} to replace it");
+                    self.push(Finding::new(Severity::Critical, "crl-invalid", "crl", name, msg).with_ca(name));
+                    continue;
+                }
+            };
+            let ca_cert = X509Certificate::from_der(&ca.der).map(|(_, c)| c);
+            if ca_cert.as_ref().map(|c| crl.verify_signature(c.public_key())).map_or(true, |r| r.is_err()) {
+                let msg = format!("{crl_file} is not signed by CA '{name}': run {regen} to replace it");
+                self.push(Finding::new(Severity::Critical, "crl-invalid", "crl", name, msg).with_ca(name));
+                continue;
+            }
+            let to_time =
+                |t: ASN1Time| OffsetDateTime::from_unix_timestamp(t.timestamp()).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            let this_update = to_time(crl.last_update());
+            let next = crl.next_update().map(to_time);
+            let number = crl.crl_number().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+            let left = next.map(|n| secs_between(self.now, n));
+            states.push(CrlState { ca: name.to_string(), number, next_update: next.map(rfc3339), seconds_left: left });
+            match (next, left) {
+                (Some(next), Some(left)) if left <= 0 => {
+                    let msg = format!(
+                        "the CRL of CA '{name}' went stale at {} (nextUpdate): clients that check CRLs now reject every certificate of '{name}'; run {regen} and publish it (in cron: `pki gen-crl --all --if-older-than 12h`)",
+                        rfc3339(next)
+                    );
+                    self.push(
+                        Finding::new(Severity::Critical, "crl-stale", "crl", name, msg)
+                            .with_ca(name)
+                            .ending(&rfc3339(next), left),
+                    );
+                    continue;
+                }
+                // Due: inside the window and past half its lifetime, so a CRL that cron renews
+                // daily never shows up however wide the window.
+                (Some(next), Some(left))
+                    if left as u64 <= self.opts.window.as_secs() && left <= secs_between(this_update, next) / 2 =>
+                {
+                    let msg = format!(
+                        "the CRL of CA '{name}' goes stale at {} ({}): run {regen} and publish it",
+                        rfc3339(next),
+                        human_left(left)
+                    );
+                    self.push(
+                        Finding::new(Severity::Warning, "crl-due", "crl", name, msg)
+                            .with_ca(name)
+                            .ending(&rfc3339(next), left),
+                    );
+                }
+                (None, _) | (_, None) => {
+                    let msg = format!("{crl_file} has no nextUpdate: run {regen} to replace it");
+                    self.push(Finding::new(Severity::Warning, "crl-invalid", "crl", name, msg).with_ca(name));
+                }
+                _ => {}
+            }
+            if crate::crl::is_behind(self.dir, name, self.now)? == Some(true) {
+                let msg = format!(
+                    "the CRL of CA '{name}' misses a revocation recorded since it was made: revoked certificates are still accepted; run {regen} and publish it"
+                );
+                self.push(Finding::new(Severity::Critical, "crl-behind", "crl", name, msg).with_ca(name));
+            }
+        }
+        Ok(states)
+    }
+
+    fn check_files(&mut self, in_scope: &[&Ca]) -> Result<()> {
+        for l in self.dir.loose_permissions()? {
+            self.push(loose_finding(&l.path, l.mode, l.is_dir, l.is_key));
+        }
+        for ca in in_scope {
+            if self.dir.ca_key_encrypted(&ca.name)? == Some(false) {
+                let p = self.dir.ca_key_path(&ca.name);
+                let msg = format!(
+                    "the key of CA '{}' ({}) is stored unencrypted: anyone who reads the directory can sign as this CA; encrypt it: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in {} -out key.enc && mv key.enc {}`",
+                    ca.name,
+                    p.display(),
+                    p.display(),
+                    p.display()
+                );
+                self.push(
+                    Finding::new(Severity::Warning, "ca-key-unencrypted", "ca", ca.name.clone(), msg).with_ca(&ca.name),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn check_interrupted(&mut self) {
+        match self.dir.last_ledger_record() {
+            Ok(Some((last, _))) if self.dir.applied_seq().is_none_or(|a| a < last.seq) => {
+                let msg = format!(
+                    "the last change (ledger record {}, {}) was interrupted or is running now: the next pki command that changes the directory completes it",
+                    last.seq, last.event
+                );
+                self.push(Finding::new(Severity::Info, "change-interrupted", "ledger", "ledger.jsonl", msg));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let msg = format!("{e:#}: restore ledger.jsonl from a backup");
+                self.push(Finding::new(Severity::Critical, "ledger-malformed", "ledger", "ledger.jsonl", msg));
+            }
+        }
+    }
+
+    /// The integrity checks: the ledger's chain, ledger against inventory, and every stored
+    /// certificate read, hashed and its signature checked against its CA.
+    fn deep(&mut self, cas: &[Ca], progress: Progress<'_>) -> Result<()> {
+        let check = self.dir.verify_ledger()?;
+        if let (Some(kind), Some(problem)) = (check.kind, &check.problem) {
+            let code = match kind {
+                LedgerProblem::Malformed => "ledger-malformed",
+                LedgerProblem::Edited => "ledger-record-edited",
+                LedgerProblem::Missing => "ledger-record-missing",
+                LedgerProblem::Reordered => "ledger-out-of-order",
+            };
+            let msg = format!(
+                "ledger.jsonl {problem}: the history was tampered with; restore ledger.jsonl from a backup and find out who changed it"
+            );
+            // Not already reported by the fast check of the last record.
+            self.findings.retain(|f| f.code != "ledger-malformed");
+            self.push(Finding::new(Severity::Critical, code, "ledger", "ledger.jsonl", msg));
+        }
+
+        // serial -> (SHA-256 the ledger recorded, seen in the inventory)
+        let mut issued: HashMap<[u8; 16], ([u8; 32], bool)> = HashMap::new();
+        let mut ledger_lines = 0usize;
+        self.dir.for_each_ledger_line(|_, line| {
+            ledger_lines += 1;
+            if let Some((key, sha, ca)) = issued_entry(line)
+                && self.opts.ca.as_deref().is_none_or(|c| c == ca)
+            {
+                issued.insert(key, (sha, false));
+            }
+            Ok(())
+        })?;
+
+        let ders: HashMap<&str, &[u8]> = cas.iter().map(|c| (c.name.as_str(), c.der.as_slice())).collect();
+        let parsed: HashMap<&str, X509Certificate<'_>> =
+            ders.iter().filter_map(|(n, d)| X509Certificate::from_der(d).ok().map(|(_, c)| (*n, c))).collect();
+        let total = self.summary.certificates;
+        let mut done = 0u64;
+        let dir = self.dir;
+        let mut found = vec![];
+        dir.scan_inventory(
+            |_, v| {
+                let Ok(v) = v else { return Ok(()) };
+                if self.opts.ca.as_deref().is_some_and(|c| c != v.ca) {
+                    return Ok(());
+                }
+                done += 1;
+                if done.is_multiple_of(256) {
+                    progress("reading certificates", done, total);
+                }
+                let Ok(serial) = Serial::parse(v.serial) else { return Ok(()) };
+                let key = serial_key(&serial);
+                let path = dir.cert_path(&serial);
+                let shown = path.strip_prefix(&dir.root).unwrap_or(&path).display().to_string();
+                let cert = |code, msg: String| {
+                    Finding::new(Severity::Critical, code, "certificate", v.serial, msg).of_cert(&v)
+                };
+                let want = match key.and_then(|k| issued.get_mut(&k)) {
+                    Some((sha, seen)) => {
+                        *seen = true;
+                        Some(*sha)
+                    }
+                    None => {
+                        found.push(cert(
+                            "inventory-record-unknown",
+                            format!("inventory.tsv lists {} but the ledger never recorded its issue: run `pki{} reindex` (and find out who edited inventory.tsv)", v.serial, self.d),
+                        ));
+                        None
+                    }
+                };
+                let der = match dir.read_cert_der(&serial) {
+                    Ok(Some(d)) => d,
+                    Ok(None) => {
+                        found.push(cert("cert-file-missing", format!("{shown} is missing: restore it from a backup (`pki reindex` would drop the record)")));
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        found.push(cert("cert-file-mismatch", format!("{e:#}: restore {shown} from a backup")));
+                        return Ok(());
+                    }
+                };
+                let sha: [u8; 32] = Sha256::digest(&der).into();
+                if want.is_some_and(|w| w != sha) {
+                    found.push(cert("cert-file-mismatch", format!("{shown} is not the certificate the ledger recorded (SHA-256 differs): restore it from a backup")));
+                    return Ok(());
+                }
+                let ok = X509Certificate::from_der(&der)
+                    .ok()
+                    .zip(parsed.get(v.ca))
+                    .is_some_and(|((_, c), ca)| c.verify_signature(Some(ca.public_key())).is_ok());
+                if !ok {
+                    found.push(cert("cert-signature-invalid", format!("the signature of {shown} does not verify with the key of CA '{}': the file was altered or replaced; restore it from a backup", v.ca)));
+                }
+                Ok(())
+            },
+            |_, _| {},
+        )?;
+        self.findings.extend(found);
+
+        let last_seq = self.dir.last_ledger_record().ok().flatten().map(|(r, _)| r.seq);
+        let interrupted = self.findings.iter().any(|f| f.code == "change-interrupted");
+        let mut unseen: Vec<[u8; 16]> = issued.iter().filter(|(_, (_, seen))| !seen).map(|(k, _)| *k).collect();
+        unseen.sort();
+        // The last issue may be waiting for recovery (reported above as change-interrupted).
+        if interrupted && unseen.len() == 1 && last_seq.is_some() {
+            unseen.clear();
+        }
+        for k in unseen {
+            let serial = Serial::from_bytes(trim_key(&k)).hex();
+            let msg = format!(
+                "the ledger records the issue of {serial} but inventory.tsv has no record of it: run `pki{} reindex`",
+                self.d
+            );
+            self.push(Finding::new(Severity::Critical, "inventory-record-missing", "certificate", serial, msg));
+        }
+
+        // Stored files nobody issued; a file committed while we read is in the ledger's new tail.
+        let mut orphans = vec![];
+        self.dir.for_each_cert_file(|path, serial, mode| {
+            if mode & 0o077 != 0 {
+                orphans.push((path.to_path_buf(), None, mode));
+            }
+            if path.is_dir() {
+                return Ok(());
+            }
+            let known = serial.as_ref().and_then(serial_key).is_some_and(|k| issued.contains_key(&k));
+            if !known && self.opts.ca.is_none() {
+                orphans.push((path.to_path_buf(), serial.as_ref().and_then(serial_key), 0));
+            }
+            Ok(())
+        })?;
+        let mut late: HashSet<[u8; 16]> = HashSet::new();
+        if orphans.iter().any(|(_, _, m)| *m == 0) {
+            self.dir.for_each_ledger_line(|n, line| {
+                if n > ledger_lines
+                    && let Some((k, _, _)) = issued_entry(line)
+                {
+                    late.insert(k);
+                }
+                Ok(())
+            })?;
+        }
+        for (path, key, mode) in orphans {
+            let shown = path.strip_prefix(&self.dir.root).unwrap_or(&path).display().to_string();
+            if mode != 0 {
+                self.push(loose_finding(&path, mode, path.is_dir(), false));
+            } else if !key.is_some_and(|k| late.contains(&k)) {
+                let msg = format!(
+                    "{shown} has no ledger record: pki did not issue it here; find out where it came from and remove it"
+                );
+                self.push(Finding::new(Severity::Warning, "cert-file-orphan", "file", shown, msg));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn loose_finding(path: &std::path::Path, mode: u32, is_dir: bool, is_key: bool) -> Finding {
+    let p = path.display();
+    let (sev, code, want) = if is_key {
+        (Severity::Critical, "key-permissions", "600")
+    } else if is_dir {
+        (Severity::Warning, "dir-permissions", "700")
+    } else {
+        (Severity::Warning, "file-permissions", "600")
+    };
+    let extra = if is_key { " and treat the key as exposed if others could log in here" } else { "" };
+    let msg = format!("{p} has mode {mode:04o}, readable by others: `chmod {want} {p}`{extra}");
+    Finding::new(sev, code, "file", p.to_string(), msg)
+}
+
+/// The inventory's serials as fixed-size keys (pki's serials are at most 16 bytes).
+fn serial_key(s: &Serial) -> Option<[u8; 16]> {
+    let b = s.bytes();
+    if b.len() > 16 {
+        return None;
+    }
+    let mut k = [0u8; 16];
+    k[16 - b.len()..].copy_from_slice(b);
+    Some(k)
+}
+
+fn trim_key(k: &[u8; 16]) -> &[u8] {
+    let start = k.iter().position(|&b| b != 0).unwrap_or(15);
+    &k[start..]
+}
+
+/// (serial key, SHA-256, CA) of a cert-issued ledger line.
+fn issued_entry(line: &str) -> Option<([u8; 16], [u8; 32], String)> {
+    let rec: LedgerRecord = serde_json::from_str(line).ok()?;
+    if rec.event != "cert-issued" {
+        return None;
+    }
+    let key = serial_key(&Serial::parse(rec.data["serial"].as_str()?).ok()?)?;
+    let hex = rec.data["sha256"].as_str()?;
+    let mut sha = [0u8; 32];
+    for (i, b) in sha.iter_mut().enumerate() {
+        *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some((key, sha, rec.data["ca"].as_str()?.to_string()))
+}
