@@ -623,10 +623,8 @@ impl Audit<'_> {
             if self.dir.ca_key_encrypted(&ca.name)? == Some(false) {
                 let p = self.dir.ca_key_path(&ca.name);
                 let msg = format!(
-                    "the key of CA '{}' ({}) is stored unencrypted: anyone who reads the directory can sign as this CA; encrypt it: `openssl pkcs8 -topk8 -v2 aes-256-cbc -in {} -out key.enc && mv key.enc {}`",
+                    "the key of CA '{}' is stored unencrypted: anyone who can read {} can sign as this CA; encrypt it (`openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key.enc` in that directory, then move key.enc over key.pem)",
                     ca.name,
-                    p.display(),
-                    p.display(),
                     p.display()
                 );
                 self.push(

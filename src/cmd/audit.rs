@@ -19,13 +19,17 @@ pub fn run(args: AuditArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open(&g.dir)?;
     let opts = Options { window, ca: args.ca.clone(), deep: args.deep, include_short_lived: args.include_short_lived };
 
-    // A progress bar only on a terminal, and only once a pass has run for a moment.
-    let bar = ctx.interactive.then(|| {
-        let b = ProgressBar::new(0);
-        b.set_style(ProgressStyle::with_template("{msg}: {percent}% {wide_bar} {eta}").expect("valid template"));
-        b
-    });
+    // A progress bar only on a terminal, and only once a pass has run for a moment: small
+    // directories finish before it would be drawn.
+    let started = std::time::Instant::now();
+    let mut bar: Option<ProgressBar> = None;
+    let interactive = ctx.interactive;
     let mut progress = |what: &'static str, done: u64, total: u64| {
+        if bar.is_none() && interactive && started.elapsed() > std::time::Duration::from_millis(200) {
+            let b = ProgressBar::new(total);
+            b.set_style(ProgressStyle::with_template("{msg}: {percent}% {wide_bar} {eta}").expect("valid template"));
+            bar = Some(b);
+        }
         if let Some(b) = &bar {
             b.set_message(what);
             b.set_length(total);
