@@ -469,3 +469,98 @@ fn prometheus_textfile_follows_the_format_and_carries_the_gauges() {
         eprintln!("promtool not installed: checked with the test's own parser only");
     }
 }
+
+/// The remaining codes, each provoked the way it happens in life.
+#[test]
+fn other_findings_each_with_its_code() {
+    let env = Env::new();
+    init_at(&env);
+    ok_at(
+        &env,
+        T0,
+        &[
+            "create-intermediate",
+            "short",
+            "--ttl",
+            "30d",
+            "--passphrase-file",
+            "root.pass",
+            "--new-passphrase-file",
+            "int.pass",
+        ],
+    );
+    let a = issue_at(&env, T0, &["--dns", "a.acme.internal", "--ttl", "90d", "--out", "a"]);
+    // A bulk revocation whose `gen-crl` has not run yet: the published CRL is behind.
+    ok_at(&env, T0, &["revoke", &a, "--no-crl", "--passphrase-file", "int.pass"]);
+    let (_, r) = audit_json(&env, T0, &["--ca", "issuing"]);
+    assert_eq!(findings(&r), set(&[("critical", "crl-behind", "issuing")]), "{r:#}");
+
+    // A CA ending within the window, then past its end.
+    let (_, r) = audit_json(&env, "2026-01-29T00:00:00Z", &["--ca", "short", "--expiring", "48h"]);
+    assert!(findings(&r).contains(&("critical".into(), "ca-expiring".into(), "short".into())), "{r:#}");
+    let (_, r) = audit_json(&env, "2026-02-01T00:00:00Z", &["--ca", "short", "--expiring", "48h"]);
+    assert!(findings(&r).contains(&("critical".into(), "ca-expired".into(), "short".into())), "{r:#}");
+
+    // An issue killed right after its commit: noted (info), not an integrity failure, and the
+    // next change completes it.
+    let o = env
+        .pki()
+        .env("PKI_NOW", T0)
+        .env("PKI_CRASH_AT", "issue-committed")
+        .args(["issue", "--passphrase-file", "int.pass", "--dns", "k.acme.internal", "--out", "k"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let (code, r) = audit_json(&env, T0, &["--deep", "--ca", "issuing"]);
+    assert_eq!(
+        (code, findings(&r)),
+        (1, set(&[("critical", "crl-behind", "issuing"), ("info", "change-interrupted", "ledger.jsonl")])),
+        "{r:#}"
+    );
+    ok_at(&env, T0, &["gen-crl", "--ca", "issuing", "--passphrase-file", "int.pass"]);
+    let (code, r) = audit_json(&env, T0, &["--deep", "--ca", "issuing"]);
+    assert_eq!((code, findings(&r)), (0, BTreeSet::new()), "{r:#}");
+
+    // A stored certificate replaced by one from another CA, and the last ledger record (which
+    // nothing after it anchors) edited to match: the signature check still catches it.
+    let last = issue_at(&env, T0, &["--dns", "last.acme.internal", "--ttl", "90d", "--out", "last"]);
+    let other = Env::new();
+    init_at(&other);
+    let foreign = issue_at(&other, T0, &["--dns", "last.acme.internal", "--ttl", "90d", "--out", "x"]);
+    let stored = env.ca().join("certs").join(&last[..2]).join(format!("{last}.pem"));
+    let foreign_pem =
+        std::fs::read_to_string(other.ca().join("certs").join(&foreign[..2]).join(format!("{foreign}.pem"))).unwrap();
+    std::fs::write(&stored, &foreign_pem).unwrap();
+    let der = pem_ders(&stored).remove(0);
+    let ledger = env.ca().join("ledger.jsonl");
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut rec: Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    rec["data"]["sha256"] = hex(&<sha2::Sha256 as sha2::Digest>::digest(&der)).into();
+    *lines.last_mut().unwrap() = serde_json::to_string(&rec).unwrap();
+    std::fs::write(&ledger, lines.join("\n") + "\n").unwrap();
+    let (_, r) = audit_json(&env, T0, &["--deep", "--ca", "issuing"]);
+    assert_eq!(findings(&r), set(&[("critical", "cert-signature-invalid", &last)]), "{r:#}");
+
+    // A damaged inventory line, a loose directory, a broken pki.toml.
+    let inv = env.ca().join("inventory.tsv");
+    let mut t = std::fs::read_to_string(&inv).unwrap();
+    t.push_str("garbage line\n");
+    std::fs::write(&inv, t).unwrap();
+    std::fs::set_permissions(env.ca().join("crl"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.append_settings("\n[profiles.oops\n");
+    let (code, r) = audit_json(&env, T0, &["--ca", "issuing"]);
+    assert_eq!(code, 1);
+    let f = findings(&r);
+    for want in [
+        ("critical", "settings-invalid", "pki.toml".to_string()),
+        (
+            "critical",
+            "inventory-malformed",
+            format!("inventory.tsv:{}", std::fs::read_to_string(&inv).unwrap().lines().count()),
+        ),
+        ("warning", "dir-permissions", env.ca().join("crl").display().to_string()),
+    ] {
+        assert!(f.contains(&(want.0.into(), want.1.into(), want.2.clone())), "{want:?} not in {f:?}");
+    }
+}
