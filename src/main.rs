@@ -47,9 +47,22 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(err) => {
             // `{:#}` joins the context chain on one line: "what failed: why".
-            eprintln!("pki: error: {err:#}");
+            eprintln!("pki: error: {err:#}{}", hint(&err));
             exit::status_of(&err).into()
         }
+    }
+}
+
+/// What to do about the file-system failures a user can fix; every change is rolled back
+/// before the error reaches here, so "nothing was changed" holds.
+fn hint(err: &anyhow::Error) -> &'static str {
+    let kind = err.chain().find_map(|e| e.downcast_ref::<std::io::Error>()).map(std::io::Error::kind);
+    match kind {
+        Some(std::io::ErrorKind::StorageFull) => ": free some space on that file system and retry",
+        Some(std::io::ErrorKind::ReadOnlyFilesystem) => {
+            ": the file system is read-only; commands that only read (list, audit, inspect, verify, export) still work"
+        }
+        _ => "",
     }
 }
 

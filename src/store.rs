@@ -738,16 +738,24 @@ impl Locked<'_> {
         if stage.exists() {
             fs::remove_dir_all(&stage)?;
         }
-        mkdir_0700(&stage)?;
-        write_new_file(&stage.join("key.pem"), ca.key_pem.as_bytes(), 0o600)?;
-        write_new_file(&stage.join("cert.pem"), ca.cert_pem.as_bytes(), 0o600)?;
-        fsync_dir(&stage)?;
+        let staged = (|| -> Result<()> {
+            mkdir_0700(&stage)?;
+            write_new_file(&stage.join("key.pem"), ca.key_pem.as_bytes(), 0o600)?;
+            write_new_file(&stage.join("cert.pem"), ca.cert_pem.as_bytes(), 0o600)?;
+            fsync_dir(&stage)
+        })();
+        if let Err(e) = staged {
+            let _ = fs::remove_dir_all(&stage);
+            return Err(e);
+        }
         crash_point("ca-staged");
         let rec = self.append_ledger("ca-created", actor, time, ca.data)?;
         crash_point("ca-committed");
-        fs::rename(&stage, self.dir.ca_dir(ca.name))?;
-        fsync_dir(&cas)?;
-        self.mark_applied(rec.seq)
+        after_commit(&format!("the creation of CA '{}'", ca.name), || {
+            fs::rename(&stage, self.dir.ca_dir(ca.name))?;
+            fsync_dir(&cas)?;
+            self.mark_applied(rec.seq)
+        })
     }
 
     /// True when no certificate with this serial was ever stored.
@@ -780,21 +788,23 @@ impl Locked<'_> {
         let renews = data["renews"].as_str().map(str::to_string);
         let committed = self.append_ledger("cert-issued", actor, time, data)?;
         crash_point("issue-committed");
-        let dest = self.dir.cert_path(&serial);
-        let shard = dest.parent().expect("cert path has a shard");
-        mkdir_0700(shard)?;
-        fs::rename(&staged, &dest).with_context(|| format!("cannot move certificate into {}", dest.display()))?;
-        fsync_dir(shard)?;
-        crash_point("issue-moved");
-        append_line(&self.dir.path(INVENTORY), &rec.to_line(), true)?;
-        if let Some(old) = renews {
-            crash_point("renew-appended");
-            let new = rec.serial.clone();
-            self.update_inventory(&old, |o| {
-                o.apply_update(&serde_json::json!({"event": "cert-superseded", "replaced_by": new}))
-            })?;
-        }
-        self.mark_applied(committed.seq)
+        after_commit(&format!("the issue of certificate {}", rec.serial), || {
+            let dest = self.dir.cert_path(&serial);
+            let shard = dest.parent().expect("cert path has a shard");
+            mkdir_0700(shard)?;
+            fs::rename(&staged, &dest).with_context(|| format!("cannot move certificate into {}", dest.display()))?;
+            fsync_dir(shard)?;
+            crash_point("issue-moved");
+            append_line(&self.dir.path(INVENTORY), &rec.to_line(), true)?;
+            if let Some(old) = &renews {
+                crash_point("renew-appended");
+                let new = rec.serial.clone();
+                self.update_inventory(old, |o| {
+                    o.apply_update(&serde_json::json!({"event": "cert-superseded", "replaced_by": new}))
+                })?;
+            }
+            self.mark_applied(committed.seq)
+        })
     }
 
     /// Records a revocation: ledger (the commit), the CA's revoked list, the inventory line.
@@ -802,12 +812,15 @@ impl Locked<'_> {
         mkdir_0700(&self.dir.root.join(CRL_DIR))?;
         let committed = self.append_ledger("cert-revoked", actor, time, rev.ledger_data())?;
         crash_point("revoke-committed");
-        append_line(&self.dir.revoked_list_path(&rev.ca), &rev.to_line(), true)?;
-        if rev.kind == "leaf" {
-            let u = serde_json::json!({"event": "cert-revoked", "revoked_at": rev.revoked_at, "reason": rev.reason});
-            self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
-        }
-        self.mark_applied(committed.seq)
+        after_commit(&format!("the revocation of {}", rev.serial), || {
+            append_line(&self.dir.revoked_list_path(&rev.ca), &rev.to_line(), true)?;
+            if rev.kind == "leaf" {
+                let u =
+                    serde_json::json!({"event": "cert-revoked", "revoked_at": rev.revoked_at, "reason": rev.reason});
+                self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
+            }
+            self.mark_applied(committed.seq)
+        })
     }
 
     /// Takes the next CRL number of a CA. Written before the CRL, so a crash can leave a gap
@@ -1252,6 +1265,17 @@ impl InventoryRecord {
     }
 }
 
+/// Runs the steps after a change's commit point. Their failure (a full disk) cannot be undone
+/// here, but the change is durable: the next locked run completes it (`recover`), and the
+/// message says so instead of suggesting that nothing happened.
+fn after_commit(what: &str, steps: impl FnOnce() -> Result<()>) -> Result<()> {
+    steps().map_err(|e| {
+        e.context(format!(
+            "{what} is recorded in the ledger but not yet complete (the next pki command that changes this directory completes it)"
+        ))
+    })
+}
+
 /// Test hook: `PKI_CRASH_AT=NAME` aborts the process at that step of a change, so tests can
 /// check recovery from each intermediate state deterministically (random SIGKILLs cover the rest).
 fn crash_point(name: &str) {
@@ -1294,10 +1318,15 @@ fn create_new_file(p: &Path, mode: u32) -> Result<File> {
 }
 
 /// Writes a file that must not exist yet, and fsyncs it.
+/// On failure (a full disk) the partial file is removed: nothing half-written is left behind.
 pub(crate) fn write_new_file(p: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let mut f = create_new_file(p, mode)?;
-    f.write_all(bytes).with_context(|| format!("cannot write {}", p.display()))?;
-    f.sync_all().with_context(|| format!("cannot write {}", p.display()))?;
+    let res = f.write_all(bytes).and_then(|()| f.sync_all());
+    if let Err(e) = res {
+        drop(f);
+        let _ = fs::remove_file(p);
+        return Err(e).with_context(|| format!("cannot write {}", p.display()));
+    }
     Ok(())
 }
 
