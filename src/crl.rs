@@ -51,7 +51,7 @@ fn reason_code(name: &str) -> Option<RevocationReason> {
 
 /// One line of a revoked list, borrowed from the file's text (no allocation per entry: a CA
 /// may have a hundred thousand of them).
-struct Entry<'a> {
+pub(crate) struct Entry<'a> {
     serial: &'a str,
     revoked_at: &'a str,
     reason: &'a str,
@@ -78,7 +78,7 @@ impl std::hash::Hasher for Fnv {
 
 /// The entries of a revoked list that a CRL lists now: the latest state of each serial, without
 /// those whose certificates have expired (RFC 5280 allows dropping them). In list order.
-fn entries<'a>(text: &'a str, now: &str) -> Result<Vec<Entry<'a>>> {
+pub(crate) fn entries<'a>(text: &'a str, now: &str) -> Result<Vec<Entry<'a>>> {
     let mut out: Vec<Entry<'a>> = Vec::new();
     let mut index: HashMap<&'a str, usize, std::hash::BuildHasherDefault<Fnv>> =
         HashMap::with_capacity_and_hasher(text.len() / 100, Default::default());

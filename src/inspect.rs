@@ -395,12 +395,23 @@ pub fn cert_file(path: &std::path::Path) -> Result<(Serial, Vec<u8>)> {
     Ok((Serial::from_bytes(x.raw_serial()), der))
 }
 
+/// A PEM parse failure in words, on one line (the pem crate's own message can quote a whole
+/// multi-line block).
+pub fn pem_problem(e: &::pem::PemError) -> String {
+    match e {
+        ::pem::PemError::MismatchedTags(..) => "its BEGIN and END lines do not match".into(),
+        ::pem::PemError::MalformedFraming => "malformed BEGIN/END framing".into(),
+        ::pem::PemError::InvalidHeader(_) => "an invalid header line".into(),
+        other => other.to_string().escape_debug().to_string(),
+    }
+}
+
 /// Detects and describes every object in `input`. Garbage gives `PkiError::Unrecognized`.
 pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Object>> {
     let looks_pem = input.windows(11).any(|w| w == b"-----BEGIN ");
     let mut objects = vec![];
     if looks_pem {
-        let blocks = ::pem::parse_many(input).map_err(|e| anyhow!("{source}: malformed PEM ({e})"))?;
+        let blocks = ::pem::parse_many(input).map_err(|e| anyhow!("{source}: malformed PEM ({})", pem_problem(&e)))?;
         for b in blocks {
             let der = b.contents();
             let legacy_encrypted = b.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED"));

@@ -499,7 +499,7 @@ pub fn key_type_of_spki(spki_der: &[u8]) -> Result<String> {
     })
 }
 
-struct CsrContent {
+pub(crate) struct CsrContent {
     names: Names,
     spki_der: Vec<u8>,
     key_type: String,
@@ -515,14 +515,20 @@ fn read_csr(path: &str) -> Result<CsrContent> {
     } else {
         bytes = std::fs::read(path).with_context(|| format!("cannot read CSR {path}"))?;
     }
+    parse_csr(&bytes, path)
+}
+
+/// The checks of [`read_csr`] on bytes already read; `path` names the source in messages.
+pub(crate) fn parse_csr(bytes: &[u8], path: &str) -> Result<CsrContent> {
     let der = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        let p = ::pem::parse(&bytes).map_err(|e| anyhow!("{path}: malformed PEM ({e})"))?;
+        let p =
+            ::pem::parse(bytes).map_err(|e| anyhow!("{path}: malformed PEM ({})", crate::inspect::pem_problem(&e)))?;
         if !p.tag().contains("CERTIFICATE REQUEST") {
             bail!("{path}: a '{}' PEM block, not a CERTIFICATE REQUEST", p.tag());
         }
         p.contents().to_vec()
     } else {
-        bytes
+        bytes.to_vec()
     };
     let (rest, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|_| anyhow!("{path}: not a CSR (PKCS#10) in PEM or DER form"))?;

@@ -92,7 +92,8 @@ pub fn private_key_der(
     path: &Path,
     passphrase: impl FnOnce() -> Result<Secret>,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let block = pem::parse(pem_text).map_err(|e| anyhow!("{}: not a PEM key ({e})", path.display()))?;
+    let block = pem::parse(pem_text)
+        .map_err(|e| anyhow!("{}: not a PEM key ({})", path.display(), crate::inspect::pem_problem(&e)))?;
     match block.tag() {
         "ENCRYPTED PRIVATE KEY" => {
             let pass = passphrase()?;

@@ -12,6 +12,8 @@ mod crl;
 mod ctx;
 mod duration;
 mod exit;
+#[cfg(test)]
+mod fuzz;
 mod inspect;
 mod issuance;
 mod keys;
@@ -47,7 +49,9 @@ fn main() -> ExitCode {
         Ok(status) => status.into(),
         Err(err) => {
             // `{:#}` joins the context chain on one line: "what failed: why".
-            eprintln!("pki: error: {err:#}{}", hint(&err));
+            // One line whatever a message quotes (a file's content, a damaged record).
+            let msg = format!("{err:#}{}", hint(&err)).replace(['\n', '\r'], " ");
+            eprintln!("pki: error: {msg}");
             exit::status_of(&err).into()
         }
     }

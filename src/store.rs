@@ -1135,8 +1135,8 @@ impl<'a> InventoryView<'a> {
         if b.len() <= FIXED_PREFIX_LEN || TABS.iter().any(|&i| b[i] != b'\t') || !line.is_char_boundary(161) {
             return Err("the fixed-width fields are damaged".into());
         }
-        let status =
-            Status::parse(&line[33..43]).ok_or_else(|| format!("unknown status '{}'", line[33..43].trim_end()))?;
+        let status = Status::parse(&line[33..43])
+            .ok_or_else(|| format!("unknown status '{}'", line[33..43].trim_end().escape_debug()))?;
         let mut rest = line[FIXED_PREFIX_LEN..].split('\t');
         let (Some(ca), Some(profile), Some(key_type), Some(subject), Some(sans), None) =
             (rest.next(), rest.next(), rest.next(), rest.next(), rest.next(), rest.next())
@@ -1197,7 +1197,8 @@ impl InventoryRecord {
         }
         Ok(InventoryRecord {
             serial: f[0].trim_end().to_string(),
-            status: Status::parse(f[1]).ok_or_else(|| anyhow!("unknown status '{}'", f[1].trim_end()))?,
+            status: Status::parse(f[1])
+                .ok_or_else(|| anyhow!("unknown status '{}'", f[1].trim_end().escape_debug()))?,
             not_before: f[2].trim_end().to_string(),
             not_after: f[3].trim_end().to_string(),
             revoked_at: opt(f[4]),

@@ -42,7 +42,8 @@ fn read_certs(arg: &str) -> Result<Vec<Vec<u8>>> {
         bytes = std::fs::read(arg).with_context(|| format!("cannot read {arg}"))?;
     }
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        let blocks = ::pem::parse_many(&bytes).map_err(|e| anyhow!("{arg}: malformed PEM ({e})"))?;
+        let blocks = ::pem::parse_many(&bytes)
+            .map_err(|e| anyhow!("{arg}: malformed PEM ({})", crate::inspect::pem_problem(&e)))?;
         let certs: Vec<Vec<u8>> =
             blocks.into_iter().filter(|b| b.tag() == "CERTIFICATE").map(|b| b.contents().to_vec()).collect();
         if certs.is_empty() {
