@@ -30,8 +30,9 @@ impl Ctx {
     /// streams, passphrases from flags, environment or terminal.
     pub fn from_env(passphrase_file: Option<PathBuf>, note: Option<String>) -> Result<Ctx> {
         let now = match std::env::var("PKI_NOW") {
-            Ok(v) => OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
-                .with_context(|| format!("invalid PKI_NOW '{v}': expected RFC 3339 such as 2026-01-01T00:00:00Z"))?,
+            Ok(v) => OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339).map_err(|_| {
+                anyhow::anyhow!("invalid PKI_NOW '{v}': expected an RFC 3339 time such as 2026-01-01T00:00:00Z")
+            })?,
             Err(_) => OffsetDateTime::now_utc(),
         };
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();

@@ -203,6 +203,11 @@ impl<'a> Issuing<'a> {
             Some(p) => Some(self.settings.profile(p, &self.settings_file)?),
             None => None,
         };
+        if let Some(a) = &spec.ca
+            && !self.dir.ca_exists(a)
+        {
+            return Err(PkiError::UnknownCa { name: a.clone(), known: self.dir.ca_names()? }.into());
+        }
         let ca_name = match (&spec.ca, profile.as_ref().and_then(|p| p.ca.as_ref())) {
             (Some(a), Some(b)) if a != b => {
                 bail!(
@@ -444,6 +449,14 @@ fn parse_names(spec: &Spec) -> Result<Names> {
 
 fn add_dns(n: &mut Names, d: &str) -> Result<()> {
     let name = d.trim().trim_end_matches('.').to_ascii_lowercase();
+    if name.parse::<IpAddr>().is_ok() {
+        return Err(PkiError::BadName {
+            kind: "--dns name",
+            value: d.to_string(),
+            why: "that is an IP address: give it with --ip".into(),
+        }
+        .into());
+    }
     certs::check_dns_name(&name, true).map_err(|why| PkiError::BadName {
         kind: "--dns name",
         value: d.to_string(),

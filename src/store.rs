@@ -135,9 +135,14 @@ impl CaDir {
 
     pub fn read_ca_key_pem(&self, name: &str) -> Result<zeroize::Zeroizing<String>> {
         let p = self.ca_key_path(name);
-        Ok(zeroize::Zeroizing::new(
-            fs::read_to_string(&p).with_context(|| format!("cannot read CA key {}", p.display()))?,
-        ))
+        match fs::read_to_string(&p) {
+            Ok(t) => Ok(zeroize::Zeroizing::new(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(anyhow!(
+                "the key of CA '{name}' is not in this directory ({} is missing): run this where the key is kept (e.g. an offline root, see SECURITY.md)",
+                p.display()
+            )),
+            Err(e) => Err(e).with_context(|| format!("cannot read CA key {}", p.display())),
+        }
     }
 
     /// Where an issued certificate is kept: sharded by its first byte so no directory grows past

@@ -265,7 +265,7 @@ fn refusals_exit_2_with_one_line_and_change_nothing() {
         (vec!["issue", "--passphrase-file", "int.pass", "--cn", "no san here", "--out", "t"], "at least one name"),
         (
             vec!["issue", "--passphrase-file", "int.pass", "--dns", "x.acme.internal", "--ca", "nope", "--out", "t"],
-            "issues from CA 'issuing' only, not 'nope'",
+            "no CA named 'nope' in this directory",
         ),
         (
             vec![
