@@ -673,13 +673,19 @@ impl Audit<'_> {
 
         // serial -> (SHA-256 the ledger recorded, seen in the inventory)
         let mut issued: HashMap<[u8; 16], ([u8; 32], bool)> = HashMap::new();
+        // Committed issues that the interrupted change has not applied yet: recovery's work.
+        let applied = self.dir.applied_seq();
+        let mut unapplied: HashSet<[u8; 16]> = HashSet::new();
         let mut ledger_lines = 0usize;
         self.dir.for_each_ledger_line(|_, line| {
             ledger_lines += 1;
-            if let Some((key, sha, ca)) = issued_entry(line)
+            if let Some((key, sha, ca, seq)) = issued_entry(line)
                 && self.opts.ca.as_deref().is_none_or(|c| c == ca)
             {
                 issued.insert(key, (sha, false));
+                if applied.is_some_and(|a| seq > a) {
+                    unapplied.insert(key);
+                }
             }
             Ok(())
         })?;
@@ -750,14 +756,10 @@ impl Audit<'_> {
         )?;
         self.findings.extend(found);
 
-        let last_seq = self.dir.last_ledger_record().ok().flatten().map(|(r, _)| r.seq);
-        let interrupted = self.findings.iter().any(|f| f.code == "change-interrupted");
-        let mut unseen: Vec<[u8; 16]> = issued.iter().filter(|(_, (_, seen))| !seen).map(|(k, _)| *k).collect();
+        // Issues waiting for recovery are reported above as change-interrupted, not here.
+        let mut unseen: Vec<[u8; 16]> =
+            issued.iter().filter(|(k, (_, seen))| !seen && !unapplied.contains(*k)).map(|(k, _)| *k).collect();
         unseen.sort();
-        // The last issue may be waiting for recovery (reported above as change-interrupted).
-        if interrupted && unseen.len() == 1 && last_seq.is_some() {
-            unseen.clear();
-        }
         for k in unseen {
             let serial = Serial::from_bytes(trim_key(&k)).hex();
             let msg = format!(
@@ -786,7 +788,7 @@ impl Audit<'_> {
         if orphans.iter().any(|(_, _, m)| *m == 0) {
             self.dir.for_each_ledger_line(|n, line| {
                 if n > ledger_lines
-                    && let Some((k, _, _)) = issued_entry(line)
+                    && let Some((k, ..)) = issued_entry(line)
                 {
                     late.insert(k);
                 }
@@ -838,8 +840,8 @@ fn trim_key(k: &[u8; 16]) -> &[u8] {
     &k[start..]
 }
 
-/// (serial key, SHA-256, CA) of a cert-issued ledger line.
-fn issued_entry(line: &str) -> Option<([u8; 16], [u8; 32], String)> {
+/// (serial key, SHA-256, CA, sequence number) of a cert-issued ledger line.
+fn issued_entry(line: &str) -> Option<([u8; 16], [u8; 32], String, u64)> {
     let rec: LedgerRecord = serde_json::from_str(line).ok()?;
     if rec.event != "cert-issued" {
         return None;
@@ -850,5 +852,5 @@ fn issued_entry(line: &str) -> Option<([u8; 16], [u8; 32], String)> {
     for (i, b) in sha.iter_mut().enumerate() {
         *b = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
-    Some((key, sha, rec.data["ca"].as_str()?.to_string()))
+    Some((key, sha, rec.data["ca"].as_str()?.to_string(), rec.seq))
 }

@@ -43,6 +43,10 @@ pub const INVENTORY_HEADER: &str =
 /// Bytes of the fixed-width fields at the start of an inventory line (serial to replaced_by,
 /// with their tabs), which in-place updates rewrite.
 const FIXED_PREFIX_LEN: usize = 32 + 1 + 10 + 1 + 20 + 1 + 20 + 1 + 20 + 1 + 20 + 1 + 32 + 1;
+/// The most ledger records one change commits at once (`issue --batch` commits in groups of
+/// `BATCH_GROUP`); recovery looks back at most this far.
+const MAX_GROUP: usize = 1024;
+pub const BATCH_GROUP: usize = 256;
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A CA directory on disk. Reading needs no lock; changing needs a [`Locked`] guard.
@@ -571,6 +575,20 @@ impl Locked<'_> {
         let ledger = self.dir.path(LEDGER);
         truncate_partial_tail(&ledger)?;
         let last = self.dir.last_ledger_record()?.map(|(r, _)| r);
+        // The committed changes not known to be applied: the last one, or with a known applied
+        // number every one after it (a batch commits many at once).
+        let todo: Vec<LedgerRecord> = match (&last, self.dir.applied_seq()) {
+            (None, _) => vec![],
+            (Some(l), Some(a)) if a >= l.seq => vec![],
+            (Some(l), Some(a)) => last_lines(&ledger, MAX_GROUP)?
+                .iter()
+                .filter_map(|line| serde_json::from_str::<LedgerRecord>(line).ok())
+                .filter(|r| r.seq > a && r.seq <= l.seq)
+                .collect(),
+            (Some(l), None) => vec![l.clone()],
+        };
+        let committed_issue =
+            |serial: &str| todo.iter().any(|r| r.event == "cert-issued" && r.data["serial"] == serial);
 
         // CAs staged under cas/.new-NAME: committed ones are moved in, the rest removed.
         let cas = root.join(CAS);
@@ -581,7 +599,7 @@ impl Locked<'_> {
                 let Some(name) = fname.strip_prefix(STAGE_PREFIX) else {
                     continue;
                 };
-                let committed = last.as_ref().is_some_and(|r| r.event == "ca-created" && r.data["name"] == name);
+                let committed = todo.iter().any(|r| r.event == "ca-created" && r.data["name"] == name);
                 if committed && !self.dir.ca_dir(name).exists() {
                     fs::rename(e.path(), self.dir.ca_dir(name))?;
                     fsync_dir(&cas)?;
@@ -600,12 +618,8 @@ impl Locked<'_> {
                 changed = true;
                 let fname = e.file_name().to_string_lossy().into_owned();
                 let serial = fname.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
-                let committed = match (&serial, &last) {
-                    (Some(s), Some(r)) => r.event == "cert-issued" && r.data["serial"] == s.hex(),
-                    _ => false,
-                };
                 match serial {
-                    Some(s) if committed => {
+                    Some(s) if committed_issue(&s.hex()) => {
                         let dest = self.dir.cert_path(&s);
                         mkdir_0700(dest.parent().expect("shard"))?;
                         fs::rename(e.path(), &dest)?;
@@ -619,35 +633,39 @@ impl Locked<'_> {
             }
         }
 
-        // The inventory: drop a torn last line, then re-append the last issuance if it is missing.
+        // The inventory: drop a torn last line, then append the committed issues it lacks (a
+        // batch appends its lines in ledger order, so what is there is a prefix of them).
         let inventory = self.dir.path(INVENTORY);
         truncate_partial_tail(&inventory)?;
-        // Every change ends by recording its ledger sequence number in the lock file; a
-        // smaller number there means the last change may not have reached the inventory.
         let Some(r) = &last else { return Ok(()) };
-        if self.dir.applied_seq() >= Some(r.seq) {
+        if todo.is_empty() {
             return Ok(());
         }
-        if r.event == "cert-issued" {
-            let rec = InventoryRecord::from_ledger_data(&r.data)?;
-            let tail_serial = last_line(&inventory)?.map(|l| l.split('\t').next().unwrap_or("").to_string());
-            if tail_serial.as_deref() != Some(rec.serial.as_str()) {
-                append_line(&inventory, &rec.to_line(), true)?;
+        let issued: Vec<&LedgerRecord> = todo.iter().filter(|r| r.event == "cert-issued").collect();
+        let tail: HashSet<String> = last_lines(&inventory, issued.len())?
+            .iter()
+            .map(|l| l.split('\t').next().unwrap_or("").trim_end().to_string())
+            .collect();
+        for rec in &issued {
+            let inv = InventoryRecord::from_ledger_data(&rec.data)?;
+            if !tail.contains(&inv.serial) {
+                append_line(&inventory, &inv.to_line(), true)?;
             }
-            if let Some(old) = r.data["renews"].as_str() {
-                let new = rec.serial.clone();
+            if let Some(old) = rec.data["renews"].as_str() {
+                let new = inv.serial.clone();
                 self.update_inventory(old, |o| {
                     o.apply_update(&serde_json::json!({"event": "cert-superseded", "replaced_by": new}))
                 })?;
             }
-        } else if r.event == "cert-revoked" {
-            let rev = Revocation::from_ledger_data(&r.data)?;
+        }
+        for rec in todo.iter().filter(|r| r.event == "cert-revoked") {
+            let rev = Revocation::from_ledger_data(&rec.data)?;
             let list = self.dir.revoked_list_path(&rev.ca);
             truncate_partial_tail(&list)?;
             if last_line(&list)?.as_deref() != Some(rev.to_line().as_str()) {
                 append_line(&list, &rev.to_line(), true)?;
             }
-            let mut u = r.data.clone();
+            let mut u = rec.data.clone();
             u["event"] = "cert-revoked".into();
             self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
         }
@@ -708,23 +726,45 @@ impl Locked<'_> {
         time: &str,
         data: serde_json::Value,
     ) -> Result<LedgerRecord> {
-        let (seq, prev) = match self.dir.last_ledger_record()? {
+        Ok(self.append_ledger_many(event, actor, time, vec![data])?.pop().expect("one record"))
+    }
+
+    /// Appends several records with one write and one fdatasync: a group commit.
+    fn append_ledger_many(
+        &self,
+        event: &str,
+        actor: &Actor,
+        time: &str,
+        datas: Vec<serde_json::Value>,
+    ) -> Result<Vec<LedgerRecord>> {
+        let (mut seq, mut prev) = match self.dir.last_ledger_record()? {
             Some((r, hash)) => (r.seq + 1, hash),
             None => (1, GENESIS.to_string()),
         };
-        let rec = LedgerRecord {
-            seq,
-            time: time.to_string(),
-            event: event.to_string(),
-            actor: actor.who.clone(),
-            ci: actor.ci.iter().cloned().collect(),
-            note: actor.note.clone(),
-            data,
-            prev,
-        };
-        let line = serde_json::to_string(&rec)?;
-        append_line(&self.dir.path(LEDGER), &line, true)?;
-        Ok(rec)
+        let mut text = String::new();
+        let mut recs = Vec::with_capacity(datas.len());
+        for data in datas {
+            let rec = LedgerRecord {
+                seq,
+                time: time.to_string(),
+                event: event.to_string(),
+                actor: actor.who.clone(),
+                ci: actor.ci.iter().cloned().collect(),
+                note: actor.note.clone(),
+                data,
+                prev,
+            };
+            let line = serde_json::to_string(&rec)?;
+            prev = sha256_hex(line.as_bytes());
+            seq += 1;
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&line);
+            recs.push(rec);
+        }
+        append_line(&self.dir.path(LEDGER), &text, true)?;
+        Ok(recs)
     }
 
     /// Writes the settings file (atomically).
@@ -809,6 +849,62 @@ impl Locked<'_> {
                 })?;
             }
             self.mark_applied(committed.seq)
+        })
+    }
+
+    /// Issues several certificates with one commit (`issue --batch`): the staged files are
+    /// written without an fsync each and made durable together (syncfs), then one ledger write
+    /// commits them all, and the files and inventory lines that follow are synced together
+    /// again before the change is marked applied. Recovery completes every committed record
+    /// after the last applied one, so a kill at any point leaves the same states as `commit_issue`.
+    pub fn commit_issues(&self, items: &[(&InventoryRecord, &str, &str)], actor: &Actor, time: &str) -> Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let pending = self.dir.root.join(PENDING);
+        mkdir_0700(&pending)?;
+        let mut staged: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(items.len());
+        let res = (|| -> Result<()> {
+            for (rec, pem_text, _) in items {
+                let p = pending.join(format!("{}.pem", rec.serial));
+                let mut f = create_new_file(&p, 0o600)?;
+                staged.push((p.clone(), self.dir.cert_path(&Serial::parse(&rec.serial)?)));
+                f.write_all(pem_text.as_bytes()).with_context(|| format!("cannot write {}", p.display()))?;
+            }
+            syncfs(&pending)
+        })();
+        if let Err(e) = res {
+            for (p, _) in &staged {
+                let _ = fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        crash_point("batch-staged");
+        let datas = items
+            .iter()
+            .map(|(rec, _, sha)| {
+                let mut d = rec.ledger_data();
+                d["sha256"] = serde_json::Value::String(sha.to_string());
+                d
+            })
+            .collect();
+        let committed = self.append_ledger_many("cert-issued", actor, time, datas)?;
+        crash_point("batch-committed");
+        let last = committed.last().expect("at least one").seq;
+        after_commit(&format!("the issue of {} certificates", items.len()), || {
+            let mut shards: HashSet<&Path> = HashSet::new();
+            for (from, to) in &staged {
+                let shard = to.parent().expect("cert path has a shard");
+                if shards.insert(shard) {
+                    mkdir_0700(shard)?;
+                }
+                fs::rename(from, to).with_context(|| format!("cannot move certificate into {}", to.display()))?;
+            }
+            crash_point("batch-moved");
+            let lines: Vec<String> = items.iter().map(|(rec, _, _)| rec.to_line()).collect();
+            append_line(&self.dir.path(INVENTORY), &lines.join("\n"), false)?;
+            syncfs(&self.dir.root)?;
+            self.mark_applied(last)
         })
     }
 
@@ -1310,6 +1406,18 @@ fn mkdir_0700(p: &Path) -> Result<()> {
     }
 }
 
+/// Flushes everything written to the file system holding `p` (one call for a whole batch of
+/// files, where an fsync each would cost a disk flush per certificate).
+fn syncfs(p: &Path) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let dir = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+    // SAFETY: syncfs takes a valid open file descriptor, which `dir` holds for the call.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot sync {}", p.display()));
+    }
+    Ok(())
+}
+
 pub(crate) fn fsync_dir(p: &Path) -> Result<()> {
     File::open(p).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync directory {}", p.display()))
 }
@@ -1457,24 +1565,38 @@ fn last_newline_before(f: &mut File, end: u64) -> Result<Option<u64>> {
 
 /// The last complete line of a file, without reading the rest of it.
 fn last_line(p: &Path) -> Result<Option<String>> {
-    let Some(mut f) = open_if_exists(p)? else { return Ok(None) };
+    Ok(last_lines(p, 1)?.pop())
+}
+
+/// The last `n` complete lines of a file (fewer if it has fewer), oldest first, reading only
+/// the file's end; comment lines are left out.
+fn last_lines(p: &Path, n: usize) -> Result<Vec<String>> {
+    let Some(mut f) = open_if_exists(p)? else { return Ok(vec![]) };
     let len = f.metadata()?.len();
-    if len == 0 {
-        return Ok(None);
+    if len == 0 || n == 0 {
+        return Ok(vec![]);
     }
     // The file ends with a newline (recovery guarantees it under the lock; readers skip a torn tail).
-    let Some(end_nl) = last_newline_before(&mut f, len)? else {
-        return Ok(None);
+    let Some(mut end) = last_newline_before(&mut f, len)? else {
+        return Ok(vec![]);
     };
-    let start = last_newline_before(&mut f, end_nl)?.map(|p| p + 1).unwrap_or(0);
-    let mut buf = vec![0u8; (end_nl - start) as usize];
-    f.seek(SeekFrom::Start(start))?;
-    f.read_exact(&mut buf)?;
-    let s = String::from_utf8(buf).map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
-    if s.starts_with('#') {
-        return Ok(None);
+    let mut out = vec![];
+    while out.len() < n {
+        let start = last_newline_before(&mut f, end)?.map(|p| p + 1).unwrap_or(0);
+        let mut buf = vec![0u8; (end - start) as usize];
+        f.seek(SeekFrom::Start(start))?;
+        f.read_exact(&mut buf)?;
+        let s = String::from_utf8(buf).map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
+        if !s.starts_with('#') {
+            out.push(s);
+        }
+        if start == 0 {
+            break;
+        }
+        end = start - 1;
     }
-    Ok(Some(s))
+    out.reverse();
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::ctx::{Ctx, Secret, read_passphrase_file};
 use crate::exit::Exit;
 use crate::issuance::{Issued, Issuing, Plan, Spec};
 use crate::outfiles::{self, Staged};
-use crate::store::{CaDir, Locked};
+use crate::store::{BATCH_GROUP, CaDir, InventoryRecord, Locked};
 
 pub const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
 
@@ -209,6 +209,28 @@ fn describe(i: &Issued) -> String {
     format!("{subject} [{}]", i.sans.join(", "))
 }
 
+fn print_ok(ctx: &mut Ctx, line: usize, issued: &Issued, files: Option<Files>, out: &Out) -> Result<()> {
+    let mut v = serde_json::to_value(Report::new(issued, files, out))?;
+    v["line"] = line.into();
+    v["ok"] = true.into();
+    serde_json::to_writer(&mut ctx.out, &v)?;
+    writeln!(ctx.out)?;
+    Ok(())
+}
+
+fn print_refused(ctx: &mut Ctx, line: usize, error: &str) -> Result<()> {
+    serde_json::to_writer(&mut ctx.out, &BatchError { line, ok: false, error })?;
+    writeln!(ctx.out)?;
+    Ok(())
+}
+
+/// A batch result waiting for its group's commit, in input order.
+enum Queued {
+    Refused(usize, String),
+    /// An index into the group.
+    Grouped(usize),
+}
+
 #[derive(Serialize)]
 struct BatchError<'a> {
     line: usize,
@@ -247,14 +269,55 @@ fn run_batch(
     let dir = CaDir::open(&g.dir)?;
     let mut issuing = Issuing::open(&dir)?;
     let lock = dir.lock(timeout)?;
+    // Results are written in blocks, flushed after each group (a reader sees them per group).
+    let raw_out = std::mem::replace(&mut ctx.out, Box::new(std::io::sink()));
+    ctx.out = Box::new(std::io::BufWriter::with_capacity(1 << 16, raw_out));
     let (mut ok, mut refused) = (0usize, 0usize);
+    // Certificates printed to stdout are committed in groups (one ledger write and two syncs per
+    // group instead of several fsyncs per certificate). Results are printed in input order, each
+    // only once its certificate is committed.
+    let mut group: Vec<(usize, Issued, InventoryRecord)> = Vec::with_capacity(BATCH_GROUP);
+    let mut queue: Vec<Queued> = vec![];
+    let flush = |group: &mut Vec<(usize, Issued, InventoryRecord)>,
+                 queue: &mut Vec<Queued>,
+                 ctx: &mut Ctx|
+     -> Result<(usize, usize)> {
+        let items: Vec<(&InventoryRecord, &str, &str)> =
+            group.iter().map(|(_, i, r)| (r, i.cert_pem.as_str(), i.sha256.as_str())).collect();
+        let res = lock.commit_issues(&items, &ctx.actor, &crate::certs::rfc3339(ctx.now));
+        let (mut o, mut r) = (0, 0);
+        for q in queue.drain(..) {
+            match q {
+                Queued::Refused(line, msg) => {
+                    r += 1;
+                    print_refused(ctx, line, &msg)?;
+                }
+                Queued::Grouped(k) => {
+                    let (line, issued, _) = &group[k];
+                    match &res {
+                        Ok(()) => {
+                            o += 1;
+                            print_ok(ctx, *line, issued, None, &Out::Stdout)?;
+                        }
+                        Err(e) => {
+                            r += 1;
+                            print_refused(ctx, *line, &format!("{e:#}"))?;
+                        }
+                    }
+                }
+            }
+        }
+        group.clear();
+        ctx.out.flush()?;
+        Ok((o, r))
+    };
     for (i, line) in reader.lines().enumerate() {
         let n = i + 1;
         let line = line.with_context(|| format!("cannot read batch line {n}"))?;
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
-        let result = (|| -> Result<(Issued, Option<Files>, Out)> {
+        let planned = (|| -> Result<(Plan, Out)> {
             let mut spec: Spec =
                 serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("not a valid request: {e}"))?;
             // Command-line flags are defaults for every line.
@@ -273,26 +336,46 @@ fn run_batch(
             }
             let plan = issuing.plan(&spec, ctx.now)?;
             issuing.unlock(&plan.ca, ctx)?;
-            let (issued, files) = issue_one(&mut issuing, &plan, &lock, &out, key_pass, ctx)?;
-            Ok((issued, files, out))
+            Ok((plan, out))
         })();
-        match result {
-            Ok((issued, files, out)) => {
+        let (plan, out) = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                queue.push(Queued::Refused(n, format!("{e:#}")));
+                continue;
+            }
+        };
+        if matches!(out, Out::Stdout) && plan.renews.is_none() {
+            match issuing.sign(&plan, &lock, key_pass) {
+                Ok(mut issued) => {
+                    let record = issued.record.take().expect("sign returns the inventory record");
+                    queue.push(Queued::Grouped(group.len()));
+                    group.push((n, issued, record));
+                }
+                Err(e) => queue.push(Queued::Refused(n, format!("{e:#}"))),
+            }
+            if group.len() >= BATCH_GROUP {
+                let (o, r) = flush(&mut group, &mut queue, ctx)?;
+                (ok, refused) = (ok + o, refused + r);
+            }
+            continue;
+        }
+        // Files in a directory: committed on their own, after everything before them.
+        let (o, r) = flush(&mut group, &mut queue, ctx)?;
+        (ok, refused) = (ok + o, refused + r);
+        match issue_one(&mut issuing, &plan, &lock, &out, key_pass, ctx) {
+            Ok((issued, files)) => {
                 ok += 1;
-                let mut v = serde_json::to_value(Report::new(&issued, files, &out))?;
-                v["line"] = n.into();
-                v["ok"] = true.into();
-                serde_json::to_writer(&mut ctx.out, &v)?;
-                writeln!(ctx.out)?;
+                print_ok(ctx, n, &issued, files, &out)?;
             }
             Err(e) => {
                 refused += 1;
-                let msg = format!("{e:#}");
-                serde_json::to_writer(&mut ctx.out, &BatchError { line: n, ok: false, error: &msg })?;
-                writeln!(ctx.out)?;
+                print_refused(ctx, n, &format!("{e:#}"))?;
             }
         }
     }
+    let (o, r) = flush(&mut group, &mut queue, ctx)?;
+    (ok, refused) = (ok + o, refused + r);
     drop(lock);
     ctx.say(format!("batch: {ok} issued, {refused} refused"));
     Ok(if refused > 0 { Exit::Findings } else { Exit::Success })
