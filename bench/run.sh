@@ -140,11 +140,12 @@ with open(led, "a") as L, open(os.path.join(d, "inventory.tsv"), "a") as I:
     for i in range(n):
         s = "%032X" % random.getrandbits(127)
         seq += 1
-        data = {"ca": "issuing", "key_type": "p256", "not_after": "2027-01-01T00:00:00Z", "not_before": "2026-01-01T00:00:00Z",
+        # 90-day server certificates, valid and within policy: no findings, the audit's common case.
+        data = {"ca": "issuing", "key_type": "p256", "not_after": "2027-01-13T00:00:00Z", "not_before": "2026-10-15T00:00:00Z",
                 "profile": "server", "sans": [f"DNS:s{i}.acme.internal"], "serial": s, "sha256": "0" * 64, "subject": f"CN=s{i}.acme.internal"}
         rec = json.dumps({"seq": seq, "time": "2026-01-01T00:00:00Z", "event": "cert-issued", "actor": "bench", "data": data, "prev": prev}, separators=(",", ":"))
         L.write(rec + "\n"); prev = hashlib.sha256(rec.encode()).hexdigest()
-        I.write(f"{s:<32}\tvalid     \t2026-01-01T00:00:00Z\t2027-01-01T00:00:00Z\t{'-':<20}\t{'-':<20}\t{'-':<32}\tissuing\tserver\tp256\tCN=s{i}.acme.internal\tDNS:s{i}.acme.internal\n")
+        I.write(f"{s:<32}\tvalid     \t2026-10-15T00:00:00Z\t2027-01-13T00:00:00Z\t{'-':<20}\t{'-':<20}\t{'-':<32}\tissuing\tserver\tp256\tCN=s{i}.acme.internal\tDNS:s{i}.acme.internal\n")
 PY
 }
 grow_index() { # index.txt count [R]: valid (V) or revoked (R) lines

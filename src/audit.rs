@@ -28,6 +28,9 @@ use crate::store::{CaDir, InventoryView, LedgerProblem, LedgerRecord, Status};
 pub const EXPIRED_LOOKBACK: Duration = Duration::from_secs(30 * 86400);
 /// Leaf certificates with less than this left are critical, not warnings.
 pub const CRITICAL_LEFT: i64 = 86400;
+/// At most this many findings of one code are listed; the rest are counted (`summary.not_listed`,
+/// `counts`), so memory stays bounded when, say, a lowered max_ttl makes a million certificates drift.
+pub const MAX_LISTED_PER_CODE: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -135,6 +138,16 @@ pub struct Summary {
     pub short_lived_expiring: u64,
     pub cas: usize,
     pub crls: usize,
+    /// Findings counted but not listed (beyond MAX_LISTED_PER_CODE of one code).
+    pub not_listed: usize,
+}
+
+/// How many findings of one code there were, listed or not.
+#[derive(Debug, Serialize)]
+pub struct CodeCount {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub count: usize,
 }
 
 /// Certificates of one CA and profile: counts and the earliest expiry among the valid ones.
@@ -173,6 +186,7 @@ pub struct Report {
     pub deep: bool,
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    pub counts: Vec<CodeCount>,
     pub groups: Vec<Group>,
     pub cas: Vec<CaState>,
     pub crls: Vec<CrlState>,
@@ -190,8 +204,16 @@ fn cmd_dir(dir: &CaDir) -> String {
 }
 
 pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<'_>) -> Result<Report> {
-    let mut a =
-        Audit { dir, now, opts, findings: vec![], summary: Summary::default(), groups: vec![], d: cmd_dir(dir) };
+    let mut a = Audit {
+        dir,
+        now,
+        opts,
+        findings: vec![],
+        counts: Default::default(),
+        summary: Summary::default(),
+        groups: vec![],
+        d: cmd_dir(dir),
+    };
 
     let names = dir.ca_names()?;
     if let Some(c) = &opts.ca
@@ -242,7 +264,7 @@ pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<
         a.deep(&cas, progress)?;
     }
 
-    let Audit { mut findings, mut summary, groups, .. } = a;
+    let Audit { mut findings, mut summary, groups, counts, .. } = a;
     findings.sort_by(|x, y| {
         y.severity
             .cmp(&x.severity)
@@ -250,14 +272,16 @@ pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<
             .then(x.code.cmp(y.code))
             .then(x.id.cmp(&y.id))
     });
-    summary.findings = findings.len();
-    for f in &findings {
-        match f.severity {
-            Severity::Critical => summary.critical += 1,
-            Severity::Warning => summary.warning += 1,
-            Severity::Info => summary.info += 1,
+    for ((_, severity), n) in &counts {
+        summary.findings += n;
+        match severity {
+            Severity::Critical => summary.critical += n,
+            Severity::Warning => summary.warning += n,
+            Severity::Info => summary.info += n,
         }
     }
+    summary.not_listed = summary.findings - findings.len();
+    let counts = counts.into_iter().map(|((code, severity), count)| CodeCount { code, severity, count }).collect();
     summary.cas = in_scope.len();
     summary.crls = crl_states.len();
     Ok(Report {
@@ -267,6 +291,7 @@ pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<
         deep: opts.deep,
         findings,
         summary,
+        counts,
         groups: groups
             .into_iter()
             .map(|g| Group {
@@ -304,6 +329,7 @@ struct Audit<'a> {
     now: OffsetDateTime,
     opts: &'a Options,
     findings: Vec<Finding>,
+    counts: std::collections::BTreeMap<(&'static str, Severity), usize>,
     summary: Summary,
     groups: Vec<GroupAcc>,
     /// ` --dir X` for the commands the messages suggest ("" for the default directory).
@@ -312,7 +338,11 @@ struct Audit<'a> {
 
 impl Audit<'_> {
     fn push(&mut self, f: Finding) {
-        self.findings.push(f);
+        let n = self.counts.entry((f.code, f.severity)).or_default();
+        *n += 1;
+        if *n <= MAX_LISTED_PER_CODE {
+            self.findings.push(f);
+        }
     }
 
     fn group(&mut self, ca: &str, profile: Option<&str>) -> usize {
@@ -668,6 +698,7 @@ impl Audit<'_> {
             );
             // Not already reported by the fast check of the last record.
             self.findings.retain(|f| f.code != "ledger-malformed");
+            self.counts.retain(|(c, _), _| *c != "ledger-malformed");
             self.push(Finding::new(Severity::Critical, code, "ledger", "ledger.jsonl", msg));
         }
 
@@ -696,7 +727,6 @@ impl Audit<'_> {
         let total = self.summary.certificates;
         let mut done = 0u64;
         let dir = self.dir;
-        let mut found = vec![];
         dir.scan_inventory(
             |_, v| {
                 let Ok(v) = v else { return Ok(()) };
@@ -720,7 +750,7 @@ impl Audit<'_> {
                         Some(*sha)
                     }
                     None => {
-                        found.push(cert(
+                        self.push(cert(
                             "inventory-record-unknown",
                             format!("inventory.tsv lists {} but the ledger never recorded its issue: run `pki{} reindex` (and find out who edited inventory.tsv)", v.serial, self.d),
                         ));
@@ -730,17 +760,17 @@ impl Audit<'_> {
                 let der = match dir.read_cert_der(&serial) {
                     Ok(Some(d)) => d,
                     Ok(None) => {
-                        found.push(cert("cert-file-missing", format!("{shown} is missing: restore it from a backup (`pki reindex` would drop the record)")));
+                        self.push(cert("cert-file-missing", format!("{shown} is missing: restore it from a backup (`pki reindex` would drop the record)")));
                         return Ok(());
                     }
                     Err(e) => {
-                        found.push(cert("cert-file-mismatch", format!("{e:#}: restore {shown} from a backup")));
+                        self.push(cert("cert-file-mismatch", format!("{e:#}: restore {shown} from a backup")));
                         return Ok(());
                     }
                 };
                 let sha: [u8; 32] = Sha256::digest(&der).into();
                 if want.is_some_and(|w| w != sha) {
-                    found.push(cert("cert-file-mismatch", format!("{shown} is not the certificate the ledger recorded (SHA-256 differs): restore it from a backup")));
+                    self.push(cert("cert-file-mismatch", format!("{shown} is not the certificate the ledger recorded (SHA-256 differs): restore it from a backup")));
                     return Ok(());
                 }
                 let ok = X509Certificate::from_der(&der)
@@ -748,13 +778,12 @@ impl Audit<'_> {
                     .zip(parsed.get(v.ca))
                     .is_some_and(|((_, c), ca)| c.verify_signature(Some(ca.public_key())).is_ok());
                 if !ok {
-                    found.push(cert("cert-signature-invalid", format!("the signature of {shown} does not verify with the key of CA '{}': the file was altered or replaced; restore it from a backup", v.ca)));
+                    self.push(cert("cert-signature-invalid", format!("the signature of {shown} does not verify with the key of CA '{}': the file was altered or replaced; restore it from a backup", v.ca)));
                 }
                 Ok(())
             },
             |_, _| {},
         )?;
-        self.findings.extend(found);
 
         // Issues waiting for recovery are reported above as change-interrupted, not here.
         let mut unseen: Vec<[u8; 16]> =

@@ -82,16 +82,30 @@ pub(crate) fn entries<'a>(text: &'a str, now: &str) -> Result<Vec<Entry<'a>>> {
     let mut out: Vec<Entry<'a>> = Vec::new();
     let mut index: HashMap<&'a str, usize, std::hash::BuildHasherDefault<Fnv>> =
         HashMap::with_capacity_and_hasher(text.len() / 100, Default::default());
-    for line in text.lines() {
+    let mut start = 0;
+    while start < text.len() {
+        let end = memchr::memchr(b'\n', &text.as_bytes()[start..]).map_or(text.len(), |i| start + i);
+        let line = &text[start..end];
+        start = end + 1;
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let mut f = line.split('\t');
-        let (Some(serial), Some(_ca), Some(revoked_at), Some(reason), Some(inv), Some(not_after), Some(_kind), None) =
-            (f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
-        else {
-            return Err(anyhow!("malformed revoked-list line: {line}"));
-        };
+        let mut f = [""; 7];
+        let mut rest = line;
+        for (k, slot) in f.iter_mut().enumerate() {
+            match memchr::memchr(b'\t', rest.as_bytes()) {
+                Some(i) if k < 6 => {
+                    *slot = &rest[..i];
+                    rest = &rest[i + 1..];
+                }
+                None if k == 6 => {
+                    *slot = rest;
+                    rest = "";
+                }
+                _ => return Err(anyhow!("malformed revoked-list line: {}", line.escape_debug())),
+            }
+        }
+        let [serial, _ca, revoked_at, reason, inv, not_after, _kind] = f;
         let e = Entry { serial, revoked_at, reason, invalidity_date: (inv != "-").then_some(inv) };
         let keep = not_after > now;
         match index.get(serial) {

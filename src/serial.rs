@@ -37,6 +37,13 @@ impl Serial {
         if let Some(rest) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
             t = rest;
         }
+        // The form pki stores (even-length plain hex) decodes directly: CRLs parse 100,000s.
+        if !t.is_empty() && t.len() <= 80 && t.len().is_multiple_of(2) && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            let hex = |b: u8| (b as char).to_digit(16).expect("checked hex digit") as u8;
+            let raw = t.as_bytes();
+            let start = raw.chunks(2).position(|p| p != b"00").unwrap_or(raw.len() / 2 - 1);
+            return Ok(Serial(raw.chunks(2).skip(start).map(|p| (hex(p[0]) << 4) | hex(p[1])).collect()));
+        }
         // Decoded right to left, so an odd number of digits gets its leading zero for free.
         let digits = t.bytes().filter(|&b| b != b':');
         let n = digits.clone().count();

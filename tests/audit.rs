@@ -564,3 +564,32 @@ fn other_findings_each_with_its_code() {
         assert!(f.contains(&(want.0.into(), want.1.into(), want.2.clone())), "{want:?} not in {f:?}");
     }
 }
+
+/// A million drifting certificates must not take a million findings' memory: at most 1000 of a
+/// code are listed, every one is counted.
+#[test]
+fn findings_of_one_code_are_capped_and_counted() {
+    let env = Env::new();
+    init_at(&env);
+    let lines: String = (0..1100)
+        .map(|i| {
+            format!(
+                "{{\"profile\": \"agent\", \"spiffe_id\": \"spiffe://acme.internal/agent/{i}\", \"ttl\": \"24h\"}}\n"
+            )
+        })
+        .collect();
+    std::fs::write(env.path("b.jsonl"), lines).unwrap();
+    ok_at(&env, T0, &["issue", "--batch", "b.jsonl", "--passphrase-file", "int.pass"]);
+    let p = env.ca().join("pki.toml");
+    let text = std::fs::read_to_string(&p).unwrap().replacen("max_ttl = \"24h\"", "max_ttl = \"12h\"", 1);
+    std::fs::write(&p, text).unwrap();
+    let prom = env.path("pki.prom");
+    let (code, r) = audit_json(&env, T0, &["--expiring", "1h", "--prometheus", prom.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert_eq!(r["findings"].as_array().unwrap().len(), 1000);
+    assert_eq!((r["summary"]["findings"].as_u64(), r["summary"]["not_listed"].as_u64()), (Some(1100), Some(100)));
+    assert_eq!(r["counts"], serde_json::json!([{"code": "policy-drift", "severity": "warning", "count": 1100}]));
+    let m = parse_textfile(&std::fs::read_to_string(&prom).unwrap());
+    assert_eq!(m["pki_audit_findings_by_code{code=\"policy-drift\",severity=\"warning\"}"], 1100.0);
+    assert_eq!(m["pki_audit_findings{severity=\"warning\"}"], 1100.0);
+}

@@ -112,6 +112,14 @@ fn summary_line(r: &Report) -> String {
         r.window,
         if r.deep { ", deep" } else { "" }
     );
+    if s.not_listed > 0 {
+        let _ = write!(
+            line,
+            " | {} more finding(s) counted but not listed (at most {} per code; see --json counts)",
+            s.not_listed,
+            crate::audit::MAX_LISTED_PER_CODE
+        );
+    }
     if s.short_lived_expiring > 0 {
         let _ = write!(
             line,
@@ -151,14 +159,13 @@ pub fn prometheus_text(r: &Report, now: i64) -> String {
             .map(|(k, v)| (format!("{{severity=\"{k}\"}}"), *v as i64))
             .collect(),
     );
-    let mut by_code: std::collections::BTreeMap<(&str, &str), i64> = Default::default();
-    for f in &r.findings {
-        *by_code.entry((f.code, f.severity.as_str())).or_default() += 1;
-    }
     metric(
         "pki_audit_findings_by_code",
         "Findings of the last pki audit by code (see docs/audit.md).",
-        by_code.into_iter().map(|((c, sev), n)| (format!("{{code=\"{c}\",severity=\"{sev}\"}}"), n)).collect(),
+        r.counts
+            .iter()
+            .map(|c| (format!("{{code=\"{}\",severity=\"{}\"}}", c.code, c.severity.as_str()), c.count as i64))
+            .collect(),
     );
     metric(
         "pki_short_lived_expiring",
