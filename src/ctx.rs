@@ -36,6 +36,9 @@ impl Ctx {
             Err(_) => OffsetDateTime::now_utc(),
         };
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        if interactive {
+            restore_terminal_on_interrupt();
+        }
         Ok(Ctx {
             now: now.replace_nanosecond(0).expect("0 is a valid nanosecond"),
             out: Box::new(std::io::stdout()),
@@ -56,6 +59,37 @@ impl Ctx {
     /// A status line on stderr. Errors writing it are ignored: stderr closed is not our failure.
     pub fn say(&mut self, msg: impl AsRef<str>) {
         let _ = writeln!(self.err, "{}", msg.as_ref());
+    }
+}
+
+/// The terminal settings when `pki` started, put back by the SIGINT handler.
+static TERMINAL: std::sync::OnceLock<libc::termios> = std::sync::OnceLock::new();
+
+/// Ctrl-C at a passphrase prompt (which turns echo off) must not leave the terminal without
+/// echo: the handler restores the settings saved here and exits with 130, as a shell reports
+/// an interrupted command.
+fn restore_terminal_on_interrupt() {
+    extern "C" fn on_interrupt(_: libc::c_int) {
+        // Only async-signal-safe calls here: tcsetattr, write, _exit.
+        if let Some(t) = TERMINAL.get() {
+            // SAFETY: fd 0 is the terminal whose settings were saved; `t` lives for the program.
+            unsafe { libc::tcsetattr(0, libc::TCSANOW, t) };
+        }
+        // SAFETY: writing a static byte to stderr and exiting without unwinding.
+        unsafe {
+            libc::write(2, b"\n".as_ptr().cast(), 1);
+            libc::_exit(130);
+        }
+    }
+    // SAFETY: termios is plain data that tcgetattr fills; the handler is an extern "C" fn that
+    // only makes async-signal-safe calls.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(0, &mut t) != 0 {
+            return;
+        }
+        let _ = TERMINAL.set(t);
+        libc::signal(libc::SIGINT, on_interrupt as *const () as libc::sighandler_t);
     }
 }
 

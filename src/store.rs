@@ -84,6 +84,44 @@ impl CaDir {
         Ok(CaDir { root: root.to_path_buf() })
     }
 
+    /// A directory to build a new CA directory in, beside `target` (hidden), so that `target`
+    /// appears whole or not at all: `pki init` builds there and then [`CaDir::publish`]es.
+    /// `target` must not exist, or be an empty directory.
+    pub fn create_staged(target: &Path) -> Result<CaDir> {
+        if target.exists() {
+            let empty = target.is_dir()
+                && fs::read_dir(target).with_context(|| format!("cannot read {}", target.display()))?.next().is_none();
+            if !empty {
+                // An existing, non-empty directory is used in place (open_or_create says why not).
+                return CaDir::open_or_create(target);
+            }
+        }
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "pki".into());
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .create(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let staging = parent.join(format!(".{name}.init-{}", std::process::id()));
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        CaDir::open_or_create(&staging)
+    }
+
+    /// Moves a directory made by [`CaDir::create_staged`] to `target` (atomically).
+    pub fn publish(self, target: &Path) -> Result<CaDir> {
+        if self.root == target {
+            return Ok(self);
+        }
+        fs::rename(&self.root, target)
+            .with_context(|| format!("cannot move the new CA directory to {}", target.display()))?;
+        fsync_dir(target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+        Ok(CaDir { root: target.to_path_buf() })
+    }
+
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
     }

@@ -76,26 +76,31 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let int_pass: Option<Secret> = match (&root_pass, &args.new_passphrase_file) {
         (None, _) => None,
         (Some(_), Some(f)) => Some(read_passphrase_file(f)?),
-        (Some(rp), None) if interactive => {
-            let p = rpassword::prompt_password(format!(
-                "Passphrase for the '{}' CA key (Enter = same as the root's): ",
-                args.intermediate
-            ))
-            .context("could not read the passphrase from the terminal")?;
+        (Some(rp), None) if interactive => loop {
+            let p = zeroize::Zeroizing::new(
+                rpassword::prompt_password(format!(
+                    "Passphrase for the '{}' CA key (Enter = same as the root's): ",
+                    args.intermediate
+                ))
+                .context("could not read the passphrase from the terminal")?,
+            );
             if p.is_empty() {
-                Some(rp.clone())
-            } else {
-                let again = rpassword::prompt_password("Repeat it: ").context("could not read the passphrase")?;
-                if again != p {
-                    anyhow::bail!("the two passphrases differ: run `pki init` again");
-                }
-                Some(zeroize::Zeroizing::new(p))
+                break Some(rp.clone());
             }
-        }
+            let again = zeroize::Zeroizing::new(
+                rpassword::prompt_password("Repeat it: ").context("could not read the passphrase")?,
+            );
+            if again == p {
+                break Some(p);
+            }
+            ctx.say("The two passphrases differ; try again.");
+        },
         (Some(rp), None) => Some(rp.clone()),
     };
 
-    let dir = CaDir::open_or_create(&g.dir)?;
+    // Built beside the target and moved into place at the end: an interrupted init (Ctrl-C, a
+    // kill) leaves no half-made CA directory behind.
+    let dir = CaDir::create_staged(&g.dir)?;
     let root = init_root::create_root(
         &dir,
         &RootRequest { name: "root", cn: &root_cn, org: Some(&org), trust_domain: Some(&td), key_type, ttl: root_ttl },
@@ -146,6 +151,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         crate::crl::generate(&dir, &lock, ca, &issuer, crate::crl::lifetime(&settings, ca)?, ctx)?;
     }
     ctx.pass.given = None;
+    dir.publish(&g.dir)?;
 
     let d = g.dir.display();
     ctx.say(format!(
