@@ -50,19 +50,33 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The CA directory
-    #[arg(long, global = true, env = "PKI_DIR", default_value = "pki", value_name = "DIR")]
+    #[arg(
+        help_heading = "Global options",
+        long,
+        global = true,
+        env = "PKI_DIR",
+        default_value = "pki",
+        value_name = "DIR"
+    )]
     pub dir: PathBuf,
 
     /// File holding the passphrase of the CA key to unlock (first line; never pass it in argv)
-    #[arg(long, global = true, env = "PKI_PASSPHRASE_FILE", value_name = "FILE")]
+    #[arg(help_heading = "Global options", long, global = true, env = "PKI_PASSPHRASE_FILE", value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 
     /// How long to wait for another pki process holding the directory lock
-    #[arg(long, global = true, env = "PKI_LOCK_TIMEOUT", default_value = "60s", value_name = "DURATION")]
+    #[arg(
+        help_heading = "Global options",
+        long,
+        global = true,
+        env = "PKI_LOCK_TIMEOUT",
+        default_value = "60s",
+        value_name = "DURATION"
+    )]
     pub lock_timeout: String,
 
     /// A note recorded with this change in the ledger (e.g. a ticket number)
-    #[arg(long, global = true, value_name = "TEXT")]
+    #[arg(help_heading = "Global options", long, global = true, value_name = "TEXT")]
     pub note: Option<String>,
 }
 
@@ -273,52 +287,52 @@ pub struct CreateIntermediateArgs {
 #[derive(Debug, Args)]
 pub struct IssueArgs {
     /// Issuance profile from pki.toml (default: [defaults] profile)
-    #[arg(long, short = 'p', value_name = "NAME")]
+    #[arg(help_heading = "Policy", long, short = 'p', value_name = "NAME")]
     pub profile: Option<String>,
     /// Issuing CA (default: the profile's, [defaults] ca, or the only intermediate)
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "Policy", long, value_name = "NAME")]
     pub ca: Option<String>,
     /// Subject common name (default: the first SAN)
-    #[arg(long, value_name = "CN")]
+    #[arg(help_heading = "Names", long, value_name = "CN")]
     pub cn: Option<String>,
     /// DNS name SAN (repeatable)
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "Names", long, value_name = "NAME")]
     pub dns: Vec<String>,
     /// IP address SAN (repeatable)
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = "Names", long, value_name = "ADDR")]
     pub ip: Vec<String>,
     /// URI SAN (repeatable)
-    #[arg(long, value_name = "URI")]
+    #[arg(help_heading = "Names", long, value_name = "URI")]
     pub uri: Vec<String>,
     /// SPIFFE ID of an X.509-SVID (a URI SAN, checked against the SPIFFE rules)
-    #[arg(long, value_name = "ID")]
+    #[arg(help_heading = "Names", long, value_name = "ID")]
     pub spiffe_id: Option<String>,
     /// Lifetime (default: the profile's default_ttl, else the CA's, else 24h)
-    #[arg(long, value_name = "DURATION")]
+    #[arg(help_heading = "Policy", long, value_name = "DURATION")]
     pub ttl: Option<String>,
     /// Shorten a lifetime above the profile's max_ttl or the CA's end instead of refusing it
-    #[arg(long)]
+    #[arg(help_heading = "Policy", long)]
     pub clip_ttl: bool,
     /// Key type to generate (p256 or ed25519)
-    #[arg(long, value_name = "TYPE")]
+    #[arg(help_heading = "Key", long, value_name = "TYPE")]
     pub key_type: Option<String>,
     /// Sign this CSR (file or -) instead of generating a key
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["key_type", "batch"])]
+    #[arg(help_heading = "Key", long, value_name = "FILE", conflicts_with_all = ["key_type", "batch"])]
     pub csr: Option<String>,
     /// Issue one certificate per JSON line of FILE (or -), under one lock and one unlock
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub batch: Option<String>,
     /// Write cert.pem, key.pem, chain.pem, fullchain.pem and root.pem into DIR; - prints the PEM bundle
-    #[arg(long, value_name = "DIR")]
+    #[arg(help_heading = "Output", long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Overwrite existing files in --out
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub force: bool,
     /// Encrypt the generated key.pem with the passphrase in FILE
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Key", long, value_name = "FILE")]
     pub key_passphrase_file: Option<PathBuf>,
     /// Print the result as JSON
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
 }
 
@@ -543,28 +557,28 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Report certificates, CAs and CRLs that expire within this window
-    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    #[arg(help_heading = "What to check", long, value_name = "DURATION", default_value = "30d")]
     pub expiring: String,
     /// Only this CA: its certificates, its own certificate and its CRL
-    #[arg(long, value_name = "NAME")]
+    #[arg(help_heading = "What to check", long, value_name = "NAME")]
     pub ca: Option<String>,
     /// Also check the ledger's hash chain and read every stored certificate (hash, signature, orphans)
-    #[arg(long)]
+    #[arg(help_heading = "What to check", long)]
     pub deep: bool,
     /// List expiring short-lived certificates one by one instead of counting them
-    #[arg(long)]
+    #[arg(help_heading = "What to check", long)]
     pub include_short_lived: bool,
     /// Exit 1 only for findings at this severity or above
-    #[arg(long, value_enum, default_value = "warning", value_name = "SEVERITY")]
+    #[arg(help_heading = "Output", long, value_enum, default_value = "warning", value_name = "SEVERITY")]
     pub fail_on: crate::audit::Severity,
     /// Print nothing unless the exit status is 1 (cron mails only when something is wrong)
-    #[arg(long, short)]
+    #[arg(help_heading = "Output", long, short)]
     pub quiet: bool,
     /// Print the report as one JSON document
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub json: bool,
     /// Also write gauges to FILE in node_exporter's textfile format (atomic rename)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub prometheus: Option<PathBuf>,
 }
 

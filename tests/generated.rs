@@ -41,10 +41,12 @@ fn man_pages_are_current() {
         let b = std::fs::read(tmp.path().join(&n)).unwrap();
         assert!(a == b, "man/{n} {HINT}");
     }
-    // The sections a reader looks for.
-    let page = String::from_utf8(std::fs::read(root.join("man/pki.1")).unwrap()).unwrap();
-    for s in ["EXAMPLES", "EXIT STATUS", "ENVIRONMENT", "FILES"] {
-        assert!(page.contains(s), "pki.1 lacks {s}");
+    // The sections a reader looks for, on every page.
+    for n in names(&root.join("man")) {
+        let page = String::from_utf8(std::fs::read(root.join("man").join(&n)).unwrap()).unwrap();
+        for s in ["EXAMPLES", "EXIT STATUS", "ENVIRONMENT", "FILES"] {
+            assert!(page.contains(&format!(".SH \"{s}\"")) || page.contains(&format!(".SH {s}")), "{n} lacks {s}");
+        }
     }
 }
 
@@ -63,7 +65,10 @@ fn every_command_has_examples_in_help() {
     assert!(cmds.len() >= 9, "{cmds:?}");
     for c in cmds {
         let h = String::from_utf8(pki(&[&c, "--help"])).unwrap();
-        assert!(h.contains("EXAMPLES:"), "pki {c} --help has no EXAMPLES");
+        let examples = h.lines().skip_while(|l| *l != "EXAMPLES:").skip(1).take_while(|l| l.starts_with("  ")).count();
+        assert!((1..=6).contains(&examples), "pki {c} --help has {examples} EXAMPLES lines");
+        // Global flags are grouped apart from the command's own.
+        assert!(h.contains("Global options:"), "pki {c} --help does not group the global options");
     }
     assert!(String::from_utf8(pki(&["--help"])).unwrap().contains("EXIT STATUS"));
 }

@@ -176,3 +176,29 @@ fn ctrl_c_leaves_no_directory_and_a_working_terminal() {
         assert!(!screen.contains("\n-echo\n"), "echo left off after Ctrl-C at {at:?}:\n{screen}");
     }
 }
+
+#[test]
+fn audit_on_a_terminal_is_a_coloured_table_unless_no_color() {
+    let env = Env::new();
+    env.init_plain(); // unencrypted CA keys: two warnings
+    let Some(t) = Tmux::start(env.tmp.path()) else { return };
+    let audit = format!("{} --dir {} audit; echo EXIT=$?", env!("CARGO_BIN_EXE_pki"), env.ca().display());
+    let with_escapes = |t: &Tmux| -> String {
+        let o = Command::new("tmux")
+            .args(["-L", &t.socket, "capture-pane", "-p", "-e", "-J", "-S", "-200", "-t", "0"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    t.reset();
+    t.type_line(&audit);
+    let screen = t.wait_for("\nEXIT=", 1);
+    assert!(screen.contains("\nEXIT=1"), "{screen}");
+    assert!(screen.contains("ca-key-unencrypted") && screen.contains("│"), "a table on a terminal:\n{screen}");
+    assert!(with_escapes(&t).contains("\x1b[38;5;11m"), "warnings are yellow on a terminal");
+    t.reset();
+    t.type_line(&format!("NO_COLOR=1 {audit}"));
+    t.wait_for("\nEXIT=", 1);
+    let raw = with_escapes(&t);
+    assert!(raw.contains("ca-key-unencrypted") && !raw.contains("\x1b[38;5;11m"), "NO_COLOR still coloured:\n{raw}");
+}

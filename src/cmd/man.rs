@@ -49,9 +49,8 @@ fn render(cmd: &clap::Command, name: &str) -> Result<Vec<u8>> {
         }
         buf.extend_from_slice(b".fi\n");
     }
-    if name == "pki" {
-        buf.extend_from_slice(format!(".SH FILES\n.nf\n{}\n.fi\n", FILES.replace('-', "\\-")).as_bytes());
-    }
+    // Every command works on the same directory: each page says where its files are.
+    buf.extend_from_slice(format!(".SH FILES\n.nf\n{}\n.fi\n", FILES.replace('-', "\\-")).as_bytes());
     if cmd.get_version().is_some() {
         man.render_version_section(&mut buf)?;
     }
