@@ -104,12 +104,12 @@ pub enum Command {
     Issue(IssueArgs),
     /// Issue a successor to a certificate: same names and profile (re-checked), new serial
     #[command(
-        after_help = "EXAMPLES:\n  pki renew 4A0BFF00112233445566778899AABBCC --out ./api\n  pki renew --cert ./api/cert.pem --out ./api --force\n  pki renew --cert ./agent/cert.pem --rekey --ttl 1h --out - --json\n\nThe old certificate is marked superseded (audit no longer reports it as expiring). Without\n--rekey or --csr the new certificate certifies the same public key, and no key.pem is written."
+        after_help = "EXAMPLES:\n  pki renew 4A0BFF00112233445566778899AABBCC --out ./api-renewed\n  pki renew --cert ./api/cert.pem --out ./api --force\n  pki renew --cert ./agent/cert.pem --rekey --ttl 1h --out - --json\n\nThe old certificate is marked superseded (audit no longer reports it as expiring). Without\n--rekey or --csr the new certificate certifies the same public key, and no key.pem is written."
     )]
     Renew(RenewArgs),
     /// Export a PKCS#12 file, the root, a CA chain, or the trust bundle (PEM or SPIFFE JSON)
     #[command(
-        after_help = "EXAMPLES:\n  pki export --cert api/cert.pem --key api/key.pem --p12 api.p12 --passphrase-file p12.pass\n  pki export 4A0BFF00112233445566778899AABBCC --key api/key.pem --p12 api.p12\n  pki export --root > root.pem\n  pki export --chain issuing --out issuing-chain.pem\n  pki export --trust-bundle --format spiffe --out bundle.json\n\nPKCS#12 files use PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with an HMAC-SHA256 MAC, which\nOpenSSL 3 and Java's keytool open. The password comes from --passphrase-file,\nPKI_PASSPHRASE_FILE, PKI_PASSPHRASE or the prompt."
+        after_help = "EXAMPLES:\n  pki export --cert api/cert.pem --key api/key.pem --p12 api.p12 --passphrase-file p12.pass\n  pki export 4A0BFF00112233445566778899AABBCC --key api/key.pem --p12 api-by-serial.p12\n  pki export --root > root.pem\n  pki export --chain issuing --out issuing-chain.pem\n  pki export --trust-bundle --format spiffe --out bundle.json\n\nPKCS#12 files use PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with an HMAC-SHA256 MAC, which\nOpenSSL 3 and Java's keytool open. The password comes from --passphrase-file,\nPKI_PASSPHRASE_FILE, PKI_PASSPHRASE or the prompt."
     )]
     Export(ExportArgs),
     /// Put the root CA into this system's trust store (or take it out)
@@ -119,7 +119,7 @@ pub enum Command {
     Trust(TrustArgs),
     /// Revoke a certificate (leaf or intermediate CA) and regenerate its CA's CRL
     #[command(
-        after_help = "EXAMPLES:\n  pki revoke 4A0BFF00112233445566778899AABBCC --reason keyCompromise\n  pki revoke --cert ./agent/cert.pem --reason cessationOfOperation --note INC-1234\n  pki revoke 4A:0B:FF:... --no-crl          # bulk: run `pki gen-crl` once at the end\n\nReasons (any case, '-'/'_' ignored): unspecified, keyCompromise, cACompromise,\naffiliationChanged, superseded, cessationOfOperation, certificateHold, removeFromCRL,\nprivilegeWithdrawn, aACompromise. Exit 3: unknown serial; 4: already revoked (a new\nreason keyCompromise updates it instead); 5: already expired."
+        after_help = "EXAMPLES:\n  pki revoke 4A0BFF00112233445566778899AABBCC --reason keyCompromise\n  pki revoke --cert ./agent/cert.pem --reason cessationOfOperation --note INC-1234\n  pki revoke 4A:0B:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC --no-crl   # bulk: `pki gen-crl` once at the end\n\nReasons (any case, '-'/'_' ignored): unspecified, keyCompromise, cACompromise,\naffiliationChanged, superseded, cessationOfOperation, certificateHold, removeFromCRL,\nprivilegeWithdrawn, aACompromise. Exit 3: unknown serial; 4: already revoked (a new\nreason keyCompromise updates it instead); 5: already expired."
     )]
     Revoke(RevokeArgs),
     /// Generate (sign and publish) a CA's CRL
