@@ -50,7 +50,7 @@ fn main() -> ExitCode {
         Err(err) => {
             // `{:#}` joins the context chain on one line: "what failed: why".
             // One line whatever a message quotes (a file's content, a damaged record).
-            let msg = format!("{err:#}{}", hint(&err)).replace(['\n', '\r'], " ");
+            let msg = without_os_error_numbers(&format!("{err:#}{}", hint(&err))).replace(['\n', '\r'], " ");
             eprintln!("pki: error: {msg}");
             exit::status_of(&err).into()
         }
@@ -70,7 +70,40 @@ fn hint(err: &anyhow::Error) -> &'static str {
     }
 }
 
+/// "No such file or directory (os error 2)" reads better without the errno, which says
+/// nothing to a user that the words do not.
+fn without_os_error_numbers(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(i) = rest.find(" (os error ") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + " (os error ".len()..];
+        match tail.find(')') {
+            Some(j) if tail[..j].bytes().all(|b| b.is_ascii_digit()) => rest = &tail[j + 1..],
+            _ => {
+                out.push_str(" (os error ");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn run(cli: cli::Cli) -> anyhow::Result<exit::Exit> {
     let mut ctx = ctx::Ctx::from_env(cli.global.passphrase_file.clone(), cli.global.note.clone())?;
     cmd::dispatch(cli, &mut ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn os_error_numbers_are_dropped_and_nothing_else() {
+        assert_eq!(
+            super::without_os_error_numbers("cannot read x.pem: No such file or directory (os error 2)"),
+            "cannot read x.pem: No such file or directory"
+        );
+        assert_eq!(super::without_os_error_numbers("a (os error x) b"), "a (os error x) b");
+        assert_eq!(super::without_os_error_numbers("plain"), "plain");
+    }
 }
