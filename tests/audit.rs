@@ -34,16 +34,19 @@ fn issue_at(env: &Env, now: &str, extra: &[&str]) -> String {
 
 /// A directory made at T0 with encrypted keys.
 fn init_at(env: &Env) {
+    ok_at(env, T0, INIT_ARGS);
+}
+
+/// An intermediate `short` that ends 30 days after T0.
+fn short_intermediate(env: &Env) {
     ok_at(
         env,
         T0,
         &[
-            "init",
-            "--non-interactive",
-            "--org",
-            "Acme",
-            "--trust-domain",
-            "acme.internal",
+            "create-intermediate",
+            "short",
+            "--ttl",
+            "30d",
             "--passphrase-file",
             "root.pass",
             "--new-passphrase-file",
@@ -86,20 +89,7 @@ fn set(items: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
 /// ending 10 days after T1 that a profile still issues 30-day certificates from.
 fn mixed_directory(env: &Env) -> [String; 6] {
     init_at(env);
-    ok_at(
-        env,
-        T0,
-        &[
-            "create-intermediate",
-            "short",
-            "--ttl",
-            "30d",
-            "--passphrase-file",
-            "root.pass",
-            "--new-passphrase-file",
-            "int.pass",
-        ],
-    );
+    short_intermediate(env);
     env.append_settings(
         "\n[profiles.edge]\nca = \"short\"\ndefault_ttl = \"24h\"\nmax_ttl = \"30d\"\nkey_types = [\"p256\"]\next_key_usage = [\"serverAuth\"]\nallowed_dns = [\"**.acme.internal\"]\n",
     );
@@ -475,20 +465,7 @@ fn prometheus_textfile_follows_the_format_and_carries_the_gauges() {
 fn other_findings_each_with_its_code() {
     let env = Env::new();
     init_at(&env);
-    ok_at(
-        &env,
-        T0,
-        &[
-            "create-intermediate",
-            "short",
-            "--ttl",
-            "30d",
-            "--passphrase-file",
-            "root.pass",
-            "--new-passphrase-file",
-            "int.pass",
-        ],
-    );
+    short_intermediate(&env);
     let a = issue_at(&env, T0, &["--dns", "a.acme.internal", "--ttl", "90d", "--out", "a"]);
     // A bulk revocation whose `gen-crl` has not run yet: the published CRL is behind.
     ok_at(&env, T0, &["revoke", &a, "--no-crl", "--passphrase-file", "int.pass"]);

@@ -35,6 +35,17 @@ fn check_consistent(env: &Env) {
     }
 }
 
+/// Random kill moments that differ from run to run (seeded by the process id).
+fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut x = seed ^ u64::from(std::process::id());
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}
+
 #[test]
 fn sigkill_during_issue_never_corrupts_the_directory() {
     let env = Env::new();
@@ -45,13 +56,7 @@ fn sigkill_during_issue_never_corrupts_the_directory() {
         env.ok(&["issue", "--dns", &format!("w{i}.acme.internal"), "--out", &format!("w{i}")]);
     }
     let per = t.elapsed() / 5;
-    let mut rng = 0x9e3779b97f4a7c15u64 ^ std::process::id() as u64;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x9e3779b97f4a7c15u64);
     const KILLS: usize = 150;
     let mut killed_mid_run = 0;
     for i in 0..KILLS {
@@ -192,13 +197,7 @@ fn sigkill_during_every_kind_of_change_then_audit_is_clean() {
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));
         per.push(t.elapsed());
     }
-    let mut rng = 0x2545f4914f6cdd1du64 ^ std::process::id() as u64;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x2545f4914f6cdd1du64);
     const KILLS: usize = 320;
     let mut landed = [0usize; 4];
     for i in 0..KILLS {
@@ -318,13 +317,7 @@ fn sigkill_during_batches_never_corrupts_the_directory() {
     env.ok(&["issue", "--batch", "b.jsonl"]);
     // Kills spread over the first three quarters of a run, where the groups are committed.
     let per = t.elapsed() * 3 / 4;
-    let mut rng = 0x853c49e6748fea9bu64 ^ std::process::id() as u64;
-    let mut next = || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = xorshift(0x853c49e6748fea9bu64);
     let mut landed = 0;
     for k in 0..30 {
         let mut child = env

@@ -12,6 +12,19 @@ use sha2::{Digest, Sha256};
 
 pub const ROOT_PASS: &str = "root passphrase 1";
 pub const INT_PASS: &str = "issuing passphrase 2";
+/// `pki init` of the tests' directories: Acme, acme.internal, encrypted keys.
+pub const INIT_ARGS: &[&str] = &[
+    "init",
+    "--non-interactive",
+    "--org",
+    "Acme",
+    "--trust-domain",
+    "acme.internal",
+    "--passphrase-file",
+    "root.pass",
+    "--new-passphrase-file",
+    "int.pass",
+];
 
 pub struct Env {
     pub tmp: tempfile::TempDir,
@@ -62,18 +75,7 @@ impl Env {
 
     /// A root and an issuing intermediate with encrypted keys.
     pub fn init(&self) {
-        self.ok(&[
-            "init",
-            "--non-interactive",
-            "--org",
-            "Acme",
-            "--trust-domain",
-            "acme.internal",
-            "--passphrase-file",
-            "root.pass",
-            "--new-passphrase-file",
-            "int.pass",
-        ]);
+        self.ok(INIT_ARGS);
     }
 
     /// The same with unencrypted keys: for tests that issue many certificates quickly.
