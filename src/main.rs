@@ -9,6 +9,7 @@ mod certs;
 mod cli;
 mod cmd;
 mod crl;
+mod crl_der;
 mod ctx;
 mod duration;
 mod exit;

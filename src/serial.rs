@@ -59,6 +59,37 @@ impl Serial {
         Ok(Serial::from_bytes(&bytes))
     }
 
+    /// Appends the bytes of a serial in the canonical form pki stores (even-length hex, no
+    /// separators) to `out`, without an allocation; false (nothing appended) for any other form.
+    pub fn decode_canonical_into(hex: &str, out: &mut Vec<u8>) -> bool {
+        fn nibble(c: u8) -> Option<u8> {
+            match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'A'..=b'F' => Some(c - b'A' + 10),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                _ => None,
+            }
+        }
+        let b = hex.as_bytes();
+        if b.is_empty() || !b.len().is_multiple_of(2) || b.len() > 80 {
+            return false;
+        }
+        let start = out.len();
+        for p in b.chunks_exact(2) {
+            match (nibble(p[0]), nibble(p[1])) {
+                (Some(h), Some(l)) => out.push((h << 4) | l),
+                _ => {
+                    out.truncate(start);
+                    return false;
+                }
+            }
+        }
+        // DER-minimal: no leading zero bytes (but keep one byte for zero itself).
+        let zeros = out[start..].iter().take_while(|&&x| x == 0).count().min(out.len() - start - 1);
+        out.drain(start..start + zeros);
+        true
+    }
+
     pub fn bytes(&self) -> &[u8] {
         &self.0
     }
@@ -102,6 +133,25 @@ mod tests {
     fn rejects_non_hex() {
         for bad in ["", "xyz", "12 34", ":::"] {
             assert_eq!(Serial::parse(bad).unwrap_err(), PkiError::BadSerial { value: bad.into() });
+        }
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::Serial;
+
+    #[test]
+    fn canonical_hex_decodes_like_parse_and_refuses_the_rest() {
+        for hex in ["4A0BFF00112233445566778899AABBCC", "0080", "00", "7f", "000000AB"] {
+            let mut out = vec![9];
+            assert!(Serial::decode_canonical_into(hex, &mut out), "{hex}");
+            assert_eq!(&out[1..], Serial::parse(hex).unwrap().bytes(), "{hex}");
+        }
+        for bad in ["", "ABC", "4A:0B", "zz", "0x10"] {
+            let mut out = vec![9];
+            assert!(!Serial::decode_canonical_into(bad, &mut out), "{bad}");
+            assert_eq!(out, [9], "{bad} left bytes behind");
         }
     }
 }
