@@ -291,7 +291,8 @@ mod tests {
             }
             serials.push(s);
         }
-        let when = |i: usize| if i.is_multiple_of(5) { t(2_600_000_000 + i as i64) } else { t(1_780_000_000 + i as i64) };
+        let when =
+            |i: usize| if i.is_multiple_of(5) { t(2_600_000_000 + i as i64) } else { t(1_780_000_000 + i as i64) };
         let ours: Vec<Revoked<'_>> = serials
             .iter()
             .enumerate()
