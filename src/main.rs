@@ -18,6 +18,7 @@ mod fuzz;
 mod inspect;
 mod issuance;
 mod keys;
+mod mem;
 mod outfiles;
 mod policy;
 mod serial;

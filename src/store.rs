@@ -309,7 +309,10 @@ impl CaDir {
     /// The text of a CA's revoked list ("" when nothing was revoked).
     pub fn revoked_list_text(&self, ca: &str) -> Result<String> {
         let p = self.revoked_list_path(ca);
-        let bytes = read_if_exists(&p)?.unwrap_or_default();
+        let Some(mut f) = open_if_exists(&p)? else { return Ok(String::new()) };
+        let mut bytes = Vec::with_capacity(f.metadata()?.len() as usize + 1);
+        crate::mem::advise_huge_pages(&mut bytes);
+        f.read_to_end(&mut bytes).with_context(|| format!("cannot read {}", p.display()))?;
         String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8", p.display()))
     }
 
