@@ -635,7 +635,7 @@ impl Audit<'_> {
                 }
                 _ => {}
             }
-            if crate::crl::is_behind(self.dir, name, self.now)? == Some(true) {
+            if crate::crl::misses_revocations(self.dir, name, &crl, self.now)? {
                 let msg = format!(
                     "the CRL of CA '{name}' misses a revocation recorded since it was made: revoked certificates are still accepted; run {regen} and publish it"
                 );
@@ -721,9 +721,10 @@ impl Audit<'_> {
             Ok(())
         })?;
 
-        let ders: HashMap<&str, &[u8]> = cas.iter().map(|c| (c.name.as_str(), c.der.as_slice())).collect();
-        let parsed: HashMap<&str, X509Certificate<'_>> =
-            ders.iter().filter_map(|(n, d)| X509Certificate::from_der(d).ok().map(|(_, c)| (*n, c))).collect();
+        let parsed: HashMap<&str, X509Certificate<'_>> = cas
+            .iter()
+            .filter_map(|c| X509Certificate::from_der(&c.der).ok().map(|(_, x)| (c.name.as_str(), x)))
+            .collect();
         let total = self.summary.certificates;
         let mut done = 0u64;
         let dir = self.dir;
@@ -738,7 +739,7 @@ impl Audit<'_> {
                     progress("reading certificates", done, total);
                 }
                 let Ok(serial) = Serial::parse(v.serial) else { return Ok(()) };
-                let key = serial_key(&serial);
+                let key = serial.key16();
                 let path = dir.cert_path(&serial);
                 let shown = path.strip_prefix(&dir.root).unwrap_or(&path).display().to_string();
                 let cert = |code, msg: String| {
@@ -790,7 +791,7 @@ impl Audit<'_> {
             issued.iter().filter(|(k, (_, seen))| !seen && !unapplied.contains(*k)).map(|(k, _)| *k).collect();
         unseen.sort();
         for k in unseen {
-            let serial = Serial::from_bytes(trim_key(&k)).hex();
+            let serial = Serial::from_bytes(&k).hex();
             let msg = format!(
                 "the ledger records the issue of {serial} but inventory.tsv has no record of it: run `pki{} reindex`",
                 self.d
@@ -807,9 +808,9 @@ impl Audit<'_> {
             if path.is_dir() {
                 return Ok(());
             }
-            let known = serial.as_ref().and_then(serial_key).is_some_and(|k| issued.contains_key(&k));
+            let known = serial.as_ref().and_then(Serial::key16).is_some_and(|k| issued.contains_key(&k));
             if !known && self.opts.ca.is_none() {
-                orphans.push((path.to_path_buf(), serial.as_ref().and_then(serial_key), 0));
+                orphans.push((path.to_path_buf(), serial.as_ref().and_then(Serial::key16), 0));
             }
             Ok(())
         })?;
@@ -853,29 +854,13 @@ fn loose_finding(path: &std::path::Path, mode: u32, is_dir: bool, is_key: bool) 
     Finding::new(sev, code, "file", p.to_string(), msg)
 }
 
-/// The inventory's serials as fixed-size keys (pki's serials are at most 16 bytes).
-fn serial_key(s: &Serial) -> Option<[u8; 16]> {
-    let b = s.bytes();
-    if b.len() > 16 {
-        return None;
-    }
-    let mut k = [0u8; 16];
-    k[16 - b.len()..].copy_from_slice(b);
-    Some(k)
-}
-
-fn trim_key(k: &[u8; 16]) -> &[u8] {
-    let start = k.iter().position(|&b| b != 0).unwrap_or(15);
-    &k[start..]
-}
-
 /// (serial key, SHA-256, CA, sequence number) of a cert-issued ledger line.
 fn issued_entry(line: &str) -> Option<([u8; 16], [u8; 32], String, u64)> {
     let rec: LedgerRecord = serde_json::from_str(line).ok()?;
     if rec.event != "cert-issued" {
         return None;
     }
-    let key = serial_key(&Serial::parse(rec.data["serial"].as_str()?).ok()?)?;
+    let key = Serial::parse(rec.data["serial"].as_str()?).ok()?.key16()?;
     let hex = rec.data["sha256"].as_str()?;
     let mut sha = [0u8; 32];
     for (i, b) in sha.iter_mut().enumerate() {

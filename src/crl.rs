@@ -277,7 +277,16 @@ pub fn current_times(dir: &CaDir, ca: &str) -> Result<Option<(OffsetDateTime, Op
 /// a CRL "behind the inventory". None when the CA has no CRL yet.
 pub fn is_behind(dir: &CaDir, ca: &str, now: OffsetDateTime) -> Result<Option<bool>> {
     let Some(der) = dir.current_crl_der(ca)? else { return Ok(None) };
-    let crl = parse_crl(dir, ca, &der)?;
+    Ok(Some(misses_revocations(dir, ca, &parse_crl(dir, ca, &der)?, now)?))
+}
+
+/// Whether `crl` (already parsed) lacks a revocation, or a reason change, of the CA's list.
+pub fn misses_revocations(
+    dir: &CaDir,
+    ca: &str,
+    crl: &x509_parser::revocation_list::CertificateRevocationList<'_>,
+    now: OffsetDateTime,
+) -> Result<bool> {
     let listed: HashMap<String, Option<u8>> = crl
         .iter_revoked_certificates()
         .map(|r| (Serial::from_bytes(r.raw_serial()).hex(), r.reason_code().map(|(_, c)| c.0)))
@@ -287,10 +296,10 @@ pub fn is_behind(dir: &CaDir, ca: &str, now: OffsetDateTime) -> Result<Option<bo
         let want = reason_code(e.reason).filter(|r| *r != RevocationReason::Unspecified).map(|r| r as u8);
         match listed.get(e.serial) {
             Some(have) if *have == want => {}
-            _ => return Ok(Some(true)),
+            _ => return Ok(true),
         }
     }
-    Ok(Some(false))
+    Ok(false)
 }
 
 #[cfg(test)]

@@ -54,10 +54,20 @@ fn samples() -> &'static Samples {
         }
         .signed_by(&issuer)
         .unwrap();
-        let rec = InventoryRecord::parse(
-            "4A0BFF00112233445566778899AABBCC\tvalid\t2026-01-01T00:00:00Z\t2026-01-02T00:00:00Z\t-\t-\t-\tissuing\tserver\tp256\tCN=a\tDNS:a.acme.internal,IP:10.0.0.1",
-        )
-        .unwrap();
+        let rec = InventoryRecord {
+            serial: "4A0BFF00112233445566778899AABBCC".into(),
+            status: crate::store::Status::Valid,
+            not_before: "2026-01-01T00:00:00Z".into(),
+            not_after: "2026-01-02T00:00:00Z".into(),
+            revoked_at: None,
+            reason: None,
+            replaced_by: None,
+            ca: "issuing".into(),
+            profile: Some("server".into()),
+            key_type: "p256".into(),
+            subject: "CN=a".into(),
+            sans: vec!["DNS:a.acme.internal".into(), "IP:10.0.0.1".into()],
+        };
         Samples {
             cert_der: cert.der().to_vec(),
             csr_der: csr.der().to_vec(),

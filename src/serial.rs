@@ -38,11 +38,9 @@ impl Serial {
             t = rest;
         }
         // The form pki stores (even-length plain hex) decodes directly: CRLs parse 100,000s.
-        if !t.is_empty() && t.len() <= 80 && t.len().is_multiple_of(2) && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            let hex = |b: u8| (b as char).to_digit(16).expect("checked hex digit") as u8;
-            let raw = t.as_bytes();
-            let start = raw.chunks(2).position(|p| p != b"00").unwrap_or(raw.len() / 2 - 1);
-            return Ok(Serial(raw.chunks(2).skip(start).map(|p| (hex(p[0]) << 4) | hex(p[1])).collect()));
+        let mut canonical = Vec::with_capacity(t.len() / 2);
+        if Self::decode_canonical_into(t, &mut canonical) {
+            return Ok(Serial(canonical));
         }
         // Decoded right to left, so an odd number of digits gets its leading zero for free.
         let digits = t.bytes().filter(|&b| b != b':');
@@ -88,6 +86,15 @@ impl Serial {
         let zeros = out[start..].iter().take_while(|&&x| x == 0).count().min(out.len() - start - 1);
         out.drain(start..start + zeros);
         true
+    }
+
+    /// The serial as a fixed 16-byte key (big-endian, zero-padded), for sets of a million
+    /// serials; None for serials longer than pki issues.
+    pub fn key16(&self) -> Option<[u8; 16]> {
+        let b = &self.0;
+        let mut k = [0u8; 16];
+        k.get_mut(16usize.checked_sub(b.len())?..)?.copy_from_slice(b);
+        Some(k)
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -153,5 +160,20 @@ mod canonical_tests {
             assert!(!Serial::decode_canonical_into(bad, &mut out), "{bad}");
             assert_eq!(out, [9], "{bad} left bytes behind");
         }
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::Serial;
+
+    #[test]
+    fn key16_pads_and_round_trips() {
+        let s = Serial::parse("00AB").unwrap();
+        let k = s.key16().unwrap();
+        assert_eq!(k[15], 0xAB);
+        assert!(k[..15].iter().all(|&b| b == 0));
+        assert_eq!(Serial::from_bytes(&k), s);
+        assert!(Serial::parse(&"7F".repeat(17)).unwrap().key16().is_none());
     }
 }

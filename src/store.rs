@@ -243,25 +243,13 @@ impl CaDir {
     /// Streams the inventory, calling `f` for each complete record.
     pub fn for_each_inventory(&self, mut f: impl FnMut(InventoryRecord) -> Result<()>) -> Result<()> {
         let p = self.path(INVENTORY);
-        let Some(file) = open_if_exists(&p)? else { return Ok(()) };
-        let mut r = BufReader::with_capacity(1 << 16, file);
-        let mut line = String::new();
-        let mut n = 0usize;
-        loop {
-            line.clear();
-            if r.read_line(&mut line)? == 0 {
-                break;
-            }
-            n += 1;
-            // A line without its newline is being written right now by another process.
-            if !line.ends_with('\n') || line.starts_with('#') {
-                continue;
-            }
-            let rec = InventoryRecord::parse(line.trim_end_matches('\n'))
-                .with_context(|| format!("{} line {n} is malformed (run `pki reindex`)", p.display()))?;
-            f(rec)?;
-        }
-        Ok(())
+        self.scan_inventory(
+            |n, v| match v {
+                Ok(v) => f(v.to_record()),
+                Err(why) => Err(anyhow!("{} line {n} is malformed ({why}): run `pki reindex`", p.display())),
+            },
+            |_, _| {},
+        )
     }
 
     /// `crl/NAME.revoked.tsv`: every revocation of certificates NAME issued, appended in order.
@@ -1049,10 +1037,9 @@ impl Locked<'_> {
                 .with_context(|| format!("ledger line {n}: malformed cert-issued record"))?;
             let serial = Serial::parse(&inv.serial)?;
             let path = self.dir.cert_path(&serial);
-            let mut key = [0u8; 16];
-            let b = serial.bytes();
-            key[16 - b.len().min(16)..].copy_from_slice(&b[b.len().saturating_sub(16)..]);
-            seen.insert(key);
+            if let Some(key) = serial.key16() {
+                seen.insert(key);
+            }
             if !path.is_file() {
                 warn(format!(
                     "certificate {} is in the ledger but {} is missing: left out",
@@ -1098,15 +1085,10 @@ impl Locked<'_> {
                 for f in fs::read_dir(shard.path())? {
                     let f = f?;
                     let name = f.file_name().to_string_lossy().into_owned();
-                    let known = name.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok()).is_some_and(|s| {
-                        let mut key = [0u8; 16];
-                        let b = s.bytes();
-                        if b.len() > 16 {
-                            return false;
-                        }
-                        key[16 - b.len()..].copy_from_slice(b);
-                        seen.contains(&key)
-                    });
+                    let known = name
+                        .strip_suffix(".pem")
+                        .and_then(|s| Serial::parse(s).ok()?.key16())
+                        .is_some_and(|k| seen.contains(&k));
                     if !known {
                         warn(format!("{} has no ledger record: left out of the inventory", f.path().display()));
                         report.orphans += 1;
@@ -1261,6 +1243,9 @@ pub struct InventoryView<'a> {
     pub status: Status,
     pub not_before: &'a str,
     pub not_after: &'a str,
+    pub revoked_at: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub replaced_by: Option<&'a str>,
     pub ca: &'a str,
     pub profile: Option<&'a str>,
     pub key_type: &'a str,
@@ -1274,7 +1259,10 @@ impl<'a> InventoryView<'a> {
         let b = line.as_bytes();
         // Tab positions of the fixed-width part (see FIXED_PREFIX_LEN).
         const TABS: [usize; 7] = [32, 43, 64, 85, 106, 127, 160];
-        if b.len() <= FIXED_PREFIX_LEN || TABS.iter().any(|&i| b[i] != b'\t') || !line.is_char_boundary(161) {
+        if b.len() <= FIXED_PREFIX_LEN
+            || TABS.iter().any(|&i| b[i] != b'\t')
+            || !line.is_char_boundary(FIXED_PREFIX_LEN)
+        {
             return Err("the fixed-width fields are damaged".into());
         }
         let status = Status::parse(&line[33..43])
@@ -1285,11 +1273,15 @@ impl<'a> InventoryView<'a> {
         else {
             return Err("expected 12 tab-separated fields".into());
         };
+        let field = |r: std::ops::Range<usize>| Some(line[r].trim_end()).filter(|t| *t != "-" && !t.is_empty());
         Ok(InventoryView {
             serial: line[..32].trim_end(),
             status,
-            not_before: &line[44..64],
-            not_after: &line[65..85],
+            not_before: line[44..64].trim_end(),
+            not_after: line[65..85].trim_end(),
+            revoked_at: field(86..106),
+            reason: field(107..127),
+            replaced_by: field(128..160),
             ca,
             profile: (profile != "-").then_some(profile),
             key_type,
@@ -1300,6 +1292,24 @@ impl<'a> InventoryView<'a> {
 
     pub fn sans(&self) -> impl Iterator<Item = &'a str> {
         self.sans.split(',').filter(|s| !s.is_empty())
+    }
+
+    pub fn to_record(self) -> InventoryRecord {
+        let owned = |o: Option<&str>| o.map(str::to_string);
+        InventoryRecord {
+            serial: self.serial.to_string(),
+            status: self.status,
+            not_before: self.not_before.to_string(),
+            not_after: self.not_after.to_string(),
+            revoked_at: owned(self.revoked_at),
+            reason: owned(self.reason),
+            replaced_by: owned(self.replaced_by),
+            ca: self.ca.to_string(),
+            profile: owned(self.profile),
+            key_type: self.key_type.to_string(),
+            subject: self.subject.to_string(),
+            sans: self.sans().map(str::to_string).collect(),
+        }
     }
 }
 
@@ -1333,25 +1343,7 @@ impl InventoryRecord {
     }
 
     pub fn parse(line: &str) -> Result<InventoryRecord> {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() != 12 {
-            bail!("expected 12 tab-separated fields, found {}", f.len());
-        }
-        Ok(InventoryRecord {
-            serial: f[0].trim_end().to_string(),
-            status: Status::parse(f[1])
-                .ok_or_else(|| anyhow!("unknown status '{}'", f[1].trim_end().escape_debug()))?,
-            not_before: f[2].trim_end().to_string(),
-            not_after: f[3].trim_end().to_string(),
-            revoked_at: opt(f[4]),
-            reason: opt(f[5]),
-            replaced_by: opt(f[6]),
-            ca: f[7].to_string(),
-            profile: opt(f[8]),
-            key_type: f[9].to_string(),
-            subject: f[10].to_string(),
-            sans: if f[11] == "-" { vec![] } else { f[11].split(',').map(str::to_string).collect() },
-        })
+        InventoryView::parse(line).map(|v| v.to_record()).map_err(|why| anyhow!(why))
     }
 
     fn ledger_data(&self) -> serde_json::Value {

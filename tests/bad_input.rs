@@ -51,27 +51,7 @@ fn files(env: &Env) {
     w("text.txt", b"just some text\n");
     w("garbage.bin", &[0xde, 0xad, 0xbe, 0xef, 0x00, 0x01]);
     w("bad.jsonl", b"{\"dns\": [\"x.acme.internal\"]\n");
-    let o = openssl(
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            "csr.key",
-            "-subj",
-            "/CN=c.acme.internal",
-            "-out",
-            "good.csr",
-            "-outform",
-            "DER",
-        ],
-        env.tmp.path(),
-    );
-    assert!(o.status.success());
+    openssl_p256_csr(env.tmp.path(), "csr.key", "c.acme.internal", "good.csr", &["-outform", "DER"]);
     let mut csr = std::fs::read(env.path("good.csr")).unwrap();
     let n = csr.len();
     csr[n - 5] ^= 0x55;

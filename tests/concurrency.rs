@@ -57,11 +57,7 @@ fn eight_processes_issuing_a_hundred_each_with_revocations_and_crls() {
 
     let (intact, records) = ledger_chain_intact(&ca);
     assert!(intact, "ledger hash chain broken");
-    let issued: HashSet<String> = records
-        .iter()
-        .filter(|r| r["event"] == "cert-issued")
-        .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
-        .collect();
+    let issued: HashSet<String> = issued_serials(&records).into_iter().collect();
     assert_eq!(records.iter().filter(|r| r["event"] == "cert-issued").count(), PROCS * EACH);
     assert_eq!(issued, printed);
     for s in &printed {

@@ -13,11 +13,7 @@ fn check_consistent(env: &Env) {
     let ca = env.ca();
     let (intact, records) = ledger_chain_intact(&ca);
     assert!(intact, "ledger chain broken");
-    let ledger: HashSet<String> = records
-        .iter()
-        .filter(|r| r["event"] == "cert-issued")
-        .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
-        .collect();
+    let ledger: HashSet<String> = issued_serials(&records).into_iter().collect();
     // Every inventory record has its certificate, and the ledger vouches for it.
     for r in inventory(&ca) {
         assert!(cert_file(&ca, &r[0]).is_file(), "inventory record {} has no certificate", r[0]);
@@ -81,18 +77,9 @@ fn sigkill_during_issue_never_corrupts_the_directory() {
     // The next run repairs what was left and works; afterwards ledger and inventory agree exactly.
     let s = env.ok(&["issue", "--dns", "after.acme.internal", "--out", "after"]);
     check_consistent(&env);
-    let ca = env.ca();
-    let (_, records) = ledger_chain_intact(&ca);
-    let ledger: Vec<String> = records
-        .iter()
-        .filter(|r| r["event"] == "cert-issued")
-        .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
-        .collect();
-    let inv: Vec<String> = inventory(&ca).into_iter().map(|r| r[0].clone()).collect();
-    assert_eq!(ledger, inv, "inventory and ledger disagree after repair");
+    let inv = ledger_matches_inventory(&env);
     assert_eq!(inv.last().unwrap(), s.trim());
-    let pending = ca.join("pending");
-    assert!(!pending.exists() || std::fs::read_dir(&pending).unwrap().next().is_none(), "pending/ not cleaned");
+    let ca = env.ca();
     // reindex from scratch gives the same inventory.
     let before = std::fs::read(ca.join("inventory.tsv")).unwrap();
     env.ok(&["reindex"]);
@@ -116,11 +103,7 @@ fn every_crash_point_of_issue_is_recovered() {
         check_consistent(&env);
         let ca = env.ca();
         let (_, records) = ledger_chain_intact(&ca);
-        let crashed: Vec<String> = records
-            .iter()
-            .filter(|r| r["event"] == "cert-issued")
-            .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
-            .collect();
+        let crashed = issued_serials(&records);
         assert_eq!(crashed.len(), usize::from(committed), "{point}");
         // The next run repairs: a committed certificate gets its file and inventory line.
         let s = env.ok(&["issue", "--dns", "d.acme.internal", "--out", "d"]);
@@ -264,16 +247,13 @@ fn batch_file(env: &Env, name: &str, n: usize) {
     std::fs::write(env.path(name), lines).unwrap();
 }
 
-/// After repair, the ledger's issues and the inventory agree exactly, in order.
-fn ledger_matches_inventory(env: &Env) -> usize {
+/// After repair, the ledger's issues and the inventory agree exactly, in order, every one has
+/// its file and pending/ is empty. Returns the inventory's serials.
+fn ledger_matches_inventory(env: &Env) -> Vec<String> {
     let ca = env.ca();
     let (intact, records) = ledger_chain_intact(&ca);
     assert!(intact);
-    let ledger: Vec<String> = records
-        .iter()
-        .filter(|r| r["event"] == "cert-issued")
-        .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
-        .collect();
+    let ledger = issued_serials(&records);
     let inv: Vec<String> = inventory(&ca).into_iter().map(|r| r[0].clone()).collect();
     assert_eq!(ledger, inv, "inventory and ledger disagree after repair");
     for s in &inv {
@@ -281,7 +261,7 @@ fn ledger_matches_inventory(env: &Env) -> usize {
     }
     let pending = ca.join("pending");
     assert!(!pending.exists() || std::fs::read_dir(&pending).unwrap().next().is_none(), "pending/ not cleaned");
-    inv.len()
+    inv
 }
 
 #[test]
@@ -302,7 +282,7 @@ fn every_crash_point_of_a_batch_group_is_recovered() {
         assert_eq!(codes.contains(&"change-interrupted"), committed, "{point}");
         env.ok(&["issue", "--dns", "d.acme.internal", "--out", "d"]);
         check_consistent(&env);
-        let n = ledger_matches_inventory(&env);
+        let n = ledger_matches_inventory(&env).len();
         assert_eq!(n, if committed { 6 } else { 1 }, "{point}");
     }
 }
@@ -339,7 +319,7 @@ fn sigkill_during_batches_never_corrupts_the_directory() {
     }
     assert!(landed > 10, "only {landed} of 30 kills landed during a batch");
     env.ok(&["issue", "--dns", "after.acme.internal", "--out", "after"]);
-    let n = ledger_matches_inventory(&env);
+    let n = ledger_matches_inventory(&env).len();
     // Whole groups only: what was committed is a multiple of the group size per interrupted run.
     eprintln!("{landed} of 30 kills landed during a batch; {n} certificates committed");
     let o = env.run(&["audit", "--deep", "--json"]);

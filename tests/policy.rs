@@ -19,31 +19,12 @@ fn every_profile_rule_refuses_and_changes_nothing() {
     );
     let dir = env.tmp.path();
     // CSRs: one asking for CA:TRUE, one whose signature was altered after signing.
-    assert!(
-        openssl(
-            &[
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "k.pem",
-                "-subj",
-                "/CN=ca.acme.internal",
-                "-addext",
-                "subjectAltName=DNS:ca.acme.internal",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-out",
-                "ca.csr"
-            ],
-            dir
-        )
-        .status
-        .success()
+    openssl_p256_csr(
+        dir,
+        "k.pem",
+        "ca.acme.internal",
+        "ca.csr",
+        &["-addext", "subjectAltName=DNS:ca.acme.internal", "-addext", "basicConstraints=critical,CA:TRUE"],
     );
     assert!(
         openssl(

@@ -144,6 +144,18 @@ pub fn openssl(args: &[&str], cwd: &Path) -> Output {
     Command::new("openssl").args(args).current_dir(cwd).output().expect("openssl is installed")
 }
 
+/// A CSR from `openssl req` in `cwd` for a new P-256 key written to `key`, CN `cn`, with more
+/// arguments (`-addext ...`, `-outform DER`); panics if OpenSSL fails.
+pub fn openssl_p256_csr(cwd: &Path, key: &str, cn: &str, out: &str, extra: &[&str]) {
+    let subj = format!("/CN={cn}");
+    let mut args =
+        vec!["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key];
+    args.extend_from_slice(&["-subj", &subj, "-out", out]);
+    args.extend_from_slice(extra);
+    let o = openssl(&args, cwd);
+    assert!(o.status.success(), "openssl req: {}", String::from_utf8_lossy(&o.stderr));
+}
+
 /// `openssl verify -x509_strict -purpose PURPOSE` of DIR/cert.pem with DIR/root.pem as the trust
 /// anchor and DIR/chain.pem as intermediates, run in `cwd`.
 pub fn openssl_verify(cwd: &Path, dir: &str, purpose: &str) -> Output {
@@ -185,6 +197,15 @@ pub fn ledger_chain_intact(ca: &Path) -> (bool, Vec<serde_json::Value>) {
         records.push(v);
     }
     (ok, records)
+}
+
+/// The serials of the ledger's cert-issued records, in ledger order.
+pub fn issued_serials(records: &[serde_json::Value]) -> Vec<String> {
+    records
+        .iter()
+        .filter(|r| r["event"] == "cert-issued")
+        .map(|r| r["data"]["serial"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Inventory records (non-comment lines) as field vectors.
