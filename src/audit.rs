@@ -674,7 +674,16 @@ impl Audit<'_> {
                 );
                 self.push(Finding::new(Severity::Info, "change-interrupted", "ledger", "ledger.jsonl", msg));
             }
-            Ok(_) => {}
+            Ok(_) => {
+                let listed = self.dir.batch_in_progress();
+                if !listed.is_empty() {
+                    let msg = format!(
+                        "a batch group of {} certificates was interrupted before its commit or is being written now: the next pki command that changes the directory removes them",
+                        listed.len()
+                    );
+                    self.push(Finding::new(Severity::Info, "change-interrupted", "ledger", "pending/", msg));
+                }
+            }
             Err(e) => {
                 let msg = format!("{e:#}: restore ledger.jsonl from a backup");
                 self.push(Finding::new(Severity::Critical, "ledger-malformed", "ledger", "ledger.jsonl", msg));
@@ -816,6 +825,8 @@ impl Audit<'_> {
         })?;
         let mut late: HashSet<[u8; 16]> = HashSet::new();
         if orphans.iter().any(|(_, _, m)| *m == 0) {
+            // A batch group lists its serials before writing their files (reported above).
+            late.extend(self.dir.batch_in_progress().iter().filter_map(|s| Serial::parse(s).ok()?.key16()));
             self.dir.for_each_ledger_line(|n, line| {
                 if n > ledger_lines
                     && let Some((k, ..)) = issued_entry(line)

@@ -337,14 +337,20 @@ impl<'a> Issuing<'a> {
 
     /// Generates the key if needed and signs. Call with the lock held; commit with
     /// `Locked::commit_issue(record, ...)` afterwards.
-    pub fn sign(&mut self, plan: &Plan, lock: &Locked<'_>, key_pass: Option<&Secret>) -> Result<Issued> {
-        let issuer = self.issuers.get(&plan.ca).ok_or_else(|| anyhow!("CA '{}' is not unlocked", plan.ca))?;
+    pub fn sign(&self, plan: &Plan, lock: &Locked<'_>, key_pass: Option<&Secret>) -> Result<Issued> {
         let serial = loop {
             let s = Serial::random()?;
             if lock.serial_is_free(&s) {
                 break s;
             }
         };
+        self.sign_as(plan, serial, key_pass)
+    }
+
+    /// Signs with a serial drawn by the caller (a batch lists its serials before signing, and
+    /// creating each file with O_EXCL refuses a serial already stored).
+    pub fn sign_as(&self, plan: &Plan, serial: Serial, key_pass: Option<&Secret>) -> Result<Issued> {
+        let issuer = self.issuers.get(&plan.ca).ok_or_else(|| anyhow!("CA '{}' is not unlocked", plan.ca))?;
         let spec = LeafSpec {
             subject: plan.subject.clone(),
             dns: plan.dns.clone(),
@@ -360,8 +366,7 @@ impl<'a> Issuing<'a> {
         let (cert, key_pem) = match &plan.key {
             KeySource::Generate(kt) => {
                 let k = keys::generate(*kt)?;
-                let public = keys::key_pair(&k.der, std::path::Path::new("new key"))?;
-                (certs::build_leaf(&spec, &public, issuer)?, Some(keys::to_pem(&k.der, key_pass)?))
+                (certs::build_leaf(&spec, &k.pair, issuer)?, Some(keys::to_pem(&k.der, key_pass)?))
             }
             KeySource::Public { spki_der } => {
                 let public =

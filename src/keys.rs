@@ -20,19 +20,22 @@ pub const OID_P521: &str = "1.3.132.0.35";
 pub const OID_ED25519: &str = "1.3.101.112";
 pub const OID_RSA: &str = "1.2.840.113549.1.1.1";
 
-/// A new private key as unencrypted PKCS#8 DER (wiped from memory when dropped).
+/// A new private key as unencrypted PKCS#8 DER (wiped from memory when dropped), and as a
+/// key pair ready to sign or to be certified (parsing the DER again would repeat the public
+/// key's computation: a scalar multiplication per certificate).
 pub struct NewKey {
     pub der: Zeroizing<Vec<u8>>,
+    pub pair: rcgen::KeyPair,
 }
 
 pub fn generate(kt: KeyType) -> Result<NewKey> {
-    let der = match kt {
+    match kt {
         KeyType::P256 => {
             // ring (through rcgen) generates P-256 keys several times faster than the p256
             // crate, whose first use builds a precomputed table (measured: ~5% of an issue).
-            let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
                 .map_err(|e| anyhow!("cannot generate a P-256 key: {e}"))?;
-            Zeroizing::new(kp.serialize_der())
+            Ok(NewKey { der: Zeroizing::new(pair.serialize_der()), pair })
         }
         KeyType::Ed25519 => {
             let mut seed = Zeroizing::new([0u8; 32]);
@@ -44,10 +47,10 @@ pub fn generate(kt: KeyType) -> Result<NewKey> {
                 0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
             ]);
             der.extend_from_slice(seed.as_ref());
-            der
+            let pair = key_pair(&der, Path::new("new key"))?;
+            Ok(NewKey { der, pair })
         }
-    };
-    Ok(NewKey { der })
+    }
 }
 
 /// PEM for a key: "ENCRYPTED PRIVATE KEY" (PBES2: scrypt N=2^14 r=8 p=1 + AES-256-CBC, which

@@ -47,7 +47,16 @@ const FIXED_PREFIX_LEN: usize = 32 + 1 + 10 + 1 + 20 + 1 + 20 + 1 + 20 + 1 + 20 
 /// `BATCH_GROUP`); recovery looks back at most this far.
 const MAX_GROUP: usize = 1024;
 pub const BATCH_GROUP: usize = 256;
+/// In `pending/`: `batch-FIRSTSERIAL.list` lists the serials of a batch group being written
+/// (two groups overlap: one is committed while the next is signed).
+const BATCH_LIST_PREFIX: &str = "batch-";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A batch group begun with [`Locked::begin_batch`]: its list of serials is on disk.
+#[must_use = "a batch group is finished by Locked::commit_batch"]
+pub struct BatchGroup {
+    manifest: PathBuf,
+}
 
 /// A CA directory on disk. Reading needs no lock; changing needs a [`Locked`] guard.
 pub struct CaDir {
@@ -535,6 +544,27 @@ impl CaDir {
         let text = fs::read_to_string(self.path(LOCK)).ok()?;
         text.trim().strip_prefix("applied ")?.trim().parse().ok()
     }
+
+    /// The serials of a batch group whose writing was interrupted (the next lock completes or
+    /// removes them); empty when none.
+    pub fn batch_in_progress(&self) -> Vec<String> {
+        let lists = self.batch_lists().into_iter().filter_map(|p| fs::read_to_string(p).ok());
+        lists
+            .flat_map(|t| t.lines().map(|l| l.trim().to_string()).collect::<Vec<_>>())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// The lists of batch groups in `pending/` (normally none between changes).
+    fn batch_lists(&self) -> Vec<PathBuf> {
+        let Ok(rd) = fs::read_dir(self.root.join(PENDING)) else { return vec![] };
+        rd.filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name().to_str().is_some_and(|n| n.starts_with(BATCH_LIST_PREFIX) && n.ends_with(".list"))
+            })
+            .map(|e| e.path())
+            .collect()
+    }
 }
 
 /// A file or directory whose mode is looser than 0600 / 0700.
@@ -638,8 +668,12 @@ impl Locked<'_> {
             }
         }
 
-        // Certificates staged under pending/: the same rule.
+        // A batch group's list: its uncommitted certificates are removed.
         let pending = root.join(PENDING);
+        for list in self.dir.batch_lists() {
+            self.recover_batch(&list)?;
+        }
+        // Certificates staged under pending/: the same rule as for CAs.
         if pending.is_dir() {
             let mut changed = false;
             for e in fs::read_dir(&pending)? {
@@ -881,32 +915,72 @@ impl Locked<'_> {
         })
     }
 
-    /// Issues several certificates with one commit (`issue --batch`): the staged files are
-    /// written without an fsync each and made durable together (syncfs), then one ledger write
-    /// commits them all, and the files and inventory lines that follow are synced together
-    /// again before the change is marked applied. Recovery completes every committed record
-    /// after the last applied one, so a kill at any point leaves the same states as `commit_issue`.
-    pub fn commit_issues(&self, items: &[(&InventoryRecord, &str, &str)], actor: &Actor, time: &str) -> Result<()> {
-        if items.is_empty() {
-            return Ok(());
-        }
+    /// Starts a batch group (`issue --batch`): its serials are listed in `pending/batch.list`
+    /// (synced) before any of their certificates is written, so that recovery can remove the
+    /// files of a group that never reached its commit. Then [`Locked::write_batch_cert`] for
+    /// each certificate (any thread) and [`Locked::commit_batch`].
+    pub fn begin_batch(&self, serials: &[Serial]) -> Result<BatchGroup> {
         let pending = self.dir.root.join(PENDING);
         mkdir_0700(&pending)?;
-        let mut staged: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(items.len());
-        let res = (|| -> Result<()> {
-            for (rec, pem_text, _) in items {
-                let p = pending.join(format!("{}.pem", rec.serial));
-                let mut f = create_new_file(&p, 0o600)?;
-                staged.push((p.clone(), self.dir.cert_path(&Serial::parse(&rec.serial)?)));
-                f.write_all(pem_text.as_bytes()).with_context(|| format!("cannot write {}", p.display()))?;
+        let mut list = String::with_capacity(serials.len() * 33);
+        for s in serials {
+            list.push_str(&s.hex());
+            list.push('\n');
+        }
+        let first = serials.first().ok_or_else(|| anyhow!("an empty batch group"))?;
+        let manifest = pending.join(format!("{BATCH_LIST_PREFIX}{}.list", first.hex()));
+        write_new_file(&manifest, list.as_bytes(), 0o600)?;
+        fsync_dir(&pending)?;
+        Ok(BatchGroup { manifest })
+    }
+
+    /// Writes one certificate of a batch group straight to its place in `certs/`, without an
+    /// fsync (the group is synced at once). O_EXCL: a serial already stored is refused.
+    pub fn write_batch_cert(&self, serial: &Serial, pem_text: &str) -> Result<()> {
+        let p = self.dir.cert_path(serial);
+        let f = match create_new_file(&p, 0o600) {
+            Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => {
+                mkdir_0700(p.parent().expect("cert path has a shard"))?;
+                create_new_file(&p, 0o600)
             }
-            syncfs(&pending)
-        })();
-        if let Err(e) = res {
-            for (p, _) in &staged {
-                let _ = fs::remove_file(p);
+            r => r,
+        };
+        let res = f.and_then(|mut f| {
+            f.write_all(pem_text.as_bytes()).with_context(|| format!("cannot write {}", p.display()))
+        });
+        if res.is_err() {
+            let _ = fs::remove_file(&p);
+        }
+        res
+    }
+
+    /// Commits a batch group whose certificates were written: one `syncfs` makes them durable,
+    /// one ledger write commits them all, one inventory append follows, then the list goes.
+    /// Recovery completes every committed record after the last applied one, so a kill at any
+    /// point leaves the same states as `commit_issue`. On failure before the commit, the
+    /// group's files are removed.
+    pub fn commit_batch(
+        &self,
+        group: BatchGroup,
+        items: &[(&InventoryRecord, &str, &str)],
+        actor: &Actor,
+        time: &str,
+    ) -> Result<()> {
+        let pending = self.dir.root.join(PENDING);
+        let undo = |e: anyhow::Error| -> Result<()> {
+            for (rec, _, _) in items {
+                if let Ok(s) = Serial::parse(&rec.serial) {
+                    let _ = fs::remove_file(self.dir.cert_path(&s));
+                }
             }
-            return Err(e);
+            let _ = fs::remove_file(&group.manifest);
+            Err(e)
+        };
+        if items.is_empty() {
+            return fs::remove_file(&group.manifest).context("cannot remove pending/batch.list");
+        }
+        if let Err(e) = syncfs(&pending) {
+            return undo(e);
         }
         crash_point("batch-staged");
         let datas = items
@@ -917,24 +991,48 @@ impl Locked<'_> {
                 d
             })
             .collect();
+        // On a failed ledger write the list stays: the next lock removes what was not committed.
         let committed = self.append_ledger_many("cert-issued", actor, time, datas)?;
         crash_point("batch-committed");
         let last = committed.last().expect("at least one").seq;
         after_commit(&format!("the issue of {} certificates", items.len()), || {
-            let mut shards: HashSet<&Path> = HashSet::new();
-            for (from, to) in &staged {
-                let shard = to.parent().expect("cert path has a shard");
-                if shards.insert(shard) {
-                    mkdir_0700(shard)?;
-                }
-                fs::rename(from, to).with_context(|| format!("cannot move certificate into {}", to.display()))?;
-            }
-            crash_point("batch-moved");
             let lines: Vec<String> = items.iter().map(|(rec, _, _)| rec.to_line()).collect();
-            append_line(&self.dir.path(INVENTORY), &lines.join("\n"), false)?;
-            syncfs(&self.dir.root)?;
-            self.mark_applied(last)
+            append_line(&self.dir.path(INVENTORY), &lines.join("\n"), true)?;
+            crash_point("batch-moved");
+            self.mark_applied(last)?;
+            fs::remove_file(&group.manifest).with_context(|| format!("cannot remove {}", group.manifest.display()))?;
+            fsync_dir(&pending)
         })
+    }
+
+    /// Completes or undoes a batch group interrupted before its list was removed: every listed
+    /// certificate without a `cert-issued` record in the ledger's last lines loses its file
+    /// (the lock is held from a group's list to its commit, and every lock recovers first, so a
+    /// committed group is among the last [`MAX_GROUP`] records).
+    fn recover_batch(&self, manifest: &Path) -> Result<()> {
+        let text = fs::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+        let committed: HashSet<String> = last_lines(&self.dir.path(LEDGER), MAX_GROUP)?
+            .iter()
+            .filter_map(|line| serde_json::from_str::<LedgerRecord>(line).ok())
+            .filter(|r| r.event == "cert-issued")
+            .filter_map(|r| r.data["serial"].as_str().map(str::to_string))
+            .collect();
+        let mut removed = false;
+        for s in text.lines().filter_map(|l| Serial::parse(l.trim()).ok()) {
+            if committed.contains(&s.hex()) {
+                continue;
+            }
+            match fs::remove_file(self.dir.cert_path(&s)) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).context("cannot remove an uncommitted certificate"),
+            }
+        }
+        if removed {
+            syncfs(&self.dir.root)?;
+        }
+        fs::remove_file(manifest)?;
+        fsync_dir(manifest.parent().expect("pending/"))
     }
 
     /// Records a revocation: ledger (the commit), the CA's revoked list, the inventory line.

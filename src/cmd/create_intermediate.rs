@@ -129,7 +129,7 @@ pub fn create(
     };
     let key = keys::generate(req.key_type)?;
     let key_pem = keys::to_pem(&key.der, new_pass.as_ref())?;
-    let public = keys::key_pair(&key.der, &dir.ca_key_path(&req.name))?;
+    let public = key.pair;
     let spec = IntermediateSpec {
         cn: &req.cn,
         org: req.org.as_deref(),

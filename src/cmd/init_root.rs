@@ -64,7 +64,7 @@ pub fn create_root(
     let not_after = certs::not_after(ctx.now, req.ttl)?;
     let key = keys::generate(req.key_type)?;
     let key_pem = keys::to_pem(&key.der, pass)?;
-    let signer = keys::key_pair(&key.der, &dir.ca_key_path(req.name))?;
+    let signer = key.pair;
     let cert = certs::build_root(req.cn, req.org, &signer, ctx.now, not_after)?;
     let lock = dir.lock(timeout)?;
     if !dir.has_settings() {

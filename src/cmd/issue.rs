@@ -14,6 +14,7 @@ use crate::ctx::{Ctx, Secret, read_passphrase_file};
 use crate::exit::Exit;
 use crate::issuance::{Issued, Issuing, Plan, Spec};
 use crate::outfiles::{self, Staged};
+use crate::serial::Serial;
 use crate::store::{BATCH_GROUP, CaDir, InventoryRecord, Locked};
 
 pub const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
@@ -209,11 +210,17 @@ fn describe(i: &Issued) -> String {
     format!("{subject} [{}]", i.sans.join(", "))
 }
 
+/// A batch line's result: the line number and `ok` ahead of the report.
+#[derive(Serialize)]
+struct BatchOk<'a> {
+    line: usize,
+    ok: bool,
+    #[serde(flatten)]
+    report: Report<'a>,
+}
+
 fn print_ok(ctx: &mut Ctx, line: usize, issued: &Issued, files: Option<Files>, out: &Out) -> Result<()> {
-    let mut v = serde_json::to_value(Report::new(issued, files, out))?;
-    v["line"] = line.into();
-    v["ok"] = true.into();
-    serde_json::to_writer(&mut ctx.out, &v)?;
+    serde_json::to_writer(&mut ctx.out, &BatchOk { line, ok: true, report: Report::new(issued, files, out) })?;
     writeln!(ctx.out)?;
     Ok(())
 }
@@ -227,8 +234,132 @@ fn print_refused(ctx: &mut Ctx, line: usize, error: &str) -> Result<()> {
 /// A batch result waiting for its group's commit, in input order.
 enum Queued {
     Refused(usize, String),
-    /// An index into the group.
-    Grouped(usize),
+    /// A batch line and its index into the planned group.
+    Planned(usize, usize),
+}
+
+/// A signed group whose commit runs on its own thread while the next group is signed: the
+/// commit mostly waits for the disk (syncfs), the signing needs the CPUs.
+struct Committing<'s> {
+    handle: std::thread::ScopedJoinHandle<'s, (Vec<Result<Issued>>, Result<()>)>,
+    queue: Vec<Queued>,
+}
+
+/// The batch pipeline: plans collected, one group committing, results printed in input order.
+struct Pipeline<'s, 'l> {
+    scope: &'s std::thread::Scope<'s, 'l>,
+    lock: &'l Locked<'l>,
+    plans: Vec<Plan>,
+    queue: Vec<Queued>,
+    committing: Option<Committing<'s>>,
+    ok: usize,
+    refused: usize,
+}
+
+impl<'s, 'l> Pipeline<'s, 'l> {
+    /// Signs the planned group (in parallel, each certificate written to its place as it is
+    /// signed), then prints the previous group's results once its commit is done, and starts
+    /// this group's commit. With `wait`, also waits for that commit and prints its results.
+    fn flush(&mut self, issuing: &Issuing<'_>, key_pass: Option<&Secret>, ctx: &mut Ctx, wait: bool) -> Result<()> {
+        let signed = if self.plans.is_empty() {
+            None
+        } else {
+            let serials = self.plans.iter().map(|_| Serial::random()).collect::<Result<Vec<_>>>()?;
+            let group = self.lock.begin_batch(&serials)?;
+            let lock = self.lock;
+            let signed = sign_all(&self.plans, serials, &|plan, serial| {
+                let issued = issuing.sign_as(plan, serial.clone(), key_pass)?;
+                lock.write_batch_cert(serial, &issued.cert_pem)?;
+                Ok(issued)
+            });
+            self.plans.clear();
+            Some((group, signed))
+        };
+        self.finish(ctx)?;
+        let queue = std::mem::take(&mut self.queue);
+        match signed {
+            Some((group, mut signed)) => {
+                let (lock, actor, time) = (self.lock, ctx.actor.clone(), crate::certs::rfc3339(ctx.now));
+                let handle = self.scope.spawn(move || {
+                    let records: Vec<Option<InventoryRecord>> =
+                        signed.iter_mut().map(|r| r.as_mut().ok().and_then(|i| i.record.take())).collect();
+                    let items: Vec<(&InventoryRecord, &str, &str)> = signed
+                        .iter()
+                        .zip(&records)
+                        .filter_map(|(s, r)| Some((r.as_ref()?, s.as_ref().ok()?)))
+                        .map(|(r, i)| (r, i.cert_pem.as_str(), i.sha256.as_str()))
+                        .collect();
+                    let res = lock.commit_batch(group, &items, &actor, &time);
+                    (signed, res)
+                });
+                self.committing = Some(Committing { handle, queue });
+            }
+            None => self.print(ctx, queue, &[], &Ok(()))?,
+        }
+        if wait {
+            self.finish(ctx)?;
+        }
+        ctx.out.flush()?;
+        Ok(())
+    }
+
+    /// Waits for the group being committed, if any, and prints its results.
+    fn finish(&mut self, ctx: &mut Ctx) -> Result<()> {
+        if let Some(c) = self.committing.take() {
+            let (signed, res) = c.handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            self.print(ctx, c.queue, &signed, &res)?;
+        }
+        Ok(())
+    }
+
+    fn print(&mut self, ctx: &mut Ctx, queue: Vec<Queued>, signed: &[Result<Issued>], res: &Result<()>) -> Result<()> {
+        for q in queue {
+            match q {
+                Queued::Refused(line, msg) => {
+                    self.refused += 1;
+                    print_refused(ctx, line, &msg)?;
+                }
+                Queued::Planned(line, k) => match (&signed[k], res) {
+                    (Ok(issued), Ok(())) => {
+                        self.ok += 1;
+                        print_ok(ctx, line, issued, None, &Out::Stdout)?;
+                    }
+                    (Err(e), _) | (Ok(_), Err(e)) => {
+                        self.refused += 1;
+                        print_refused(ctx, line, &format!("{e:#}"))?;
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Key generation, signing and writing each certificate dominate a batch, and every
+/// certificate is independent: the group is split over the available cores. Results keep the
+/// input order.
+fn sign_all(
+    plans: &[Plan],
+    serials: Vec<Serial>,
+    one: &(dyn Fn(&Plan, &Serial) -> Result<Issued> + Sync),
+) -> Vec<Result<Issued>> {
+    let work: Vec<(&Plan, Serial)> = plans.iter().zip(serials).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if threads < 2 || work.len() < 2 * threads {
+        return work.iter().map(|(p, s)| one(p, s)).collect();
+    }
+    let per = work.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let mut chunks = work.chunks(per);
+        let mine = chunks.next().expect("at least one chunk");
+        let others: Vec<_> =
+            chunks.map(|c| scope.spawn(move || c.iter().map(|(p, s)| one(p, s)).collect::<Vec<_>>())).collect();
+        let mut all: Vec<Result<Issued>> = mine.iter().map(|(p, s)| one(p, s)).collect();
+        for h in others {
+            all.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        all
+    })
 }
 
 #[derive(Serialize)]
@@ -272,110 +403,78 @@ fn run_batch(
     // Results are written in blocks, flushed after each group (a reader sees them per group).
     let raw_out = std::mem::replace(&mut ctx.out, Box::new(std::io::sink()));
     ctx.out = Box::new(std::io::BufWriter::with_capacity(1 << 16, raw_out));
-    let (mut ok, mut refused) = (0usize, 0usize);
-    // Certificates printed to stdout are committed in groups (one ledger write and two syncs per
-    // group instead of several fsyncs per certificate). Results are printed in input order, each
-    // only once its certificate is committed.
-    let mut group: Vec<(usize, Issued, InventoryRecord)> = Vec::with_capacity(BATCH_GROUP);
-    let mut queue: Vec<Queued> = vec![];
-    let flush = |group: &mut Vec<(usize, Issued, InventoryRecord)>,
-                 queue: &mut Vec<Queued>,
-                 ctx: &mut Ctx|
-     -> Result<(usize, usize)> {
-        let items: Vec<(&InventoryRecord, &str, &str)> =
-            group.iter().map(|(_, i, r)| (r, i.cert_pem.as_str(), i.sha256.as_str())).collect();
-        let res = lock.commit_issues(&items, &ctx.actor, &crate::certs::rfc3339(ctx.now));
-        let (mut o, mut r) = (0, 0);
-        for q in queue.drain(..) {
-            match q {
-                Queued::Refused(line, msg) => {
-                    r += 1;
-                    print_refused(ctx, line, &msg)?;
-                }
-                Queued::Grouped(k) => {
-                    let (line, issued, _) = &group[k];
-                    match &res {
-                        Ok(()) => {
-                            o += 1;
-                            print_ok(ctx, *line, issued, None, &Out::Stdout)?;
-                        }
-                        Err(e) => {
-                            r += 1;
-                            print_refused(ctx, *line, &format!("{e:#}"))?;
-                        }
-                    }
-                }
-            }
-        }
-        group.clear();
-        ctx.out.flush()?;
-        Ok((o, r))
-    };
-    for (i, line) in reader.lines().enumerate() {
-        let n = i + 1;
-        let line = line.with_context(|| format!("cannot read batch line {n}"))?;
-        if line.trim().is_empty() || line.trim_start().starts_with('#') {
-            continue;
-        }
-        let planned = (|| -> Result<(Plan, Out)> {
-            let mut spec: Spec =
-                serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("not a valid request: {e}"))?;
-            // Command-line flags are defaults for every line.
-            spec.profile = spec.profile.or_else(|| args.profile.clone());
-            spec.ca = spec.ca.or_else(|| args.ca.clone());
-            spec.ttl = spec.ttl.or_else(|| args.ttl.clone());
-            spec.key_type = spec.key_type.or_else(|| args.key_type.clone());
-            spec.force |= args.force;
-            spec.clip_ttl |= args.clip_ttl;
-            if spec.out.is_none() {
-                spec.out = Some(PathBuf::from("-"));
-            }
-            let out = out_of(&spec);
-            if let Out::Dir(d) = &out {
-                outfiles::check_targets(d, &OUT_FILES, spec.force)?;
-            }
-            let plan = issuing.plan(&spec, ctx.now)?;
-            issuing.unlock(&plan.ca, ctx)?;
-            Ok((plan, out))
-        })();
-        let (plan, out) = match planned {
-            Ok(p) => p,
-            Err(e) => {
-                queue.push(Queued::Refused(n, format!("{e:#}")));
+    // Certificates printed to stdout are signed in parallel and committed in groups (one
+    // ledger write and one syncfs per group instead of several fsyncs per certificate), each
+    // group's commit overlapping the signing of the next. Results are printed in input order,
+    // each only once its certificate is committed.
+    let (ok, refused) = std::thread::scope(|scope| -> Result<(usize, usize)> {
+        let mut p = Pipeline {
+            scope,
+            lock: &lock,
+            plans: Vec::with_capacity(BATCH_GROUP),
+            queue: vec![],
+            committing: None,
+            ok: 0,
+            refused: 0,
+        };
+        for (i, line) in reader.lines().enumerate() {
+            let n = i + 1;
+            let line = line.with_context(|| format!("cannot read batch line {n}"))?;
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-        };
-        if matches!(out, Out::Stdout) && plan.renews.is_none() {
-            match issuing.sign(&plan, &lock, key_pass) {
-                Ok(mut issued) => {
-                    let record = issued.record.take().expect("sign returns the inventory record");
-                    queue.push(Queued::Grouped(group.len()));
-                    group.push((n, issued, record));
+            let planned = (|| -> Result<(Plan, Out)> {
+                let mut spec: Spec =
+                    serde_json::from_str(&line).map_err(|e| anyhow::anyhow!("not a valid request: {e}"))?;
+                // Command-line flags are defaults for every line.
+                spec.profile = spec.profile.or_else(|| args.profile.clone());
+                spec.ca = spec.ca.or_else(|| args.ca.clone());
+                spec.ttl = spec.ttl.or_else(|| args.ttl.clone());
+                spec.key_type = spec.key_type.or_else(|| args.key_type.clone());
+                spec.force |= args.force;
+                spec.clip_ttl |= args.clip_ttl;
+                if spec.out.is_none() {
+                    spec.out = Some(PathBuf::from("-"));
                 }
-                Err(e) => queue.push(Queued::Refused(n, format!("{e:#}"))),
+                let out = out_of(&spec);
+                if let Out::Dir(d) = &out {
+                    outfiles::check_targets(d, &OUT_FILES, spec.force)?;
+                }
+                let plan = issuing.plan(&spec, ctx.now)?;
+                issuing.unlock(&plan.ca, ctx)?;
+                Ok((plan, out))
+            })();
+            let (plan, out) = match planned {
+                Ok(x) => x,
+                Err(e) => {
+                    p.queue.push(Queued::Refused(n, format!("{e:#}")));
+                    continue;
+                }
+            };
+            if matches!(out, Out::Stdout) && plan.renews.is_none() {
+                p.queue.push(Queued::Planned(n, p.plans.len()));
+                p.plans.push(plan);
+                if p.plans.len() >= BATCH_GROUP {
+                    p.flush(&issuing, key_pass, ctx, false)?;
+                }
+                continue;
             }
-            if group.len() >= BATCH_GROUP {
-                let (o, r) = flush(&mut group, &mut queue, ctx)?;
-                (ok, refused) = (ok + o, refused + r);
+            // Files in a directory: committed on their own, after everything before them.
+            p.flush(&issuing, key_pass, ctx, true)?;
+            match issue_one(&mut issuing, &plan, &lock, &out, key_pass, ctx) {
+                Ok((issued, files)) => {
+                    p.ok += 1;
+                    print_ok(ctx, n, &issued, files, &out)?;
+                }
+                Err(e) => {
+                    p.refused += 1;
+                    print_refused(ctx, n, &format!("{e:#}"))?;
+                }
             }
-            continue;
         }
-        // Files in a directory: committed on their own, after everything before them.
-        let (o, r) = flush(&mut group, &mut queue, ctx)?;
-        (ok, refused) = (ok + o, refused + r);
-        match issue_one(&mut issuing, &plan, &lock, &out, key_pass, ctx) {
-            Ok((issued, files)) => {
-                ok += 1;
-                print_ok(ctx, n, &issued, files, &out)?;
-            }
-            Err(e) => {
-                refused += 1;
-                print_refused(ctx, n, &format!("{e:#}"))?;
-            }
-        }
-    }
-    let (o, r) = flush(&mut group, &mut queue, ctx)?;
-    (ok, refused) = (ok + o, refused + r);
+        p.flush(&issuing, key_pass, ctx, true)?;
+        Ok((p.ok, p.refused))
+    })?;
     drop(lock);
     ctx.say(format!("batch: {ok} issued, {refused} refused"));
     Ok(if refused > 0 { Exit::Findings } else { Exit::Success })
