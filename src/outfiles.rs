@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::exit::PkiError;
-use crate::store::{fsync_dir, temp_path, write_new_file};
+use crate::store::{SyncSet, temp_path, write_new_file_unsynced};
 
 #[derive(Default)]
 pub struct Staged {
@@ -32,7 +32,8 @@ pub fn check_targets(dir: &Path, names: &[&str], force: bool) -> Result<()> {
 }
 
 impl Staged {
-    pub fn stage(&mut self, dir: &Path, name: &str, bytes: &[u8], mode: u32) -> Result<PathBuf> {
+    /// Writes a temp file beside `dir/name`; `durable` gets it, to be synced before the commit.
+    pub fn stage(&mut self, dir: &Path, name: &str, bytes: &[u8], mode: u32, durable: &mut SyncSet) -> Result<PathBuf> {
         if !dir.exists() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -42,25 +43,30 @@ impl Staged {
         }
         let dest = dir.join(name);
         let tmp = temp_path(&dest);
-        write_new_file(&tmp, bytes, mode)?;
+        durable.add(write_new_file_unsynced(&tmp, bytes, mode)?);
         self.files.push((tmp, dest.clone()));
         Ok(dest)
     }
 
-    /// Moves every staged file into place.
-    pub fn commit(mut self) -> Result<()> {
+    /// Moves every staged file into place; `durable` gets their directories, to be synced.
+    pub fn publish(&mut self, durable: &mut SyncSet) -> Result<()> {
         let files = std::mem::take(&mut self.files);
-        let mut dirs = vec![];
+        let mut dirs: Vec<&Path> = vec![];
         for (tmp, dest) in &files {
-            fs::rename(tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
+            if let Err(e) = fs::rename(tmp, dest) {
+                for (t, _) in &files {
+                    let _ = fs::remove_file(t);
+                }
+                return Err(e).with_context(|| format!("cannot write {}", dest.display()));
+            }
             if let Some(d) = dest.parent()
-                && !dirs.contains(&d.to_path_buf())
+                && !dirs.contains(&d)
             {
-                dirs.push(d.to_path_buf());
+                dirs.push(d);
             }
         }
         for d in dirs {
-            fsync_dir(if d.as_os_str().is_empty() { Path::new(".") } else { &d })?;
+            durable.add_dir(d)?;
         }
         Ok(())
     }

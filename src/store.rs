@@ -871,8 +871,12 @@ impl Locked<'_> {
         !self.dir.cert_path(serial).exists()
     }
 
-    /// Records an issued certificate: staged, committed in the ledger, moved into `certs/`,
-    /// appended to the inventory. Constant work whatever the inventory's size.
+    /// Records an issued certificate: staged (with the caller's files already in `durable`)
+    /// and made durable, committed in the ledger, moved into `certs/`, appended to the
+    /// inventory; then `publish` puts the caller's files in place (its error is returned as is:
+    /// it is about the user's files, not the CA's state), one more sync covers all of it, and
+    /// the change is marked applied. Three disk flushes in all, whatever the inventory's size.
+    #[allow(clippy::too_many_arguments)]
     pub fn commit_issue(
         &self,
         rec: &InventoryRecord,
@@ -881,12 +885,18 @@ impl Locked<'_> {
         actor: &Actor,
         time: &str,
         extra: serde_json::Map<String, serde_json::Value>,
+        durable: &mut SyncSet,
+        publish: impl FnOnce(&mut SyncSet) -> Result<()>,
     ) -> Result<()> {
         let serial = Serial::parse(&rec.serial)?;
         let pending = self.dir.root.join(PENDING);
         mkdir_0700(&pending)?;
         let staged = pending.join(format!("{}.pem", rec.serial));
-        write_new_file(&staged, cert_pem.as_bytes(), 0o600)?;
+        durable.add(write_new_file_unsynced(&staged, cert_pem.as_bytes(), 0o600)?);
+        if let Err(e) = durable.sync() {
+            let _ = fs::remove_file(&staged);
+            return Err(e);
+        }
         crash_point("issue-staged");
         let mut data = rec.ledger_data();
         data["sha256"] = serde_json::Value::String(sha256.to_string());
@@ -896,14 +906,15 @@ impl Locked<'_> {
         let renews = data["renews"].as_str().map(str::to_string);
         let committed = self.append_ledger("cert-issued", actor, time, data)?;
         crash_point("issue-committed");
+        let mut published = Ok(());
         after_commit(&format!("the issue of certificate {}", rec.serial), || {
             let dest = self.dir.cert_path(&serial);
             let shard = dest.parent().expect("cert path has a shard");
             mkdir_0700(shard)?;
             fs::rename(&staged, &dest).with_context(|| format!("cannot move certificate into {}", dest.display()))?;
-            fsync_dir(shard)?;
+            durable.add_dir(shard)?;
             crash_point("issue-moved");
-            append_line(&self.dir.path(INVENTORY), &rec.to_line(), true)?;
+            durable.add(append_line_unsynced(&self.dir.path(INVENTORY), &rec.to_line())?);
             if let Some(old) = &renews {
                 crash_point("renew-appended");
                 let new = rec.serial.clone();
@@ -911,8 +922,11 @@ impl Locked<'_> {
                     o.apply_update(&serde_json::json!({"event": "cert-superseded", "replaced_by": new}))
                 })?;
             }
+            published = publish(durable);
+            durable.sync()?;
             self.mark_applied(committed.seq)
-        })
+        })?;
+        published
     }
 
     /// Starts a batch group (`issue --batch`): its serials are listed in `pending/batch.list`
@@ -1540,13 +1554,8 @@ fn mkdir_0700(p: &Path) -> Result<()> {
 /// Flushes everything written to the file system holding `p` (one call for a whole batch of
 /// files, where an fsync each would cost a disk flush per certificate).
 fn syncfs(p: &Path) -> Result<()> {
-    use std::os::fd::AsRawFd;
     let dir = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-    // SAFETY: syncfs takes a valid open file descriptor, which `dir` holds for the call.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-        return Err(std::io::Error::last_os_error()).with_context(|| format!("cannot sync {}", p.display()));
-    }
-    Ok(())
+    syncfs_fd(&dir).with_context(|| format!("cannot sync {}", p.display()))
 }
 
 pub(crate) fn fsync_dir(p: &Path) -> Result<()> {
@@ -1560,6 +1569,85 @@ fn create_new_file(p: &Path, mode: u32) -> Result<File> {
         .mode(mode)
         .open(p)
         .with_context(|| format!("cannot create {}", p.display()))
+}
+
+/// Files and directories to make durable together. With little unwritten data in the whole
+/// system (Dirty + Writeback in /proc/meminfo under [`SYNCFS_MAX_DIRTY_KB`]), one `syncfs` per
+/// file system does it at about the cost of one fsync (measured here: 6 new files 0.28 ms by
+/// syncfs, 0.95 ms by an fsync each); otherwise each is fsynced, so that other writers' data
+/// on a busy disk never holds a change up.
+#[derive(Default)]
+pub struct SyncSet {
+    items: Vec<(File, PathBuf)>,
+}
+
+/// Above this much unwritten data, [`SyncSet`] fsyncs file by file instead of `syncfs`.
+const SYNCFS_MAX_DIRTY_KB: u64 = 16 * 1024;
+
+impl SyncSet {
+    pub fn add(&mut self, (f, p): (File, PathBuf)) {
+        self.items.push((f, p));
+    }
+
+    pub fn add_dir(&mut self, p: &Path) -> Result<()> {
+        let p = if p.as_os_str().is_empty() { Path::new(".") } else { p };
+        let d = File::open(p).with_context(|| format!("cannot open directory {}", p.display()))?;
+        self.items.push((d, p.to_path_buf()));
+        Ok(())
+    }
+
+    /// Flushes everything added, then forgets it.
+    pub fn sync(&mut self) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let items = std::mem::take(&mut self.items);
+        if items.len() > 1 && little_unwritten_data() {
+            let mut devices: Vec<u64> = vec![];
+            for (f, p) in &items {
+                let dev = f.metadata().with_context(|| format!("cannot sync {}", p.display()))?.dev();
+                if !devices.contains(&dev) {
+                    devices.push(dev);
+                    syncfs_fd(f).with_context(|| format!("cannot sync {}", p.display()))?;
+                }
+            }
+            return Ok(());
+        }
+        for (f, p) in &items {
+            f.sync_all().with_context(|| format!("cannot sync {}", p.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// True when the system holds little data not yet written to disk (or /proc is unreadable:
+/// then false, and files are fsynced one by one).
+fn little_unwritten_data() -> bool {
+    let Ok(text) = fs::read_to_string("/proc/meminfo") else { return false };
+    let kb = |key: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()
+    };
+    matches!((kb("Dirty:"), kb("Writeback:")), (Some(d), Some(w)) if d + w <= SYNCFS_MAX_DIRTY_KB)
+}
+
+fn syncfs_fd(f: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: syncfs takes a valid open file descriptor, which `f` holds for the call.
+    if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Writes a file that must not exist yet, without an fsync (the caller syncs it, usually in a
+/// [`SyncSet`]). On failure the partial file is removed.
+pub(crate) fn write_new_file_unsynced(p: &Path, bytes: &[u8], mode: u32) -> Result<(File, PathBuf)> {
+    let mut f = create_new_file(p, mode)?;
+    if let Err(e) = f.write_all(bytes) {
+        drop(f);
+        let _ = fs::remove_file(p);
+        return Err(e).with_context(|| format!("cannot write {}", p.display()));
+    }
+    Ok((f, p.to_path_buf()))
 }
 
 /// Writes a file that must not exist yet, and fsyncs it.
@@ -1611,8 +1699,22 @@ fn remove_stale_temps(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Appends one line with a single write, without a sync (the caller syncs the file returned).
+fn append_line_unsynced(p: &Path, line: &str) -> Result<(File, PathBuf)> {
+    let f = append_line_to(p, line)?;
+    Ok((f, p.to_path_buf()))
+}
+
 /// Appends one line with a single write, then fsyncs.
 fn append_line(p: &Path, line: &str, sync: bool) -> Result<()> {
+    let f = append_line_to(p, line)?;
+    if sync {
+        f.sync_data().with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn append_line_to(p: &Path, line: &str) -> Result<File> {
     let mut f = OpenOptions::new()
         .append(true)
         .create(true)
@@ -1628,10 +1730,7 @@ fn append_line(p: &Path, line: &str, sync: bool) -> Result<()> {
     buf.push_str(line);
     buf.push('\n');
     f.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", p.display()))?;
-    if sync {
-        f.sync_data().with_context(|| format!("cannot write {}", p.display()))?;
-    }
-    Ok(())
+    Ok(f)
 }
 
 /// Opens a file for reading; None when it does not exist (yet).

@@ -15,7 +15,7 @@ use crate::exit::Exit;
 use crate::issuance::{Issued, Issuing, Plan, Spec};
 use crate::outfiles::{self, Staged};
 use crate::serial::Serial;
-use crate::store::{BATCH_GROUP, CaDir, InventoryRecord, Locked};
+use crate::store::{BATCH_GROUP, CaDir, InventoryRecord, Locked, SyncSet};
 
 pub const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
 
@@ -141,10 +141,12 @@ pub fn issue_one(
 ) -> Result<(Issued, Option<Files>)> {
     let mut issued = issuing.sign(plan, lock, key_pass)?;
     let record = issued.record.take().expect("sign returns the inventory record");
-    // Stage the user's files first, so a full disk or a read-only --out fails before the commit.
+    // Stage the user's files first, so a full disk or a read-only --out fails before the commit;
+    // they are made durable together with the CA's staged copy of the certificate.
     let mut staged = Staged::default();
+    let mut durable = SyncSet::default();
     let files = match out {
-        Out::Dir(d) => Some(stage_files(&mut staged, d, &issued)?),
+        Out::Dir(d) => Some(stage_files(&mut staged, &mut durable, d, &issued)?),
         Out::Stdout => None,
     };
     let mut data_extra = serde_json::Map::new();
@@ -158,25 +160,28 @@ pub fn issue_one(
         &ctx.actor,
         &crate::certs::rfc3339(ctx.now),
         data_extra,
+        &mut durable,
+        |durable| {
+            staged.publish(durable).with_context(|| {
+                format!("certificate {} was issued and recorded, but its files could not be written", issued.serial)
+            })
+        },
     )?;
-    staged.commit().with_context(|| {
-        format!("certificate {} was issued and recorded, but its files could not be written", issued.serial)
-    })?;
     Ok((issued, files))
 }
 
-fn stage_files(staged: &mut Staged, d: &Path, issued: &Issued) -> Result<Files> {
+fn stage_files(staged: &mut Staged, durable: &mut SyncSet, d: &Path, issued: &Issued) -> Result<Files> {
     let cert = &issued.cert_pem;
     let chain = &issued.chain_pem;
     Ok(Files {
-        cert: staged.stage(d, "cert.pem", cert.as_bytes(), 0o644)?,
+        cert: staged.stage(d, "cert.pem", cert.as_bytes(), 0o644, durable)?,
         key: match &issued.key_pem {
-            Some(k) => Some(staged.stage(d, "key.pem", k.as_bytes(), 0o600)?),
+            Some(k) => Some(staged.stage(d, "key.pem", k.as_bytes(), 0o600, durable)?),
             None => None,
         },
-        chain: staged.stage(d, "chain.pem", chain.as_bytes(), 0o644)?,
-        fullchain: staged.stage(d, "fullchain.pem", format!("{cert}{chain}").as_bytes(), 0o644)?,
-        root: staged.stage(d, "root.pem", issued.root_pem.as_bytes(), 0o644)?,
+        chain: staged.stage(d, "chain.pem", chain.as_bytes(), 0o644, durable)?,
+        fullchain: staged.stage(d, "fullchain.pem", format!("{cert}{chain}").as_bytes(), 0o644, durable)?,
+        root: staged.stage(d, "root.pem", issued.root_pem.as_bytes(), 0o644, durable)?,
     })
 }
 
