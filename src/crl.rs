@@ -87,9 +87,8 @@ impl std::hash::Hasher for SerialHash {
 /// The entries of a revoked list that a CRL lists now: the latest state of each serial, without
 /// those whose certificates have expired (RFC 5280 allows dropping them). In list order.
 pub(crate) fn entries<'a>(text: &'a str, now: &str) -> Result<Vec<Entry<'a>>> {
-    // Sized for the list's lines (about 100 bytes each) and backed by large pages.
+    // Sized for the list's lines (about 100 bytes each); large, so backed by huge pages (mem.rs).
     let mut out: Vec<Entry<'a>> = Vec::with_capacity(text.len() / 90);
-    crate::mem::advise_huge_pages(&mut out);
     let mut index: HashMap<&'a str, usize, std::hash::BuildHasherDefault<SerialHash>> =
         HashMap::with_capacity_and_hasher(text.len() / 100, Default::default());
     let mut start = 0;
@@ -178,7 +177,6 @@ pub fn generate(
                 spans.push(start..arena.len());
             }
             let mut revoked = Vec::with_capacity(entries.len());
-            crate::mem::advise_huge_pages(&mut revoked);
             for (e, span) in entries.iter().zip(&spans) {
                 revoked.push(crate::crl_der::Revoked {
                     serial: &arena[span.clone()],

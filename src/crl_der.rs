@@ -184,7 +184,6 @@ pub fn encode(h: &Header<'_>, entries: &[Revoked<'_>], sign: impl FnOnce(&[u8]) 
     let outer_guess = tbs_len + h.algorithm.len() + tlv(105);
     let head = 1 + len_len(outer_guess);
     let mut out = Vec::with_capacity(head + outer_guess);
-    crate::mem::advise_huge_pages(&mut out);
     out.resize(head, 0);
     let tbs = &mut out;
     put_header(tbs, 0x30, tbs_content);
@@ -237,8 +236,7 @@ pub fn pem(der: &[u8]) -> String {
     const HEAD: &str = "-----BEGIN X509 CRL-----\n";
     const TAIL: &str = "-----END X509 CRL-----\n";
     let b64_len = der.len().div_ceil(3) * 4;
-    let mut bytes = Vec::with_capacity(HEAD.len() + b64_len + b64_len / 64 + 1 + TAIL.len());
-    crate::mem::advise_huge_pages(&mut bytes);
+    let bytes = Vec::with_capacity(HEAD.len() + b64_len + b64_len / 64 + 1 + TAIL.len());
     let mut out = String::from_utf8(bytes).expect("empty");
     out.push_str(HEAD);
     let mut line = [0u8; 64];

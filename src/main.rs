@@ -27,6 +27,10 @@ mod store;
 
 use std::process::ExitCode;
 
+/// Large blocks get huge pages (src/mem.rs): scrypt's work area, big CRLs.
+#[global_allocator]
+static ALLOC: mem::Alloc = mem::Alloc;
+
 use clap::Parser;
 
 fn main() -> ExitCode {

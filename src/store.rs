@@ -308,7 +308,6 @@ impl CaDir {
         let p = self.revoked_list_path(ca);
         let Some(mut f) = open_if_exists(&p)? else { return Ok(String::new()) };
         let mut bytes = Vec::with_capacity(f.metadata()?.len() as usize + 1);
-        crate::mem::advise_huge_pages(&mut bytes);
         f.read_to_end(&mut bytes).with_context(|| format!("cannot read {}", p.display()))?;
         String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8", p.display()))
     }
