@@ -26,6 +26,7 @@ if [ "$(id -u)" = 0 ]; then
   [ -x /usr/share/easy-rsa/easyrsa ] || need+=(easy-rsa)
   command -v openssl >/dev/null || need+=(openssl)
   command -v bc >/dev/null || need+=(bc)
+  command -v eatmydata >/dev/null || need+=(eatmydata)
   if [ ${#need[@]} -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   fi
@@ -53,6 +54,9 @@ ms = (time.perf_counter() - t) * 1000 / n
 print(f"{ms:.3f} {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}")
 PY
 measure() { python3 measure.py "$@"; }
+# Before each timed part: write out what the set-up left dirty (and, on a disk mounted with
+# discard, the discards of earlier deletions), so that no tool pays for another's writes.
+settle() { sync; sleep 2; }
 median() { sort -n | awk '{a[NR]=$1} END{if (NR == 0) print "n/a"; else print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 ratio() { if [ "$2" = n/a ] || [ "$1" = n/a ]; then echo n/a; else echo "scale=3; $1 / $2" | bc | sed 's/^\./0./'; fi; }
 
@@ -168,6 +172,7 @@ record() { # key "ms kib"
 }
 med() { echo "${T[$1]:-}" | tr ' ' '\n' | grep -v '^$' | median; }
 
+EMD=$(ls /usr/lib/*/libeatmydata.so 2>/dev/null | head -1 || true)
 has_cfssl=0; command -v cfssl >/dev/null && command -v cfssljson >/dev/null && has_cfssl=1
 has_easyrsa=0; [ -x /usr/share/easy-rsa/easyrsa ] && has_easyrsa=1
 
@@ -177,9 +182,14 @@ for mode in plain encrypted; do
   [ "$has_easyrsa" = 1 ] && setup_easyrsa "er-$mode" "$mode"
 done
 [ "$has_cfssl" = 1 ] && setup_cfssl cf
+settle
 for ((r = 0; r < ROUNDS; r++)); do
   for mode in plain encrypted; do
     record "P1-$mode-pki" "$(measure $K "$(w_pki "pki-$mode")")"
+    # The same without disk flushes: what durability costs, and the floor without it.
+    # (libeatmydata preloaded directly: the eatmydata wrapper script would add a shell's start.)
+    [ "$mode" = plain ] && [ -n "$EMD" ] &&
+      record "P1-plain-pki-noflush" "$(measure $K "LD_PRELOAD=$EMD $(w_pki "pki-$mode")")"
     record "P1-$mode-openssl" "$(measure $K "$(w_openssl "ossl-$mode" "$mode")")"
     [ "$mode" = plain ] && [ "$has_cfssl" = 1 ] && record "P1-$mode-cfssl" "$(measure $K "$(w_cfssl cf)")"
     [ "$has_easyrsa" = 1 ] && record "P1-$mode-easyrsa" "$(measure $((K / 4 + 1)) "$(w_easyrsa "er-$mode" "$mode")")"
@@ -189,6 +199,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 done
 # P2: the plain directories grown to BIG records.
 grow_pki pki-plain "$BIG"; grow_index ossl-plain/index.txt "$BIG"
+settle
 for ((r = 0; r < ROUNDS; r++)); do
   record "P2-pki" "$(measure $K "$(w_pki pki-plain)")"
   record "P2-openssl" "$(measure 2 "$(w_openssl ossl-plain plain)")"
@@ -205,6 +216,7 @@ with open(os.path.join(d, "crl", "issuing.revoked.tsv"), "a") as L:
         L.write(f"{random.getrandbits(127):032X}\tissuing\t2026-01-01T00:00:00Z\tkeyCompromise\t-\t2099-01-01T00:00:00Z\tleaf\n")
 PY
 setup_openssl ossl-crl plain; grow_index ossl-crl/index.txt "$REV" R
+settle
 for ((r = 0; r < ROUNDS; r++)); do
   record "P3-pki" "$(measure 1 "\"$PKI\" --dir pki-crl gen-crl >/dev/null 2>&1")"
   record "P3-openssl" "$(measure 1 "openssl ca -config ossl-crl/ca.cnf -gencrl -out ossl-crl/crl.pem 2>/dev/null")"
@@ -226,6 +238,7 @@ for i in range($BATCH): print('{\"profile\":\"agent\",\"spiffe_id\":\"spiffe://a
 # batch makes its syncfs pay for the deletions (this disk is mounted with discard).
 for ((r = 0; r < ROUNDS; r++)); do
   setup_pki "pki-batch-$r" plain
+  settle
   record "P5-pki" "$(measure 1 "\"$PKI\" --dir pki-batch-$r issue --batch batch.jsonl >/dev/null 2>&1")"
   raw=$("$RAW" "$BATCH" | sed -E 's/.* = ([0-9]+) per second.*/\1/')
   T[P5-raw]+="$raw "
@@ -272,6 +285,8 @@ printf '| P5 batch of %s | %s certs/s | raw in-process, %s processes | %s certs/
 row "start-up: --version" S-version-pki S-version-openssl "openssl version"
 row "start-up: inspect cert" S-inspect-pki S-inspect-openssl "openssl x509 -text"
 printf '| (process floor: /bin/true) | %s | | | | |\n' "$(med S-true)"
+[ -n "${T[P1-plain-pki-noflush]:-}" ] &&
+  printf '| (P1 plaintext without disk flushes: eatmydata pki issue) | %s | | | | |\n' "$(med P1-plain-pki-noflush)"
 kdf=$(med P1-kdf)
 echo "P1 encrypted: unlock of a key encrypted like pki's (scrypt N=2^14 r=8 p=1), in-process, once per process: $kdf ms"
 echo "  pki issue with an encrypted CA key - unlock = $(echo "scale=3; $(med P1-encrypted-pki) - $kdf" | bc) ms (target <= 3)"
