@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::*;
 
 use crate::ca::Ca;
-use crate::certs::{BACKDATE, parse_rfc3339, rfc3339};
+use crate::certs::{BACKDATE, parse_rfc3339, rfc3339, rfc3339_unix};
 use crate::duration::{human_left, show};
 use crate::exit::PkiError;
 use crate::policy::Profile;
@@ -371,6 +371,7 @@ impl Audit<'_> {
         let horizon_s = rfc3339(horizon);
         let recent_s = rfc3339(self.now - EXPIRED_LOOKBACK);
         let window = self.opts.window;
+        let now_unix = self.now.unix_timestamp();
         let dir = self.dir;
         dir.scan_inventory(
             |n, v| {
@@ -421,7 +422,7 @@ impl Audit<'_> {
                         g.earliest = Some(v.not_after.to_string());
                     }
                 }
-                let (Ok(nb), Ok(na)) = (parse_rfc3339(v.not_before), parse_rfc3339(v.not_after)) else {
+                let (Some(nb), Some(na)) = (rfc3339_unix(v.not_before), rfc3339_unix(v.not_after)) else {
                     self.push(Finding::new(
                         Severity::Critical,
                         "inventory-malformed",
@@ -431,10 +432,10 @@ impl Audit<'_> {
                     ));
                     return Ok(());
                 };
-                let lifetime = Duration::from_secs(u64::try_from(secs_between(nb, na) - BACKDATE.whole_seconds()).unwrap_or(0));
+                let lifetime = Duration::from_secs(u64::try_from(na - nb - BACKDATE.whole_seconds()).unwrap_or(0));
                 let short = lifetime <= window;
                 let listed = !short || self.opts.include_short_lived;
-                let left = secs_between(self.now, na);
+                let left = na - now_unix;
                 if expired || v.not_after <= horizon_s.as_str() {
                     if !listed {
                         self.summary.short_lived_expiring += 1;

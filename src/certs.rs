@@ -32,17 +32,42 @@ pub fn parse_rfc3339(s: &str) -> Result<OffsetDateTime> {
 }
 
 fn parse_time_fast(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(rfc3339_unix(s)?).ok()
+}
+
+/// Seconds since 1970 of `YYYY-MM-DDTHH:MM:SSZ` (the one format pki writes), None for anything
+/// else or an impossible date. Integer arithmetic only: an audit converts two per record.
+pub fn rfc3339_unix(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[19] != b'Z'
     {
         return None;
     }
-    let n = |r: std::ops::Range<usize>| -> Option<u32> { s.get(r)?.parse().ok() };
-    let date =
-        time::Date::from_calendar_date(n(0..4)? as i32, time::Month::try_from(n(5..7)? as u8).ok()?, n(8..10)? as u8)
-            .ok()?;
-    let t = time::Time::from_hms(n(11..13)? as u8, n(14..16)? as u8, n(17..19)? as u8).ok()?;
-    Some(time::PrimitiveDateTime::new(date, t).assume_utc())
+    let digit = |i: usize| -> Option<i64> {
+        let c = b[i].wrapping_sub(b'0');
+        (c < 10).then_some(i64::from(c))
+    };
+    let two = |i: usize| Some(digit(i)? * 10 + digit(i + 1)?);
+    let year = two(0)? * 100 + two(2)?;
+    let (month, day, h, m, sec) = (two(5)?, two(8)?, two(11)?, two(14)?, two(17)?);
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > month_days || h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    // Days from 1970-01-01 of a proleptic Gregorian date, in 400-year eras starting in March.
+    let (y, mp) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + (153 * mp + 2) / 5 + day - 1;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + sec)
 }
 
 /// A humantime year is 365.25 days; a lifetime of whole years ("10y") ends on the same

@@ -1319,7 +1319,7 @@ impl Status {
         }
     }
     fn parse(s: &str) -> Option<Status> {
-        match s.trim_end() {
+        match s.trim_ascii_end() {
             "valid" => Some(Status::Valid),
             "revoked" => Some(Status::Revoked),
             "superseded" => Some(Status::Superseded),
@@ -1384,12 +1384,14 @@ impl<'a> InventoryView<'a> {
         else {
             return Err("expected 12 tab-separated fields".into());
         };
-        let field = |r: std::ops::Range<usize>| Some(line[r].trim_end()).filter(|t| *t != "-" && !t.is_empty());
+        // The padding is ASCII spaces: a byte loop, not the char-by-char `trim_end` (which was
+        // a sixth of an audit's time at a million records).
+        let field = |r: std::ops::Range<usize>| Some(line[r].trim_ascii_end()).filter(|t| *t != "-" && !t.is_empty());
         Ok(InventoryView {
-            serial: line[..32].trim_end(),
+            serial: line[..32].trim_ascii_end(),
             status,
-            not_before: line[44..64].trim_end(),
-            not_after: line[65..85].trim_end(),
+            not_before: line[44..64].trim_ascii_end(),
+            not_after: line[65..85].trim_ascii_end(),
             revoked_at: field(86..106),
             reason: field(107..127),
             replaced_by: field(128..160),
