@@ -63,7 +63,8 @@ pub enum KeySource {
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub ca: String,
-    pub chain: Vec<Ca>,
+    /// Shared by every plan for the same CA (a batch plans thousands).
+    pub chain: std::sync::Arc<Vec<Ca>>,
     pub profile: Option<String>,
     pub subject: Vec<(String, String)>,
     pub dns: Vec<String>,
@@ -113,7 +114,7 @@ pub struct Issuing<'a> {
     pub dir: &'a CaDir,
     pub settings: Settings,
     pub settings_file: String,
-    chains: HashMap<String, Vec<Ca>>,
+    chains: HashMap<String, std::sync::Arc<Vec<Ca>>>,
     issuers: HashMap<String, Issuer<'static, KeyPair>>,
 }
 
@@ -124,7 +125,7 @@ impl<'a> Issuing<'a> {
         Ok(Issuing { dir, settings, settings_file, chains: HashMap::new(), issuers: HashMap::new() })
     }
 
-    fn chain(&mut self, name: &str) -> Result<Vec<Ca>> {
+    fn chain(&mut self, name: &str) -> Result<std::sync::Arc<Vec<Ca>>> {
         if let Some(c) = self.chains.get(name) {
             return Ok(c.clone());
         }
@@ -142,6 +143,7 @@ impl<'a> Issuing<'a> {
                 bail!("CA '{}' has been revoked: create a new intermediate with `pki create-intermediate`", ca.name);
             }
         }
+        let c = std::sync::Arc::new(c);
         self.chains.insert(name.to_string(), c.clone());
         Ok(c)
     }
@@ -281,7 +283,7 @@ impl<'a> Issuing<'a> {
             }
         };
         // Refuse what the CA's (or a parent's) name constraints would make clients reject.
-        for c in &chain {
+        for c in chain.iter() {
             c.constraints
                 .check(&names.dns, &names.ips, &names.uris)
                 .map_err(|e| anyhow!("{e} of CA '{}': clients would reject this certificate", c.name))?;
