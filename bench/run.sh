@@ -130,7 +130,9 @@ w_easyrsa() { # unique names across rounds: a counter file
 }
 
 grow_pki() { # dir count: synthetic inventory and hash-chained ledger records (no certificate files:
-             # issue never reads the inventory, and checks only its own new serial's file)
+             # issue never reads the inventory, and checks only its own new serial's file; the
+             # 256 shard directories of certs/ exist, as they do in any large directory)
+  for x in 0 1 2 3 4 5 6 7 8 9 A B C D E F; do for y in 0 1 2 3 4 5 6 7 8 9 A B C D E F; do mkdir -p -m 700 "$1/certs/$x$y"; done; done
   python3 - "$1" "$2" <<'PY'
 import hashlib, json, os, sys, random
 d, n = sys.argv[1], int(sys.argv[2])

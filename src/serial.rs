@@ -103,7 +103,7 @@ impl Serial {
 
     /// Upper-case hex without separators, as `openssl x509 -noout -serial` prints it.
     pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02X}")).collect()
+        hex(&self.0, b"0123456789ABCDEF")
     }
 }
 
@@ -116,6 +116,19 @@ impl std::fmt::Display for Serial {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_matches_the_formatter() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let want: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(hex(&bytes, b"0123456789ABCDEF"), want);
+        assert_eq!(hex(&bytes, b"0123456789abcdef"), want.to_lowercase());
+        // SHA-256("abc"), FIPS 180-2 appendix B.1.
+        assert_eq!(
+            crate::store::sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn random_serials_are_positive_minimal_and_fixed_width() {
@@ -176,4 +189,15 @@ mod key_tests {
         assert_eq!(Serial::from_bytes(&k), s);
         assert!(Serial::parse(&"7F".repeat(17)).unwrap().key16().is_none());
     }
+}
+
+/// Hex text of `bytes` with the given 16 digits (serials are upper case, hashes lower case).
+/// A table, not `format!` per byte: issuing computes several per certificate.
+pub fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(digits[usize::from(b >> 4)] as char);
+        out.push(digits[usize::from(b & 15)] as char);
+    }
+    out
 }

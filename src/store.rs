@@ -1533,7 +1533,7 @@ fn crash_point(name: &str) {
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    crate::serial::hex(&Sha256::digest(bytes), b"0123456789abcdef")
 }
 
 fn mkdir_0700(p: &Path) -> Result<()> {
@@ -1668,7 +1668,7 @@ pub(crate) fn temp_path(dest: &Path) -> PathBuf {
     let mut r = [0u8; 6];
     let _ = getrandom::fill(&mut r);
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    let tag = crate::serial::hex(&r, b"0123456789abcdef");
     dest.with_file_name(format!(".{name}.tmp.{}.{tag}", std::process::id()))
 }
 
