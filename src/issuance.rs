@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use ::time::OffsetDateTime;
 use anyhow::{Context, Result, anyhow, bail};
@@ -64,7 +65,7 @@ pub enum KeySource {
 pub struct Plan {
     pub ca: String,
     /// Shared by every plan for the same CA (a batch plans thousands).
-    pub chain: std::sync::Arc<Vec<Ca>>,
+    pub chain: Arc<Vec<Ca>>,
     pub profile: Option<String>,
     pub subject: Vec<(String, String)>,
     pub dns: Vec<String>,
@@ -114,8 +115,8 @@ pub struct Issuing<'a> {
     pub dir: &'a CaDir,
     pub settings: Settings,
     pub settings_file: String,
-    chains: HashMap<String, std::sync::Arc<Vec<Ca>>>,
-    issuers: HashMap<String, Issuer<'static, KeyPair>>,
+    chains: HashMap<String, Arc<Vec<Ca>>>,
+    issuers: HashMap<String, Arc<Issuer<'static, KeyPair>>>,
 }
 
 impl<'a> Issuing<'a> {
@@ -125,7 +126,7 @@ impl<'a> Issuing<'a> {
         Ok(Issuing { dir, settings, settings_file, chains: HashMap::new(), issuers: HashMap::new() })
     }
 
-    fn chain(&mut self, name: &str) -> Result<std::sync::Arc<Vec<Ca>>> {
+    fn chain(&mut self, name: &str) -> Result<Arc<Vec<Ca>>> {
         if let Some(c) = self.chains.get(name) {
             return Ok(c.clone());
         }
@@ -143,7 +144,7 @@ impl<'a> Issuing<'a> {
                 bail!("CA '{}' has been revoked: create a new intermediate with `pki create-intermediate`", ca.name);
             }
         }
-        let c = std::sync::Arc::new(c);
+        let c = Arc::new(c);
         self.chains.insert(name.to_string(), c.clone());
         Ok(c)
     }
@@ -154,7 +155,7 @@ impl<'a> Issuing<'a> {
             let chain = self.chain(name)?;
             let pf = self.settings.ca.get(name).and_then(|c| c.passphrase_file.clone());
             let issuer = chain[0].unlock(self.dir, ctx, pf.as_deref())?;
-            self.issuers.insert(name.to_string(), issuer);
+            self.issuers.insert(name.to_string(), Arc::new(issuer));
         }
         Ok(())
     }
@@ -352,7 +353,21 @@ impl<'a> Issuing<'a> {
     /// Signs with a serial drawn by the caller (a batch lists its serials before signing, and
     /// creating each file with O_EXCL refuses a serial already stored).
     pub fn sign_as(&self, plan: &Plan, serial: Serial, key_pass: Option<&Secret>) -> Result<Issued> {
-        let issuer = self.issuers.get(&plan.ca).ok_or_else(|| anyhow!("CA '{}' is not unlocked", plan.ca))?;
+        Self::sign_with(&*self.signer(&plan.ca)?, plan, serial, key_pass)
+    }
+
+    /// The unlocked signer of a CA, to sign with on other threads.
+    pub fn signer(&self, ca: &str) -> Result<Arc<Issuer<'static, KeyPair>>> {
+        self.issuers.get(ca).cloned().ok_or_else(|| anyhow!("CA '{ca}' is not unlocked"))
+    }
+
+    /// Generates the key if needed and signs with `issuer`, the plan's CA.
+    pub fn sign_with(
+        issuer: &Issuer<'static, KeyPair>,
+        plan: &Plan,
+        serial: Serial,
+        key_pass: Option<&Secret>,
+    ) -> Result<Issued> {
         let spec = LeafSpec {
             subject: plan.subject.clone(),
             dns: plan.dns.clone(),

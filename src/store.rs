@@ -48,7 +48,7 @@ const FIXED_PREFIX_LEN: usize = 32 + 1 + 10 + 1 + 20 + 1 + 20 + 1 + 20 + 1 + 20 
 const MAX_GROUP: usize = 1024;
 pub const BATCH_GROUP: usize = 256;
 /// In `pending/`: `batch-FIRSTSERIAL.list` lists the serials of a batch group being written
-/// (two groups overlap: one is committed while the next is signed).
+/// (groups overlap: one is committed while the next is signed).
 const BATCH_LIST_PREFIX: &str = "batch-";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::thread::ScopedJoinHandle;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -15,7 +16,7 @@ use crate::exit::Exit;
 use crate::issuance::{Issued, Issuing, Plan, Spec};
 use crate::outfiles::{self, Staged};
 use crate::serial::Serial;
-use crate::store::{BATCH_GROUP, CaDir, InventoryRecord, Locked, SyncSet};
+use crate::store::{BATCH_GROUP, BatchGroup, CaDir, InventoryRecord, Locked, SyncSet};
 
 pub const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
 
@@ -243,68 +244,109 @@ enum Queued {
     Planned(usize, usize),
 }
 
-/// A signed group whose commit runs on its own thread while the next group is signed: the
-/// commit mostly waits for the disk (syncfs), the signing needs the CPUs.
-struct Committing<'s> {
-    handle: std::thread::ScopedJoinHandle<'s, (Vec<Result<Issued>>, Result<()>)>,
+/// A group being signed on worker threads: its list is on disk, its files are being written.
+struct Signing<'s> {
+    workers: Vec<ScopedJoinHandle<'s, Vec<Result<Issued>>>>,
+    group: BatchGroup,
     queue: Vec<Queued>,
 }
 
-/// The batch pipeline: plans collected, one group committing, results printed in input order.
+/// A signed group whose commit runs on its own thread: the commit mostly waits for the disk.
+struct Committing<'s> {
+    handle: ScopedJoinHandle<'s, (Vec<Result<Issued>>, Result<()>)>,
+    queue: Vec<Queued>,
+}
+
+/// The batch pipeline, three stages at once: the main thread reads and plans group k+1 while
+/// group k is signed on every core and group k-1 is committed. Results are printed in input
+/// order, each only once its group is committed.
 struct Pipeline<'s, 'l> {
     scope: &'s std::thread::Scope<'s, 'l>,
     lock: &'l Locked<'l>,
+    key_pass: Option<&'l Secret>,
     plans: Vec<Plan>,
     queue: Vec<Queued>,
+    signing: Option<Signing<'s>>,
     committing: Option<Committing<'s>>,
     ok: usize,
     refused: usize,
 }
 
 impl<'s, 'l> Pipeline<'s, 'l> {
-    /// Signs the planned group (in parallel, each certificate written to its place as it is
-    /// signed), then prints the previous group's results once its commit is done, and starts
-    /// this group's commit. With `wait`, also waits for that commit and prints its results.
-    fn flush(&mut self, issuing: &Issuing<'_>, key_pass: Option<&Secret>, ctx: &mut Ctx, wait: bool) -> Result<()> {
-        let signed = if self.plans.is_empty() {
-            None
-        } else {
-            let serials = self.plans.iter().map(|_| Serial::random()).collect::<Result<Vec<_>>>()?;
-            let group = self.lock.begin_batch(&serials)?;
-            let lock = self.lock;
-            let signed = sign_all(&self.plans, serials, &|plan, serial| {
-                let issued = issuing.sign_as(plan, serial.clone(), key_pass)?;
-                lock.write_batch_cert(serial, &issued.cert_pem)?;
-                Ok(issued)
-            });
-            self.plans.clear();
-            Some((group, signed))
-        };
-        self.finish(ctx)?;
-        let queue = std::mem::take(&mut self.queue);
-        match signed {
-            Some((group, mut signed)) => {
-                let (lock, actor, time) = (self.lock, ctx.actor.clone(), crate::certs::rfc3339(ctx.now));
-                let handle = self.scope.spawn(move || {
-                    let records: Vec<Option<InventoryRecord>> =
-                        signed.iter_mut().map(|r| r.as_mut().ok().and_then(|i| i.record.take())).collect();
-                    let items: Vec<(&InventoryRecord, &str, &str)> = signed
-                        .iter()
-                        .zip(&records)
-                        .filter_map(|(s, r)| Some((r.as_ref()?, s.as_ref().ok()?)))
-                        .map(|(r, i)| (r, i.cert_pem.as_str(), i.sha256.as_str()))
-                        .collect();
-                    let res = lock.commit_batch(group, &items, &actor, &time);
-                    (signed, res)
-                });
-                self.committing = Some(Committing { handle, queue });
+    /// Starts signing the planned group and moves the group signed before it on to its commit.
+    /// With `wait`, drains the pipeline: everything planned is committed and printed.
+    fn flush(&mut self, issuing: &Issuing<'_>, ctx: &mut Ctx, wait: bool) -> Result<()> {
+        if !self.plans.is_empty() {
+            let next = self.start_signing(issuing)?;
+            if let Some(prev) = self.signing.replace(next) {
+                self.commit(prev, ctx)?;
             }
-            None => self.print(ctx, queue, &[], &Ok(()))?,
         }
         if wait {
+            if let Some(prev) = self.signing.take() {
+                self.commit(prev, ctx)?;
+            }
             self.finish(ctx)?;
+            let queue = std::mem::take(&mut self.queue);
+            self.print(ctx, queue, &[], &Ok(()))?;
         }
         ctx.out.flush()?;
+        Ok(())
+    }
+
+    /// Draws the group's serials, lists them on disk, and hands the group to worker threads
+    /// (one per core), each signing its share and writing each certificate to its place.
+    fn start_signing(&mut self, issuing: &Issuing<'_>) -> Result<Signing<'s>> {
+        let plans = std::mem::take(&mut self.plans);
+        let serials = plans.iter().map(|_| Serial::random()).collect::<Result<Vec<_>>>()?;
+        let signers = plans.iter().map(|p| issuing.signer(&p.ca)).collect::<Result<Vec<_>>>()?;
+        let group = self.lock.begin_batch(&serials)?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let per = if plans.len() < 2 * threads { plans.len() } else { plans.len().div_ceil(threads) };
+        let (lock, key_pass) = (self.lock, self.key_pass);
+        let mut work = plans.into_iter().zip(serials).zip(signers);
+        let mut workers = vec![];
+        loop {
+            let share: Vec<_> = work.by_ref().take(per).collect();
+            if share.is_empty() {
+                break;
+            }
+            workers.push(self.scope.spawn(move || {
+                share
+                    .into_iter()
+                    .map(|((plan, serial), signer)| {
+                        let issued = Issuing::sign_with(&signer, &plan, serial.clone(), key_pass)?;
+                        lock.write_batch_cert(&serial, &issued.cert_pem)?;
+                        Ok(issued)
+                    })
+                    .collect()
+            }));
+        }
+        Ok(Signing { workers, group, queue: std::mem::take(&mut self.queue) })
+    }
+
+    /// Waits for a group's signing, then for the commit before it (printing its results), and
+    /// starts this group's commit.
+    fn commit(&mut self, s: Signing<'s>, ctx: &mut Ctx) -> Result<()> {
+        let mut signed: Vec<Result<Issued>> = Vec::with_capacity(BATCH_GROUP);
+        for w in s.workers {
+            signed.extend(w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        self.finish(ctx)?;
+        let (lock, actor, time, group) = (self.lock, ctx.actor.clone(), crate::certs::rfc3339(ctx.now), s.group);
+        let handle = self.scope.spawn(move || {
+            let records: Vec<Option<InventoryRecord>> =
+                signed.iter_mut().map(|r| r.as_mut().ok().and_then(|i| i.record.take())).collect();
+            let items: Vec<(&InventoryRecord, &str, &str)> = signed
+                .iter()
+                .zip(&records)
+                .filter_map(|(s, r)| Some((r.as_ref()?, s.as_ref().ok()?)))
+                .map(|(r, i)| (r, i.cert_pem.as_str(), i.sha256.as_str()))
+                .collect();
+            let res = lock.commit_batch(group, &items, &actor, &time);
+            (signed, res)
+        });
+        self.committing = Some(Committing { handle, queue: s.queue });
         Ok(())
     }
 
@@ -338,33 +380,6 @@ impl<'s, 'l> Pipeline<'s, 'l> {
         }
         Ok(())
     }
-}
-
-/// Key generation, signing and writing each certificate dominate a batch, and every
-/// certificate is independent: the group is split over the available cores. Results keep the
-/// input order.
-fn sign_all(
-    plans: &[Plan],
-    serials: Vec<Serial>,
-    one: &(dyn Fn(&Plan, &Serial) -> Result<Issued> + Sync),
-) -> Vec<Result<Issued>> {
-    let work: Vec<(&Plan, Serial)> = plans.iter().zip(serials).collect();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    if threads < 2 || work.len() < 2 * threads {
-        return work.iter().map(|(p, s)| one(p, s)).collect();
-    }
-    let per = work.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let mut chunks = work.chunks(per);
-        let mine = chunks.next().expect("at least one chunk");
-        let others: Vec<_> =
-            chunks.map(|c| scope.spawn(move || c.iter().map(|(p, s)| one(p, s)).collect::<Vec<_>>())).collect();
-        let mut all: Vec<Result<Issued>> = mine.iter().map(|(p, s)| one(p, s)).collect();
-        for h in others {
-            all.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        all
-    })
 }
 
 #[derive(Serialize)]
@@ -416,8 +431,10 @@ fn run_batch(
         let mut p = Pipeline {
             scope,
             lock: &lock,
+            key_pass,
             plans: Vec::with_capacity(BATCH_GROUP),
             queue: vec![],
+            signing: None,
             committing: None,
             ok: 0,
             refused: 0,
@@ -460,12 +477,12 @@ fn run_batch(
                 p.queue.push(Queued::Planned(n, p.plans.len()));
                 p.plans.push(plan);
                 if p.plans.len() >= BATCH_GROUP {
-                    p.flush(&issuing, key_pass, ctx, false)?;
+                    p.flush(&issuing, ctx, false)?;
                 }
                 continue;
             }
             // Files in a directory: committed on their own, after everything before them.
-            p.flush(&issuing, key_pass, ctx, true)?;
+            p.flush(&issuing, ctx, true)?;
             match issue_one(&mut issuing, &plan, &lock, &out, key_pass, ctx) {
                 Ok((issued, files)) => {
                     p.ok += 1;
@@ -477,7 +494,7 @@ fn run_batch(
                 }
             }
         }
-        p.flush(&issuing, key_pass, ctx, true)?;
+        p.flush(&issuing, ctx, true)?;
         Ok((p.ok, p.refused))
     })?;
     drop(lock);
