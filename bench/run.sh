@@ -285,6 +285,7 @@ row "P4 audit, $BIG records" P4-pki P4-awk "awk over index.txt"
 p5=$(med P5-pki); raw=$(med P5-raw)
 rate=$(echo "scale=0; $BATCH * 1000 / $p5" | bc)
 printf '| P5 batch of %s | %s certs/s | raw in-process, 1 thread | %s certs/s | %s | %s |\n' "$BATCH" "$rate" "$raw" "$(ratio "$rate" "$raw")" "$(mib P5-pki)"
+echo "P5 per round (ms): ${T[P5-pki]}" >&2
 raw_all=$(med P5-raw-all)
 printf '| P5 batch of %s | %s certs/s | raw in-process, %s processes | %s certs/s | %s | %s |\n' "$BATCH" "$rate" "$(nproc)" "$raw_all" "$(ratio "$rate" "$raw_all")" "$(mib P5-pki)"
 row "start-up: --version" S-version-pki S-version-openssl "openssl version"
