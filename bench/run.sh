@@ -180,8 +180,9 @@ has_easyrsa=0; [ -x /usr/share/easy-rsa/easyrsa ] && has_easyrsa=1
 
 # ---- P5: batch vs the raw in-process rate (first: before the other parts free any inodes) -----
 # On this VM's ext4 (no journal) a new inode skips recently freed ones, and right after many
-# files were deleted creating files is several times slower (10,000-certificate batch: 2.6 s
-# instead of 0.47 s measured 1 minute after a bench run's clean-up, back after about 3 minutes).
+# files were deleted creating files is several times slower (10,000-certificate batch measured
+# 1, 4, 6 and 8 minutes after a bench run's clean-up: 2.6, 0.9, 0.6 and 0.5 s). Leave about ten
+# minutes between runs.
 python3 -c "
 for i in range($BATCH): print('{\"profile\":\"agent\",\"spiffe_id\":\"spiffe://acme.internal/agent/%d\"}' % i)
 " > batch.jsonl
