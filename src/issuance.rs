@@ -347,12 +347,6 @@ impl<'a> Issuing<'a> {
                 break s;
             }
         };
-        self.sign_as(plan, serial, key_pass)
-    }
-
-    /// Signs with a serial drawn by the caller (a batch lists its serials before signing, and
-    /// creating each file with O_EXCL refuses a serial already stored).
-    pub fn sign_as(&self, plan: &Plan, serial: Serial, key_pass: Option<&Secret>) -> Result<Issued> {
         Self::sign_with(&*self.signer(&plan.ca)?, plan, serial, key_pass)
     }
 
@@ -361,7 +355,8 @@ impl<'a> Issuing<'a> {
         self.issuers.get(ca).cloned().ok_or_else(|| anyhow!("CA '{ca}' is not unlocked"))
     }
 
-    /// Generates the key if needed and signs with `issuer`, the plan's CA.
+    /// Generates the key if needed and signs with `issuer`, the plan's CA, under a serial drawn
+    /// by the caller (a batch lists its serials before signing on other threads).
     pub fn sign_with(
         issuer: &Issuer<'static, KeyPair>,
         plan: &Plan,

@@ -928,8 +928,8 @@ impl Locked<'_> {
         published
     }
 
-    /// Starts a batch group (`issue --batch`): its serials are listed in `pending/batch.list`
-    /// (synced) before any of their certificates is written, so that recovery can remove the
+    /// Starts a batch group (`issue --batch`): its serials are listed in
+    /// `pending/batch-FIRSTSERIAL.list` (synced) before any of their certificates is written, so that recovery can remove the
     /// files of a group that never reached its commit. Then [`Locked::write_batch_cert`] for
     /// each certificate (any thread) and [`Locked::commit_batch`].
     pub fn begin_batch(&self, serials: &[Serial]) -> Result<BatchGroup> {
@@ -990,7 +990,8 @@ impl Locked<'_> {
             Err(e)
         };
         if items.is_empty() {
-            return fs::remove_file(&group.manifest).context("cannot remove pending/batch.list");
+            return fs::remove_file(&group.manifest)
+                .with_context(|| format!("cannot remove {}", group.manifest.display()));
         }
         if let Err(e) = syncfs(&pending) {
             return undo(e);
@@ -1654,9 +1655,8 @@ pub(crate) fn write_new_file_unsynced(p: &Path, bytes: &[u8], mode: u32) -> Resu
 /// Writes a file that must not exist yet, and fsyncs it.
 /// On failure (a full disk) the partial file is removed: nothing half-written is left behind.
 pub(crate) fn write_new_file(p: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let mut f = create_new_file(p, mode)?;
-    let res = f.write_all(bytes).and_then(|()| f.sync_all());
-    if let Err(e) = res {
+    let (f, _) = write_new_file_unsynced(p, bytes, mode)?;
+    if let Err(e) = f.sync_all() {
         drop(f);
         let _ = fs::remove_file(p);
         return Err(e).with_context(|| format!("cannot write {}", p.display()));

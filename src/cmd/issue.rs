@@ -335,13 +335,10 @@ impl<'s, 'l> Pipeline<'s, 'l> {
         self.finish(ctx)?;
         let (lock, actor, time, group) = (self.lock, ctx.actor.clone(), crate::certs::rfc3339(ctx.now), s.group);
         let handle = self.scope.spawn(move || {
-            let records: Vec<Option<InventoryRecord>> =
-                signed.iter_mut().map(|r| r.as_mut().ok().and_then(|i| i.record.take())).collect();
             let items: Vec<(&InventoryRecord, &str, &str)> = signed
                 .iter()
-                .zip(&records)
-                .filter_map(|(s, r)| Some((r.as_ref()?, s.as_ref().ok()?)))
-                .map(|(r, i)| (r, i.cert_pem.as_str(), i.sha256.as_str()))
+                .filter_map(|s| s.as_ref().ok())
+                .filter_map(|i| Some((i.record.as_ref()?, i.cert_pem.as_str(), i.sha256.as_str())))
                 .collect();
             let res = lock.commit_batch(group, &items, &actor, &time);
             (signed, res)
@@ -423,10 +420,8 @@ fn run_batch(
     // Results are written in blocks, flushed after each group (a reader sees them per group).
     let raw_out = std::mem::replace(&mut ctx.out, Box::new(std::io::sink()));
     ctx.out = Box::new(std::io::BufWriter::with_capacity(1 << 16, raw_out));
-    // Certificates printed to stdout are signed in parallel and committed in groups (one
-    // ledger write and one syncfs per group instead of several fsyncs per certificate), each
-    // group's commit overlapping the signing of the next. Results are printed in input order,
-    // each only once its certificate is committed.
+    // Certificates printed to stdout go through the Pipeline, in groups (one ledger write and
+    // one syncfs per group instead of several fsyncs per certificate).
     let (ok, refused) = std::thread::scope(|scope| -> Result<(usize, usize)> {
         let mut p = Pipeline {
             scope,
