@@ -174,11 +174,29 @@ pub enum KeyType {
     Ed25519,
 }
 
-impl KeyType {
-    pub fn name(self) -> &'static str {
-        match self {
-            KeyType::P256 => "p256",
-            KeyType::Ed25519 => "ed25519",
+impl From<KeyType> for pki_core::keys::KeyType {
+    fn from(k: KeyType) -> Self {
+        match k {
+            KeyType::P256 => pki_core::keys::KeyType::P256,
+            KeyType::Ed25519 => pki_core::keys::KeyType::Ed25519,
+        }
+    }
+}
+
+/// `audit --fail-on`: the core's severities as command-line values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl From<Severity> for pki_core::audit::Severity {
+    fn from(s: Severity) -> Self {
+        match s {
+            Severity::Info => pki_core::audit::Severity::Info,
+            Severity::Warning => pki_core::audit::Severity::Warning,
+            Severity::Critical => pki_core::audit::Severity::Critical,
         }
     }
 }
@@ -570,7 +588,7 @@ pub struct AuditArgs {
     pub include_short_lived: bool,
     /// Exit 1 only for findings at this severity or above
     #[arg(help_heading = "Output", long, value_enum, default_value = "warning", value_name = "SEVERITY")]
-    pub fail_on: crate::audit::Severity,
+    pub fail_on: Severity,
     /// Print nothing unless the exit status is 1 (cron mails only when something is wrong)
     #[arg(help_heading = "Output", long, short)]
     pub quiet: bool,

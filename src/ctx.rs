@@ -5,11 +5,11 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
+use pki_core::PkiError;
+use pki_core::context::PassphraseSource;
+pub use pki_core::context::{Actor, Secret, read_passphrase_file};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
-
-use crate::exit::PkiError;
 
 pub struct Ctx {
     pub now: OffsetDateTime,
@@ -54,6 +54,11 @@ impl Ctx {
             out_tty: std::io::stdout().is_terminal(),
             color: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         })
+    }
+
+    /// The values the core's operations take: the clock, the actor, the passphrase source.
+    pub fn core(&self) -> pki_core::Context<'_> {
+        pki_core::Context { now: self.now, actor: &self.actor, pass: &self.pass }
     }
 
     /// A status line on stderr. Errors writing it are ignored: stderr closed is not our failure.
@@ -102,8 +107,6 @@ pub struct Passphrases {
     pub env_value: Option<Zeroizing<String>>,
     pub tty: bool,
 }
-
-pub type Secret = Zeroizing<String>;
 
 impl Passphrases {
     /// The passphrase that unlocks an existing key.
@@ -172,82 +175,16 @@ impl Passphrases {
 }
 
 fn nonempty(s: Secret, source: &str) -> Result<Secret> {
-    if s.is_empty() {
-        anyhow::bail!("{source} is empty: a key passphrase must not be empty");
+    pki_core::context::nonempty(s, source)
+}
+
+impl PassphraseSource for Passphrases {
+    /// A passphrase given to this process comes first; then the key's own file from `pki.toml`;
+    /// then the general sources.
+    fn passphrase(&self, what: &str, configured: Option<&Path>) -> Result<Secret> {
+        match configured {
+            Some(f) if self.given.is_none() => read_passphrase_file(f),
+            _ => self.unlock(what),
+        }
     }
-    Ok(s)
-}
-
-/// Reads the first line of a passphrase file, like OpenSSL's `-passin file:`.
-pub fn read_passphrase_file(path: &Path) -> Result<Secret> {
-    let raw =
-        Zeroizing::new(std::fs::read(path).with_context(|| format!("cannot read passphrase file {}", path.display()))?);
-    let text = std::str::from_utf8(&raw)
-        .map_err(|_| anyhow::anyhow!("passphrase file {} is not UTF-8 text", path.display()))?;
-    let line = text.split(['\n', '\r']).next().unwrap_or("");
-    nonempty(Zeroizing::new(line.to_string()), &format!("passphrase file {}", path.display()))
-}
-
-/// Who made a change, as recorded in the ledger.
-#[derive(Debug, Clone, Serialize)]
-pub struct Actor {
-    pub who: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ci: Vec<(String, String)>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
-
-/// CI job identifiers worth recording when present.
-const CI_VARS: &[&str] = &[
-    "CI_JOB_ID",
-    "CI_PIPELINE_ID",
-    "CI_PROJECT_PATH",
-    "GITHUB_RUN_ID",
-    "GITHUB_RUN_ATTEMPT",
-    "GITHUB_REPOSITORY",
-    "GITHUB_WORKFLOW",
-    "BUILD_ID",
-    "BUILD_URL",
-    "BUILDKITE_BUILD_ID",
-    "CIRCLE_BUILD_NUM",
-];
-
-impl Actor {
-    pub fn from_env(note: Option<String>) -> Actor {
-        let who = std::env::var("PKI_ACTOR").ok().filter(|s| !s.is_empty()).unwrap_or_else(|| {
-            let user = std::env::var("USER")
-                .or_else(|_| std::env::var("LOGNAME"))
-                .ok()
-                .filter(|u| !u.is_empty())
-                .unwrap_or_else(user_from_uid);
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-                .map(|h| h.trim().to_string())
-                .unwrap_or_else(|_| "localhost".into());
-            format!("{user}@{host}")
-        });
-        let ci = CI_VARS
-            .iter()
-            .filter_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()).map(|v| (k.to_string(), v)))
-            .collect();
-        Actor { who, ci, note }
-    }
-}
-
-/// The login name of this process's user, from /etc/passwd (no USER in cron or containers).
-fn user_from_uid() -> String {
-    use std::os::unix::fs::MetadataExt;
-    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
-        return "unknown".into();
-    };
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|p| {
-            p.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
-            })
-        })
-        .unwrap_or_else(|| format!("uid{uid}"))
 }

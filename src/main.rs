@@ -3,27 +3,11 @@
 //! `main` is thin: parse the command line, build the context, run the command, print an
 //! error once (one line, with its context chain) and exit with a documented status.
 
-mod audit;
-mod ca;
-mod certs;
 mod cli;
 mod cmd;
-mod crl;
-mod crl_der;
 mod ctx;
-mod duration;
-mod exit;
-#[cfg(test)]
-mod fuzz;
-mod inspect;
-mod issuance;
-mod keys;
+mod exit_codes;
 mod mem;
-mod outfiles;
-mod policy;
-mod serial;
-mod settings;
-mod store;
 
 use std::process::ExitCode;
 
@@ -48,7 +32,7 @@ fn main() -> ExitCode {
             let tip =
                 text.lines().find_map(|l| l.trim().strip_prefix("tip: ")).map(|t| format!("; {t}")).unwrap_or_default();
             eprintln!("pki: error: {first}{tip}; see `pki --help`");
-            return exit::Exit::Error.into();
+            return exit_codes::Exit::Error.into();
         }
     };
     match run(cli) {
@@ -58,7 +42,7 @@ fn main() -> ExitCode {
             // One line whatever a message quotes (a file's content, a damaged record).
             let msg = without_os_error_numbers(&format!("{err:#}{}", hint(&err))).replace(['\n', '\r'], " ");
             eprintln!("pki: error: {msg}");
-            exit::status_of(&err).into()
+            exit_codes::status_of(&err).into()
         }
     }
 }
@@ -96,7 +80,7 @@ fn without_os_error_numbers(msg: &str) -> String {
     out
 }
 
-fn run(cli: cli::Cli) -> anyhow::Result<exit::Exit> {
+fn run(cli: cli::Cli) -> anyhow::Result<exit_codes::Exit> {
     let mut ctx = ctx::Ctx::from_env(cli.global.passphrase_file.clone(), cli.global.note.clone())?;
     cmd::dispatch(cli, &mut ctx)
 }

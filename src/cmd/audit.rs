@@ -8,14 +8,14 @@ use anyhow::{Context, Result};
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::audit::{Options, Report, Severity};
 use crate::cli::{AuditArgs, GlobalArgs};
 use crate::ctx::Ctx;
-use crate::exit::Exit;
-use crate::store::CaDir;
+use crate::exit_codes::Exit;
+use pki_core::audit::{Options, Report, Severity};
+use pki_core::store::CaDir;
 
 pub fn run(args: AuditArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
-    let window = crate::duration::parse("--expiring", &args.expiring)?;
+    let window = pki_core::duration::parse("--expiring", &args.expiring)?;
     let dir = CaDir::open(&g.dir)?;
     let opts = Options { window, ca: args.ca.clone(), deep: args.deep, include_short_lived: args.include_short_lived };
 
@@ -36,16 +36,16 @@ pub fn run(args: AuditArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             b.set_position(done);
         }
     };
-    let report = crate::audit::run(&dir, ctx.now, &opts, &mut progress)?;
+    let report = pki_core::audit::run(&dir, ctx.now, &opts, &mut progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
 
-    let failing = report.findings.iter().any(|f| f.severity >= args.fail_on);
+    let failing = report.findings.iter().any(|f| f.severity >= args.fail_on.into());
     let status = if failing { Exit::Findings } else { Exit::Success };
     if let Some(path) = &args.prometheus {
         let text = prometheus_text(&report, ctx.now.unix_timestamp());
-        crate::store::write_atomic(path, text.as_bytes(), 0o644)
+        pki_core::store::write_atomic(path, text.as_bytes(), 0o644)
             .with_context(|| format!("cannot write the Prometheus file {}", path.display()))?;
     }
     if args.quiet && !failing {
@@ -53,7 +53,7 @@ pub fn run(args: AuditArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     if args.json {
         let mut doc = serde_json::to_value(&report)?;
-        doc["fail_on"] = args.fail_on.as_str().into();
+        doc["fail_on"] = pki_core::audit::Severity::from(args.fail_on).as_str().into();
         doc["exit"] = (status as u8).into();
         serde_json::to_writer_pretty(&mut ctx.out, &doc)?;
         writeln!(ctx.out)?;
@@ -65,7 +65,7 @@ pub fn run(args: AuditArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     } else {
         // Not a terminal (cron mail, a pipe): one finding per line, tab-separated.
         for f in &report.findings {
-            let left = f.seconds_left.map(crate::duration::human_left).unwrap_or_else(|| "-".into());
+            let left = f.seconds_left.map(pki_core::duration::human_left).unwrap_or_else(|| "-".into());
             writeln!(ctx.out, "{}\t{}\t{}\t{}\t{}", f.severity.as_str(), f.code, f.id, left, f.message)?;
         }
         writeln!(ctx.out, "{}", summary_line(&report))?;
@@ -86,7 +86,7 @@ fn table(report: &Report, color: bool) -> Table {
                 Severity::Info => Color::Blue,
             });
         }
-        let left = f.seconds_left.map(crate::duration::human_left).unwrap_or_default();
+        let left = f.seconds_left.map(pki_core::duration::human_left).unwrap_or_default();
         t.add_row(vec![sev, Cell::new(f.code), Cell::new(&f.id), Cell::new(left), Cell::new(&f.message)]);
     }
     t
@@ -117,7 +117,7 @@ fn summary_line(r: &Report) -> String {
             line,
             " | {} more finding(s) counted but not listed (at most {} per code; see --json counts)",
             s.not_listed,
-            crate::audit::MAX_LISTED_PER_CODE
+            pki_core::audit::MAX_LISTED_PER_CODE
         );
     }
     if s.short_lived_expiring > 0 {

@@ -8,12 +8,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use x509_parser::prelude::*;
 
-use crate::ca::Ca;
 use crate::cli::{BundleFormat, ExportArgs, GlobalArgs};
 use crate::ctx::{Ctx, read_passphrase_file};
-use crate::exit::{Exit, PkiError};
-use crate::serial::Serial;
-use crate::store::{CaDir, sha256_hex, write_atomic};
+use crate::exit_codes::{Exit, PkiError};
+use pki_core::ca::Ca;
+use pki_core::serial::Serial;
+use pki_core::store::{CaDir, sha256_hex, write_atomic};
 
 pub fn run(args: ExportArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open(&g.dir)?;
@@ -80,10 +80,10 @@ fn jwk(der: &[u8]) -> Result<serde_json::Value> {
     let alg = spki.algorithm.algorithm.to_id_string();
     let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
     let mut k = match (alg.as_str(), curve.as_deref()) {
-        (crate::keys::OID_EC, Some(c)) => {
+        (pki_core::keys::OID_EC, Some(c)) => {
             let (crv, n) = match c {
-                crate::keys::OID_P256 => ("P-256", 32),
-                crate::keys::OID_P384 => ("P-384", 48),
+                pki_core::keys::OID_P256 => ("P-256", 32),
+                pki_core::keys::OID_P384 => ("P-384", 48),
                 _ => bail!("unsupported curve {c} in a CA certificate"),
             };
             if point.len() != 1 + 2 * n || point[0] != 4 {
@@ -91,8 +91,8 @@ fn jwk(der: &[u8]) -> Result<serde_json::Value> {
             }
             serde_json::json!({"kty": "EC", "crv": crv, "x": url.encode(&point[1..1 + n]), "y": url.encode(&point[1 + n..])})
         }
-        (crate::keys::OID_ED25519, _) => serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": url.encode(point)}),
-        (crate::keys::OID_RSA, _) => match spki.parsed() {
+        (pki_core::keys::OID_ED25519, _) => serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": url.encode(point)}),
+        (pki_core::keys::OID_RSA, _) => match spki.parsed() {
             Ok(x509_parser::public_key::PublicKey::RSA(r)) => {
                 let trim = |b: &[u8]| b.iter().skip_while(|&&x| x == 0).copied().collect::<Vec<u8>>();
                 serde_json::json!({"kty": "RSA", "n": url.encode(trim(r.modulus)), "e": url.encode(trim(r.exponent))})
@@ -153,14 +153,14 @@ fn export_p12(args: &ExportArgs, p12: &Path, dir: &CaDir, ctx: &mut Ctx) -> Resu
     let key_text = zeroize::Zeroizing::new(
         std::fs::read_to_string(&key_path).with_context(|| format!("cannot read key {}", key_path.display()))?,
     );
-    let key_der = crate::keys::private_key_der(&key_text, &key_path, || {
+    let key_der = pki_core::keys::private_key_der(&key_text, &key_path, || {
         let f = args
             .key_passphrase_file
             .as_deref()
             .ok_or_else(|| anyhow!("{} is encrypted: give --key-passphrase-file", key_path.display()))?;
         read_passphrase_file(f)
     })?;
-    let kp = crate::keys::key_pair(&key_der, &key_path)?;
+    let kp = pki_core::keys::key_pair(&key_der, &key_path)?;
     if rcgen::PublicKeyData::subject_public_key_info(&kp) != x.public_key().raw {
         bail!("{} is not the private key of this certificate", key_path.display());
     }

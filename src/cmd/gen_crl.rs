@@ -4,13 +4,13 @@ use std::io::Write;
 
 use anyhow::Result;
 
-use crate::ca::{self, Ca};
 use crate::cli::{GenCrlArgs, GlobalArgs};
 use crate::ctx::Ctx;
-use crate::exit::Exit;
-use crate::settings::Settings;
-use crate::store::{CaDir, SETTINGS, write_atomic};
-use crate::{crl, duration};
+use crate::exit_codes::Exit;
+use pki_core::ca::{self, Ca};
+use pki_core::settings::Settings;
+use pki_core::store::{CaDir, SETTINGS, write_atomic};
+use pki_core::{crl, duration};
 
 /// Less than this between CRL updates is shorter than a daily cron's gap.
 const CRON_GAP: std::time::Duration = std::time::Duration::from_secs(86400);
@@ -63,9 +63,9 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             continue;
         }
         let pf = settings.ca.get(&name).and_then(|c| c.passphrase_file.clone());
-        let issuer = ca.unlock(&dir, ctx, pf.as_deref())?;
+        let issuer = ca.unlock(&dir, &ctx.core(), pf.as_deref())?;
         let lock = dir.lock(timeout)?;
-        let (summary, der, pem_text) = crl::generate(&dir, &lock, &ca, &issuer, lifetime, ctx)?;
+        let (summary, der, pem_text) = crl::generate(&dir, &lock, &ca, &issuer, lifetime, &ctx.core())?;
         drop(lock);
         match &args.out {
             Some(p) if p.as_os_str() == "-" => {

@@ -6,15 +6,14 @@ use std::io::{BufRead, Write};
 
 use anyhow::{Context, Result};
 
-use super::create_intermediate::{self, IntermediateRequest, NewKeyPass};
-use super::init_root::{self, RootRequest};
-use crate::ca::check_ca_name;
-use crate::certs::{self, Constraints};
 use crate::cli::{GlobalArgs, InitArgs, KeyType};
 use crate::ctx::{Ctx, Secret, read_passphrase_file};
-use crate::exit::{Exit, PkiError};
-use crate::store::CaDir;
-use crate::{duration, settings};
+use crate::exit_codes::{Exit, PkiError};
+use pki_core::ca::check_ca_name;
+use pki_core::certs::{self, Constraints};
+use pki_core::setup::{self, IntermediateRequest, RootRequest};
+use pki_core::store::CaDir;
+use pki_core::{duration, settings};
 
 fn ask(ctx: &mut Ctx, question: &str, default: &str) -> Result<String> {
     write!(ctx.err, "{question} [{default}]: ")?;
@@ -101,12 +100,13 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     // Built beside the target and moved into place at the end: an interrupted init (Ctrl-C, a
     // kill) leaves no half-made CA directory behind.
     let dir = CaDir::create_staged(&g.dir)?;
-    let root = init_root::create_root(
+    let key_type = pki_core::keys::KeyType::from(key_type);
+    let root = setup::create_root(
         &dir,
         &RootRequest { name: "root", cn: &root_cn, org: Some(&org), trust_domain: Some(&td), key_type, ttl: root_ttl },
         root_pass.as_ref(),
         timeout,
-        ctx,
+        &ctx.core(),
     )?;
     ctx.pass.given = root_pass.clone();
     let req = IntermediateRequest {
@@ -118,7 +118,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         path_len: 0,
         constraints: Constraints::default(),
     };
-    let int = create_intermediate::create(&dir, &root, &req, NewKeyPass::Given(int_pass.clone()), timeout, ctx)?;
+    let int = setup::create_intermediate(&dir, &root, &req, || Ok(int_pass.clone()), timeout, &ctx.core())?;
     ctx.pass.given = None;
 
     {
@@ -143,12 +143,12 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
 
     // First CRLs for both levels, so relying parties (nginx, `openssl -crl_check_all`) have one
     // per CA from the start.
-    let settings = crate::settings::Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
+    let settings = pki_core::settings::Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
     for (ca, pass) in [(&root, &root_pass), (&int, &int_pass)] {
         ctx.pass.given = pass.clone();
-        let issuer = ca.unlock(&dir, ctx, None)?;
+        let issuer = ca.unlock(&dir, &ctx.core(), None)?;
         let lock = dir.lock(timeout)?;
-        crate::crl::generate(&dir, &lock, ca, &issuer, crate::crl::lifetime(&settings, ca)?, ctx)?;
+        pki_core::crl::generate(&dir, &lock, ca, &issuer, pki_core::crl::lifetime(&settings, ca)?, &ctx.core())?;
     }
     ctx.pass.given = None;
     dir.publish(&g.dir)?;

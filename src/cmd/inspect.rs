@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::{GlobalArgs, InspectArgs};
 use crate::ctx::Ctx;
-use crate::exit::Exit;
-use crate::inspect;
+use crate::exit_codes::Exit;
+use pki_core::inspect::{self, Object};
 
 /// Inputs larger than this are not certificates; refuse rather than read a disk image.
 const MAX_INPUT: u64 = 64 << 20;
@@ -34,7 +34,143 @@ pub fn run(args: InspectArgs, _g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         serde_json::to_writer_pretty(&mut ctx.out, &v)?;
         writeln!(ctx.out)?;
     } else {
-        inspect::render(&objects, &mut ctx.out)?;
+        render(&objects, &mut ctx.out)?;
     }
     Ok(Exit::Success)
+}
+
+/// The human form: one block per object.
+pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let n = objects.len();
+    for (i, o) in objects.iter().enumerate() {
+        if n > 1 {
+            writeln!(w, "[{}/{}]", i + 1, n)?;
+        }
+        match o {
+            Object::Certificate(c) => {
+                let kind = if c.is_ca {
+                    if c.self_signed { "root CA certificate" } else { "CA certificate" }
+                } else {
+                    "certificate"
+                };
+                writeln!(w, "Type:        {kind}")?;
+                writeln!(w, "Subject:     {}", c.subject)?;
+                writeln!(w, "Issuer:      {}", c.issuer)?;
+                writeln!(w, "Serial:      {}", c.serial)?;
+                writeln!(w, "Valid:       {} to {} ({})", c.not_before, c.not_after, c.time_left)?;
+                if !c.sans.is_empty() {
+                    writeln!(w, "SANs:        {}", c.sans.join(", "))?;
+                }
+                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
+                writeln!(w, "Signature:   {}", c.signature_algorithm)?;
+                let ca = match (c.is_ca, c.path_len) {
+                    (true, Some(p)) => format!("CA:TRUE, pathlen:{p}"),
+                    (true, None) => "CA:TRUE".into(),
+                    (false, _) => "CA:FALSE".into(),
+                };
+                writeln!(w, "Constraints: {ca}")?;
+                if !c.key_usage.is_empty() {
+                    writeln!(w, "Key usage:   {}", c.key_usage.join(", "))?;
+                }
+                if !c.ext_key_usage.is_empty() {
+                    writeln!(w, "Ext. usage:  {}", c.ext_key_usage.join(", "))?;
+                }
+                if let Some(nc) = &c.name_constraints {
+                    writeln!(
+                        w,
+                        "Names:       permitted [{}] excluded [{}]{}",
+                        nc.permitted.join(", "),
+                        nc.excluded.join(", "),
+                        if nc.critical { " (critical)" } else { "" }
+                    )?;
+                }
+                if let Some(k) = &c.subject_key_id {
+                    writeln!(w, "Subject KID: {k}")?;
+                }
+                if let Some(k) = &c.authority_key_id {
+                    writeln!(w, "Issuer KID:  {k}")?;
+                }
+                writeln!(w, "SHA-256:     {}", c.sha256_fingerprint)?;
+                if let Some(ok) = c.signed_by_next {
+                    writeln!(
+                        w,
+                        "Chain:       {}",
+                        if ok { "signed by the next certificate" } else { "NOT signed by the next certificate" }
+                    )?;
+                }
+                match (&c.svid.spiffe_id, c.svid.valid) {
+                    (Some(id), true) => writeln!(w, "SVID:        valid X.509-SVID for {id}")?,
+                    (Some(id), false) => {
+                        writeln!(w, "SVID:        NOT a valid X.509-SVID for {id}: {}", c.svid.problems.join("; "))?
+                    }
+                    (None, _) => writeln!(w, "SVID:        no (no spiffe:// URI SAN)")?,
+                }
+            }
+            Object::Csr(c) => {
+                writeln!(w, "Type:        certificate signing request")?;
+                writeln!(w, "Subject:     {}", c.subject)?;
+                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
+                writeln!(w, "Signature:   {}", if c.signature_valid { "valid" } else { "INVALID" })?;
+                if !c.requested_sans.is_empty() {
+                    writeln!(w, "SANs:        {}", c.requested_sans.join(", "))?;
+                }
+                if c.requests_ca {
+                    writeln!(w, "Requests:    CA:TRUE")?;
+                }
+            }
+            Object::Crl(c) => {
+                writeln!(w, "Type:        certificate revocation list")?;
+                writeln!(w, "Issuer:      {}", c.issuer)?;
+                writeln!(w, "This update: {}", c.this_update)?;
+                writeln!(
+                    w,
+                    "Next update: {} ({}){}",
+                    c.next_update.as_deref().unwrap_or("none"),
+                    c.time_left.as_deref().unwrap_or("no expiry"),
+                    if c.stale { " STALE: regenerate it" } else { "" }
+                )?;
+                if let Some(nr) = &c.crl_number {
+                    writeln!(w, "CRL number:  {nr}")?;
+                }
+                writeln!(w, "Revoked:     {}", c.revoked_count)?;
+                if !c.revoked.is_empty() {
+                    let mut t = comfy_table::Table::new();
+                    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
+                    t.set_header(vec!["Serial", "Revoked at", "Reason"]);
+                    for r in c.revoked.iter().take(50) {
+                        t.add_row(vec![
+                            r.serial.clone(),
+                            r.revoked_at.clone(),
+                            r.reason.clone().unwrap_or_else(|| "-".into()),
+                        ]);
+                    }
+                    writeln!(w, "{t}")?;
+                    if c.revoked.len() > 50 {
+                        writeln!(w, "... {} more (use --json for all)", c.revoked.len() - 50)?;
+                    }
+                }
+            }
+            Object::PrivateKey(k) => {
+                writeln!(w, "Type:        {}", k.kind)?;
+                if k.encrypted {
+                    writeln!(w, "Encrypted:   yes ({})", k.encryption.as_deref().unwrap_or("unknown scheme"))?;
+                } else {
+                    let bits = k.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                    writeln!(w, "Key:         {}{bits}", k.algorithm)?;
+                    writeln!(w, "Encrypted:   no")?;
+                }
+            }
+            Object::PublicKey(k) => {
+                writeln!(w, "Type:        public key")?;
+                let bits = k.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
+                writeln!(w, "Key:         {}{bits}", k.algorithm)?;
+            }
+        }
+        if i + 1 < n {
+            writeln!(w)?;
+        }
+    }
+    Ok(())
 }

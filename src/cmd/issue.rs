@@ -12,11 +12,11 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, IssueArgs};
 use crate::ctx::{Ctx, Secret, read_passphrase_file};
-use crate::exit::Exit;
-use crate::issuance::{Issued, Issuing, Plan, Spec};
-use crate::outfiles::{self, Staged};
-use crate::serial::Serial;
-use crate::store::{BATCH_GROUP, BatchGroup, CaDir, InventoryRecord, Locked, SyncSet};
+use crate::exit_codes::Exit;
+use pki_core::issuance::{Issued, Issuing, Plan, Spec};
+use pki_core::outfiles::{self, Staged};
+use pki_core::serial::Serial;
+use pki_core::store::{BATCH_GROUP, BatchGroup, CaDir, InventoryRecord, Locked, SyncSet};
 
 pub const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
 
@@ -123,7 +123,7 @@ pub fn run(args: IssueArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open(&g.dir)?;
     let mut issuing = Issuing::open(&dir)?;
     let plan = issuing.plan(&spec, ctx.now)?;
-    issuing.unlock(&plan.ca, ctx)?;
+    issuing.unlock(&plan.ca, &ctx.core())?;
     let lock = dir.lock(timeout)?;
     let (issued, files) = issue_one(&mut issuing, &plan, &lock, &out, key_pass.as_ref(), ctx)?;
     drop(lock);
@@ -159,7 +159,7 @@ pub fn issue_one(
         &issued.cert_pem,
         &issued.sha256,
         &ctx.actor,
-        &crate::certs::rfc3339(ctx.now),
+        &pki_core::certs::rfc3339(ctx.now),
         data_extra,
         &mut durable,
         |durable| {
@@ -333,7 +333,7 @@ impl<'s, 'l> Pipeline<'s, 'l> {
             signed.extend(w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         }
         self.finish(ctx)?;
-        let (lock, actor, time, group) = (self.lock, ctx.actor.clone(), crate::certs::rfc3339(ctx.now), s.group);
+        let (lock, actor, time, group) = (self.lock, ctx.actor.clone(), pki_core::certs::rfc3339(ctx.now), s.group);
         let handle = self.scope.spawn(move || {
             let items: Vec<(&InventoryRecord, &str, &str)> = signed
                 .iter()
@@ -458,7 +458,7 @@ fn run_batch(
                     outfiles::check_targets(d, &OUT_FILES, spec.force)?;
                 }
                 let plan = issuing.plan(&spec, ctx.now)?;
-                issuing.unlock(&plan.ca, ctx)?;
+                issuing.unlock(&plan.ca, &ctx.core())?;
                 Ok((plan, out))
             })();
             let (plan, out) = match planned {

@@ -6,8 +6,8 @@ use anyhow::Result;
 
 use crate::cli::{GlobalArgs, LedgerVerifyArgs};
 use crate::ctx::Ctx;
-use crate::exit::Exit;
-use crate::store::CaDir;
+use crate::exit_codes::Exit;
+use pki_core::store::CaDir;
 
 pub fn run(args: LedgerVerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open(&g.dir)?;

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, ListArgs, StatusFilter};
 use crate::ctx::Ctx;
-use crate::exit::Exit;
-use crate::store::{CaDir, InventoryRecord, Status};
+use crate::exit_codes::Exit;
+use pki_core::store::{CaDir, InventoryRecord, Status};
 
 #[derive(Serialize)]
 struct Row<'a> {
@@ -31,7 +31,7 @@ fn state(rec: &InventoryRecord, now: &str) -> &'static str {
 
 pub fn run(args: ListArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open(&g.dir)?;
-    let now = crate::certs::rfc3339(ctx.now);
+    let now = pki_core::certs::rfc3339(ctx.now);
     let want = args.status.map(|s| match s {
         StatusFilter::Valid => "valid",
         StatusFilter::Expired => "expired",

@@ -5,7 +5,7 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, EXIT_STATUS_TEXT, ManArgs};
 use crate::ctx::Ctx;
-use crate::exit::Exit;
+use crate::exit_codes::Exit;
 
 /// The CA directory's layout (docs/ca-directory.md has the details).
 const FILES: &str = "\

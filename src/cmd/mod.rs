@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::ctx::Ctx;
-use crate::exit::Exit;
+use crate::exit_codes::Exit;
 
 mod audit;
 mod completions;
@@ -51,14 +51,14 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
 
 /// The lock timeout from `--lock-timeout` / `PKI_LOCK_TIMEOUT`.
 pub fn lock_timeout(g: &GlobalArgs) -> Result<std::time::Duration> {
-    Ok(crate::duration::parse("--lock-timeout", &g.lock_timeout)?)
+    Ok(pki_core::duration::parse("--lock-timeout", &g.lock_timeout)?)
 }
 
 /// Subjects and common names: printable, no control characters, at most 64 characters
 /// (RFC 5280's upper bound for a common name).
 pub fn check_cn(flag: &str, cn: &str) -> Result<()> {
     if cn.trim().is_empty() || cn.chars().count() > 64 || cn.chars().any(char::is_control) {
-        return Err(crate::exit::PkiError::BadName {
+        return Err(crate::exit_codes::PkiError::BadName {
             kind: "common name",
             value: cn.to_string(),
             why: format!("{flag} takes 1-64 printable characters"),

@@ -7,11 +7,11 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use crate::cli::{GlobalArgs, ProfilesArgs};
 use crate::ctx::Ctx;
-use crate::duration::show;
-use crate::exit::Exit;
-use crate::policy::{Profile, Subject};
-use crate::settings::Settings;
-use crate::store::{CaDir, SETTINGS};
+use crate::exit_codes::Exit;
+use pki_core::duration::show;
+use pki_core::policy::{Profile, Subject};
+use pki_core::settings::Settings;
+use pki_core::store::{CaDir, SETTINGS};
 
 pub fn run(args: ProfilesArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open(&g.dir)?;

@@ -5,8 +5,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::GlobalArgs;
 use crate::ctx::Ctx;
-use crate::exit::Exit;
-use crate::store::CaDir;
+use crate::exit_codes::Exit;
+use pki_core::store::CaDir;
 
 pub fn run(g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open(&g.dir)?;

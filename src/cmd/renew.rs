@@ -8,11 +8,11 @@ use x509_parser::prelude::*;
 use super::issue::{OUT_FILES, Out, issue_one, out_of, report};
 use crate::cli::{GlobalArgs, RenewArgs};
 use crate::ctx::{Ctx, read_passphrase_file};
-use crate::exit::Exit;
-use crate::issuance::{Issuing, Spec};
-use crate::outfiles;
-use crate::serial::Serial;
-use crate::store::{CaDir, Status, sha256_hex};
+use crate::exit_codes::Exit;
+use pki_core::issuance::{Issuing, Spec};
+use pki_core::outfiles;
+use pki_core::serial::Serial;
+use pki_core::store::{CaDir, Status, sha256_hex};
 
 pub fn run(args: RenewArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let timeout = super::lock_timeout(g)?;
@@ -21,7 +21,7 @@ pub fn run(args: RenewArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let (serial, given_der) = match (&args.serial, &args.cert) {
         (Some(s), _) => (Serial::parse(s)?, None),
         (None, Some(f)) => {
-            let (serial, der) = crate::inspect::cert_file(f)?;
+            let (serial, der) = pki_core::inspect::cert_file(f)?;
             (serial, Some(der))
         }
         (None, None) => bail!("give the SERIAL of the certificate to renew, or --cert FILE"),
@@ -78,7 +78,7 @@ pub fn run(args: RenewArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         // The old lifetime, without the start-up backdate.
         let secs = x.validity().not_after.timestamp()
             - x.validity().not_before.timestamp()
-            - crate::certs::BACKDATE.whole_seconds();
+            - pki_core::certs::BACKDATE.whole_seconds();
         spec.ttl = Some(format!("{}s", secs.max(60)));
     }
     let existing = if args.rekey || args.csr.is_some() {
@@ -96,7 +96,7 @@ pub fn run(args: RenewArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let mut issuing = Issuing::open(&dir)?;
     let mut plan = issuing.plan_with_key(&spec, ctx.now, existing)?;
     plan.renews = Some(hex.clone());
-    issuing.unlock(&plan.ca, ctx)?;
+    issuing.unlock(&plan.ca, &ctx.core())?;
     let lock = dir.lock(timeout)?;
     // Someone may have renewed or revoked it while we waited for the lock.
     match dir.find_inventory(&hex)?.map(|r| r.status) {

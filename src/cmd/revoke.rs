@@ -6,15 +6,15 @@ use std::io::Write;
 use ::time::OffsetDateTime;
 use anyhow::{Result, anyhow, bail};
 
-use crate::ca::Ca;
-use crate::certs::rfc3339;
 use crate::cli::{GlobalArgs, RevokeArgs};
-use crate::crl;
 use crate::ctx::Ctx;
-use crate::exit::{Exit, PkiError};
-use crate::serial::Serial;
-use crate::settings::Settings;
-use crate::store::{CaDir, Revocation, SETTINGS, Status};
+use crate::exit_codes::{Exit, PkiError};
+use pki_core::ca::Ca;
+use pki_core::certs::rfc3339;
+use pki_core::crl;
+use pki_core::serial::Serial;
+use pki_core::settings::Settings;
+use pki_core::store::{CaDir, Revocation, SETTINGS, Status};
 
 /// What is being revoked, found before the lock.
 fn find(dir: &CaDir, serial: &Serial) -> Result<Revocation> {
@@ -79,7 +79,7 @@ pub fn run(args: RevokeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = CaDir::open(&g.dir)?;
     let serial = match (&args.serial, &args.cert) {
         (Some(s), _) => Serial::parse(s)?,
-        (None, Some(f)) => crate::inspect::cert_file(f)?.0,
+        (None, Some(f)) => pki_core::inspect::cert_file(f)?.0,
         (None, None) => bail!("give the SERIAL of the certificate to revoke, or --cert FILE"),
     };
     let mut rev = find(&dir, &serial)?;
@@ -121,7 +121,7 @@ pub fn run(args: RevokeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         None
     } else {
         let pf = settings.ca.get(&ca.name).and_then(|c| c.passphrase_file.clone());
-        Some(ca.unlock(&dir, ctx, pf.as_deref())?)
+        Some(ca.unlock(&dir, &ctx.core(), pf.as_deref())?)
     };
     let lock = dir.lock(timeout)?;
     // Re-check under the lock: another process may have revoked it meanwhile.
@@ -134,7 +134,7 @@ pub fn run(args: RevokeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     check(&dir, &mut rev)?;
     lock.commit_revoke(&rev, &ctx.actor, &rfc3339(ctx.now))?;
     let summary = match &issuer {
-        Some(iss) => Some(crl::generate(&dir, &lock, &ca, iss, crl::lifetime(&settings, &ca)?, ctx)?.0),
+        Some(iss) => Some(crl::generate(&dir, &lock, &ca, iss, crl::lifetime(&settings, &ca)?, &ctx.core())?.0),
         None => None,
     };
     drop(lock);

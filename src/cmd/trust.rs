@@ -6,11 +6,11 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::ca::Ca;
 use crate::cli::{GlobalArgs, TrustAction, TrustArgs};
 use crate::ctx::Ctx;
-use crate::exit::{Exit, PkiError};
-use crate::store::{CaDir, sha256_hex, write_atomic};
+use crate::exit_codes::{Exit, PkiError};
+use pki_core::ca::Ca;
+use pki_core::store::{CaDir, sha256_hex, write_atomic};
 
 struct Store {
     dir: &'static str,

@@ -8,13 +8,13 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::Serialize;
 use x509_parser::prelude::*;
 
-use crate::ca::Ca;
-use crate::certs::rfc3339;
 use crate::cli::{GlobalArgs, Purpose, VerifyArgs};
 use crate::ctx::Ctx;
-use crate::exit::Exit;
-use crate::serial::Serial;
-use crate::store::CaDir;
+use crate::exit_codes::Exit;
+use pki_core::ca::Ca;
+use pki_core::certs::rfc3339;
+use pki_core::serial::Serial;
+use pki_core::store::CaDir;
 
 #[derive(Debug, Serialize)]
 struct Verdict {
@@ -43,7 +43,7 @@ fn read_certs(arg: &str) -> Result<Vec<Vec<u8>>> {
     }
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
         let blocks = ::pem::parse_many(&bytes)
-            .map_err(|e| anyhow!("{arg}: malformed PEM ({})", crate::inspect::pem_problem(&e)))?;
+            .map_err(|e| anyhow!("{arg}: malformed PEM ({})", pki_core::certs::pem_problem(&e)))?;
         let certs: Vec<Vec<u8>> =
             blocks.into_iter().filter(|b| b.tag() == "CERTIFICATE").map(|b| b.contents().to_vec()).collect();
         if certs.is_empty() {

@@ -17,7 +17,7 @@ use x509_parser::prelude::*;
 use crate::ca::Ca;
 use crate::certs::{BACKDATE, parse_rfc3339, rfc3339, rfc3339_unix};
 use crate::duration::{human_left, show};
-use crate::exit::PkiError;
+use crate::error::PkiError;
 use crate::policy::Profile;
 use crate::serial::Serial;
 use crate::settings::Settings;
@@ -32,7 +32,7 @@ pub const CRITICAL_LEFT: i64 = 86400;
 /// `counts`), so memory stays bounded when, say, a lowered max_ttl makes a million certificates drift.
 pub const MAX_LISTED_PER_CODE: usize = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Info,

@@ -11,7 +11,7 @@ use rcgen::{
 };
 use time::OffsetDateTime;
 
-use crate::exit::PkiError;
+use crate::error::PkiError;
 use crate::serial::Serial;
 
 /// Leaves start a minute in the past so that a peer whose clock lags slightly accepts them.
@@ -432,6 +432,17 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
         return Err("a URI is printable ASCII without spaces".into());
     }
     Ok(())
+}
+
+/// A PEM parse failure in words, on one line (the pem crate's own message can quote a whole
+/// multi-line block).
+pub fn pem_problem(e: &::pem::PemError) -> String {
+    match e {
+        ::pem::PemError::MismatchedTags(..) => "its BEGIN and END lines do not match".into(),
+        ::pem::PemError::MalformedFraming => "malformed BEGIN/END framing".into(),
+        ::pem::PemError::InvalidHeader(_) => "an invalid header line".into(),
+        other => other.to_string().escape_debug().to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -9,17 +9,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ::time::OffsetDateTime;
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use rcgen::{Issuer, KeyPair};
 use serde::{Deserialize, Serialize};
 use x509_parser::prelude::*;
 
 use crate::ca::{self, Ca};
 use crate::certs::{self, LeafSpec};
-use crate::cli::KeyType;
-use crate::ctx::{Ctx, Secret};
-use crate::exit::PkiError;
+use crate::context::{Context, Secret};
+use crate::error::PkiError;
 use crate::keys;
+use crate::keys::KeyType;
 use crate::policy::{Profile, Request, check_spiffe_id};
 use crate::serial::Serial;
 use crate::settings::Settings;
@@ -150,7 +150,7 @@ impl<'a> Issuing<'a> {
     }
 
     /// Unlocks a CA key once per process (the KDF is deliberately slow).
-    pub fn unlock(&mut self, name: &str, ctx: &Ctx) -> Result<()> {
+    pub fn unlock(&mut self, name: &str, ctx: &Context<'_>) -> Result<()> {
         if !self.issuers.contains_key(name) {
             let chain = self.chain(name)?;
             let pf = self.settings.ca.get(name).and_then(|c| c.passphrase_file.clone());
@@ -552,7 +552,7 @@ fn read_csr(path: &str) -> Result<CsrContent> {
 pub(crate) fn parse_csr(bytes: &[u8], path: &str) -> Result<CsrContent> {
     let der = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
         let p =
-            ::pem::parse(bytes).map_err(|e| anyhow!("{path}: malformed PEM ({})", crate::inspect::pem_problem(&e)))?;
+            ::pem::parse(bytes).map_err(|e| anyhow!("{path}: malformed PEM ({})", crate::certs::pem_problem(&e)))?;
         if !p.tag().contains("CERTIFICATE REQUEST") {
             bail!("{path}: a '{}' PEM block, not a CERTIFICATE REQUEST", p.tag());
         }

@@ -7,9 +7,9 @@ use serde::Serialize;
 use x509_parser::prelude::*;
 use x509_parser::public_key::PublicKey;
 
-use crate::certs::rfc3339;
+use crate::certs::{pem_problem, rfc3339};
 use crate::duration::human_left;
-use crate::exit::PkiError;
+use crate::error::PkiError;
 use crate::keys::{self, KeyInfo};
 use crate::serial::Serial;
 
@@ -395,17 +395,6 @@ pub fn cert_file(path: &std::path::Path) -> Result<(Serial, Vec<u8>)> {
     Ok((Serial::from_bytes(x.raw_serial()), der))
 }
 
-/// A PEM parse failure in words, on one line (the pem crate's own message can quote a whole
-/// multi-line block).
-pub fn pem_problem(e: &::pem::PemError) -> String {
-    match e {
-        ::pem::PemError::MismatchedTags(..) => "its BEGIN and END lines do not match".into(),
-        ::pem::PemError::MalformedFraming => "malformed BEGIN/END framing".into(),
-        ::pem::PemError::InvalidHeader(_) => "an invalid header line".into(),
-        other => other.to_string().escape_debug().to_string(),
-    }
-}
-
 /// Detects and describes every object in `input`. Garbage gives `PkiError::Unrecognized`.
 pub fn inspect(input: &[u8], source: &str, now: OffsetDateTime) -> Result<Vec<Object>> {
     let looks_pem = input.windows(11).any(|w| w == b"-----BEGIN ");
@@ -503,140 +492,4 @@ fn detect_der(input: &[u8], now: OffsetDateTime) -> Option<Object> {
     }
     // Traditional (PKCS#1) RSA keys, as `openssl pkey -outform DER` writes them.
     keys::describe_private_key("RSA PRIVATE KEY", input).ok().map(Object::PrivateKey)
-}
-
-/// The human form: one block per object.
-pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result<()> {
-    let n = objects.len();
-    for (i, o) in objects.iter().enumerate() {
-        if n > 1 {
-            writeln!(w, "[{}/{}]", i + 1, n)?;
-        }
-        match o {
-            Object::Certificate(c) => {
-                let kind = if c.is_ca {
-                    if c.self_signed { "root CA certificate" } else { "CA certificate" }
-                } else {
-                    "certificate"
-                };
-                writeln!(w, "Type:        {kind}")?;
-                writeln!(w, "Subject:     {}", c.subject)?;
-                writeln!(w, "Issuer:      {}", c.issuer)?;
-                writeln!(w, "Serial:      {}", c.serial)?;
-                writeln!(w, "Valid:       {} to {} ({})", c.not_before, c.not_after, c.time_left)?;
-                if !c.sans.is_empty() {
-                    writeln!(w, "SANs:        {}", c.sans.join(", "))?;
-                }
-                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
-                writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
-                writeln!(w, "Signature:   {}", c.signature_algorithm)?;
-                let ca = match (c.is_ca, c.path_len) {
-                    (true, Some(p)) => format!("CA:TRUE, pathlen:{p}"),
-                    (true, None) => "CA:TRUE".into(),
-                    (false, _) => "CA:FALSE".into(),
-                };
-                writeln!(w, "Constraints: {ca}")?;
-                if !c.key_usage.is_empty() {
-                    writeln!(w, "Key usage:   {}", c.key_usage.join(", "))?;
-                }
-                if !c.ext_key_usage.is_empty() {
-                    writeln!(w, "Ext. usage:  {}", c.ext_key_usage.join(", "))?;
-                }
-                if let Some(nc) = &c.name_constraints {
-                    writeln!(
-                        w,
-                        "Names:       permitted [{}] excluded [{}]{}",
-                        nc.permitted.join(", "),
-                        nc.excluded.join(", "),
-                        if nc.critical { " (critical)" } else { "" }
-                    )?;
-                }
-                if let Some(k) = &c.subject_key_id {
-                    writeln!(w, "Subject KID: {k}")?;
-                }
-                if let Some(k) = &c.authority_key_id {
-                    writeln!(w, "Issuer KID:  {k}")?;
-                }
-                writeln!(w, "SHA-256:     {}", c.sha256_fingerprint)?;
-                if let Some(ok) = c.signed_by_next {
-                    writeln!(
-                        w,
-                        "Chain:       {}",
-                        if ok { "signed by the next certificate" } else { "NOT signed by the next certificate" }
-                    )?;
-                }
-                match (&c.svid.spiffe_id, c.svid.valid) {
-                    (Some(id), true) => writeln!(w, "SVID:        valid X.509-SVID for {id}")?,
-                    (Some(id), false) => {
-                        writeln!(w, "SVID:        NOT a valid X.509-SVID for {id}: {}", c.svid.problems.join("; "))?
-                    }
-                    (None, _) => writeln!(w, "SVID:        no (no spiffe:// URI SAN)")?,
-                }
-            }
-            Object::Csr(c) => {
-                writeln!(w, "Type:        certificate signing request")?;
-                writeln!(w, "Subject:     {}", c.subject)?;
-                let bits = c.public_key.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
-                writeln!(w, "Key:         {}{bits}", c.public_key.algorithm)?;
-                writeln!(w, "Signature:   {}", if c.signature_valid { "valid" } else { "INVALID" })?;
-                if !c.requested_sans.is_empty() {
-                    writeln!(w, "SANs:        {}", c.requested_sans.join(", "))?;
-                }
-                if c.requests_ca {
-                    writeln!(w, "Requests:    CA:TRUE")?;
-                }
-            }
-            Object::Crl(c) => {
-                writeln!(w, "Type:        certificate revocation list")?;
-                writeln!(w, "Issuer:      {}", c.issuer)?;
-                writeln!(w, "This update: {}", c.this_update)?;
-                writeln!(
-                    w,
-                    "Next update: {} ({}){}",
-                    c.next_update.as_deref().unwrap_or("none"),
-                    c.time_left.as_deref().unwrap_or("no expiry"),
-                    if c.stale { " STALE: regenerate it" } else { "" }
-                )?;
-                if let Some(nr) = &c.crl_number {
-                    writeln!(w, "CRL number:  {nr}")?;
-                }
-                writeln!(w, "Revoked:     {}", c.revoked_count)?;
-                if !c.revoked.is_empty() {
-                    let mut t = comfy_table::Table::new();
-                    t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED);
-                    t.set_header(vec!["Serial", "Revoked at", "Reason"]);
-                    for r in c.revoked.iter().take(50) {
-                        t.add_row(vec![
-                            r.serial.clone(),
-                            r.revoked_at.clone(),
-                            r.reason.clone().unwrap_or_else(|| "-".into()),
-                        ]);
-                    }
-                    writeln!(w, "{t}")?;
-                    if c.revoked.len() > 50 {
-                        writeln!(w, "... {} more (use --json for all)", c.revoked.len() - 50)?;
-                    }
-                }
-            }
-            Object::PrivateKey(k) => {
-                writeln!(w, "Type:        {}", k.kind)?;
-                if k.encrypted {
-                    writeln!(w, "Encrypted:   yes ({})", k.encryption.as_deref().unwrap_or("unknown scheme"))?;
-                } else {
-                    let bits = k.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
-                    writeln!(w, "Key:         {}{bits}", k.algorithm)?;
-                    writeln!(w, "Encrypted:   no")?;
-                }
-            }
-            Object::PublicKey(k) => {
-                writeln!(w, "Type:        public key")?;
-                let bits = k.bits.map(|b| format!(" ({b} bits)")).unwrap_or_default();
-                writeln!(w, "Key:         {}{bits}", k.algorithm)?;
-            }
-        }
-        if i + 1 < n {
-            writeln!(w)?;
-        }
-    }
-    Ok(())
 }

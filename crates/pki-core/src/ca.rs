@@ -2,12 +2,12 @@
 //! root, the default issuing CA, and unlocking a CA key into an rcgen issuer.
 
 use ::time::OffsetDateTime;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context as _, Result, anyhow};
 use rcgen::{Issuer, KeyPair};
 use x509_parser::prelude::*;
 
-use crate::ctx::Ctx;
-use crate::exit::PkiError;
+use crate::context::Context;
+use crate::error::PkiError;
 use crate::keys;
 use crate::settings::Settings;
 use crate::store::CaDir;
@@ -194,16 +194,13 @@ impl Ca {
     pub fn unlock(
         &self,
         dir: &CaDir,
-        ctx: &Ctx,
+        ctx: &Context<'_>,
         passphrase_file: Option<&std::path::Path>,
     ) -> Result<Issuer<'static, KeyPair>> {
         let key_path = dir.ca_key_path(&self.name);
         let pem_text = dir.read_ca_key_pem(&self.name)?;
         let what = format!("CA '{}' ({})", self.name, key_path.display());
-        let key = keys::load_signing_key(&pem_text, &key_path, || match passphrase_file {
-            Some(f) if ctx.pass.given.is_none() => crate::ctx::read_passphrase_file(f),
-            _ => ctx.pass.unlock(&what),
-        })?;
+        let key = keys::load_signing_key(&pem_text, &key_path, || ctx.pass.passphrase(&what, passphrase_file))?;
         let der = rustls_pki_types::CertificateDer::from(self.der.clone());
         Issuer::from_ca_cert_der(&der, key).map_err(|e| anyhow!("CA '{}': unusable certificate ({e})", self.name))
     }

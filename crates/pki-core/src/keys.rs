@@ -9,9 +9,28 @@ use serde::Serialize;
 use std::path::Path;
 use zeroize::Zeroizing;
 
-use crate::cli::KeyType;
-use crate::ctx::Secret;
-use crate::exit::PkiError;
+use crate::context::Secret;
+use crate::error::PkiError;
+
+/// The key types pki generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyType {
+    /// ECDSA on NIST P-256 (the default: every TLS stack accepts it).
+    #[default]
+    P256,
+    /// Ed25519 (small and fast; not every verifier accepts it in certificates).
+    Ed25519,
+}
+
+impl KeyType {
+    /// The name used on the command line, in `pki.toml` and in the inventory.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::P256 => "p256",
+            KeyType::Ed25519 => "ed25519",
+        }
+    }
+}
 
 pub const OID_EC: &str = "1.2.840.10045.2.1";
 pub const OID_P256: &str = "1.2.840.10045.3.1.7";
@@ -96,7 +115,7 @@ pub fn private_key_der(
     passphrase: impl FnOnce() -> Result<Secret>,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let block = pem::parse(pem_text)
-        .map_err(|e| anyhow!("{}: not a PEM key ({})", path.display(), crate::inspect::pem_problem(&e)))?;
+        .map_err(|e| anyhow!("{}: not a PEM key ({})", path.display(), crate::certs::pem_problem(&e)))?;
     match block.tag() {
         "ENCRYPTED PRIVATE KEY" => {
             let pass = passphrase()?;

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use crate::ca::Ca;
 use crate::certs::{parse_rfc3339, rfc3339};
-use crate::ctx::Ctx;
+use crate::context::Context;
 use crate::duration;
 use crate::serial::Serial;
 use crate::settings::Settings;
@@ -155,7 +155,7 @@ pub fn generate(
     ca: &Ca,
     issuer: &Issuer<'_, KeyPair>,
     next_update: Duration,
-    ctx: &Ctx,
+    ctx: &Context<'_>,
 ) -> Result<(CrlSummary, Vec<u8>, String)> {
     let text = dir.revoked_list_text(&ca.name)?;
     let entries = entries(&text, &rfc3339(ctx.now))?;

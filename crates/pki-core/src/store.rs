@@ -25,8 +25,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::ctx::Actor;
-use crate::exit::PkiError;
+use crate::context::Actor;
+use crate::error::PkiError;
 use crate::serial::Serial;
 
 pub const SETTINGS: &str = "pki.toml";

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::exit::PkiError;
+use crate::error::PkiError;
 
 /// Parses a positive duration for the flag `flag`. A year is 365.25 days (humantime's rule).
 pub fn parse(flag: &str, value: &str) -> Result<Duration, PkiError> {

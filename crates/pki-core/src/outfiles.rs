@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::exit::PkiError;
+use crate::error::PkiError;
 use crate::store::{SyncSet, temp_path, write_new_file_unsynced};
 
 #[derive(Default)]

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::cli::KeyType;
 use crate::duration;
+use crate::keys::KeyType;
 use crate::policy::{Profile, ProfileSpec};
 
 // Every key is parsed (and unknown keys refused) on each run so that a typo is reported at once.

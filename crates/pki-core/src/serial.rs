@@ -1,7 +1,7 @@
 //! Certificate serial numbers: 16 random bytes, positive and DER-minimal, printed as
 //! OpenSSL prints them (upper-case hex) and accepted in any case, with or without colons.
 
-use crate::exit::PkiError;
+use crate::error::PkiError;
 
 /// A serial as its big-endian bytes, without leading zero bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

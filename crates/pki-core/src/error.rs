@@ -1,30 +1,12 @@
-//! Exit statuses and the error values that carry the facts of a failure.
+//! The error values that carry the facts of a failure.
 //!
-//! Every command ends in one of three statuses, documented in `--help` and the man page:
-//! 0 success, 1 a check found something (audit, verify), 2 usage or operational error.
+//! Operations return `anyhow::Result`; a failure a user or script is expected to act on has a
+//! [`PkiError`] at its root (`err.downcast_ref::<PkiError>()`), whose fields are the facts and
+//! whose message says, on one line, what was wrong and what to do next. The `pki` binary maps
+//! some variants to exit statuses of their own.
 
 use std::fmt;
 use std::path::PathBuf;
-
-/// The process exit status, as a small closed set so scripts can rely on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Success = 0,
-    Findings = 1,
-    Error = 2,
-    /// `revoke`: no certificate with that serial.
-    NotFound = 3,
-    /// `revoke`: already revoked (and the new reason is not keyCompromise).
-    AlreadyRevoked = 4,
-    /// `revoke`: the certificate has expired; it needs no revocation.
-    Expired = 5,
-}
-
-impl From<Exit> for std::process::ExitCode {
-    fn from(e: Exit) -> Self {
-        std::process::ExitCode::from(e as u8)
-    }
-}
 
 /// Failures a user or script is expected to act on. Each variant carries the facts, and its
 /// message says what was wrong and what to do next, on one line.
@@ -138,47 +120,3 @@ impl fmt::Display for PkiError {
 }
 
 impl std::error::Error for PkiError {}
-
-/// Maps any error that reached `main` to the status the process exits with.
-pub fn status_of(err: &anyhow::Error) -> Exit {
-    // Checks that find problems return `Exit::Findings` as a value, not as an error; a few
-    // refusals have statuses of their own so scripts can tell them apart.
-    match err.downcast_ref::<PkiError>() {
-        Some(PkiError::UnknownSerial { .. }) => Exit::NotFound,
-        Some(PkiError::AlreadyRevoked { .. }) => Exit::AlreadyRevoked,
-        Some(PkiError::CertExpired { .. }) => Exit::Expired,
-        _ => Exit::Error,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_are_stable() {
-        assert_eq!(Exit::Success as u8, 0);
-        assert_eq!(Exit::Findings as u8, 1);
-        assert_eq!(Exit::Error as u8, 2);
-        assert_eq!(Exit::NotFound as u8, 3);
-        assert_eq!(Exit::AlreadyRevoked as u8, 4);
-        assert_eq!(Exit::Expired as u8, 5);
-        let e: anyhow::Error = PkiError::UnknownSerial { serial: "AB".into() }.into();
-        assert_eq!(status_of(&e.context("revoking")), Exit::NotFound);
-    }
-
-    #[test]
-    fn messages_are_one_line_and_say_what_to_do() {
-        let errs = [
-            PkiError::NoCaDir { dir: "x".into() },
-            PkiError::WrongPassphrase { key: "k".into() },
-            PkiError::BadDuration { flag: "--ttl".into(), value: "5x".into() },
-            PkiError::NoSan,
-        ];
-        for e in errs {
-            let s = e.to_string();
-            assert!(!s.contains('\n'), "{s}");
-            assert!(s.contains(':'), "{s}");
-        }
-    }
-}
