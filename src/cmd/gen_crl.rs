@@ -44,15 +44,10 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             ));
         }
         if let Some(min_age) = if_older
-            && let Some((this, next)) = crl::current_times(&dir, &name)?
+            && let Some(age) = crl::fresh_age(&dir, &name, ctx.now, min_age)?
         {
-            let age = (ctx.now - this).whole_seconds();
-            let expires_soon = next.is_some_and(|n| n <= ctx.now + time::Duration::seconds(min_age.as_secs() as i64));
-            let behind = crl::is_behind(&dir, &name, ctx.now)? == Some(true);
-            if age < min_age.as_secs() as i64 && !expires_soon && !behind {
-                ctx.say(format!("CRL of '{name}' is fresh (updated {} ago): skipped", duration::human_span(age)));
-                continue;
-            }
+            ctx.say(format!("CRL of '{name}' is fresh (updated {} ago): skipped", duration::human_span(age)));
+            continue;
         }
         if args.all && !dir.ca_key_path(&name).exists() {
             // A root kept offline (SECURITY.md): its CRL is signed where its key is; `pki audit`

@@ -271,6 +271,17 @@ pub fn current_times(dir: &CaDir, ca: &str) -> Result<Option<(OffsetDateTime, Op
     Ok(Some((t(crl.last_update()), crl.next_update().map(t))))
 }
 
+/// The age in seconds of the CA's current CRL when it needs no refresh yet: younger than
+/// `min_age`, not expiring within `min_age`, and not behind the directory's revocations. `None`
+/// when it should be regenerated (or there is none).
+pub fn fresh_age(dir: &CaDir, ca: &str, now: OffsetDateTime, min_age: Duration) -> Result<Option<i64>> {
+    let Some((this, next)) = current_times(dir, ca)? else { return Ok(None) };
+    let age = (now - this).whole_seconds();
+    let expires_soon = next.is_some_and(|n| n <= now + time::Duration::seconds(min_age.as_secs() as i64));
+    let behind = is_behind(dir, ca, now)? == Some(true);
+    Ok((age < min_age.as_secs() as i64 && !expires_soon && !behind).then_some(age))
+}
+
 /// Whether the published CRL misses a revocation (or a reason change) that the directory has:
 /// a CRL "behind the inventory". None when the CA has no CRL yet.
 pub fn is_behind(dir: &CaDir, ca: &str, now: OffsetDateTime) -> Result<Option<bool>> {

@@ -2,8 +2,8 @@
 //!
 //! It owns a file-backed CA directory (storage at the bottom: [`store`]), the objects in it
 //! (certificates, keys, profiles and settings: [`certs`], [`keys`], [`policy`], [`settings`],
-//! [`ca`]) and the operations over it ([`issuance`], [`revocation`], [`crl`], [`audit`],
-//! [`inspect`], [`verify`]). The command line and the server call the same functions, so a
+//! [`ca`]) and the operations over it ([`setup`], [`issuance`], [`revocation`], [`crl`],
+//! [`audit`], [`inspect`]). The command line and the server call the same functions, so a
 //! policy check or a locked, atomic write exists once.
 //!
 //! The core prints nothing and never exits the process. It takes the clock, the actor and
@@ -38,8 +38,8 @@ mod fuzz;
 pub mod inspect;
 pub mod issuance;
 pub mod keys;
-pub mod outfiles;
 pub mod policy;
+pub mod revocation;
 
 pub mod serial;
 pub mod settings;

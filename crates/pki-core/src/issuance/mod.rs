@@ -3,20 +3,19 @@
 //! writes nothing; `sign` and `Locked::commit_issue` then issue it under the directory lock.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ::time::OffsetDateTime;
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use rcgen::{Issuer, KeyPair};
 use serde::{Deserialize, Serialize};
-use x509_parser::prelude::*;
 
 use crate::ca::{self, Ca};
 use crate::certs::{self, LeafSpec};
 use crate::context::{Context, Secret};
+use crate::duration;
 use crate::error::PkiError;
 use crate::keys;
 use crate::keys::KeyType;
@@ -24,7 +23,19 @@ use crate::policy::{Profile, Request, check_spiffe_id};
 use crate::serial::Serial;
 use crate::settings::Settings;
 use crate::store::{CaDir, InventoryRecord, Locked, Status, sha256_hex};
-use crate::{duration, inspect};
+
+mod batch;
+mod names;
+mod outfiles;
+mod output;
+mod renew;
+
+pub use batch::{BatchLine, BatchSink, BatchTally};
+#[cfg(test)]
+pub(crate) use names::parse_csr;
+pub use names::{Names, key_type_of_spki};
+pub use output::{Files, OUT_FILES, Out, Requested};
+pub use renew::Renewal;
 
 /// A request as flags or a batch line give it (batch lines use these field names).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,6 +56,10 @@ pub struct Spec {
     pub out: Option<PathBuf>,
     /// A CSR file (or "-" for standard input on the command line).
     pub csr: Option<String>,
+    /// The CSR's bytes when the caller has already read them (standard input, a request body);
+    /// never taken from a batch line.
+    #[serde(skip)]
+    pub csr_bytes: Option<Vec<u8>>,
     #[serde(default)]
     pub force: bool,
     #[serde(default)]
@@ -167,10 +182,10 @@ impl<'a> Issuing<'a> {
 
     /// As `plan`, with the subject key already known (a renewal keeping its key).
     pub fn plan_with_key(&mut self, spec: &Spec, now: OffsetDateTime, existing: Option<Vec<u8>>) -> Result<Plan> {
-        let mut names = parse_names(spec)?;
+        let mut names = names::parse_names(spec)?;
         let mut csr_ekus = None;
         let (key, key_type) = if let Some(spki) = existing {
-            let kt = key_type_of_spki(&spki)?;
+            let kt = names::key_type_of_spki(&spki)?;
             (KeySource::Public { spki_der: spki }, kt)
         } else if let Some(csr) = &spec.csr {
             if !names.dns.is_empty() || !names.ips.is_empty() || !names.uris.is_empty() || spec.cn.is_some() {
@@ -179,7 +194,7 @@ impl<'a> Issuing<'a> {
             if spec.key_type.is_some() {
                 bail!("--key-type does not apply to --csr: the CSR brings its own key");
             }
-            let c = read_csr(csr)?;
+            let c = names::read_csr(csr, spec.csr_bytes.as_deref())?;
             names = c.names;
             csr_ekus = c.ekus;
             (KeySource::Public { spki_der: c.spki_der }, c.key_type)
@@ -200,7 +215,7 @@ impl<'a> Issuing<'a> {
                 names.uris.insert(0, id.clone());
             }
         }
-        complete_names(&mut names)?;
+        names::complete_names(&mut names)?;
 
         let profile: Option<Profile> = match spec.profile.as_ref().or(self.settings.defaults.profile.as_ref()) {
             Some(p) => Some(self.settings.profile(p, &self.settings_file)?),
@@ -422,227 +437,4 @@ impl<'a> Issuing<'a> {
             record: Some(record),
         })
     }
-}
-
-/// Names from a request, checked and normalised.
-#[derive(Debug, Default, Clone)]
-pub struct Names {
-    pub cn: Option<String>,
-    pub dns: Vec<String>,
-    pub ips: Vec<IpAddr>,
-    pub uris: Vec<String>,
-}
-
-fn parse_names(spec: &Spec) -> Result<Names> {
-    let mut n = Names { cn: spec.cn.clone(), ..Default::default() };
-    for d in &spec.dns {
-        add_dns(&mut n, d)?;
-    }
-    for i in &spec.ip {
-        let ip: IpAddr = i.trim().parse().map_err(|_| PkiError::BadName {
-            kind: "--ip address",
-            value: i.clone(),
-            why: "expected an IPv4 or IPv6 address such as 10.0.0.7".into(),
-        })?;
-        if !n.ips.contains(&ip) {
-            n.ips.push(ip);
-        }
-    }
-    for u in &spec.uri {
-        add_uri(&mut n, u)?;
-    }
-    if let Some(cn) = &n.cn
-        && (cn.trim().is_empty() || cn.chars().count() > 64 || cn.chars().any(char::is_control))
-    {
-        return Err(PkiError::BadName {
-            kind: "common name",
-            value: cn.clone(),
-            why: "--cn takes 1-64 printable characters".into(),
-        }
-        .into());
-    }
-    Ok(n)
-}
-
-fn add_dns(n: &mut Names, d: &str) -> Result<()> {
-    let name = d.trim().trim_end_matches('.').to_ascii_lowercase();
-    if name.parse::<IpAddr>().is_ok() {
-        return Err(PkiError::BadName {
-            kind: "--dns name",
-            value: d.to_string(),
-            why: "that is an IP address: give it with --ip".into(),
-        }
-        .into());
-    }
-    certs::check_dns_name(&name, true).map_err(|why| PkiError::BadName {
-        kind: "--dns name",
-        value: d.to_string(),
-        why,
-    })?;
-    if !n.dns.contains(&name) {
-        n.dns.push(name);
-    }
-    Ok(())
-}
-
-fn add_uri(n: &mut Names, u: &str) -> Result<()> {
-    certs::check_uri(u).map_err(|why| PkiError::BadName { kind: "--uri", value: u.to_string(), why })?;
-    if !n.uris.iter().any(|x| x == u) {
-        n.uris.push(u.to_string());
-    }
-    Ok(())
-}
-
-/// A CN alone becomes a SAN when it is a name a client can check (what step does); at least
-/// one SAN is required.
-fn complete_names(n: &mut Names) -> Result<()> {
-    if n.dns.is_empty()
-        && n.ips.is_empty()
-        && n.uris.is_empty()
-        && let Some(cn) = &n.cn
-    {
-        {
-            if let Ok(ip) = cn.parse::<IpAddr>() {
-                n.ips.push(ip);
-            } else if cn.contains('.') && certs::check_dns_name(&cn.to_ascii_lowercase(), true).is_ok() {
-                n.dns.push(cn.to_ascii_lowercase());
-            }
-        }
-    }
-    if n.dns.is_empty() && n.ips.is_empty() && n.uris.is_empty() {
-        return Err(PkiError::NoSan.into());
-    }
-    Ok(())
-}
-
-/// The profile key type of a public key: p256, p384, ed25519 or rsa (2048 bits or more).
-pub fn key_type_of_spki(spki_der: &[u8]) -> Result<String> {
-    let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der).map_err(|e| anyhow!("malformed public key ({e})"))?;
-    let desc = inspect::spki_desc(&spki);
-    Ok(match (desc.algorithm.as_str(), desc.bits) {
-        ("ECDSA P-256", _) => "p256".into(),
-        ("ECDSA P-384", _) => "p384".into(),
-        ("Ed25519", _) => "ed25519".into(),
-        ("RSA", Some(b)) if b >= 2048 => "rsa".into(),
-        ("RSA", b) => bail!("RSA key of {} bits: at least 2048 bits are required", b.unwrap_or(0)),
-        (other, _) => bail!("unsupported key algorithm {other}: use P-256, P-384, Ed25519 or RSA 2048+"),
-    })
-}
-
-pub(crate) struct CsrContent {
-    names: Names,
-    spki_der: Vec<u8>,
-    key_type: String,
-    ekus: Option<Vec<String>>,
-}
-
-/// Reads and checks a CSR: its signature must verify; CA:TRUE, signing key usages and unknown
-/// extensions are refused rather than copied; only its names, key and usages are taken.
-fn read_csr(path: &str) -> Result<CsrContent> {
-    let mut bytes = vec![];
-    if path == "-" {
-        std::io::stdin().take(1 << 20).read_to_end(&mut bytes).context("cannot read the CSR from standard input")?;
-    } else {
-        bytes = std::fs::read(path).with_context(|| format!("cannot read CSR {path}"))?;
-    }
-    parse_csr(&bytes, path)
-}
-
-/// The checks of [`read_csr`] on bytes already read; `path` names the source in messages.
-pub(crate) fn parse_csr(bytes: &[u8], path: &str) -> Result<CsrContent> {
-    let der = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        let p =
-            ::pem::parse(bytes).map_err(|e| anyhow!("{path}: malformed PEM ({})", crate::certs::pem_problem(&e)))?;
-        if !p.tag().contains("CERTIFICATE REQUEST") {
-            bail!("{path}: a '{}' PEM block, not a CERTIFICATE REQUEST", p.tag());
-        }
-        p.contents().to_vec()
-    } else {
-        bytes.to_vec()
-    };
-    let (rest, csr) = X509CertificationRequest::from_der(&der)
-        .map_err(|_| anyhow!("{path}: not a CSR (PKCS#10) in PEM or DER form"))?;
-    if !rest.is_empty() {
-        bail!("{path}: trailing data after the CSR");
-    }
-    csr.verify_signature()
-        .map_err(|_| anyhow!("{path}: the CSR's signature does not verify: it was altered or not signed by its key"))?;
-    let info = &csr.certification_request_info;
-    let spki_der = info.subject_pki.raw.to_vec();
-    let key_type = key_type_of_spki(&spki_der).with_context(|| path.to_string())?;
-    let mut names = Names {
-        cn: info.subject.iter_common_name().next().and_then(|c| c.as_str().ok()).map(str::to_string),
-        ..Default::default()
-    };
-    let mut ekus = None;
-    for attr in csr.certification_request_info.iter_attributes() {
-        if let ParsedCriAttribute::ExtensionRequest(req) = attr.parsed_attribute() {
-            for ext in &req.extensions {
-                match ext.parsed_extension() {
-                    ParsedExtension::SubjectAlternativeName(san) => {
-                        for g in &san.general_names {
-                            match g {
-                                GeneralName::DNSName(d) => add_dns(&mut names, d)?,
-                                GeneralName::URI(u) => add_uri(&mut names, u)?,
-                                GeneralName::IPAddress(b) if b.len() == 4 || b.len() == 16 => {
-                                    let ip = if b.len() == 4 {
-                                        IpAddr::from(<[u8; 4]>::try_from(&b[..]).expect("4 bytes"))
-                                    } else {
-                                        IpAddr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes"))
-                                    };
-                                    if !names.ips.contains(&ip) {
-                                        names.ips.push(ip);
-                                    }
-                                }
-                                other => bail!("{path}: the CSR asks for a {other:?} name, which pki does not issue"),
-                            }
-                        }
-                    }
-                    ParsedExtension::BasicConstraints(bc) if bc.ca => {
-                        bail!(
-                            "{path}: the CSR asks for CA:TRUE; pki issues CA certificates only with `pki create-intermediate`"
-                        )
-                    }
-                    ParsedExtension::BasicConstraints(_) => {}
-                    ParsedExtension::KeyUsage(ku) => {
-                        if ku.key_cert_sign() || ku.crl_sign() {
-                            bail!("{path}: the CSR asks for keyCertSign/cRLSign key usage, which only CAs have");
-                        }
-                        if ku.non_repudiation() || ku.data_encipherment() || ku.encipher_only() || ku.decipher_only() {
-                            bail!(
-                                "{path}: the CSR asks for key usages outside a TLS leaf's (digitalSignature, keyEncipherment, keyAgreement)"
-                            );
-                        }
-                    }
-                    ParsedExtension::ExtendedKeyUsage(e) => {
-                        let mut v = vec![];
-                        for (on, n) in [
-                            (e.server_auth, "serverAuth"),
-                            (e.client_auth, "clientAuth"),
-                            (e.code_signing, "codeSigning"),
-                            (e.email_protection, "emailProtection"),
-                            (e.time_stamping, "timeStamping"),
-                            (e.ocsp_signing, "OCSPSigning"),
-                        ] {
-                            if on {
-                                v.push(n.to_string());
-                            }
-                        }
-                        if e.any || !e.other.is_empty() {
-                            bail!(
-                                "{path}: the CSR asks for an extended key usage pki does not grant (anyExtendedKeyUsage or a private OID)"
-                            );
-                        }
-                        ekus = Some(v);
-                    }
-                    ParsedExtension::SubjectKeyIdentifier(_) => {}
-                    _ => bail!(
-                        "{path}: the CSR asks for extension {}, which the profile does not allow",
-                        ext.oid.to_id_string()
-                    ),
-                }
-            }
-        }
-    }
-    Ok(CsrContent { names, spki_der, key_type, ekus })
 }

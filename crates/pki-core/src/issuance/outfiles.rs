@@ -11,12 +11,12 @@ use crate::error::PkiError;
 use crate::store::{SyncSet, temp_path, write_new_file_unsynced};
 
 #[derive(Default)]
-pub struct Staged {
+pub(super) struct Staged {
     files: Vec<(PathBuf, PathBuf)>,
 }
 
 /// Refuses existing targets unless `force`, before anything is generated or written.
-pub fn check_targets(dir: &Path, names: &[&str], force: bool) -> Result<()> {
+pub(super) fn check_targets(dir: &Path, names: &[&str], force: bool) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!("--out {} exists and is not a directory", dir.display());
     }

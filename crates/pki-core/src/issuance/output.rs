@@ -1,0 +1,163 @@
+//! Where an issued certificate goes (`--out DIR` files or the caller's stream) and the commit
+//! of one certificate: sign, stage the caller's files, commit to the directory, publish.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use serde::Serialize;
+
+use super::outfiles::{self, Staged};
+use super::{Issued, Issuing, Plan, Spec};
+use crate::context::{Context, Secret};
+use crate::store::{Locked, SyncSet};
+
+/// The files `--out DIR` receives.
+pub const OUT_FILES: [&str; 5] = ["cert.pem", "key.pem", "chain.pem", "fullchain.pem", "root.pem"];
+
+/// Where the result goes.
+#[derive(Debug, Clone)]
+pub enum Out {
+    /// Files in a directory (created if missing): [`OUT_FILES`].
+    Dir(PathBuf),
+    /// Nothing on disk outside the CA directory: the caller takes the PEM texts from [`Issued`].
+    Stdout,
+}
+
+/// The files written for one certificate.
+#[derive(Debug, Serialize)]
+pub struct Files {
+    /// The certificate.
+    pub cert: PathBuf,
+    /// The new private key (absent when the holder kept its key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+    /// The intermediates, leaf's issuer first.
+    pub chain: PathBuf,
+    /// The certificate followed by the chain.
+    pub fullchain: PathBuf,
+    /// The root.
+    pub root: PathBuf,
+}
+
+/// A committed certificate and the files it was written to.
+#[derive(Debug)]
+pub struct Requested {
+    /// What was issued.
+    pub issued: Issued,
+    /// The files written, with [`Out::Dir`].
+    pub files: Option<Files>,
+}
+
+/// A directory name derived from the first name, for when `--out` is not given.
+fn default_out(spec: &Spec) -> PathBuf {
+    let first = spec
+        .cn
+        .clone()
+        .or_else(|| spec.dns.first().cloned())
+        .or_else(|| spec.spiffe_id.clone())
+        .or_else(|| spec.uri.first().cloned())
+        .or_else(|| spec.ip.first().cloned())
+        .unwrap_or_else(|| "cert".into());
+    let first = first.rsplit('/').next().unwrap_or(&first).to_string();
+    let s: String = first
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    PathBuf::from(s.trim_start_matches('.'))
+}
+
+impl Out {
+    /// The request's destination: `out = "-"` is the stream, no `out` a directory named after
+    /// the first name.
+    pub fn of(spec: &Spec) -> Out {
+        match &spec.out {
+            Some(p) if p.as_os_str() == "-" => Out::Stdout,
+            Some(p) => Out::Dir(p.clone()),
+            None => Out::Dir(default_out(spec)),
+        }
+    }
+
+    /// Refuses existing files unless `force`, before anything is generated or written.
+    pub fn check(&self, force: bool) -> Result<()> {
+        match self {
+            Out::Dir(d) => outfiles::check_targets(d, &OUT_FILES, force),
+            Out::Stdout => Ok(()),
+        }
+    }
+}
+
+impl Issuing<'_> {
+    /// Issues one certificate from a request: plan (writes nothing if refused), unlock the CA,
+    /// take the lock (waiting up to `timeout`), sign, commit, write the files.
+    pub fn issue(
+        &mut self,
+        spec: &Spec,
+        out: &Out,
+        key_pass: Option<&Secret>,
+        timeout: Duration,
+        ctx: &Context<'_>,
+    ) -> Result<Requested> {
+        out.check(spec.force)?;
+        let plan = self.plan(spec, ctx.now)?;
+        self.unlock(&plan.ca, ctx)?;
+        let lock = self.dir.lock(timeout)?;
+        self.commit_plan(&plan, &lock, out, key_pass, ctx)
+    }
+
+    /// Signs a plan, stages the caller's files, commits, then moves the files into place. The
+    /// plan's CA must be unlocked; call with the lock held.
+    pub fn commit_plan(
+        &self,
+        plan: &Plan,
+        lock: &Locked<'_>,
+        out: &Out,
+        key_pass: Option<&Secret>,
+        ctx: &Context<'_>,
+    ) -> Result<Requested> {
+        let mut issued = self.sign(plan, lock, key_pass)?;
+        let record = issued.record.take().expect("sign returns the inventory record");
+        // Stage the caller's files first, so a full disk or a read-only --out fails before the
+        // commit; they are made durable together with the CA's staged copy of the certificate.
+        let mut staged = Staged::default();
+        let mut durable = SyncSet::default();
+        let files = match out {
+            Out::Dir(d) => Some(stage_files(&mut staged, &mut durable, d, &issued)?),
+            Out::Stdout => None,
+        };
+        let mut data_extra = serde_json::Map::new();
+        if let Some(r) = &plan.renews {
+            data_extra.insert("renews".into(), r.clone().into());
+        }
+        lock.commit_issue(
+            &record,
+            &issued.cert_pem,
+            &issued.sha256,
+            ctx.actor,
+            &crate::certs::rfc3339(ctx.now),
+            data_extra,
+            &mut durable,
+            |durable| {
+                staged.publish(durable).with_context(|| {
+                    format!("certificate {} was issued and recorded, but its files could not be written", issued.serial)
+                })
+            },
+        )?;
+        Ok(Requested { issued, files })
+    }
+}
+
+fn stage_files(staged: &mut Staged, durable: &mut SyncSet, d: &Path, issued: &Issued) -> Result<Files> {
+    let cert = &issued.cert_pem;
+    let chain = &issued.chain_pem;
+    Ok(Files {
+        cert: staged.stage(d, "cert.pem", cert.as_bytes(), 0o644, durable)?,
+        key: match &issued.key_pem {
+            Some(k) => Some(staged.stage(d, "key.pem", k.as_bytes(), 0o600, durable)?),
+            None => None,
+        },
+        chain: staged.stage(d, "chain.pem", chain.as_bytes(), 0o644, durable)?,
+        fullchain: staged.stage(d, "fullchain.pem", format!("{cert}{chain}").as_bytes(), 0o644, durable)?,
+        root: staged.stage(d, "root.pem", issued.root_pem.as_bytes(), 0o644, durable)?,
+    })
+}

@@ -1,0 +1,494 @@
+//! The directory's lock and every change made under it: recovery of what a killed process
+//! left, and the commit protocol (stage, append to the ledger, move into place).
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::Write;
+
+use anyhow::{Result, anyhow, bail};
+
+use super::fsio::*;
+use super::records::*;
+use super::*;
+use crate::context::Actor;
+use crate::serial::Serial;
+
+/// Proof that this process holds the directory's lock; every change goes through it.
+pub struct Locked<'a> {
+    pub dir: &'a CaDir,
+    pub(super) file: File,
+}
+
+/// What a new CA consists of on disk.
+pub struct NewCa<'b> {
+    pub name: &'b str,
+    pub cert_pem: &'b str,
+    pub key_pem: &'b str,
+    pub data: serde_json::Value,
+}
+
+impl Locked<'_> {
+    pub(super) fn recover(&self) -> Result<()> {
+        let root = &self.dir.root;
+        remove_stale_temps(root)?;
+        let ledger = self.dir.path(LEDGER);
+        truncate_partial_tail(&ledger)?;
+        let last = self.dir.last_ledger_record()?.map(|(r, _)| r);
+        // The committed changes not known to be applied: the last one, or with a known applied
+        // number every one after it (a batch commits many at once).
+        let todo: Vec<LedgerRecord> = match (&last, self.dir.applied_seq()) {
+            (None, _) => vec![],
+            (Some(l), Some(a)) if a >= l.seq => vec![],
+            (Some(l), Some(a)) => last_lines(&ledger, MAX_GROUP)?
+                .iter()
+                .filter_map(|line| serde_json::from_str::<LedgerRecord>(line).ok())
+                .filter(|r| r.seq > a && r.seq <= l.seq)
+                .collect(),
+            (Some(l), None) => vec![l.clone()],
+        };
+        let committed_issue =
+            |serial: &str| todo.iter().any(|r| r.event == "cert-issued" && r.data["serial"] == serial);
+
+        // CAs staged under cas/.new-NAME: committed ones are moved in, the rest removed.
+        let cas = root.join(CAS);
+        if cas.is_dir() {
+            for e in fs::read_dir(&cas)? {
+                let e = e?;
+                let fname = e.file_name().to_string_lossy().into_owned();
+                let Some(name) = fname.strip_prefix(STAGE_PREFIX) else {
+                    continue;
+                };
+                let committed = todo.iter().any(|r| r.event == "ca-created" && r.data["name"] == name);
+                if committed && !self.dir.ca_dir(name).exists() {
+                    fs::rename(e.path(), self.dir.ca_dir(name))?;
+                    fsync_dir(&cas)?;
+                } else {
+                    fs::remove_dir_all(e.path())?;
+                }
+            }
+        }
+
+        // A batch group's list: its uncommitted certificates are removed.
+        let pending = root.join(PENDING);
+        for list in self.dir.batch_lists() {
+            self.recover_batch(&list)?;
+        }
+        // Certificates staged under pending/: the same rule as for CAs.
+        if pending.is_dir() {
+            let mut changed = false;
+            for e in fs::read_dir(&pending)? {
+                let e = e?;
+                changed = true;
+                let fname = e.file_name().to_string_lossy().into_owned();
+                let serial = fname.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
+                match serial {
+                    Some(s) if committed_issue(&s.hex()) => {
+                        let dest = self.dir.cert_path(&s);
+                        mkdir_0700(dest.parent().expect("shard"))?;
+                        fs::rename(e.path(), &dest)?;
+                        fsync_dir(dest.parent().expect("shard"))?;
+                    }
+                    _ => fs::remove_file(e.path())?,
+                }
+            }
+            if changed {
+                fsync_dir(&pending)?;
+            }
+        }
+
+        // The inventory: drop a torn last line, then append the committed issues it lacks (a
+        // batch appends its lines in ledger order, so what is there is a prefix of them).
+        let inventory = self.dir.path(INVENTORY);
+        truncate_partial_tail(&inventory)?;
+        let Some(r) = &last else { return Ok(()) };
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let issued: Vec<&LedgerRecord> = todo.iter().filter(|r| r.event == "cert-issued").collect();
+        let tail: HashSet<String> = last_lines(&inventory, issued.len())?
+            .iter()
+            .map(|l| l.split('\t').next().unwrap_or("").trim_end().to_string())
+            .collect();
+        for rec in &issued {
+            let inv = InventoryRecord::from_ledger_data(&rec.data)?;
+            if !tail.contains(&inv.serial) {
+                append_line(&inventory, &inv.to_line(), true)?;
+            }
+            if let Some(old) = rec.data["renews"].as_str() {
+                let new = inv.serial.clone();
+                self.update_inventory(old, |o| {
+                    o.apply_update(&serde_json::json!({"event": "cert-superseded", "replaced_by": new}))
+                })?;
+            }
+        }
+        for rec in todo.iter().filter(|r| r.event == "cert-revoked") {
+            let rev = Revocation::from_ledger_data(&rec.data)?;
+            let list = self.dir.revoked_list_path(&rev.ca);
+            truncate_partial_tail(&list)?;
+            if last_line(&list)?.as_deref() != Some(rev.to_line().as_str()) {
+                append_line(&list, &rev.to_line(), true)?;
+            }
+            let mut u = rec.data.clone();
+            u["event"] = "cert-revoked".into();
+            self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
+        }
+        self.mark_applied(r.seq)
+    }
+
+    /// Records that the change with ledger number `seq` is complete. Not fsynced: if the note is
+    /// lost, the next run merely re-checks the last change.
+    pub fn mark_applied(&self, seq: u64) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let text = format!("applied {seq:<20}\n");
+        self.file.write_all_at(text.as_bytes(), 0).context("cannot write the lock file")?;
+        Ok(())
+    }
+
+    /// Rewrites the fixed-width state fields of one inventory line in place. Scans the file
+    /// (revocations and renewals are rare next to issues); other lines are not touched.
+    pub fn update_inventory(&self, serial: &str, f: impl FnOnce(&mut InventoryRecord)) -> Result<bool> {
+        use std::os::unix::fs::FileExt;
+        let p = self.dir.path(INVENTORY);
+        let file = match OpenOptions::new().read(true).write(true).open(&p) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(e).with_context(|| format!("cannot open {}", p.display())),
+        };
+        let mut r = BufReader::with_capacity(1 << 16, &file);
+        let mut raw = Vec::with_capacity(256);
+        let mut offset = 0u64;
+        let prefix = format!("{serial:<32}\t");
+        loop {
+            raw.clear();
+            let n = r.read_until(b'\n', &mut raw)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if raw.starts_with(prefix.as_bytes()) && raw.ends_with(b"\n") {
+                let line = std::str::from_utf8(&raw).map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
+                let mut rec = InventoryRecord::parse(line.trim_end_matches('\n'))?;
+                f(&mut rec);
+                let new = rec.to_line();
+                let fixed = FIXED_PREFIX_LEN;
+                if new.len() + 1 != line.len() || new.as_bytes()[fixed..] != line.as_bytes()[fixed..new.len()] {
+                    bail!("inventory line of {serial} would change length: run `pki reindex`");
+                }
+                file.write_all_at(&new.as_bytes()[..fixed], offset)?;
+                file.sync_data()?;
+                return Ok(true);
+            }
+            offset += n as u64;
+        }
+    }
+
+    /// Appends a ledger record: the commit point of every change.
+    pub fn append_ledger(
+        &self,
+        event: &str,
+        actor: &Actor,
+        time: &str,
+        data: serde_json::Value,
+    ) -> Result<LedgerRecord> {
+        Ok(self.append_ledger_many(event, actor, time, vec![data])?.pop().expect("one record"))
+    }
+
+    /// Appends several records with one write and one fdatasync: a group commit.
+    pub(super) fn append_ledger_many(
+        &self,
+        event: &str,
+        actor: &Actor,
+        time: &str,
+        datas: Vec<serde_json::Value>,
+    ) -> Result<Vec<LedgerRecord>> {
+        let (mut seq, mut prev) = match self.dir.last_ledger_record()? {
+            Some((r, hash)) => (r.seq + 1, hash),
+            None => (1, GENESIS.to_string()),
+        };
+        let mut text = String::new();
+        let mut recs = Vec::with_capacity(datas.len());
+        for data in datas {
+            let rec = LedgerRecord {
+                seq,
+                time: time.to_string(),
+                event: event.to_string(),
+                actor: actor.who.clone(),
+                ci: actor.ci.iter().cloned().collect(),
+                note: actor.note.clone(),
+                data,
+                prev,
+            };
+            let line = serde_json::to_string(&rec)?;
+            prev = sha256_hex(line.as_bytes());
+            seq += 1;
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&line);
+            recs.push(rec);
+        }
+        append_line(&self.dir.path(LEDGER), &text, true)?;
+        Ok(recs)
+    }
+
+    /// Writes the settings file (atomically).
+    pub fn write_settings(&self, text: &str) -> Result<()> {
+        write_atomic(&self.dir.path(SETTINGS), text.as_bytes(), 0o600)
+    }
+
+    /// Creates a CA: staged, committed in the ledger, then moved into `cas/NAME`.
+    pub fn create_ca(&self, ca: NewCa<'_>, actor: &Actor, time: &str) -> Result<()> {
+        if self.dir.ca_dir(ca.name).exists() {
+            return Err(PkiError::CaExists { name: ca.name.to_string(), dir: self.dir.root.clone() }.into());
+        }
+        let cas = self.dir.root.join(CAS);
+        mkdir_0700(&cas)?;
+        let stage = cas.join(format!("{STAGE_PREFIX}{}", ca.name));
+        if stage.exists() {
+            fs::remove_dir_all(&stage)?;
+        }
+        let staged = (|| -> Result<()> {
+            mkdir_0700(&stage)?;
+            write_new_file(&stage.join("key.pem"), ca.key_pem.as_bytes(), 0o600)?;
+            write_new_file(&stage.join("cert.pem"), ca.cert_pem.as_bytes(), 0o600)?;
+            fsync_dir(&stage)
+        })();
+        if let Err(e) = staged {
+            let _ = fs::remove_dir_all(&stage);
+            return Err(e);
+        }
+        crash_point("ca-staged");
+        let rec = self.append_ledger("ca-created", actor, time, ca.data)?;
+        crash_point("ca-committed");
+        after_commit(&format!("the creation of CA '{}'", ca.name), || {
+            fs::rename(&stage, self.dir.ca_dir(ca.name))?;
+            fsync_dir(&cas)?;
+            self.mark_applied(rec.seq)
+        })
+    }
+
+    /// True when no certificate with this serial was ever stored.
+    pub fn serial_is_free(&self, serial: &Serial) -> bool {
+        !self.dir.cert_path(serial).exists()
+    }
+
+    /// Records an issued certificate: staged (with the caller's files already in `durable`)
+    /// and made durable, committed in the ledger, moved into `certs/`, appended to the
+    /// inventory; then `publish` puts the caller's files in place (its error is returned as is:
+    /// it is about the user's files, not the CA's state), one more sync covers all of it, and
+    /// the change is marked applied. Three disk flushes in all, whatever the inventory's size.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit_issue(
+        &self,
+        rec: &InventoryRecord,
+        cert_pem: &str,
+        sha256: &str,
+        actor: &Actor,
+        time: &str,
+        extra: serde_json::Map<String, serde_json::Value>,
+        durable: &mut SyncSet,
+        publish: impl FnOnce(&mut SyncSet) -> Result<()>,
+    ) -> Result<()> {
+        let serial = Serial::parse(&rec.serial)?;
+        let pending = self.dir.root.join(PENDING);
+        mkdir_0700(&pending)?;
+        let staged = pending.join(format!("{}.pem", rec.serial));
+        durable.add(write_new_file_unsynced(&staged, cert_pem.as_bytes(), 0o600)?);
+        if let Err(e) = durable.sync() {
+            let _ = fs::remove_file(&staged);
+            return Err(e);
+        }
+        crash_point("issue-staged");
+        let mut data = rec.ledger_data();
+        data["sha256"] = serde_json::Value::String(sha256.to_string());
+        if let Some(obj) = data.as_object_mut() {
+            obj.extend(extra);
+        }
+        let renews = data["renews"].as_str().map(str::to_string);
+        let committed = self.append_ledger("cert-issued", actor, time, data)?;
+        crash_point("issue-committed");
+        let mut published = Ok(());
+        after_commit(&format!("the issue of certificate {}", rec.serial), || {
+            let dest = self.dir.cert_path(&serial);
+            let shard = dest.parent().expect("cert path has a shard");
+            mkdir_0700(shard)?;
+            fs::rename(&staged, &dest).with_context(|| format!("cannot move certificate into {}", dest.display()))?;
+            durable.add_dir(shard)?;
+            crash_point("issue-moved");
+            durable.add(append_line_unsynced(&self.dir.path(INVENTORY), &rec.to_line())?);
+            if let Some(old) = &renews {
+                crash_point("renew-appended");
+                let new = rec.serial.clone();
+                self.update_inventory(old, |o| {
+                    o.apply_update(&serde_json::json!({"event": "cert-superseded", "replaced_by": new}))
+                })?;
+            }
+            published = publish(durable);
+            durable.sync()?;
+            self.mark_applied(committed.seq)
+        })?;
+        published
+    }
+
+    /// Starts a batch group (`issue --batch`): its serials are listed in
+    /// `pending/batch-FIRSTSERIAL.list` (synced) before any of their certificates is written, so that recovery can remove the
+    /// files of a group that never reached its commit. Then [`Locked::write_batch_cert`] for
+    /// each certificate (any thread) and [`Locked::commit_batch`].
+    pub fn begin_batch(&self, serials: &[Serial]) -> Result<BatchGroup> {
+        let pending = self.dir.root.join(PENDING);
+        mkdir_0700(&pending)?;
+        let mut list = String::with_capacity(serials.len() * 33);
+        for s in serials {
+            list.push_str(&s.hex());
+            list.push('\n');
+        }
+        let first = serials.first().ok_or_else(|| anyhow!("an empty batch group"))?;
+        let manifest = pending.join(format!("{BATCH_LIST_PREFIX}{}.list", first.hex()));
+        write_new_file(&manifest, list.as_bytes(), 0o600)?;
+        fsync_dir(&pending)?;
+        Ok(BatchGroup { manifest })
+    }
+
+    /// Writes one certificate of a batch group straight to its place in `certs/`, without an
+    /// fsync (the group is synced at once). O_EXCL: a serial already stored is refused.
+    pub fn write_batch_cert(&self, serial: &Serial, pem_text: &str) -> Result<()> {
+        let p = self.dir.cert_path(serial);
+        let f = match create_new_file(&p, 0o600) {
+            Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => {
+                mkdir_0700(p.parent().expect("cert path has a shard"))?;
+                create_new_file(&p, 0o600)
+            }
+            r => r,
+        };
+        let res = f.and_then(|mut f| {
+            f.write_all(pem_text.as_bytes()).with_context(|| format!("cannot write {}", p.display()))
+        });
+        if res.is_err() {
+            let _ = fs::remove_file(&p);
+        }
+        res
+    }
+
+    /// Commits a batch group whose certificates were written: one `syncfs` makes them durable,
+    /// one ledger write commits them all, one inventory append follows, then the list goes.
+    /// Recovery completes every committed record after the last applied one, so a kill at any
+    /// point leaves the same states as `commit_issue`. On failure before the commit, the
+    /// group's files are removed.
+    pub fn commit_batch(
+        &self,
+        group: BatchGroup,
+        items: &[(&InventoryRecord, &str, &str)],
+        actor: &Actor,
+        time: &str,
+    ) -> Result<()> {
+        let pending = self.dir.root.join(PENDING);
+        let undo = |e: anyhow::Error| -> Result<()> {
+            for (rec, _, _) in items {
+                if let Ok(s) = Serial::parse(&rec.serial) {
+                    let _ = fs::remove_file(self.dir.cert_path(&s));
+                }
+            }
+            let _ = fs::remove_file(&group.manifest);
+            Err(e)
+        };
+        if items.is_empty() {
+            return fs::remove_file(&group.manifest)
+                .with_context(|| format!("cannot remove {}", group.manifest.display()));
+        }
+        if let Err(e) = syncfs(&pending) {
+            return undo(e);
+        }
+        crash_point("batch-staged");
+        let datas = items
+            .iter()
+            .map(|(rec, _, sha)| {
+                let mut d = rec.ledger_data();
+                d["sha256"] = serde_json::Value::String(sha.to_string());
+                d
+            })
+            .collect();
+        // On a failed ledger write the list stays: the next lock removes what was not committed.
+        let committed = self.append_ledger_many("cert-issued", actor, time, datas)?;
+        crash_point("batch-committed");
+        let last = committed.last().expect("at least one").seq;
+        after_commit(&format!("the issue of {} certificates", items.len()), || {
+            let lines: Vec<String> = items.iter().map(|(rec, _, _)| rec.to_line()).collect();
+            append_line(&self.dir.path(INVENTORY), &lines.join("\n"), true)?;
+            crash_point("batch-moved");
+            self.mark_applied(last)?;
+            fs::remove_file(&group.manifest).with_context(|| format!("cannot remove {}", group.manifest.display()))?;
+            fsync_dir(&pending)
+        })
+    }
+
+    /// Completes or undoes a batch group interrupted before its list was removed: every listed
+    /// certificate without a `cert-issued` record in the ledger's last lines loses its file
+    /// (the lock is held from a group's list to its commit, and every lock recovers first, so a
+    /// committed group is among the last [`MAX_GROUP`] records).
+    pub(super) fn recover_batch(&self, manifest: &Path) -> Result<()> {
+        let text = fs::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
+        let committed: HashSet<String> = last_lines(&self.dir.path(LEDGER), MAX_GROUP)?
+            .iter()
+            .filter_map(|line| serde_json::from_str::<LedgerRecord>(line).ok())
+            .filter(|r| r.event == "cert-issued")
+            .filter_map(|r| r.data["serial"].as_str().map(str::to_string))
+            .collect();
+        let mut removed = false;
+        for s in text.lines().filter_map(|l| Serial::parse(l.trim()).ok()) {
+            if committed.contains(&s.hex()) {
+                continue;
+            }
+            match fs::remove_file(self.dir.cert_path(&s)) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).context("cannot remove an uncommitted certificate"),
+            }
+        }
+        if removed {
+            syncfs(&self.dir.root)?;
+        }
+        fs::remove_file(manifest)?;
+        fsync_dir(manifest.parent().expect("pending/"))
+    }
+
+    /// Records a revocation: ledger (the commit), the CA's revoked list, the inventory line.
+    pub fn commit_revoke(&self, rev: &Revocation, actor: &Actor, time: &str) -> Result<()> {
+        mkdir_0700(&self.dir.root.join(CRL_DIR))?;
+        let committed = self.append_ledger("cert-revoked", actor, time, rev.ledger_data())?;
+        crash_point("revoke-committed");
+        after_commit(&format!("the revocation of {}", rev.serial), || {
+            append_line(&self.dir.revoked_list_path(&rev.ca), &rev.to_line(), true)?;
+            if rev.kind == "leaf" {
+                let u =
+                    serde_json::json!({"event": "cert-revoked", "revoked_at": rev.revoked_at, "reason": rev.reason});
+                self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
+            }
+            self.mark_applied(committed.seq)
+        })
+    }
+
+    /// Takes the next CRL number of a CA. Written before the CRL, so a crash can leave a gap
+    /// but never reuse a number.
+    pub fn next_crl_number(&self, ca: &str) -> Result<u64> {
+        mkdir_0700(&self.dir.root.join(CRL_DIR))?;
+        let n = self.dir.crl_number(ca)? + 1;
+        write_atomic(&self.dir.root.join(CRL_DIR).join(format!("{ca}.number")), format!("{n}\n").as_bytes(), 0o600)?;
+        Ok(n)
+    }
+
+    /// Publishes a CA's new CRL (DER and PEM, each replaced atomically) and records it.
+    pub fn commit_crl(
+        &self,
+        ca: &str,
+        der: &[u8],
+        pem_text: &str,
+        data: serde_json::Value,
+        actor: &Actor,
+        time: &str,
+    ) -> Result<()> {
+        let (d, p) = self.dir.crl_paths(ca);
+        write_atomic(&d, der, 0o600)?;
+        write_atomic(&p, pem_text.as_bytes(), 0o600)?;
+        let committed = self.append_ledger("crl-generated", actor, time, data)?;
+        self.mark_applied(committed.seq)
+    }
+}

@@ -1,0 +1,673 @@
+//! The CA directory: its layout, the lock, atomic writes, the inventory and the ledger.
+//!
+//! Nothing else in `pki` touches the directory's files. Every change follows one protocol, so a
+//! process killed at any instant leaves the directory consistent:
+//!
+//! 1. take the exclusive lock on `.lock` (waiting, with a timeout), then finish or undo whatever
+//!    a killed process left behind (`recover`);
+//! 2. stage new files (`pending/`, `cas/.new-NAME/`), written and fsynced;
+//! 3. append one record to `ledger.jsonl` and fsync it: this is the commit point;
+//! 4. move the staged files into place and append to `inventory.tsv`.
+//!
+//! A change whose ledger record is missing or torn was never committed and its staged files are
+//! deleted; a change whose record is the ledger's last one is rolled forward. Issuing touches a
+//! constant number of files whatever the inventory's size: the inventory is appended to, never
+//! read or rewritten, and serial uniqueness is checked against the certificate's own file name.
+
+use std::collections::HashSet;
+use std::fs::{self, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::Serialize;
+
+use crate::error::PkiError;
+use crate::serial::Serial;
+
+pub const SETTINGS: &str = "pki.toml";
+pub const LEDGER: &str = "ledger.jsonl";
+pub const INVENTORY: &str = "inventory.tsv";
+const LOCK: &str = ".lock";
+const PENDING: &str = "pending";
+const CAS: &str = "cas";
+const CERTS: &str = "certs";
+pub const CRL_DIR: &str = "crl";
+const STAGE_PREFIX: &str = ".new-";
+pub const INVENTORY_HEADER: &str =
+    "#serial\tstatus\tnot_before\tnot_after\trevoked_at\treason\treplaced_by\tca\tprofile\tkey_type\tsubject\tsans";
+/// Bytes of the fixed-width fields at the start of an inventory line (serial to replaced_by,
+/// with their tabs), which in-place updates rewrite.
+const FIXED_PREFIX_LEN: usize = 32 + 1 + 10 + 1 + 20 + 1 + 20 + 1 + 20 + 1 + 20 + 1 + 32 + 1;
+/// The most ledger records one change commits at once (`issue --batch` commits in groups of
+/// `BATCH_GROUP`); recovery looks back at most this far.
+const MAX_GROUP: usize = 1024;
+pub const BATCH_GROUP: usize = 256;
+/// In `pending/`: `batch-FIRSTSERIAL.list` lists the serials of a batch group being written
+/// (groups overlap: one is committed while the next is signed).
+const BATCH_LIST_PREFIX: &str = "batch-";
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A batch group begun with [`Locked::begin_batch`]: its list of serials is on disk.
+#[must_use = "a batch group is finished by Locked::commit_batch"]
+pub struct BatchGroup {
+    manifest: PathBuf,
+}
+
+/// A CA directory on disk. Reading needs no lock; changing needs a [`Locked`] guard.
+pub struct CaDir {
+    pub root: PathBuf,
+}
+
+impl CaDir {
+    /// Opens an existing CA directory.
+    pub fn open(root: &Path) -> Result<CaDir> {
+        if !root.is_dir() {
+            return Err(PkiError::NoCaDir { dir: root.to_path_buf() }.into());
+        }
+        if !root.join(SETTINGS).is_file() {
+            return Err(PkiError::NotACaDir { dir: root.to_path_buf() }.into());
+        }
+        Ok(CaDir { root: root.to_path_buf() })
+    }
+
+    /// Opens the directory, creating it (0700, with parents) when missing. Used by `init-root`.
+    pub fn open_or_create(root: &Path) -> Result<CaDir> {
+        if !root.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .with_context(|| format!("cannot create CA directory {}", root.display()))?;
+        } else if !root.is_dir() {
+            bail!("{} exists and is not a directory: choose another --dir", root.display());
+        } else if !root.join(SETTINGS).is_file()
+            && fs::read_dir(root).with_context(|| format!("cannot read {}", root.display()))?.next().is_some()
+        {
+            bail!("{} is not empty and is not a pki CA directory: choose a new or empty --dir", root.display());
+        }
+        Ok(CaDir { root: root.to_path_buf() })
+    }
+
+    /// A directory to build a new CA directory in, beside `target` (hidden), so that `target`
+    /// appears whole or not at all: `pki init` builds there and then [`CaDir::publish`]es.
+    /// `target` must not exist, or be an empty directory.
+    pub fn create_staged(target: &Path) -> Result<CaDir> {
+        if target.exists() {
+            let empty = target.is_dir()
+                && fs::read_dir(target).with_context(|| format!("cannot read {}", target.display()))?.next().is_none();
+            if !empty {
+                // An existing, non-empty directory is used in place (open_or_create says why not).
+                return CaDir::open_or_create(target);
+            }
+        }
+        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "pki".into());
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if !parent.is_dir() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .create(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        let staging = parent.join(format!(".{name}.init-{}", std::process::id()));
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        CaDir::open_or_create(&staging)
+    }
+
+    /// Moves a directory made by [`CaDir::create_staged`] to `target` (atomically).
+    pub fn publish(self, target: &Path) -> Result<CaDir> {
+        if self.root == target {
+            return Ok(self);
+        }
+        fs::rename(&self.root, target)
+            .with_context(|| format!("cannot move the new CA directory to {}", target.display()))?;
+        fsync_dir(target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
+        Ok(CaDir { root: target.to_path_buf() })
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn has_settings(&self) -> bool {
+        self.root.join(SETTINGS).is_file()
+    }
+
+    pub fn read_settings_text(&self) -> Result<String> {
+        let p = self.path(SETTINGS);
+        fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
+    }
+
+    pub fn ca_dir(&self, name: &str) -> PathBuf {
+        self.root.join(CAS).join(name)
+    }
+
+    pub fn ca_cert_path(&self, name: &str) -> PathBuf {
+        self.ca_dir(name).join("cert.pem")
+    }
+
+    pub fn ca_key_path(&self, name: &str) -> PathBuf {
+        self.ca_dir(name).join("key.pem")
+    }
+
+    pub fn ca_exists(&self, name: &str) -> bool {
+        self.ca_cert_path(name).is_file()
+    }
+
+    /// The CAs in the directory, sorted by name.
+    pub fn ca_names(&self) -> Result<Vec<String>> {
+        let dir = self.root.join(CAS);
+        let mut names = Vec::new();
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+            Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+        };
+        for e in rd {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && self.ca_exists(&name) {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    pub fn read_ca_cert_pem(&self, name: &str) -> Result<String> {
+        let p = self.ca_cert_path(name);
+        fs::read_to_string(&p).with_context(|| format!("cannot read CA certificate {}", p.display()))
+    }
+
+    pub fn read_ca_key_pem(&self, name: &str) -> Result<zeroize::Zeroizing<String>> {
+        let p = self.ca_key_path(name);
+        match fs::read_to_string(&p) {
+            Ok(t) => Ok(zeroize::Zeroizing::new(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(anyhow!(
+                "the key of CA '{name}' is not in this directory ({} is missing): run this where the key is kept (e.g. an offline root, see SECURITY.md)",
+                p.display()
+            )),
+            Err(e) => Err(e).with_context(|| format!("cannot read CA key {}", p.display())),
+        }
+    }
+
+    /// Where an issued certificate is kept: sharded by its first byte so no directory grows past
+    /// a few thousand entries at a million certificates.
+    pub fn cert_path(&self, serial: &Serial) -> PathBuf {
+        let hex = serial.hex();
+        self.root.join(CERTS).join(&hex[..2]).join(format!("{hex}.pem"))
+    }
+
+    /// Takes the exclusive lock, waiting up to `timeout`, then repairs what a killed process left.
+    pub fn lock(&self, timeout: Duration) -> Result<Locked<'_>> {
+        let path = self.path(LOCK);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        let start = Instant::now();
+        let mut nap = Duration::from_millis(1);
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {
+                    if start.elapsed() >= timeout {
+                        return Err(
+                            PkiError::LockTimeout { dir: self.root.clone(), waited_secs: timeout.as_secs() }.into()
+                        );
+                    }
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(Duration::from_millis(25));
+                }
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                }
+            }
+        }
+        let locked = Locked { dir: self, file };
+        locked.recover().context("cannot repair the CA directory after an interrupted change")?;
+        Ok(locked)
+    }
+
+    /// The last ledger record, read from the file's end (constant time).
+    pub fn last_ledger_record(&self) -> Result<Option<(LedgerRecord, String)>> {
+        let p = self.path(LEDGER);
+        let Some(line) = last_line(&p)? else {
+            return Ok(None);
+        };
+        let rec: LedgerRecord = serde_json::from_str(&line)
+            .with_context(|| format!("{}: the last record is not valid JSON", p.display()))?;
+        let hash = sha256_hex(line.as_bytes());
+        Ok(Some((rec, hash)))
+    }
+
+    /// Streams the inventory, calling `f` for each complete record.
+    pub fn for_each_inventory(&self, mut f: impl FnMut(InventoryRecord) -> Result<()>) -> Result<()> {
+        let p = self.path(INVENTORY);
+        self.scan_inventory(
+            |n, v| match v {
+                Ok(v) => f(v.to_record()),
+                Err(why) => Err(anyhow!("{} line {n} is malformed ({why}): run `pki reindex`", p.display())),
+            },
+            |_, _| {},
+        )
+    }
+
+    /// `crl/NAME.revoked.tsv`: every revocation of certificates NAME issued, appended in order.
+    pub fn revoked_list_path(&self, ca: &str) -> PathBuf {
+        self.root.join(CRL_DIR).join(format!("{ca}.revoked.tsv"))
+    }
+
+    /// The current CRL of a CA: (DER path, PEM path).
+    pub fn crl_paths(&self, ca: &str) -> (PathBuf, PathBuf) {
+        let d = self.root.join(CRL_DIR);
+        (d.join(format!("{ca}.crl")), d.join(format!("{ca}.crl.pem")))
+    }
+
+    /// Streams the revocations of a CA's certificates (a later line for the same serial wins).
+    pub fn for_each_revoked(&self, ca: &str, mut f: impl FnMut(Revocation) -> Result<()>) -> Result<()> {
+        let p = self.revoked_list_path(ca);
+        let Some(file) = open_if_exists(&p)? else { return Ok(()) };
+        let mut r = BufReader::with_capacity(1 << 16, file);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                break;
+            }
+            if !line.ends_with('\n') || line.starts_with('#') {
+                continue;
+            }
+            f(Revocation::parse(line.trim_end_matches('\n'))
+                .with_context(|| format!("{} is malformed", p.display()))?)?;
+        }
+        Ok(())
+    }
+
+    /// The CRL number last used for a CA (0 if none).
+    pub fn crl_number(&self, ca: &str) -> Result<u64> {
+        let p = self.root.join(CRL_DIR).join(format!("{ca}.number"));
+        match read_if_exists(&p)? {
+            Some(t) => {
+                String::from_utf8_lossy(&t).trim().parse().with_context(|| format!("{} is not a number", p.display()))
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// The text of a CA's revoked list ("" when nothing was revoked).
+    pub fn revoked_list_text(&self, ca: &str) -> Result<String> {
+        let p = self.revoked_list_path(ca);
+        let Some(mut f) = open_if_exists(&p)? else { return Ok(String::new()) };
+        let mut bytes = Vec::with_capacity(f.metadata()?.len() as usize + 1);
+        f.read_to_end(&mut bytes).with_context(|| format!("cannot read {}", p.display()))?;
+        String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8", p.display()))
+    }
+
+    /// The DER of a CA's current CRL, if it has one.
+    pub fn current_crl_der(&self, ca: &str) -> Result<Option<Vec<u8>>> {
+        read_if_exists(&self.crl_paths(ca).0)
+    }
+
+    /// The inventory record of a serial, by scanning the inventory.
+    pub fn find_inventory(&self, serial: &str) -> Result<Option<InventoryRecord>> {
+        let p = self.path(INVENTORY);
+        let Some(file) = open_if_exists(&p)? else { return Ok(None) };
+        // Compare the fixed-width serial field as bytes; parse only the line that matches.
+        let prefix = format!("{serial:<32}\t");
+        let mut r = BufReader::with_capacity(1 << 16, file);
+        let mut line = Vec::with_capacity(256);
+        loop {
+            line.clear();
+            if r.read_until(b'\n', &mut line)? == 0 {
+                return Ok(None);
+            }
+            if line.starts_with(prefix.as_bytes()) && line.ends_with(b"\n") {
+                let text = std::str::from_utf8(&line[..line.len() - 1])
+                    .map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
+                return Ok(Some(InventoryRecord::parse(text)?));
+            }
+        }
+    }
+
+    /// Streams the ledger's lines (raw, for verification).
+    pub fn for_each_ledger_line(&self, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
+        let p = self.path(LEDGER);
+        let Some(file) = open_if_exists(&p)? else { return Ok(()) };
+        let mut r = BufReader::with_capacity(1 << 16, file);
+        let mut line = String::new();
+        let mut n = 0;
+        loop {
+            line.clear();
+            if r.read_line(&mut line)? == 0 {
+                break;
+            }
+            n += 1;
+            if !line.ends_with('\n') {
+                break;
+            }
+            f(n, line.trim_end_matches('\n'))?;
+        }
+        Ok(())
+    }
+
+    /// Checks the ledger's hash chain from the first record to the last, and says what kind
+    /// of tampering the first break looks like. The last record's own content is anchored by
+    /// nothing after it: an edit there shows only against the stored files (`audit --deep`).
+    pub fn verify_ledger(&self) -> Result<LedgerCheck> {
+        let mut prev = GENESIS.to_string();
+        let mut expect_seq = 1u64;
+        let mut first: Option<(LedgerProblem, usize, u64)> = None;
+        let mut later_seqs: HashSet<u64> = HashSet::new();
+        let mut records = 0u64;
+        self.for_each_ledger_line(|n, line| {
+            records += 1;
+            let parsed = serde_json::from_str::<LedgerRecord>(line).ok();
+            if first.is_some() {
+                if let Some(r) = parsed {
+                    later_seqs.insert(r.seq);
+                }
+                return Ok(());
+            }
+            match parsed {
+                None => first = Some((LedgerProblem::Malformed, n, expect_seq)),
+                Some(rec) if rec.seq > expect_seq => first = Some((LedgerProblem::Missing, n, expect_seq)),
+                Some(rec) if rec.seq < expect_seq => first = Some((LedgerProblem::Reordered, n, rec.seq)),
+                Some(rec) if rec.prev != prev => {
+                    first = Some((LedgerProblem::Edited, (n - 1).max(1), (expect_seq - 1).max(1)))
+                }
+                Some(_) => {}
+            }
+            prev = sha256_hex(line.as_bytes());
+            expect_seq += 1;
+            Ok(())
+        })?;
+        let problem = first.map(|(kind, line, seq)| {
+            // A record that seemed missing but turns up further down was moved, not removed.
+            let kind = if kind == LedgerProblem::Missing && later_seqs.contains(&seq) {
+                LedgerProblem::Reordered
+            } else {
+                kind
+            };
+            let message = match kind {
+                LedgerProblem::Malformed => format!("line {line}: not a ledger record (the file was edited or damaged)"),
+                LedgerProblem::Missing => {
+                    format!("line {line}: record {seq} is missing (a record was removed)")
+                }
+                LedgerProblem::Reordered => format!("line {line}: record {seq} is out of order (records were reordered)"),
+                LedgerProblem::Edited => format!(
+                    "line {line}: record {seq} was changed after it was written (its hash no longer matches the next record's prev)"
+                ),
+            };
+            LedgerBreak { kind, line, seq, message }
+        });
+        Ok(LedgerCheck {
+            records,
+            intact: problem.is_none(),
+            problem: problem.as_ref().map(|p| p.message.clone()),
+            kind: problem.as_ref().map(|p| p.kind),
+            line: problem.as_ref().map(|p| p.line),
+            seq: problem.as_ref().map(|p| p.seq),
+            head: prev,
+        })
+    }
+
+    /// Streams the inventory as borrowed views, reading it in large blocks without an allocation
+    /// per record: the path `pki audit` takes over millions of records. `f` gets the line number
+    /// and the record, or why the line is malformed; `progress` gets (bytes done, file size).
+    pub fn scan_inventory(
+        &self,
+        mut f: impl FnMut(u64, Result<InventoryView<'_>, String>) -> Result<()>,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<()> {
+        let p = self.path(INVENTORY);
+        let Some(mut file) = open_if_exists(&p)? else { return Ok(()) };
+        let total = file.metadata()?.len();
+        let mut buf = vec![0u8; 1 << 20];
+        let (mut filled, mut done, mut n) = (0usize, 0u64, 0u64);
+        loop {
+            if filled == buf.len() {
+                // One line longer than the buffer: grow it.
+                buf.resize(buf.len() * 2, 0);
+            }
+            let got = file.read(&mut buf[filled..]).with_context(|| format!("cannot read {}", p.display()))?;
+            if got == 0 {
+                // What is left has no newline: a line being written right now.
+                break;
+            }
+            filled += got;
+            let mut start = 0;
+            for end in memchr::memchr_iter(b'\n', &buf[..filled]) {
+                let line = &buf[start..end];
+                start = end + 1;
+                n += 1;
+                if line.first() == Some(&b'#') {
+                    continue;
+                }
+                let view =
+                    std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string()).and_then(InventoryView::parse);
+                f(n, view)?;
+            }
+            buf.copy_within(start..filled, 0);
+            filled -= start;
+            done += start as u64;
+            progress(done, total);
+        }
+        Ok(())
+    }
+
+    /// Files and directories of the CA directory whose mode lets group or others in, except
+    /// the issued certificates (see [`CaDir::for_each_cert_file`]).
+    pub fn loose_permissions(&self) -> Result<Vec<LooseMode>> {
+        use std::os::unix::fs::PermissionsExt;
+        let mut out = vec![];
+        let mut visit = |p: &Path, md: &fs::Metadata| {
+            let mode = md.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                let is_key = p.file_name().is_some_and(|n| n == "key.pem");
+                out.push(LooseMode { path: p.to_path_buf(), mode, is_dir: md.is_dir(), is_key });
+            }
+        };
+        visit(&self.root, &fs::metadata(&self.root)?);
+        let mut stack = vec![self.root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
+                let e = e?;
+                let path = e.path();
+                let md = fs::symlink_metadata(&path)?;
+                if md.file_type().is_symlink() {
+                    continue;
+                }
+                visit(&path, &md);
+                if md.is_dir() && !(d == self.root && e.file_name() == CERTS) {
+                    stack.push(path);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Every file under `certs/` with its mode: (path, serial if the name is one, mode).
+    pub fn for_each_cert_file(&self, mut f: impl FnMut(&Path, Option<Serial>, u32) -> Result<()>) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let certs = self.root.join(CERTS);
+        if !certs.is_dir() {
+            return Ok(());
+        }
+        let mut shards: Vec<_> = fs::read_dir(&certs)?.collect::<std::io::Result<_>>()?;
+        shards.sort_by_key(|e| e.file_name());
+        for shard in shards {
+            let md = shard.metadata()?;
+            f(&shard.path(), None, md.permissions().mode() & 0o777)?;
+            if !md.is_dir() {
+                continue;
+            }
+            for e in fs::read_dir(shard.path())? {
+                let e = e?;
+                let mode = e.metadata()?.permissions().mode() & 0o777;
+                let name = e.file_name().to_string_lossy().into_owned();
+                let serial = name.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
+                f(&e.path(), serial, mode)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The DER of a stored certificate; None when its file is missing.
+    pub fn read_cert_der(&self, serial: &Serial) -> Result<Option<Vec<u8>>> {
+        let p = self.cert_path(serial);
+        let Some(bytes) = read_if_exists(&p)? else { return Ok(None) };
+        let block = ::pem::parse(&bytes).with_context(|| format!("{} is not PEM", p.display()))?;
+        Ok(Some(block.into_contents()))
+    }
+
+    /// Whether a CA's key file is encrypted (None when the key is not in the directory, e.g. a
+    /// root kept offline).
+    pub fn ca_key_encrypted(&self, name: &str) -> Result<Option<bool>> {
+        let Some(bytes) = read_if_exists(&self.ca_key_path(name))? else { return Ok(None) };
+        let bytes = zeroize::Zeroizing::new(bytes);
+        Ok(Some(bytes.windows(28).any(|w| w == b"BEGIN ENCRYPTED PRIVATE KEY-")))
+    }
+
+    /// The ledger number of the last change that ran to completion (recorded in the lock file).
+    pub fn applied_seq(&self) -> Option<u64> {
+        let text = fs::read_to_string(self.path(LOCK)).ok()?;
+        text.trim().strip_prefix("applied ")?.trim().parse().ok()
+    }
+
+    /// The serials of a batch group whose writing was interrupted (the next lock completes or
+    /// removes them); empty when none.
+    pub fn batch_in_progress(&self) -> Vec<String> {
+        let lists = self.batch_lists().into_iter().filter_map(|p| fs::read_to_string(p).ok());
+        lists
+            .flat_map(|t| t.lines().map(|l| l.trim().to_string()).collect::<Vec<_>>())
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// The lists of batch groups in `pending/` (normally none between changes).
+    fn batch_lists(&self) -> Vec<PathBuf> {
+        let Ok(rd) = fs::read_dir(self.root.join(PENDING)) else { return vec![] };
+        rd.filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name().to_str().is_some_and(|n| n.starts_with(BATCH_LIST_PREFIX) && n.ends_with(".list"))
+            })
+            .map(|e| e.path())
+            .collect()
+    }
+}
+
+/// A file or directory whose mode is looser than 0600 / 0700.
+#[derive(Debug, Clone)]
+pub struct LooseMode {
+    pub path: PathBuf,
+    pub mode: u32,
+    pub is_dir: bool,
+    pub is_key: bool,
+}
+
+/// What the first break in the ledger's chain looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LedgerProblem {
+    /// A line that is not a ledger record.
+    Malformed,
+    /// A record's content no longer matches the hash its successor recorded.
+    Edited,
+    /// A sequence number is skipped.
+    Missing,
+    /// Records appear out of sequence.
+    Reordered,
+}
+
+struct LedgerBreak {
+    kind: LedgerProblem,
+    line: usize,
+    seq: u64,
+    message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LedgerCheck {
+    pub records: u64,
+    pub intact: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<LedgerProblem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The sequence number of the record concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    pub head: String,
+}
+
+mod fsio;
+mod lock;
+mod records;
+mod reindex;
+
+use fsio::*;
+pub use fsio::{SyncSet, sha256_hex, write_atomic};
+pub(crate) use fsio::{temp_path, write_new_file_unsynced};
+pub use lock::{Locked, NewCa};
+pub use records::{InventoryRecord, InventoryView, LedgerRecord, Revocation, Status};
+pub use reindex::ReindexReport;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> InventoryRecord {
+        InventoryRecord {
+            serial: "4A0BFF00112233445566778899AABBCC".into(),
+            status: Status::Valid,
+            not_before: "2026-11-28T22:00:00Z".into(),
+            not_after: "2026-11-29T22:00:00Z".into(),
+            revoked_at: None,
+            reason: None,
+            replaced_by: None,
+            ca: "issuing".into(),
+            profile: None,
+            key_type: "p256".into(),
+            subject: "CN=api.acme.internal".into(),
+            sans: vec!["DNS:api.acme.internal".into(), "IP:10.0.0.1".into()],
+        }
+    }
+
+    #[test]
+    fn inventory_lines_round_trip_with_fixed_width_state_fields() {
+        let r = sample();
+        let line = r.to_line();
+        assert_eq!(InventoryRecord::parse(&line).unwrap(), r);
+        let mut revoked = r.clone();
+        revoked.status = Status::Revoked;
+        revoked.revoked_at = Some("2026-11-28T23:00:00Z".into());
+        revoked.reason = Some("cessationOfOperation".into());
+        revoked.replaced_by = Some("7F0BFF00112233445566778899AABBCC".into());
+        let line2 = revoked.to_line();
+        assert_eq!(line.len(), line2.len(), "state changes must not change the line length");
+        assert_eq!(InventoryRecord::parse(&line2).unwrap(), revoked);
+    }
+
+    #[test]
+    fn torn_tail_is_cut_and_last_line_found() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        fs::write(&p, "one\ntwo\nthr").unwrap();
+        truncate_partial_tail(&p).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "one\ntwo\n");
+        assert_eq!(last_line(&p).unwrap().as_deref(), Some("two"));
+        let long = "x".repeat(20000);
+        fs::write(&p, format!("a\n{long}\n")).unwrap();
+        assert_eq!(last_line(&p).unwrap(), Some(long));
+    }
+}
