@@ -32,15 +32,20 @@ pub const CRITICAL_LEFT: i64 = 86400;
 /// `counts`), so memory stays bounded when, say, a lowered max_ttl makes a million certificates drift.
 pub const MAX_LISTED_PER_CODE: usize = 1000;
 
+/// How much a finding matters; `--fail-on` compares against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; nothing to do yet.
     Info,
+    /// Needs attention soon.
     Warning,
+    /// Needs attention now (something has failed or is about to).
     Critical,
 }
 
 impl Severity {
+    /// The lower-case name used in JSON and tables.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -53,6 +58,7 @@ impl Severity {
 /// One thing the audit found.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// How much it matters.
     pub severity: Severity,
     /// Stable, documented in docs/audit.md: scripts may match on it.
     pub code: &'static str,
@@ -60,17 +66,22 @@ pub struct Finding {
     pub object: &'static str,
     /// The serial, CA name or path concerned.
     pub id: String,
+    /// The CA concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ca: Option<String>,
+    /// The profile concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// The subject concerned, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// When the thing ends: a certificate's notAfter, a CRL's nextUpdate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_after: Option<String>,
+    /// Seconds until the event (expiry, CRL nextUpdate); negative when past.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds_left: Option<i64>,
+    /// What was found and what to do, on one line.
     pub message: String,
 }
 
@@ -115,28 +126,45 @@ impl Finding {
     }
 }
 
+/// What an audit looks at.
 pub struct Options {
+    /// Certificates expiring within this window are reported.
     pub window: Duration,
+    /// Only this CA's certificates and CRL.
     pub ca: Option<String>,
+    /// Also check every stored file against the ledger (reads the whole directory).
     pub deep: bool,
+    /// Also report certificates whose whole lifetime is shorter than the window.
     pub include_short_lived: bool,
 }
 
+/// Totals over the directory.
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
+    /// Findings in all.
     pub findings: usize,
+    /// Critical findings.
     pub critical: usize,
+    /// Warnings.
     pub warning: usize,
+    /// Informational findings.
     pub info: usize,
+    /// Certificates in the inventory.
     pub certificates: u64,
+    /// Valid (not expired, revoked or renewed).
     pub valid: u64,
+    /// Expired.
     pub expired: u64,
+    /// Revoked.
     pub revoked: u64,
+    /// Renewed by a successor.
     pub superseded: u64,
     /// Valid certificates whose whole lifetime is no longer than the window, expiring within it
     /// (or expired in the last 30 days): expected to expire, so counted and not listed.
     pub short_lived_expiring: u64,
+    /// CAs in the directory.
     pub cas: usize,
+    /// CRLs published.
     pub crls: usize,
     /// Findings counted but not listed (beyond MAX_LISTED_PER_CODE of one code).
     pub not_listed: usize,
@@ -145,50 +173,81 @@ pub struct Summary {
 /// How many findings of one code there were, listed or not.
 #[derive(Debug, Serialize)]
 pub struct CodeCount {
+    /// The finding's code, e.g. `expiring`.
     pub code: &'static str,
+    /// Its severity.
     pub severity: Severity,
+    /// How many findings had it.
     pub count: usize,
 }
 
 /// Certificates of one CA and profile: counts and the earliest expiry among the valid ones.
 #[derive(Debug, Serialize)]
 pub struct Group {
+    /// The issuing CA.
     pub ca: String,
+    /// The profile ("-" for none).
     pub profile: String,
+    /// Valid certificates.
     pub valid: u64,
+    /// Expired certificates.
     pub expired: u64,
+    /// Revoked certificates.
     pub revoked: u64,
+    /// Renewed certificates.
     pub superseded: u64,
+    /// The earliest expiry of a valid certificate (RFC 3339).
     pub earliest_expiry: Option<String>,
+    /// Seconds until that expiry.
     pub earliest_expiry_seconds: Option<i64>,
 }
 
+/// A CA and how long it has left.
 #[derive(Debug, Serialize)]
 pub struct CaState {
+    /// The CA's name.
     pub name: String,
+    /// When it expires (RFC 3339).
     pub not_after: String,
+    /// Seconds until then.
     pub seconds_left: i64,
 }
 
+/// A CA's published CRL.
 #[derive(Debug, Serialize)]
 pub struct CrlState {
+    /// The CA's name.
     pub ca: String,
+    /// The CRL number.
     pub number: u64,
+    /// nextUpdate (RFC 3339), if any.
     pub next_update: Option<String>,
+    /// Seconds until nextUpdate.
     pub seconds_left: Option<i64>,
 }
 
+/// Everything an audit found, as `pki audit --json` prints it.
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// The time the audit judged by (RFC 3339).
     pub now: String,
+    /// The expiry window, in words.
     pub window: String,
+    /// The expiry window in seconds.
     pub window_seconds: u64,
+    /// Whether the deep checks ran.
     pub deep: bool,
+    /// The findings, most severe first (at most [`MAX_LISTED_PER_CODE`] per code).
     pub findings: Vec<Finding>,
+    /// Totals.
     pub summary: Summary,
+    /// Findings per code, including those not listed.
     pub counts: Vec<CodeCount>,
+    /// Certificates per CA and profile.
     pub groups: Vec<Group>,
+    /// Every CA and its expiry.
     pub cas: Vec<CaState>,
+    /// Every published CRL.
     pub crls: Vec<CrlState>,
 }
 
@@ -203,6 +262,7 @@ fn cmd_dir(dir: &CaDir) -> String {
     if dir.root == std::path::Path::new("pki") { String::new() } else { format!(" --dir {}", dir.root.display()) }
 }
 
+/// Audits the directory at `now`; `progress` is told how far the inventory scan has got.
 pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<'_>) -> Result<Report> {
     let mut a = Audit {
         dir,

@@ -15,16 +15,27 @@ use crate::store::CaDir;
 /// A CA certificate in the directory, with the facts commands check.
 #[derive(Debug, Clone)]
 pub struct Ca {
+    /// Its name in the directory.
     pub name: String,
+    /// Its certificate, PEM.
     pub pem: String,
+    /// Its certificate, DER.
     pub der: Vec<u8>,
+    /// Its subject as x509-parser prints it.
     pub subject: String,
+    /// Its subject, DER.
     pub subject_raw: Vec<u8>,
+    /// Its issuer, DER.
     pub issuer_raw: Vec<u8>,
+    /// Start of validity.
     pub not_before: OffsetDateTime,
+    /// End of validity.
     pub not_after: OffsetDateTime,
+    /// Whether it is a root.
     pub self_signed: bool,
+    /// The name constraints in its certificate.
     pub constraints: NameRules,
+    /// Its serial.
     pub serial: crate::serial::Serial,
     /// Subject key identifier (CRLs carry it as their AKI).
     pub ski: Option<Vec<u8>>,
@@ -33,11 +44,17 @@ pub struct Ca {
 /// A CA certificate's name constraints, in a form requests can be checked against.
 #[derive(Debug, Clone, Default)]
 pub struct NameRules {
+    /// Permitted DNS subtrees.
     pub permit_dns: Vec<String>,
+    /// Excluded DNS subtrees.
     pub exclude_dns: Vec<String>,
+    /// Permitted IP ranges (address, prefix length).
     pub permit_ip: Vec<(std::net::IpAddr, u8)>,
+    /// Excluded IP ranges.
     pub exclude_ip: Vec<(std::net::IpAddr, u8)>,
+    /// Permitted URI hosts.
     pub permit_uri: Vec<String>,
+    /// Excluded URI hosts.
     pub exclude_uri: Vec<String>,
 }
 
@@ -133,6 +150,7 @@ fn name_rules(x: &X509Certificate<'_>) -> NameRules {
 }
 
 impl Ca {
+    /// Loads a CA of the directory by name.
     pub fn load(dir: &CaDir, name: &str) -> Result<Ca> {
         if !dir.ca_exists(name) {
             return Err(PkiError::UnknownCa { name: name.to_string(), known: dir.ca_names()? }.into());

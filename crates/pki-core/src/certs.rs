@@ -17,6 +17,7 @@ use crate::serial::Serial;
 /// Leaves start a minute in the past so that a peer whose clock lags slightly accepts them.
 pub const BACKDATE: time::Duration = time::Duration::seconds(60);
 
+/// A time as RFC 3339 in UTC with whole seconds, as pki writes times everywhere.
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339).expect("UTC time formats")
 }
@@ -74,6 +75,7 @@ pub fn rfc3339_unix(s: &str) -> Option<i64> {
 /// calendar date instead, as a person expects.
 const HUMANTIME_YEAR: u64 = 31_557_600;
 
+/// The end of a validity starting `now` and lasting `ttl`; refuses lifetimes past 9999.
 pub fn not_after(now: OffsetDateTime, ttl: Duration) -> Result<OffsetDateTime> {
     let secs = ttl.as_secs();
     if secs.is_multiple_of(HUMANTIME_YEAR) && ttl.subsec_nanos() == 0 {
@@ -128,15 +130,20 @@ pub fn build_root(
 /// What an intermediate may name: RFC 5280 name constraints (critical).
 #[derive(Debug, Default, Clone)]
 pub struct Constraints {
+    /// Permitted DNS subtrees.
     pub permit_dns: Vec<String>,
+    /// Permitted IP ranges (address, prefix length).
     pub permit_ip: Vec<(IpAddr, u8)>,
+    /// Excluded DNS subtrees.
     pub exclude_dns: Vec<String>,
+    /// Excluded IP ranges.
     pub exclude_ip: Vec<(IpAddr, u8)>,
     /// URI host constraints (`acme.internal` for `spiffe://acme.internal/...`).
     pub permit_uri: Vec<String>,
 }
 
 impl Constraints {
+    /// Whether there is no constraint at all.
     pub fn is_empty(&self) -> bool {
         self.permit_dns.is_empty()
             && self.permit_ip.is_empty()
@@ -173,20 +180,30 @@ pub fn dns_suffix(flag: &str, s: &str) -> Result<String, PkiError> {
     Ok(t)
 }
 
+/// What an intermediate CA's certificate says.
 pub struct IntermediateSpec<'a> {
+    /// The subject's common name.
     pub cn: &'a str,
+    /// The subject's organisation.
     pub org: Option<&'a str>,
+    /// The basic constraints' path length.
     pub path_len: u8,
+    /// Its name constraints.
     pub constraints: Constraints,
+    /// Start of validity.
     pub not_before: OffsetDateTime,
+    /// End of validity.
     pub not_after: OffsetDateTime,
+    /// Where relying parties find the issuer's CRL and certificate.
     pub urls: IssuerUrls,
 }
 
 /// Where relying parties find the issuer's CRL and certificate; from the issuing CA's settings.
 #[derive(Debug, Clone, Default)]
 pub struct IssuerUrls {
+    /// The CRL distribution point (HTTP URL).
     pub crl_url: Option<String>,
+    /// The CA issuers URL (authority information access).
     pub ca_issuers_url: Option<String>,
 }
 
@@ -275,7 +292,7 @@ fn ip_and_mask(ip: &IpAddr, len: u8) -> Vec<u8> {
 }
 
 /// DER of a NameConstraints value (RFC 5280 4.2.1.10, implicit tags) with DNS, IP and URI
-/// subtrees: permitted [0] and excluded [1], each GeneralSubtree holding only its base name.
+/// subtrees: permitted `[0]` and excluded `[1]`, each GeneralSubtree holding only its base name.
 pub fn name_constraints_der(c: &Constraints) -> Vec<u8> {
     let subtrees = |dns: &[String], ips: &[(IpAddr, u8)], uris: &[String]| -> Vec<u8> {
         let mut out = vec![];
@@ -307,16 +324,23 @@ pub fn name_constraints_der(c: &Constraints) -> Vec<u8> {
 pub struct LeafSpec {
     /// Subject attributes in order (CN, O, OU, C, L, ST); may be empty (then the SAN is critical).
     pub subject: Vec<(String, String)>,
+    /// DNS SANs.
     pub dns: Vec<String>,
+    /// IP SANs.
     pub ips: Vec<IpAddr>,
+    /// URI SANs.
     pub uris: Vec<String>,
+    /// Start of validity.
     pub not_before: OffsetDateTime,
+    /// End of validity.
     pub not_after: OffsetDateTime,
+    /// The serial.
     pub serial: Serial,
     /// Extended key usages by name (serverAuth, clientAuth, ...).
     pub ekus: Vec<String>,
     /// RSA keys also get keyEncipherment (TLS 1.2 RSA key exchange).
     pub key_encipherment: bool,
+    /// Where relying parties find the issuer's CRL and certificate.
     pub urls: IssuerUrls,
 }
 

@@ -137,14 +137,22 @@ pub fn lifetime(settings: &Settings, ca: &Ca) -> Result<Duration> {
     }
 }
 
+/// What a new CRL is.
 #[derive(Debug, Serialize)]
 pub struct CrlSummary {
+    /// The CA whose CRL it is.
     pub ca: String,
+    /// Its CRL number.
     pub number: u64,
+    /// thisUpdate (RFC 3339).
     pub this_update: String,
+    /// nextUpdate (RFC 3339).
     pub next_update: String,
+    /// How many certificates it lists.
     pub entries: usize,
+    /// The DER file.
     pub der: std::path::PathBuf,
+    /// The PEM file.
     pub pem: std::path::PathBuf,
 }
 
@@ -246,7 +254,7 @@ pub fn generate(
         "next_update": summary.next_update, "entries": summary.entries,
         "sha256": crate::store::sha256_hex(&der),
     });
-    lock.commit_crl(&ca.name, &der, &pem_text, data, &ctx.actor, &rfc3339(ctx.now))?;
+    lock.commit_crl(&ca.name, &der, &pem_text, data, ctx.actor, &rfc3339(ctx.now))?;
     Ok((summary, der, pem_text))
 }
 

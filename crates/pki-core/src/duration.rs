@@ -43,6 +43,7 @@ pub fn human_left(secs: i64) -> String {
     format!("{} left", human_span(secs))
 }
 
+/// A span of seconds in words for people: "3 days", "5 hours".
 pub fn human_span(secs: i64) -> String {
     let s = secs.max(0);
     let (d, h, m) = (s / 86400, (s % 86400) / 3600, (s % 3600) / 60);

@@ -12,25 +12,122 @@ use std::path::PathBuf;
 /// message says what was wrong and what to do next, on one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PkiError {
-    NoCaDir { dir: PathBuf },
-    NotACaDir { dir: PathBuf },
-    CaExists { name: String, dir: PathBuf },
-    UnknownCa { name: String, known: Vec<String> },
-    AmbiguousCa { known: Vec<String> },
-    NoRoot { dir: PathBuf },
-    WrongPassphrase { key: PathBuf },
-    NoPassphrase { what: String },
-    LockTimeout { dir: PathBuf, waited_secs: u64 },
-    BadDuration { flag: String, value: String },
-    OutlivesIssuer { what: String, not_after: String, issuer: String, issuer_not_after: String },
-    OutputExists { path: PathBuf },
+    /// There is no directory at `dir`.
+    NoCaDir {
+        /// The directory asked for.
+        dir: PathBuf,
+    },
+    /// `dir` exists but has no `pki.toml`.
+    NotACaDir {
+        /// The directory asked for.
+        dir: PathBuf,
+    },
+    /// A CA of that name exists already.
+    CaExists {
+        /// The CA's name.
+        name: String,
+        /// The CA directory.
+        dir: PathBuf,
+    },
+    /// No CA of that name.
+    UnknownCa {
+        /// The name asked for.
+        name: String,
+        /// The CAs the directory has.
+        known: Vec<String>,
+    },
+    /// No CA named and several could issue.
+    AmbiguousCa {
+        /// The intermediates that could issue.
+        known: Vec<String>,
+    },
+    /// The directory has no CA yet.
+    NoRoot {
+        /// The CA directory.
+        dir: PathBuf,
+    },
+    /// The passphrase does not decrypt the key.
+    WrongPassphrase {
+        /// The key file.
+        key: PathBuf,
+    },
+    /// A passphrase is needed and no source has one.
+    NoPassphrase {
+        /// What needs it, e.g. "CA 'issuing' (cas/issuing/key.pem)".
+        what: String,
+    },
+    /// Another process held the lock for the whole timeout.
+    LockTimeout {
+        /// The CA directory.
+        dir: PathBuf,
+        /// How long this process waited.
+        waited_secs: u64,
+    },
+    /// A duration that does not parse.
+    BadDuration {
+        /// The flag or setting it came from.
+        flag: String,
+        /// The value given.
+        value: String,
+    },
+    /// A certificate would end after its issuer.
+    OutlivesIssuer {
+        /// What would be issued.
+        what: String,
+        /// When it would end (RFC 3339).
+        not_after: String,
+        /// The issuer's name.
+        issuer: String,
+        /// When the issuer ends (RFC 3339).
+        issuer_not_after: String,
+    },
+    /// An output file exists and overwriting was not asked for.
+    OutputExists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A certificate request without any name.
     NoSan,
-    BadName { kind: &'static str, value: String, why: String },
-    BadSerial { value: String },
-    Unrecognized { what: String },
-    UnknownSerial { serial: String },
-    AlreadyRevoked { serial: String, reason: String, at: String },
-    CertExpired { serial: String, not_after: String },
+    /// A name (DNS, IP, URI, CA name, common name, ...) that is not acceptable.
+    BadName {
+        /// What kind of name, e.g. "--dns".
+        kind: &'static str,
+        /// The value given.
+        value: String,
+        /// Why it is refused.
+        why: String,
+    },
+    /// A serial that is not hexadecimal (or too long).
+    BadSerial {
+        /// The value given.
+        value: String,
+    },
+    /// Input that is none of the objects pki reads.
+    Unrecognized {
+        /// Where it came from.
+        what: String,
+    },
+    /// No certificate with that serial in the directory.
+    UnknownSerial {
+        /// The serial, hex.
+        serial: String,
+    },
+    /// The certificate is revoked already (and the new reason does not escalate it).
+    AlreadyRevoked {
+        /// The serial, hex.
+        serial: String,
+        /// The recorded reason.
+        reason: String,
+        /// When it was revoked (RFC 3339).
+        at: String,
+    },
+    /// The certificate has expired; revoking it would change nothing.
+    CertExpired {
+        /// The serial, hex.
+        serial: String,
+        /// When it expired (RFC 3339).
+        not_after: String,
+    },
 }
 
 impl fmt::Display for PkiError {

@@ -13,48 +13,78 @@ use crate::error::PkiError;
 use crate::keys::{self, KeyInfo};
 use crate::serial::Serial;
 
+/// One object found in the input.
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Object {
+    /// An X.509 certificate.
     Certificate(Box<CertInfo>),
+    /// A certificate signing request (PKCS#10).
     Csr(CsrInfo),
+    /// A certificate revocation list.
     Crl(CrlInfo),
+    /// A private key (never its material).
     PrivateKey(KeyInfo),
+    /// A public key.
     PublicKey(KeyDesc),
 }
 
+/// A public key's algorithm and size.
 #[derive(Debug, Serialize)]
 pub struct KeyDesc {
+    /// E.g. "ECDSA P-256", "Ed25519", "RSA".
     pub algorithm: String,
+    /// The key size in bits, where it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bits: Option<usize>,
 }
 
+/// What a certificate says, as `pki inspect --json` prints it.
 #[derive(Debug, Serialize)]
 pub struct CertInfo {
+    /// The subject.
     pub subject: String,
+    /// The issuer.
     pub issuer: String,
+    /// The serial, upper-case hex.
     pub serial: String,
+    /// Start of validity (RFC 3339).
     pub not_before: String,
+    /// End of validity (RFC 3339).
     pub not_after: String,
+    /// Seconds until it expires (negative when expired).
     pub seconds_left: i64,
+    /// The same, in words.
     pub time_left: String,
+    /// Whether it has expired.
     pub expired: bool,
+    /// Whether it is self-signed.
     pub self_signed: bool,
+    /// The SANs, each with its type.
     pub sans: Vec<String>,
+    /// The public key.
     pub public_key: KeyDesc,
+    /// The signature algorithm.
     pub signature_algorithm: String,
+    /// Whether it is a CA certificate.
     pub is_ca: bool,
+    /// The path length constraint, for a CA.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_len: Option<u32>,
+    /// Key usages.
     pub key_usage: Vec<String>,
+    /// Extended key usages.
     pub ext_key_usage: Vec<String>,
+    /// Name constraints, for a CA.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name_constraints: Option<NameConstraintsInfo>,
+    /// Subject key identifier, hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject_key_id: Option<String>,
+    /// Authority key identifier, hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authority_key_id: Option<String>,
+    /// SHA-256 of the DER, hex with colons.
     pub sha256_fingerprint: String,
     /// For a chain: whether the next certificate in the input signed this one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,11 +93,15 @@ pub struct CertInfo {
     pub svid: SvidInfo,
 }
 
+/// Whether a certificate is a valid X.509-SVID (SPIFFE).
 #[derive(Debug, Serialize)]
 pub struct SvidInfo {
+    /// Whether it meets every X.509-SVID rule.
     pub valid: bool,
+    /// The SPIFFE ID, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spiffe_id: Option<String>,
+    /// The rules it breaks.
     pub problems: Vec<String>,
 }
 
@@ -115,41 +149,64 @@ fn svid_check(x: &X509Certificate<'_>, sans: &[String], is_ca: bool) -> SvidInfo
     SvidInfo { valid: problems.is_empty(), spiffe_id: Some(ids[0].to_string()), problems }
 }
 
+/// A CA's name constraints.
 #[derive(Debug, Serialize)]
 pub struct NameConstraintsInfo {
+    /// Whether the extension is critical.
     pub critical: bool,
+    /// Permitted subtrees, each with its type.
     pub permitted: Vec<String>,
+    /// Excluded subtrees.
     pub excluded: Vec<String>,
 }
 
+/// What a CSR asks for.
 #[derive(Debug, Serialize)]
 pub struct CsrInfo {
+    /// The subject.
     pub subject: String,
+    /// The public key.
     pub public_key: KeyDesc,
+    /// Whether its self-signature verifies.
     pub signature_valid: bool,
+    /// The SANs it requests.
     pub requested_sans: Vec<String>,
+    /// Whether it asks for CA:TRUE.
     pub requests_ca: bool,
 }
 
+/// What a CRL says.
 #[derive(Debug, Serialize)]
 pub struct CrlInfo {
+    /// The issuer.
     pub issuer: String,
+    /// thisUpdate (RFC 3339).
     pub this_update: String,
+    /// nextUpdate (RFC 3339), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_update: Option<String>,
+    /// Whether nextUpdate has passed.
     pub stale: bool,
+    /// Time until nextUpdate, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_left: Option<String>,
+    /// The CRL number, hex.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crl_number: Option<String>,
+    /// How many certificates it lists.
     pub revoked_count: usize,
+    /// The listed certificates.
     pub revoked: Vec<RevokedInfo>,
 }
 
+/// A listed certificate.
 #[derive(Debug, Serialize)]
 pub struct RevokedInfo {
+    /// Its serial, hex.
     pub serial: String,
+    /// When it was revoked (RFC 3339).
     pub revoked_at: String,
+    /// Why, if a reason is given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -188,6 +245,7 @@ fn general_name(g: &GeneralName<'_>) -> String {
     }
 }
 
+/// Describes a public key.
 pub fn spki_desc(spki: &SubjectPublicKeyInfo<'_>) -> KeyDesc {
     let oid = spki.algorithm.algorithm.to_id_string();
     let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
@@ -214,6 +272,7 @@ fn sig_name(oid: &str) -> String {
     }
 }
 
+/// Describes a certificate (DER) as of `now`.
 pub fn describe_cert(der: &[u8], now: OffsetDateTime) -> Result<CertInfo> {
     let (rest, x) = X509Certificate::from_der(der).map_err(|e| anyhow!("malformed certificate ({e})"))?;
     if !rest.is_empty() {

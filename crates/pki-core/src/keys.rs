@@ -32,21 +32,30 @@ impl KeyType {
     }
 }
 
+/// id-ecPublicKey.
 pub const OID_EC: &str = "1.2.840.10045.2.1";
+/// The P-256 curve.
 pub const OID_P256: &str = "1.2.840.10045.3.1.7";
+/// The P-384 curve.
 pub const OID_P384: &str = "1.3.132.0.34";
+/// The P-521 curve.
 pub const OID_P521: &str = "1.3.132.0.35";
+/// Ed25519.
 pub const OID_ED25519: &str = "1.3.101.112";
+/// rsaEncryption.
 pub const OID_RSA: &str = "1.2.840.113549.1.1.1";
 
 /// A new private key as unencrypted PKCS#8 DER (wiped from memory when dropped), and as a
 /// key pair ready to sign or to be certified (parsing the DER again would repeat the public
 /// key's computation: a scalar multiplication per certificate).
 pub struct NewKey {
+    /// The key, unencrypted PKCS#8 DER.
     pub der: Zeroizing<Vec<u8>>,
+    /// The key, ready to sign or to be certified.
     pub pair: rcgen::KeyPair,
 }
 
+/// Generates a key of the given type.
 pub fn generate(kt: KeyType) -> Result<NewKey> {
     match kt {
         KeyType::P256 => {
@@ -176,15 +185,21 @@ fn decrypt(der: &[u8], pass: &Secret, path: &Path) -> Result<Zeroizing<Vec<u8>>>
 /// What `inspect` says about a private key: never its material.
 #[derive(Debug, Serialize)]
 pub struct KeyInfo {
+    /// "private key".
     pub kind: &'static str,
+    /// The algorithm.
     pub algorithm: String,
+    /// The size in bits, where it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bits: Option<usize>,
+    /// Whether it is encrypted.
     pub encrypted: bool,
+    /// The encryption scheme, if encrypted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption: Option<String>,
 }
 
+/// Describes a PEM private key block (`tag`: its PEM label) without showing its material.
 pub fn describe_private_key(tag: &str, der: &[u8]) -> Result<KeyInfo> {
     match tag {
         "ENCRYPTED PRIVATE KEY" => {

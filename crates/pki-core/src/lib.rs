@@ -23,7 +23,7 @@
 //! ```
 
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod audit;
 pub mod ca;

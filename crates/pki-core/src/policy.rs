@@ -14,23 +14,34 @@ use crate::duration;
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileSpec {
+    /// The CA this profile issues from.
     pub ca: Option<String>,
+    /// The lifetime when none is asked for.
     pub default_ttl: Option<String>,
+    /// The longest lifetime allowed.
     pub max_ttl: Option<String>,
+    /// Allowed key types (empty: any).
     #[serde(default)]
     pub key_types: Vec<String>,
+    /// Extended key usages: serverAuth, clientAuth.
     #[serde(default)]
     pub ext_key_usage: Vec<String>,
+    /// Whether issued certificates are X.509-SVIDs (a SPIFFE ID is required).
     #[serde(default)]
     pub spiffe: bool,
+    /// URI patterns a request's URIs must match.
     #[serde(default)]
     pub allowed_uris: Vec<String>,
+    /// DNS patterns a request's names must match.
     #[serde(default)]
     pub allowed_dns: Vec<String>,
+    /// IP ranges a request's addresses must be in.
     #[serde(default)]
     pub allowed_ips: Vec<String>,
+    /// Whether wildcard DNS names are allowed.
     #[serde(default)]
     pub allow_wildcards: bool,
+    /// A subject template.
     pub subject: Option<String>,
 }
 
@@ -43,19 +54,32 @@ pub const EKUS: &[&str] =
 /// A profile checked and ready to apply.
 #[derive(Debug, Clone, Serialize)]
 pub struct Profile {
+    /// The profile's name.
     pub name: String,
+    /// The CA it issues from.
     pub ca: Option<String>,
+    /// The lifetime when none is asked for.
     pub default_ttl: Duration,
+    /// The longest lifetime allowed.
     pub max_ttl: Duration,
+    /// Allowed key types (empty: any).
     pub key_types: Vec<String>,
+    /// Extended key usages.
     pub ext_key_usage: Vec<String>,
+    /// Whether issued certificates are X.509-SVIDs.
     pub spiffe: bool,
+    /// URI patterns a request's URIs must match.
     pub allowed_uris: Vec<String>,
+    /// DNS patterns a request's names must match.
     pub allowed_dns: Vec<String>,
+    /// IP ranges as written.
     pub allowed_ips: Vec<String>,
+    /// IP ranges parsed (address, prefix length).
     #[serde(skip)]
     pub ip_nets: Vec<(IpAddr, u8)>,
+    /// Whether wildcard DNS names are allowed.
     pub allow_wildcards: bool,
+    /// The subject template.
     pub subject: Subject,
 }
 
@@ -220,11 +244,17 @@ fn parse_dn_template(t: &str) -> Result<Vec<(String, String)>, String> {
 /// What a request asks for, before it becomes a certificate.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// The common name asked for.
     pub cn: Option<String>,
+    /// DNS names.
     pub dns: Vec<String>,
+    /// IP addresses.
     pub ips: Vec<IpAddr>,
+    /// URIs.
     pub uris: Vec<String>,
+    /// The subject key's type.
     pub key_type: String,
+    /// The lifetime asked for.
     pub ttl: Option<Duration>,
     /// Usages a CSR asked for (None: it asked for none, the profile decides).
     pub csr_ekus: Option<Vec<String>>,
@@ -371,6 +401,7 @@ impl Profile {
     }
 }
 
+/// Whether `ip` is inside `net`/`len`.
 pub fn ip_in(ip: &IpAddr, net: &IpAddr, len: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {

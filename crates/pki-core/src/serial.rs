@@ -28,6 +28,7 @@ impl Serial {
         Serial(bytes[start..].to_vec())
     }
 
+    /// Parses hex as `openssl x509 -noout -serial` prints it (colons allowed).
     pub fn parse(s: &str) -> Result<Serial, PkiError> {
         let bad = || PkiError::BadSerial { value: s.to_string() };
         let mut t = s.trim();
@@ -105,6 +106,7 @@ impl Serial {
         Some(k)
     }
 
+    /// The serial's bytes, big-endian, without a sign byte.
     pub fn bytes(&self) -> &[u8] {
         &self.0
     }

@@ -13,11 +13,14 @@ use crate::keys::KeyType;
 use crate::policy::{Profile, ProfileSpec};
 
 // Every key is parsed (and unknown keys refused) on each run so that a typo is reported at once.
+/// `pki.toml`: defaults, the CAs' settings and the profiles.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// `[defaults]`.
     #[serde(default)]
     pub defaults: Defaults,
+    /// `[ca.NAME]`, by name.
     #[serde(default)]
     pub ca: BTreeMap<String, CaSettings>,
     /// Issuance profiles, enforced by `pki issue --profile NAME`.
@@ -25,6 +28,7 @@ pub struct Settings {
     pub profiles: BTreeMap<String, ProfileSpec>,
 }
 
+/// `[defaults]`: what applies when a flag is not given.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
@@ -33,14 +37,19 @@ pub struct Defaults {
     /// The profile `pki issue` applies when `--profile` is not given.
     pub profile: Option<String>,
     // Written by `pki init` for people (and the subjects it made); read by no command yet.
+    /// The organisation written into new subjects.
     #[allow(dead_code)]
     pub organization: Option<String>,
+    /// The SPIFFE trust domain.
     #[allow(dead_code)]
     pub trust_domain: Option<String>,
+    /// The key type of new keys.
     pub key_type: Option<KeyType>,
+    /// The lifetime of leaves when neither flag nor profile gives one.
     pub leaf_ttl: Option<String>,
 }
 
+/// `[ca.NAME]`: one CA's settings.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CaSettings {
@@ -48,8 +57,11 @@ pub struct CaSettings {
     /// the certificates themselves.
     #[allow(dead_code)]
     pub parent: Option<String>,
+    /// The lifetime of leaves from this CA when nothing else gives one.
     pub default_ttl: Option<String>,
+    /// The CRL distribution point written into certificates it issues.
     pub crl_url: Option<String>,
+    /// The CA issuers URL written into certificates it issues.
     pub ca_issuers_url: Option<String>,
     /// Lifetime of this CA's CRLs (default 7d; 30d for a root).
     pub next_update: Option<String>,
@@ -69,6 +81,7 @@ impl<'de> Deserialize<'de> for KeyType {
 }
 
 impl Settings {
+    /// Parses `pki.toml`; `file` names it in messages.
     pub fn parse(text: &str, file: &str) -> Result<Settings> {
         let s: Settings = toml::from_str(text).map_err(|e| {
             // toml's message spans several lines; keep the one-line summary with its position.

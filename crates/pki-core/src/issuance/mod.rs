@@ -41,18 +41,28 @@ pub use renew::Renewal;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
+    /// The profile to issue under (`[profiles.NAME]`).
     pub profile: Option<String>,
+    /// The issuing CA.
     pub ca: Option<String>,
+    /// The subject's common name.
     pub cn: Option<String>,
+    /// DNS names.
     #[serde(default)]
     pub dns: Vec<String>,
+    /// IP addresses.
     #[serde(default)]
     pub ip: Vec<String>,
+    /// URIs.
     #[serde(default)]
     pub uri: Vec<String>,
+    /// A SPIFFE ID (added as the first URI SAN).
     pub spiffe_id: Option<String>,
+    /// The lifetime, e.g. "24h".
     pub ttl: Option<String>,
+    /// The key type to generate: p256 or ed25519.
     pub key_type: Option<String>,
+    /// Where the result goes: a directory, or "-" for the caller's stream.
     pub out: Option<PathBuf>,
     /// A CSR file (or "-" for standard input on the command line).
     pub csr: Option<String>,
@@ -60,8 +70,10 @@ pub struct Spec {
     /// never taken from a batch line.
     #[serde(skip)]
     pub csr_bytes: Option<Vec<u8>>,
+    /// Replace existing files in `out`.
     #[serde(default)]
     pub force: bool,
+    /// Shorten the lifetime to what the issuer and profile allow instead of refusing.
     #[serde(default)]
     pub clip_ttl: bool,
 }
@@ -72,69 +84,106 @@ pub enum KeySource {
     /// pki generates the key and hands it out.
     Generate(KeyType),
     /// The holder keeps the key: a CSR's, or the certificate being renewed's.
-    Public { spki_der: Vec<u8> },
+    Public {
+        /// The public key, DER (SubjectPublicKeyInfo).
+        spki_der: Vec<u8>,
+    },
 }
 
 /// A request checked against every rule, ready to sign. Nothing has been written.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The issuing CA.
     pub ca: String,
     /// Shared by every plan for the same CA (a batch plans thousands).
     pub chain: Arc<Vec<Ca>>,
+    /// The profile.
     pub profile: Option<String>,
+    /// The subject's attributes (type, value).
     pub subject: Vec<(String, String)>,
+    /// DNS SANs.
     pub dns: Vec<String>,
+    /// IP SANs.
     pub ips: Vec<IpAddr>,
+    /// URI SANs.
     pub uris: Vec<String>,
+    /// Extended key usages.
     pub ekus: Vec<String>,
+    /// Where the subject key comes from.
     pub key: KeySource,
+    /// The subject key's type.
     pub key_type: String,
+    /// Start of validity.
     pub not_before: OffsetDateTime,
+    /// End of validity.
     pub not_after: OffsetDateTime,
+    /// The serial of the certificate this one renews.
     pub renews: Option<String>,
+    /// Where relying parties find the issuer's CRL and certificate.
     pub urls: certs::IssuerUrls,
 }
 
 /// What a script learns about an issued certificate.
 #[derive(Debug, Serialize)]
 pub struct Issued {
+    /// Serial, upper-case hex.
     pub serial: String,
+    /// The subject.
     pub subject: String,
+    /// The SANs, each with its type.
     pub sans: Vec<String>,
+    /// The SPIFFE ID, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spiffe_id: Option<String>,
+    /// Start of validity (RFC 3339).
     pub not_before: String,
+    /// End of validity (RFC 3339).
     pub not_after: String,
+    /// The issuing CA's subject.
     pub issuer: String,
+    /// The issuing CA's name.
     pub ca: String,
+    /// The profile.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// The subject key's type.
     pub key_type: String,
+    /// SHA-256 of the certificate's DER, hex.
     pub sha256: String,
+    /// The serial of the certificate this one renews.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renews: Option<String>,
+    /// The certificate, PEM.
     #[serde(skip)]
     pub cert_pem: String,
+    /// The new private key, PEM (encrypted with the key passphrase if one was given).
     #[serde(skip)]
     pub key_pem: Option<Secret>,
+    /// The intermediates, issuer first, PEM.
     #[serde(skip)]
     pub chain_pem: String,
+    /// The root, PEM.
     #[serde(skip)]
     pub root_pem: String,
+    /// The inventory line to commit (taken by the commit).
     #[serde(skip)]
     pub record: Option<InventoryRecord>,
 }
 
 /// The directory as issuance sees it: settings, CA chains and unlocked CA keys, loaded once.
 pub struct Issuing<'a> {
+    /// The directory.
     pub dir: &'a CaDir,
+    /// Its settings, read once.
     pub settings: Settings,
+    /// The settings file's path, for messages.
     pub settings_file: String,
     chains: HashMap<String, Arc<Vec<Ca>>>,
     issuers: HashMap<String, Arc<Issuer<'static, KeyPair>>>,
 }
 
 impl<'a> Issuing<'a> {
+    /// Opens the directory for issuing: reads its settings.
     pub fn open(dir: &'a CaDir) -> Result<Issuing<'a>> {
         let settings_file = dir.path(crate::store::SETTINGS).display().to_string();
         let settings = Settings::parse(&dir.read_settings_text()?, &settings_file)?;

@@ -15,15 +15,20 @@ use crate::serial::Serial;
 
 /// Proof that this process holds the directory's lock; every change goes through it.
 pub struct Locked<'a> {
+    /// The directory locked.
     pub dir: &'a CaDir,
     pub(super) file: File,
 }
 
 /// What a new CA consists of on disk.
 pub struct NewCa<'b> {
+    /// The CA's name.
     pub name: &'b str,
+    /// Its certificate, PEM.
     pub cert_pem: &'b str,
+    /// Its private key, PEM (encrypted unless the user opted out).
     pub key_pem: &'b str,
+    /// The facts recorded in the ledger's `ca-created` record.
     pub data: serde_json::Value,
 }
 

@@ -27,15 +27,20 @@ use serde::Serialize;
 use crate::error::PkiError;
 use crate::serial::Serial;
 
+/// The settings file, at the directory's top.
 pub const SETTINGS: &str = "pki.toml";
+/// The hash-chained ledger: one JSON record per committed change.
 pub const LEDGER: &str = "ledger.jsonl";
+/// The inventory: one line per issued certificate.
 pub const INVENTORY: &str = "inventory.tsv";
 const LOCK: &str = ".lock";
 const PENDING: &str = "pending";
 const CAS: &str = "cas";
 const CERTS: &str = "certs";
+/// CRLs and revoked lists: `crl/NAME.crl`, `crl/NAME.crl.pem`, `crl/NAME.revoked.tsv`.
 pub const CRL_DIR: &str = "crl";
 const STAGE_PREFIX: &str = ".new-";
+/// The inventory's first line.
 pub const INVENTORY_HEADER: &str =
     "#serial\tstatus\tnot_before\tnot_after\trevoked_at\treason\treplaced_by\tca\tprofile\tkey_type\tsubject\tsans";
 /// Bytes of the fixed-width fields at the start of an inventory line (serial to replaced_by,
@@ -44,6 +49,7 @@ const FIXED_PREFIX_LEN: usize = 32 + 1 + 10 + 1 + 20 + 1 + 20 + 1 + 20 + 1 + 20 
 /// The most ledger records one change commits at once (`issue --batch` commits in groups of
 /// `BATCH_GROUP`); recovery looks back at most this far.
 const MAX_GROUP: usize = 1024;
+/// How many certificates a batch commits at once (one ledger write, one sync).
 pub const BATCH_GROUP: usize = 256;
 /// In `pending/`: `batch-FIRSTSERIAL.list` lists the serials of a batch group being written
 /// (groups overlap: one is committed while the next is signed).
@@ -58,6 +64,7 @@ pub struct BatchGroup {
 
 /// A CA directory on disk. Reading needs no lock; changing needs a [`Locked`] guard.
 pub struct CaDir {
+    /// The directory's path.
     pub root: PathBuf,
 }
 
@@ -129,31 +136,38 @@ impl CaDir {
         Ok(CaDir { root: target.to_path_buf() })
     }
 
+    /// The path of a file inside the directory (`rel` is a fixed name such as [`LEDGER`]).
     pub fn path(&self, rel: &str) -> PathBuf {
         self.root.join(rel)
     }
 
+    /// Whether `pki.toml` exists.
     pub fn has_settings(&self) -> bool {
         self.root.join(SETTINGS).is_file()
     }
 
+    /// The text of `pki.toml`.
     pub fn read_settings_text(&self) -> Result<String> {
         let p = self.path(SETTINGS);
         fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
     }
 
+    /// `cas/NAME`.
     pub fn ca_dir(&self, name: &str) -> PathBuf {
         self.root.join(CAS).join(name)
     }
 
+    /// `cas/NAME/cert.pem`.
     pub fn ca_cert_path(&self, name: &str) -> PathBuf {
         self.ca_dir(name).join("cert.pem")
     }
 
+    /// `cas/NAME/key.pem`.
     pub fn ca_key_path(&self, name: &str) -> PathBuf {
         self.ca_dir(name).join("key.pem")
     }
 
+    /// Whether a CA of that name exists.
     pub fn ca_exists(&self, name: &str) -> bool {
         self.ca_cert_path(name).is_file()
     }
@@ -177,11 +191,13 @@ impl CaDir {
         Ok(names)
     }
 
+    /// The CA's certificate, PEM.
     pub fn read_ca_cert_pem(&self, name: &str) -> Result<String> {
         let p = self.ca_cert_path(name);
         fs::read_to_string(&p).with_context(|| format!("cannot read CA certificate {}", p.display()))
     }
 
+    /// The CA's private key, PEM (possibly encrypted); wiped from memory when dropped.
     pub fn read_ca_key_pem(&self, name: &str) -> Result<zeroize::Zeroizing<String>> {
         let p = self.ca_key_path(name);
         match fs::read_to_string(&p) {
@@ -567,9 +583,13 @@ impl CaDir {
 /// A file or directory whose mode is looser than 0600 / 0700.
 #[derive(Debug, Clone)]
 pub struct LooseMode {
+    /// The file or directory.
     pub path: PathBuf,
+    /// Its permission bits.
     pub mode: u32,
+    /// Whether it is a directory.
     pub is_dir: bool,
+    /// Whether it holds a private key.
     pub is_key: bool,
 }
 
@@ -594,19 +614,26 @@ struct LedgerBreak {
     message: String,
 }
 
+/// The result of checking the ledger's hash chain (`pki ledger-verify`).
 #[derive(Debug, Serialize)]
 pub struct LedgerCheck {
+    /// How many records were read.
     pub records: u64,
+    /// Whether the chain is unbroken.
     pub intact: bool,
+    /// What is wrong, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    /// The kind of break.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<LedgerProblem>,
+    /// The line of the first break.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
     /// The sequence number of the record concerned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// SHA-256 of the last record: the value to compare with a copy kept elsewhere.
     pub head: String,
 }
 

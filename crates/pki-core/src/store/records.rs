@@ -9,18 +9,24 @@ use super::*;
 /// A revocation as `crl/NAME.revoked.tsv` keeps it: what the CRL needs, one line each.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Revocation {
+    /// The certificate's serial, upper-case hex.
     pub serial: String,
     /// The CA that issued the revoked certificate (whose CRL lists it).
     pub ca: String,
+    /// When it was revoked (RFC 3339).
     pub revoked_at: String,
+    /// The RFC 5280 reason name, e.g. `keyCompromise`.
     pub reason: String,
+    /// When the key is known or suspected to have been compromised, if earlier (RFC 3339).
     pub invalidity_date: Option<String>,
+    /// When the certificate expires (RFC 3339); the CRL may drop it after that.
     pub not_after: String,
     /// "leaf", or "ca" for an intermediate CA's certificate.
     pub kind: String,
 }
 
 impl Revocation {
+    /// The line of `crl/NAME.revoked.tsv`: seven tab-separated fields.
     pub fn to_line(&self) -> String {
         format!(
             "{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -34,6 +40,7 @@ impl Revocation {
         )
     }
 
+    /// Parses a line of `crl/NAME.revoked.tsv`.
     pub fn parse(line: &str) -> Result<Revocation> {
         let f: Vec<&str> = line.split('\t').collect();
         if f.len() != 7 {
@@ -73,15 +80,23 @@ impl Revocation {
 /// One line of `ledger.jsonl`. `prev` is the SHA-256 (hex) of the previous line's bytes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LedgerRecord {
+    /// The record's number: 1, 2, 3, ... without gaps.
     pub seq: u64,
+    /// When the change was made (RFC 3339).
     pub time: String,
+    /// What happened: `ca-created`, `cert-issued`, `cert-revoked`, `crl-generated`, ...
     pub event: String,
+    /// Who made the change.
     pub actor: String,
+    /// CI job identifiers recorded with the change.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub ci: std::collections::BTreeMap<String, String>,
+    /// The actor's free-text note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The event's facts (serial, names, reason, ...).
     pub data: serde_json::Value,
+    /// SHA-256 (hex) of the previous line's bytes; 64 zeros for the first record.
     pub prev: String,
 }
 
@@ -89,12 +104,16 @@ pub struct LedgerRecord {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Issued and neither revoked nor renewed.
     Valid,
+    /// Revoked.
     Revoked,
+    /// Renewed: `replaced_by` names the successor.
     Superseded,
 }
 
 impl Status {
+    /// The name in the inventory and in JSON output.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Valid => "valid",
@@ -116,17 +135,29 @@ impl Status {
 /// change of state (revocation, renewal) can be written in place without moving other lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InventoryRecord {
+    /// Serial, upper-case hex.
     pub serial: String,
+    /// Stored state.
     pub status: Status,
+    /// Start of validity (RFC 3339).
     pub not_before: String,
+    /// End of validity (RFC 3339).
     pub not_after: String,
+    /// When it was revoked.
     pub revoked_at: Option<String>,
+    /// Why it was revoked (RFC 5280 reason name).
     pub reason: Option<String>,
+    /// The serial of the certificate that renewed it.
     pub replaced_by: Option<String>,
+    /// The issuing CA's name.
     pub ca: String,
+    /// The profile it was issued under.
     pub profile: Option<String>,
+    /// `p256`, `p384`, `ed25519` or `rsa`.
     pub key_type: String,
+    /// The subject, e.g. `CN=api.acme.internal`.
     pub subject: String,
+    /// The SANs, each with its type: `DNS:a`, `IP:10.0.0.1`, `URI:spiffe://...`.
     pub sans: Vec<String>,
 }
 
@@ -134,22 +165,34 @@ pub struct InventoryRecord {
 /// rest split at tabs. No allocation.
 #[derive(Debug, Clone, Copy)]
 pub struct InventoryView<'a> {
+    /// Serial, upper-case hex.
     pub serial: &'a str,
+    /// Stored state.
     pub status: Status,
+    /// Start of validity (RFC 3339).
     pub not_before: &'a str,
+    /// End of validity (RFC 3339).
     pub not_after: &'a str,
+    /// When it was revoked.
     pub revoked_at: Option<&'a str>,
+    /// Why it was revoked.
     pub reason: Option<&'a str>,
+    /// The serial of the certificate that renewed it.
     pub replaced_by: Option<&'a str>,
+    /// The issuing CA's name.
     pub ca: &'a str,
+    /// The profile it was issued under.
     pub profile: Option<&'a str>,
+    /// The key type.
     pub key_type: &'a str,
+    /// The subject.
     pub subject: &'a str,
     /// Comma-separated, each with its type: `DNS:a,IP:10.0.0.1,URI:spiffe://...`.
     pub sans: &'a str,
 }
 
 impl<'a> InventoryView<'a> {
+    /// Parses an inventory line; the error says what is wrong with it.
     pub fn parse(line: &'a str) -> Result<InventoryView<'a>, String> {
         let b = line.as_bytes();
         // Tab positions of the fixed-width part (see FIXED_PREFIX_LEN).
@@ -187,10 +230,12 @@ impl<'a> InventoryView<'a> {
         })
     }
 
+    /// The SANs one by one.
     pub fn sans(&self) -> impl Iterator<Item = &'a str> {
         self.sans.split(',').filter(|s| !s.is_empty())
     }
 
+    /// An owned copy.
     pub fn to_record(self) -> InventoryRecord {
         let owned = |o: Option<&str>| o.map(str::to_string);
         InventoryRecord {
@@ -221,6 +266,7 @@ pub(super) fn clean(s: &str) -> String {
 }
 
 impl InventoryRecord {
+    /// The inventory line: fixed-width state fields, then the rest, tab-separated.
     pub fn to_line(&self) -> String {
         format!(
             "{:<32}\t{:<10}\t{:<20}\t{:<20}\t{:<20}\t{:<20}\t{:<32}\t{}\t{}\t{}\t{}\t{}",
@@ -239,6 +285,7 @@ impl InventoryRecord {
         )
     }
 
+    /// Parses an inventory line.
     pub fn parse(line: &str) -> Result<InventoryRecord> {
         InventoryView::parse(line).map(|v| v.to_record()).map_err(|why| anyhow!(why))
     }
@@ -279,6 +326,7 @@ impl InventoryRecord {
         })
     }
 
+    /// Applies a ledger record's state change (`cert-revoked`, `cert-superseded`) to this record.
     pub fn apply_update(&mut self, u: &serde_json::Value) {
         match u["event"].as_str() {
             Some("cert-revoked") => {

@@ -136,10 +136,15 @@ impl Locked<'_> {
     }
 }
 
+/// What `reindex` found and did.
 #[derive(Debug, Default, Serialize)]
 pub struct ReindexReport {
+    /// Inventory records written.
     pub records: u64,
+    /// Certificates in the ledger whose file is missing.
     pub missing: u64,
+    /// Certificate files that do not match the ledger.
     pub mismatched: u64,
+    /// Certificate files with no ledger record.
     pub orphans: u64,
 }
