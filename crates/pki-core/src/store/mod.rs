@@ -62,6 +62,15 @@ pub struct BatchGroup {
     manifest: PathBuf,
 }
 
+/// The last committed record of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerHead {
+    /// Its sequence number.
+    pub seq: u64,
+    /// SHA-256 of its line, hex: the next record's `prev`.
+    pub hash: String,
+}
+
 /// A CA directory on disk. Reading needs no lock; changing needs a [`Locked`] guard.
 pub struct CaDir {
     /// The directory's path.
@@ -261,6 +270,26 @@ impl CaDir {
             .with_context(|| format!("{}: the last record is not valid JSON", p.display()))?;
         let hash = sha256_hex(line.as_bytes());
         Ok(Some((rec, hash)))
+    }
+
+    /// The ledger's head: the last committed change, read from the file's end without the lock
+    /// (a record being appended is not seen until its line is complete). A reader such as a
+    /// server follows what other processes commit by comparing heads; the change's files are
+    /// in place once the writer has released the lock.
+    pub fn ledger_head(&self) -> Result<Option<LedgerHead>> {
+        let p = self.path(LEDGER);
+        let Some(line) = last_line(&p)? else {
+            return Ok(None);
+        };
+        let rec: LedgerRecord = serde_json::from_str(&line)
+            .with_context(|| format!("{}: the last record is not valid JSON", p.display()))?;
+        Ok(Some(LedgerHead { seq: rec.seq, hash: sha256_hex(line.as_bytes()) }))
+    }
+
+    /// Whether a change was committed after ledger record `seq` (0: whether any was). Cheap:
+    /// it reads the ledger's last line only.
+    pub fn changed_since(&self, seq: u64) -> Result<bool> {
+        Ok(self.ledger_head()?.is_some_and(|h| h.seq > seq))
     }
 
     /// Streams the inventory, calling `f` for each complete record.
