@@ -467,6 +467,7 @@ fn a_reader_follows_commits_through_the_ledger_head_without_the_lock() {
         ("cert-issued", Some(i.serial.as_str()), now.hash)
     );
     assert_eq!(rec.prev, seen.hash, "the chain links the new record to the head the reader saw");
+    assert_eq!((seen.seq, now.seq), (2, rec.seq), "two ca-created records, then the issue");
 }
 
 #[derive(Default)]
