@@ -174,3 +174,94 @@ pub fn render(objects: &[Object], w: &mut dyn std::io::Write) -> std::io::Result
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The text rendering over whatever the core's inspection makes of mutated objects: it
+    //! never panics, and a certificate's block names its serial (the core fuzzes the parsing).
+
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+    use time::OffsetDateTime;
+
+    /// A CA certificate, a CSR and a CRL in DER, made once.
+    fn samples() -> &'static [Vec<u8>; 3] {
+        static S: OnceLock<[Vec<u8>; 3]> = OnceLock::new();
+        S.get_or_init(|| {
+            let key = rcgen::KeyPair::generate().unwrap();
+            let mut params = rcgen::CertificateParams::new(vec!["api.acme.internal".to_string()]).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+            let cert = params.self_signed(&key).unwrap();
+            let csr = rcgen::CertificateParams::new(vec!["csr.acme.internal".to_string()])
+                .unwrap()
+                .serialize_request(&key)
+                .unwrap();
+            let issuer = rcgen::Issuer::new(params, &key);
+            let crl = rcgen::CertificateRevocationListParams {
+                this_update: OffsetDateTime::UNIX_EPOCH,
+                next_update: OffsetDateTime::UNIX_EPOCH + time::Duration::days(7),
+                crl_number: rcgen::SerialNumber::from(1u64),
+                issuing_distribution_point: None,
+                revoked_certs: (0..60u64)
+                    .map(|n| rcgen::RevokedCertParams {
+                        serial_number: rcgen::SerialNumber::from(n + 1),
+                        revocation_time: OffsetDateTime::UNIX_EPOCH,
+                        reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                        invalidity_date: None,
+                    })
+                    .collect(),
+                key_identifier_method: rcgen::KeyIdMethod::Sha256,
+            }
+            .signed_by(&issuer)
+            .unwrap();
+            [cert.der().to_vec(), csr.der().to_vec(), crl.der().to_vec()]
+        })
+    }
+
+    fn render_all(bytes: &[u8]) {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20000);
+        if let Ok(objects) = pki_core::inspect::inspect(bytes, "fuzz", now) {
+            let mut out = vec![];
+            super::render(&objects, &mut out).unwrap();
+            assert!(!out.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_certificate_block_names_its_serial_and_a_long_crl_is_cut() {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        let [cert, _, crl] = samples();
+        let objects = pki_core::inspect::inspect(cert, "c", now).unwrap();
+        let mut out = vec![];
+        super::render(&objects, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let serial = match &objects[0] {
+            pki_core::inspect::Object::Certificate(c) => c.serial.clone(),
+            _ => unreachable!(),
+        };
+        assert!(text.contains(&format!("Serial:      {serial}")), "{text}");
+        let mut out = vec![];
+        super::render(&pki_core::inspect::inspect(crl, "c", now).unwrap(), &mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("... 10 more (use --json for all)"));
+    }
+
+    proptest! {
+        #[test]
+        fn rendering_mutated_objects_never_panics(
+            which in 0usize..3,
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+            cut in any::<Option<prop::sample::Index>>(),
+        ) {
+            let mut b = samples()[which].clone();
+            for (i, v) in edits {
+                let i = i.index(b.len());
+                b[i] = v;
+            }
+            if let Some(c) = cut {
+                b.truncate(c.index(b.len() + 1));
+            }
+            render_all(&b);
+        }
+    }
+}
