@@ -188,16 +188,12 @@ mod tests {
     fn samples() -> &'static [Vec<u8>; 3] {
         static S: OnceLock<[Vec<u8>; 3]> = OnceLock::new();
         S.get_or_init(|| {
-            let key = rcgen::KeyPair::generate().unwrap();
-            let mut params = rcgen::CertificateParams::new(vec!["api.acme.internal".to_string()]).unwrap();
-            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-            params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
-            let cert = params.self_signed(&key).unwrap();
-            let csr = rcgen::CertificateParams::new(vec!["csr.acme.internal".to_string()])
-                .unwrap()
-                .serialize_request(&key)
-                .unwrap();
-            let issuer = rcgen::Issuer::new(params, &key);
+            // A CA (the CRL's issuer) whose key also signs the CSR.
+            let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            let mut ca = rcgen::CertificateParams::new(vec!["render.acme.internal".into()]).unwrap();
+            ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(1));
+            let (cert, csr) = (ca.self_signed(&key).unwrap(), ca.serialize_request(&key).unwrap());
+            let issuer = rcgen::Issuer::new(ca, &key);
             let crl = rcgen::CertificateRevocationListParams {
                 this_update: OffsetDateTime::UNIX_EPOCH,
                 next_update: OffsetDateTime::UNIX_EPOCH + time::Duration::days(7),
