@@ -13,8 +13,10 @@ set -euo pipefail
 N=${1:-1000000}
 RUNS=${2:-5}
 here=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-PKI="$here/target/release/pki"
+# PKI_NOW (a fixed clock, so the history is the same every run) exists only with the test
+# hooks: a release build with them, in a target directory of its own.
+cargo build --release --quiet --manifest-path "$here/Cargo.toml" --features pki-core/test-hooks --target-dir "$here/target/hooks"
+PKI="$here/target/hooks/release/pki"
 mkdir -p "$here/target"
 work=$(mktemp -d "$here/target/bench.XXXXXX")
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT

@@ -29,11 +29,12 @@ impl Ctx {
     /// The context of a real run: system clock (or `PKI_NOW`, for fixture scripts), real
     /// streams, passphrases from flags, environment or terminal.
     pub fn from_env(passphrase_file: Option<PathBuf>, note: Option<String>) -> Result<Ctx> {
-        let now = match std::env::var("PKI_NOW") {
-            Ok(v) => OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339).map_err(|_| {
+        // PKI_NOW (fixture scripts, tests) exists only in test builds (pki_core::hooks).
+        let now = match pki_core::hooks::fixed_now() {
+            Some(v) => OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339).map_err(|_| {
                 anyhow::anyhow!("invalid PKI_NOW '{v}': expected an RFC 3339 time such as 2026-01-01T00:00:00Z")
             })?,
-            Err(_) => OffsetDateTime::now_utc(),
+            None => OffsetDateTime::now_utc(),
         };
         let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
         if interactive {

@@ -35,9 +35,11 @@ pub mod duration;
 pub mod error;
 #[cfg(test)]
 mod fuzz;
+pub mod hooks;
 pub mod inspect;
 pub mod issuance;
 pub mod keys;
+pub mod limits;
 pub mod policy;
 pub mod revocation;
 

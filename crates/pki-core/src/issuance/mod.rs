@@ -407,7 +407,7 @@ impl<'a> Issuing<'a> {
     pub fn sign(&self, plan: &Plan, lock: &Locked<'_>, key_pass: Option<&Secret>) -> Result<Issued> {
         let serial = loop {
             let s = Serial::random()?;
-            if lock.serial_is_free(&s) {
+            if lock.serial_is_free(&s)? {
                 break s;
             }
         };

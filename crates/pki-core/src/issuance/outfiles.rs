@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use crate::error::PkiError;
-use crate::store::{SyncSet, temp_path, write_new_file_unsynced};
+use crate::store::{SyncSet, temp_path, write_new_file_outside};
 
 #[derive(Default)]
 pub(super) struct Staged {
@@ -43,7 +43,7 @@ impl Staged {
         }
         let dest = dir.join(name);
         let tmp = temp_path(&dest);
-        durable.add(write_new_file_unsynced(&tmp, bytes, mode)?);
+        durable.add(write_new_file_outside(&tmp, bytes, mode)?);
         self.files.push((tmp, dest.clone()));
         Ok(dest)
     }
@@ -66,7 +66,7 @@ impl Staged {
             }
         }
         for d in dirs {
-            durable.add_dir(d)?;
+            durable.add_dir_outside(d)?;
         }
         Ok(())
     }

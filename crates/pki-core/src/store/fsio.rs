@@ -1,14 +1,14 @@
 //! File-system primitives of the CA directory: durable and atomic writes, appends, torn-tail
 //! repair, the sync set that batches flushes.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow};
 use sha2::{Digest, Sha256};
 
+use super::root::{Access, Root, is_not_found};
 use super::{INVENTORY, INVENTORY_HEADER};
 
 /// Runs the steps after a change's commit point. Their failure (a full disk) cannot be undone
@@ -22,53 +22,9 @@ pub(super) fn after_commit(what: &str, steps: impl FnOnce() -> Result<()>) -> Re
     })
 }
 
-/// Test hook: `PKI_CRASH_AT=NAME` aborts the process at that step of a change, so tests can
-/// check recovery from each intermediate state deterministically (random SIGKILLs cover the rest).
-pub(super) fn crash_point(name: &str) {
-    if std::env::var_os("PKI_CRASH_AT").is_some_and(|v| v == name) {
-        std::process::abort();
-    }
-}
-
 /// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     crate::serial::hex(&Sha256::digest(bytes), b"0123456789abcdef")
-}
-
-pub(super) fn mkdir_0700(p: &Path) -> Result<()> {
-    if p.is_dir() {
-        return Ok(());
-    }
-    match fs::DirBuilder::new().recursive(true).mode(0o700).create(p) {
-        Ok(()) => {
-            if let Some(parent) = p.parent() {
-                fsync_dir(parent)?;
-            }
-            Ok(())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("cannot create directory {}", p.display())),
-    }
-}
-
-/// Flushes everything written to the file system holding `p` (one call for a whole batch of
-/// files, where an fsync each would cost a disk flush per certificate).
-pub(super) fn syncfs(p: &Path) -> Result<()> {
-    let dir = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-    syncfs_fd(&dir).with_context(|| format!("cannot sync {}", p.display()))
-}
-
-pub(crate) fn fsync_dir(p: &Path) -> Result<()> {
-    File::open(p).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync directory {}", p.display()))
-}
-
-pub(super) fn create_new_file(p: &Path, mode: u32) -> Result<File> {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(p)
-        .with_context(|| format!("cannot create {}", p.display()))
 }
 
 /// Files and directories to make durable together. With little unwritten data in the whole
@@ -90,10 +46,17 @@ impl SyncSet {
         self.items.push((f, p));
     }
 
-    /// A directory whose entries (renames, new files) are to be made durable.
-    pub fn add_dir(&mut self, p: &Path) -> Result<()> {
+    /// A directory (inside `root`) whose entries (renames, new files) are to be made durable.
+    /// A directory outside any CA directory (`--out`), to be made durable.
+    pub(crate) fn add_dir_outside(&mut self, p: &Path) -> Result<()> {
         let p = if p.as_os_str().is_empty() { Path::new(".") } else { p };
         let d = File::open(p).with_context(|| format!("cannot open directory {}", p.display()))?;
+        self.items.push((d, p.to_path_buf()));
+        Ok(())
+    }
+
+    pub(crate) fn add_dir(&mut self, root: &Root, p: &Path) -> Result<()> {
+        let d = root.open_dir(p)?;
         self.items.push((d, p.to_path_buf()));
         Ok(())
     }
@@ -123,7 +86,7 @@ impl SyncSet {
 /// True when the system holds little data not yet written to disk (or /proc is unreadable:
 /// then false, and files are fsynced one by one).
 pub(super) fn little_unwritten_data() -> bool {
-    let Ok(text) = fs::read_to_string("/proc/meminfo") else { return false };
+    let Ok(text) = std::fs::read_to_string("/proc/meminfo") else { return false };
     let kb = |key: &str| -> Option<u64> {
         let line = text.lines().find(|l| l.starts_with(key))?;
         line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok()
@@ -137,144 +100,6 @@ pub(super) fn syncfs_fd(f: &File) -> std::io::Result<()> {
     if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
         return Err(std::io::Error::last_os_error());
     }
-    Ok(())
-}
-
-/// Writes a file that must not exist yet, without an fsync (the caller syncs it, usually in a
-/// [`SyncSet`]). On failure the partial file is removed.
-pub(crate) fn write_new_file_unsynced(p: &Path, bytes: &[u8], mode: u32) -> Result<(File, PathBuf)> {
-    let mut f = create_new_file(p, mode)?;
-    if let Err(e) = f.write_all(bytes) {
-        drop(f);
-        let _ = fs::remove_file(p);
-        return Err(e).with_context(|| format!("cannot write {}", p.display()));
-    }
-    Ok((f, p.to_path_buf()))
-}
-
-/// Writes a file that must not exist yet, and fsyncs it.
-/// On failure (a full disk) the partial file is removed: nothing half-written is left behind.
-pub(crate) fn write_new_file(p: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let (f, _) = write_new_file_unsynced(p, bytes, mode)?;
-    if let Err(e) = f.sync_all() {
-        drop(f);
-        let _ = fs::remove_file(p);
-        return Err(e).with_context(|| format!("cannot write {}", p.display()));
-    }
-    Ok(())
-}
-
-pub(crate) fn temp_path(dest: &Path) -> PathBuf {
-    let mut r = [0u8; 6];
-    let _ = getrandom::fill(&mut r);
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tag = crate::serial::hex(&r, b"0123456789abcdef");
-    dest.with_file_name(format!(".{name}.tmp.{}.{tag}", std::process::id()))
-}
-
-/// Temp file in the same directory, fsync, rename, fsync the directory. `mode` applies to
-/// the new file from its creation, so a key is never readable by others, not even briefly.
-pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let tmp = temp_path(dest);
-    let res = (|| -> Result<()> {
-        write_new_file(&tmp, bytes, mode)?;
-        fs::rename(&tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
-        fsync_dir(dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
-        Ok(())
-    })();
-    if res.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    res
-}
-
-/// Removes temp files that a killed process left in the directory's root.
-pub(super) fn remove_stale_temps(root: &Path) -> Result<()> {
-    for e in fs::read_dir(root)? {
-        let e = e?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.contains(".tmp.") {
-            fs::remove_file(e.path())?;
-        }
-    }
-    Ok(())
-}
-
-/// Appends one line with a single write, without a sync (the caller syncs the file returned).
-pub(super) fn append_line_unsynced(p: &Path, line: &str) -> Result<(File, PathBuf)> {
-    let f = append_line_to(p, line)?;
-    Ok((f, p.to_path_buf()))
-}
-
-/// Appends one line with a single write, then fsyncs.
-pub(super) fn append_line(p: &Path, line: &str, sync: bool) -> Result<()> {
-    let f = append_line_to(p, line)?;
-    if sync {
-        f.sync_data().with_context(|| format!("cannot write {}", p.display()))?;
-    }
-    Ok(())
-}
-
-pub(super) fn append_line_to(p: &Path, line: &str) -> Result<File> {
-    let mut f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(p)
-        .with_context(|| format!("cannot open {}", p.display()))?;
-    let is_new = f.metadata()?.len() == 0;
-    let mut buf = String::with_capacity(line.len() + INVENTORY_HEADER.len() + 2);
-    if is_new && p.file_name().is_some_and(|n| n == INVENTORY) {
-        buf.push_str(INVENTORY_HEADER);
-        buf.push('\n');
-    }
-    buf.push_str(line);
-    buf.push('\n');
-    f.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", p.display()))?;
-    Ok(f)
-}
-
-/// Opens a file for reading; None when it does not exist (yet).
-pub(super) fn open_if_exists(p: &Path) -> Result<Option<File>> {
-    match File::open(p) {
-        Ok(f) => Ok(Some(f)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", p.display())),
-    }
-}
-
-/// A whole file; None when it does not exist (yet).
-pub(super) fn read_if_exists(p: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::read(p) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", p.display())),
-    }
-}
-
-/// Cuts a line that a killed process left half-written at the end of an append-only file.
-pub(super) fn truncate_partial_tail(p: &Path) -> Result<()> {
-    let mut f = match OpenOptions::new().read(true).write(true).open(p) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("cannot open {}", p.display())),
-    };
-    let len = f.metadata()?.len();
-    if len == 0 {
-        return Ok(());
-    }
-    let mut last = [0u8; 1];
-    f.seek(SeekFrom::Start(len - 1))?;
-    f.read_exact(&mut last)?;
-    if last[0] == b'\n' {
-        return Ok(());
-    }
-    let keep = match last_newline_before(&mut f, len)? {
-        Some(pos) => pos + 1,
-        None => 0,
-    };
-    f.set_len(keep)?;
-    f.sync_all()?;
     Ok(())
 }
 
@@ -294,38 +119,233 @@ pub(super) fn last_newline_before(f: &mut File, end: u64) -> Result<Option<u64>>
     Ok(None)
 }
 
-/// The last complete line of a file, without reading the rest of it.
-pub(super) fn last_line(p: &Path) -> Result<Option<String>> {
-    Ok(last_lines(p, 1)?.pop())
+/// Writes `bytes` to `dest` (a file outside any CA directory: `--out`, a trust store) through a
+/// temp file and a rename, without following a link at `dest` or the temp file's name.
+pub fn write_atomic(dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    Root::parent_of_path(dest)?.write_atomic(dest, bytes, mode)
 }
 
-/// The last `n` complete lines of a file (fewer if it has fewer), oldest first, reading only
-/// the file's end; comment lines are left out.
-pub(super) fn last_lines(p: &Path, n: usize) -> Result<Vec<String>> {
-    let Some(mut f) = open_if_exists(p)? else { return Ok(vec![]) };
-    let len = f.metadata()?.len();
-    if len == 0 || n == 0 {
-        return Ok(vec![]);
+/// Writes a new file outside any CA directory (a `--out` temp file), not following a link
+/// at its name, not yet synced.
+pub(crate) fn write_new_file_outside(p: &Path, bytes: &[u8], mode: u32) -> Result<(File, PathBuf)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(p)
+        .with_context(|| format!("cannot create {}", p.display()))?;
+    if let Err(e) = f.write_all(bytes) {
+        drop(f);
+        let _ = std::fs::remove_file(p);
+        return Err(e).with_context(|| format!("cannot write {}", p.display()));
     }
-    // The file ends with a newline (recovery guarantees it under the lock; readers skip a torn tail).
-    let Some(mut end) = last_newline_before(&mut f, len)? else {
-        return Ok(vec![]);
-    };
-    let mut out = vec![];
-    while out.len() < n {
-        let start = last_newline_before(&mut f, end)?.map(|p| p + 1).unwrap_or(0);
-        let mut buf = vec![0u8; (end - start) as usize];
-        f.seek(SeekFrom::Start(start))?;
-        f.read_exact(&mut buf)?;
-        let s = String::from_utf8(buf).map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
-        if !s.starts_with('#') {
-            out.push(s);
+    Ok((f, p.to_path_buf()))
+}
+
+/// A unique temp name beside `dest`: `.NAME.tmp.PID.RANDOM`.
+pub(crate) fn temp_path(dest: &Path) -> PathBuf {
+    let mut r = [0u8; 6];
+    let _ = getrandom::fill(&mut r);
+    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tag = crate::serial::hex(&r, b"0123456789abcdef");
+    dest.with_file_name(format!(".{name}.tmp.{}.{tag}", std::process::id()))
+}
+
+impl Root {
+    /// Creates directory `p` (0700) and any missing parent inside the CA directory, and makes
+    /// their creation durable.
+    pub(crate) fn mkdir_0700(&self, p: &Path) -> Result<()> {
+        if let Some(parent) = p.parent()
+            && parent != self.path()
+            && self.lstat(parent)?.is_none()
+        {
+            self.mkdir_0700(parent)?;
         }
-        if start == 0 {
-            break;
+        if self.mkdir(p)? {
+            self.fsync_dir(p.parent().unwrap_or(p))?;
         }
-        end = start - 1;
+        Ok(())
     }
-    out.reverse();
-    Ok(out)
+
+    /// Flushes the whole file system holding `p`.
+    pub(crate) fn syncfs(&self, p: &Path) -> Result<()> {
+        let dir = self.open_dir(p)?;
+        syncfs_fd(&dir).with_context(|| format!("cannot sync {}", p.display()))
+    }
+
+    /// Makes the entries of directory `p` durable.
+    pub(crate) fn fsync_dir(&self, p: &Path) -> Result<()> {
+        self.open_dir(p)?.sync_all().with_context(|| format!("cannot sync directory {}", p.display()))
+    }
+
+    /// Creates `p`, which must not exist, with `mode`.
+    pub(crate) fn create_new_file(&self, p: &Path, mode: u32) -> Result<File> {
+        self.open(p, Access::CreateNew(mode)).with_context(|| format!("cannot create {}", p.display()))
+    }
+
+    /// Writes a new file (removed again if the write fails), not yet synced: the caller syncs
+    /// it with others (a [`SyncSet`]).
+    pub(crate) fn write_new_file_unsynced(&self, p: &Path, bytes: &[u8], mode: u32) -> Result<(File, PathBuf)> {
+        let mut f = self.create_new_file(p, mode)?;
+        if let Err(e) = f.write_all(bytes) {
+            drop(f);
+            let _ = self.remove_file(p);
+            return Err(e).with_context(|| format!("cannot write {}", p.display()));
+        }
+        Ok((f, p.to_path_buf()))
+    }
+
+    /// Writes a new file and syncs it (removed again if either fails).
+    pub(crate) fn write_new_file(&self, p: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+        let (f, _) = self.write_new_file_unsynced(p, bytes, mode)?;
+        if let Err(e) = f.sync_all() {
+            drop(f);
+            let _ = self.remove_file(p);
+            return Err(e).with_context(|| format!("cannot write {}", p.display()));
+        }
+        Ok(())
+    }
+
+    /// Replaces `dest` atomically: a synced temp file renamed over it, the directory synced.
+    pub(crate) fn write_atomic(&self, dest: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+        let tmp = temp_path(dest);
+        let res = (|| -> Result<()> {
+            self.write_new_file(&tmp, bytes, mode)?;
+            self.rename(&tmp, dest).with_context(|| format!("cannot write {}", dest.display()))?;
+            self.fsync_dir(dest.parent().unwrap_or(dest))?;
+            Ok(())
+        })();
+        if res.is_err() {
+            let _ = self.remove_file(&tmp);
+        }
+        res
+    }
+
+    /// Removes temp files a killed process left in directory `dir`.
+    pub(crate) fn remove_stale_temps(&self, dir: &Path) -> Result<()> {
+        for (name, is_dir) in self.read_dir(dir)? {
+            if !is_dir && name.starts_with('.') && name.contains(".tmp.") {
+                self.remove_file(&dir.join(&name)).with_context(|| format!("cannot remove {name}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a line, not synced (the caller syncs it with others).
+    pub(crate) fn append_line_unsynced(&self, p: &Path, line: &str) -> Result<(File, PathBuf)> {
+        let f = self.append_line_to(p, line)?;
+        Ok((f, p.to_path_buf()))
+    }
+
+    /// Appends a line, synced if `sync`.
+    pub(crate) fn append_line(&self, p: &Path, line: &str, sync: bool) -> Result<()> {
+        let f = self.append_line_to(p, line)?;
+        if sync {
+            f.sync_data().with_context(|| format!("cannot write {}", p.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Appends one line in one write (with the inventory's header first if the file is new).
+    fn append_line_to(&self, p: &Path, line: &str) -> Result<File> {
+        let mut f = self.open(p, Access::Append(0o600))?;
+        let is_new = f.metadata()?.len() == 0;
+        let mut buf = String::with_capacity(line.len() + INVENTORY_HEADER.len() + 2);
+        if is_new && p.file_name().is_some_and(|n| n == INVENTORY) {
+            buf.push_str(INVENTORY_HEADER);
+            buf.push('\n');
+        }
+        buf.push_str(line);
+        buf.push('\n');
+        f.write_all(buf.as_bytes()).with_context(|| format!("cannot write {}", p.display()))?;
+        Ok(f)
+    }
+
+    /// Opens `p` for reading, or `None` if it does not exist.
+    pub(crate) fn open_if_exists(&self, p: &Path) -> Result<Option<File>> {
+        match self.open(p, Access::Read) {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(e.context(format!("cannot read {}", p.display()))),
+        }
+    }
+
+    /// Reads `p` whole (at most `limit` bytes, else an error naming it), or `None` if missing.
+    pub(crate) fn read_if_exists(&self, p: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+        let Some(f) = self.open_if_exists(p)? else { return Ok(None) };
+        Ok(Some(crate::limits::read_bounded(f, limit, &p.display().to_string())?))
+    }
+
+    /// Cuts a torn last line (no newline) left by a killed writer.
+    pub(crate) fn truncate_partial_tail(&self, p: &Path) -> Result<()> {
+        let mut f = match self.open(p, Access::ReadWrite) {
+            Ok(f) => f,
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let len = f.metadata()?.len();
+        if len == 0 {
+            return Ok(());
+        }
+        let mut last = [0u8; 1];
+        f.seek(SeekFrom::Start(len - 1))?;
+        f.read_exact(&mut last)?;
+        if last[0] == b'\n' {
+            return Ok(());
+        }
+        let keep = match last_newline_before(&mut f, len)? {
+            Some(pos) => pos + 1,
+            None => 0,
+        };
+        f.set_len(keep)?;
+        f.sync_all()?;
+        Ok(())
+    }
+
+    /// The last complete line of a file, without reading the rest of it.
+    pub(crate) fn last_line(&self, p: &Path) -> Result<Option<String>> {
+        Ok(self.last_lines(p, 1)?.pop())
+    }
+
+    /// The last `n` complete lines of a file (fewer if it has fewer), oldest first, reading only
+    /// the file's end; comment lines are left out. A line longer than
+    /// [`MAX_LINE`](crate::limits::MAX_LINE) is an error.
+    pub(crate) fn last_lines(&self, p: &Path, n: usize) -> Result<Vec<String>> {
+        let Some(mut f) = self.open_if_exists(p)? else { return Ok(vec![]) };
+        let len = f.metadata()?.len();
+        if len == 0 || n == 0 {
+            return Ok(vec![]);
+        }
+        // The file ends with a newline (recovery guarantees it under the lock; readers skip a torn tail).
+        let Some(mut end) = last_newline_before(&mut f, len)? else {
+            return Ok(vec![]);
+        };
+        let mut out = vec![];
+        while out.len() < n {
+            let start = last_newline_before(&mut f, end)?.map(|p| p + 1).unwrap_or(0);
+            if end - start > crate::limits::MAX_LINE as u64 {
+                anyhow::bail!(
+                    "{}: a line of {} bytes is longer than the limit of {}",
+                    p.display(),
+                    end - start,
+                    crate::limits::MAX_LINE
+                );
+            }
+            let mut buf = vec![0u8; (end - start) as usize];
+            f.seek(SeekFrom::Start(start))?;
+            f.read_exact(&mut buf)?;
+            let s = String::from_utf8(buf).map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
+            if !s.starts_with('#') {
+                out.push(s);
+            }
+            if start == 0 {
+                break;
+            }
+            end = start - 1;
+        }
+        out.reverse();
+        Ok(out)
+    }
 }

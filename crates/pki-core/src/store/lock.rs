@@ -2,22 +2,25 @@
 //! left, and the commit protocol (stage, append to the ledger, move into place).
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::Write;
 
 use anyhow::{Result, anyhow, bail};
 
 use super::fsio::*;
 use super::records::*;
+use super::root::{Access, is_not_found};
 use super::*;
 use crate::context::Actor;
+use crate::hooks::crash_point;
 use crate::serial::Serial;
 
 /// Proof that this process holds the directory's lock; every change goes through it.
 pub struct Locked<'a> {
     /// The directory locked.
     pub dir: &'a CaDir,
-    pub(super) file: File,
+    /// The locked descriptor of the directory: the lock lasts as long as this guard.
+    pub(super) _lock: File,
 }
 
 /// What a new CA consists of on disk.
@@ -35,41 +38,39 @@ pub struct NewCa<'b> {
 impl Locked<'_> {
     pub(super) fn recover(&self) -> Result<()> {
         let root = &self.dir.root;
-        remove_stale_temps(root)?;
+        let fs = &self.dir.fs;
+        fs.remove_stale_temps(root)?;
         let ledger = self.dir.path(LEDGER);
-        truncate_partial_tail(&ledger)?;
+        fs.truncate_partial_tail(&ledger)?;
         let last = self.dir.last_ledger_record()?.map(|(r, _)| r);
-        // The committed changes not known to be applied: the last one, or with a known applied
-        // number every one after it (a batch commits many at once).
+        // The committed changes not known to be applied: with a known applied number every one
+        // after it (a batch commits many at once); without one (the note was lost or deleted)
+        // the last MAX_GROUP records, whose replay below is idempotent.
         let todo: Vec<LedgerRecord> = match (&last, self.dir.applied_seq()) {
             (None, _) => vec![],
             (Some(l), Some(a)) if a >= l.seq => vec![],
-            (Some(l), Some(a)) => last_lines(&ledger, MAX_GROUP)?
+            (Some(l), applied) => fs
+                .last_lines(&ledger, MAX_GROUP)?
                 .iter()
                 .filter_map(|line| serde_json::from_str::<LedgerRecord>(line).ok())
-                .filter(|r| r.seq > a && r.seq <= l.seq)
+                .filter(|r| applied.is_none_or(|a| r.seq > a) && r.seq <= l.seq)
                 .collect(),
-            (Some(l), None) => vec![l.clone()],
         };
         let committed_issue =
             |serial: &str| todo.iter().any(|r| r.event == "cert-issued" && r.data["serial"] == serial);
 
         // CAs staged under cas/.new-NAME: committed ones are moved in, the rest removed.
         let cas = root.join(CAS);
-        if cas.is_dir() {
-            for e in fs::read_dir(&cas)? {
-                let e = e?;
-                let fname = e.file_name().to_string_lossy().into_owned();
-                let Some(name) = fname.strip_prefix(STAGE_PREFIX) else {
-                    continue;
-                };
-                let committed = todo.iter().any(|r| r.event == "ca-created" && r.data["name"] == name);
-                if committed && !self.dir.ca_dir(name).exists() {
-                    fs::rename(e.path(), self.dir.ca_dir(name))?;
-                    fsync_dir(&cas)?;
-                } else {
-                    fs::remove_dir_all(e.path())?;
-                }
+        for (fname, _) in fs.read_dir(&cas)? {
+            let Some(name) = fname.strip_prefix(STAGE_PREFIX) else {
+                continue;
+            };
+            let committed = todo.iter().any(|r| r.event == "ca-created" && r.data["name"] == name);
+            if committed && fs.lstat(&self.dir.ca_dir(name))?.is_none() {
+                fs.rename(&cas.join(&fname), &self.dir.ca_dir(name))?;
+                fs.fsync_dir(&cas)?;
+            } else {
+                fs.remove_dir_all(&cas.join(&fname))?;
             }
         }
 
@@ -79,45 +80,41 @@ impl Locked<'_> {
             self.recover_batch(&list)?;
         }
         // Certificates staged under pending/: the same rule as for CAs.
-        if pending.is_dir() {
-            let mut changed = false;
-            for e in fs::read_dir(&pending)? {
-                let e = e?;
-                changed = true;
-                let fname = e.file_name().to_string_lossy().into_owned();
-                let serial = fname.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
-                match serial {
-                    Some(s) if committed_issue(&s.hex()) => {
-                        let dest = self.dir.cert_path(&s);
-                        mkdir_0700(dest.parent().expect("shard"))?;
-                        fs::rename(e.path(), &dest)?;
-                        fsync_dir(dest.parent().expect("shard"))?;
-                    }
-                    _ => fs::remove_file(e.path())?,
+        let staged = fs.read_dir(&pending)?;
+        for (fname, _) in &staged {
+            let serial = fname.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
+            match serial {
+                Some(s) if committed_issue(&s.hex()) => {
+                    let dest = self.dir.cert_path(&s);
+                    fs.mkdir_0700(dest.parent().expect("shard"))?;
+                    fs.rename(&pending.join(fname), &dest)?;
+                    fs.fsync_dir(dest.parent().expect("shard"))?;
                 }
+                _ => fs.remove_file(&pending.join(fname))?,
             }
-            if changed {
-                fsync_dir(&pending)?;
-            }
+        }
+        if !staged.is_empty() {
+            fs.fsync_dir(&pending)?;
         }
 
         // The inventory: drop a torn last line, then append the committed issues it lacks (a
         // batch appends its lines in ledger order, so what is there is a prefix of them).
         let inventory = self.dir.path(INVENTORY);
-        truncate_partial_tail(&inventory)?;
+        fs.truncate_partial_tail(&inventory)?;
         let Some(r) = &last else { return Ok(()) };
         if todo.is_empty() {
             return Ok(());
         }
         let issued: Vec<&LedgerRecord> = todo.iter().filter(|r| r.event == "cert-issued").collect();
-        let tail: HashSet<String> = last_lines(&inventory, issued.len())?
+        let tail: HashSet<String> = fs
+            .last_lines(&inventory, issued.len())?
             .iter()
             .map(|l| l.split('\t').next().unwrap_or("").trim_end().to_string())
             .collect();
         for rec in &issued {
             let inv = InventoryRecord::from_ledger_data(&rec.data)?;
             if !tail.contains(&inv.serial) {
-                append_line(&inventory, &inv.to_line(), true)?;
+                fs.append_line(&inventory, &inv.to_line(), true)?;
             }
             if let Some(old) = rec.data["renews"].as_str() {
                 let new = inv.serial.clone();
@@ -126,12 +123,14 @@ impl Locked<'_> {
                 })?;
             }
         }
-        for rec in todo.iter().filter(|r| r.event == "cert-revoked") {
+        let revoked: Vec<&LedgerRecord> = todo.iter().filter(|r| r.event == "cert-revoked").collect();
+        for rec in &revoked {
             let rev = Revocation::from_ledger_data(&rec.data)?;
             let list = self.dir.revoked_list_path(&rev.ca);
-            truncate_partial_tail(&list)?;
-            if last_line(&list)?.as_deref() != Some(rev.to_line().as_str()) {
-                append_line(&list, &rev.to_line(), true)?;
+            fs.truncate_partial_tail(&list)?;
+            // The list's tail holds this change's lines if it was applied (replays are idempotent).
+            if !fs.last_lines(&list, revoked.len())?.contains(&rev.to_line()) {
+                fs.append_line(&list, &rev.to_line(), true)?;
             }
             let mut u = rec.data.clone();
             u["event"] = "cert-revoked".into();
@@ -140,12 +139,15 @@ impl Locked<'_> {
         self.mark_applied(r.seq)
     }
 
-    /// Records that the change with ledger number `seq` is complete. Not fsynced: if the note is
-    /// lost, the next run merely re-checks the last change.
+    /// Records that the change with ledger number `seq` is complete (in `.state`). Not fsynced:
+    /// if the note is lost or the file deleted, the next locked run replays the last changes,
+    /// which is idempotent.
     pub fn mark_applied(&self, seq: u64) -> Result<()> {
         use std::os::unix::fs::FileExt;
         let text = format!("applied {seq:<20}\n");
-        self.file.write_all_at(text.as_bytes(), 0).context("cannot write the lock file")?;
+        let state = self.dir.path(STATE);
+        let file = self.dir.fs.open(&state, Access::Append(0o600))?;
+        file.set_len(0).and_then(|()| file.write_all_at(text.as_bytes(), 0)).context("cannot write .state")?;
         Ok(())
     }
 
@@ -154,10 +156,10 @@ impl Locked<'_> {
     pub fn update_inventory(&self, serial: &str, f: impl FnOnce(&mut InventoryRecord)) -> Result<bool> {
         use std::os::unix::fs::FileExt;
         let p = self.dir.path(INVENTORY);
-        let file = match OpenOptions::new().read(true).write(true).open(&p) {
+        let file = match self.dir.fs.open(&p, Access::ReadWrite) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(e).with_context(|| format!("cannot open {}", p.display())),
+            Err(e) if is_not_found(&e) => return Ok(false),
+            Err(e) => return Err(e),
         };
         let mut r = BufReader::with_capacity(1 << 16, &file);
         let mut raw = Vec::with_capacity(256);
@@ -231,49 +233,49 @@ impl Locked<'_> {
             text.push_str(&line);
             recs.push(rec);
         }
-        append_line(&self.dir.path(LEDGER), &text, true)?;
+        self.dir.fs.append_line(&self.dir.path(LEDGER), &text, true)?;
         Ok(recs)
     }
 
     /// Writes the settings file (atomically).
     pub fn write_settings(&self, text: &str) -> Result<()> {
-        write_atomic(&self.dir.path(SETTINGS), text.as_bytes(), 0o600)
+        self.dir.fs.write_atomic(&self.dir.path(SETTINGS), text.as_bytes(), 0o600)
     }
 
     /// Creates a CA: staged, committed in the ledger, then moved into `cas/NAME`.
     pub fn create_ca(&self, ca: NewCa<'_>, actor: &Actor, time: &str) -> Result<()> {
-        if self.dir.ca_dir(ca.name).exists() {
+        if self.dir.fs.lstat(&self.dir.ca_dir(ca.name))?.is_some() {
             return Err(PkiError::CaExists { name: ca.name.to_string(), dir: self.dir.root.clone() }.into());
         }
         let cas = self.dir.root.join(CAS);
-        mkdir_0700(&cas)?;
+        self.dir.fs.mkdir_0700(&cas)?;
         let stage = cas.join(format!("{STAGE_PREFIX}{}", ca.name));
-        if stage.exists() {
-            fs::remove_dir_all(&stage)?;
+        if self.dir.fs.lstat(&stage)?.is_some() {
+            self.dir.fs.remove_dir_all(&stage)?;
         }
         let staged = (|| -> Result<()> {
-            mkdir_0700(&stage)?;
-            write_new_file(&stage.join("key.pem"), ca.key_pem.as_bytes(), 0o600)?;
-            write_new_file(&stage.join("cert.pem"), ca.cert_pem.as_bytes(), 0o600)?;
-            fsync_dir(&stage)
+            self.dir.fs.mkdir_0700(&stage)?;
+            self.dir.fs.write_new_file(&stage.join("key.pem"), ca.key_pem.as_bytes(), 0o600)?;
+            self.dir.fs.write_new_file(&stage.join("cert.pem"), ca.cert_pem.as_bytes(), 0o600)?;
+            self.dir.fs.fsync_dir(&stage)
         })();
         if let Err(e) = staged {
-            let _ = fs::remove_dir_all(&stage);
+            let _ = self.dir.fs.remove_dir_all(&stage);
             return Err(e);
         }
         crash_point("ca-staged");
         let rec = self.append_ledger("ca-created", actor, time, ca.data)?;
         crash_point("ca-committed");
         after_commit(&format!("the creation of CA '{}'", ca.name), || {
-            fs::rename(&stage, self.dir.ca_dir(ca.name))?;
-            fsync_dir(&cas)?;
+            self.dir.fs.rename(&stage, &self.dir.ca_dir(ca.name))?;
+            self.dir.fs.fsync_dir(&cas)?;
             self.mark_applied(rec.seq)
         })
     }
 
     /// True when no certificate with this serial was ever stored.
-    pub fn serial_is_free(&self, serial: &Serial) -> bool {
-        !self.dir.cert_path(serial).exists()
+    pub fn serial_is_free(&self, serial: &Serial) -> Result<bool> {
+        Ok(self.dir.fs.lstat(&self.dir.cert_path(serial))?.is_none())
     }
 
     /// Records an issued certificate: staged (with the caller's files already in `durable`)
@@ -295,11 +297,11 @@ impl Locked<'_> {
     ) -> Result<()> {
         let serial = Serial::parse(&rec.serial)?;
         let pending = self.dir.root.join(PENDING);
-        mkdir_0700(&pending)?;
+        self.dir.fs.mkdir_0700(&pending)?;
         let staged = pending.join(format!("{}.pem", rec.serial));
-        durable.add(write_new_file_unsynced(&staged, cert_pem.as_bytes(), 0o600)?);
+        durable.add(self.dir.fs.write_new_file_unsynced(&staged, cert_pem.as_bytes(), 0o600)?);
         if let Err(e) = durable.sync() {
-            let _ = fs::remove_file(&staged);
+            let _ = self.dir.fs.remove_file(&staged);
             return Err(e);
         }
         crash_point("issue-staged");
@@ -315,11 +317,14 @@ impl Locked<'_> {
         after_commit(&format!("the issue of certificate {}", rec.serial), || {
             let dest = self.dir.cert_path(&serial);
             let shard = dest.parent().expect("cert path has a shard");
-            mkdir_0700(shard)?;
-            fs::rename(&staged, &dest).with_context(|| format!("cannot move certificate into {}", dest.display()))?;
-            durable.add_dir(shard)?;
+            self.dir.fs.mkdir_0700(shard)?;
+            self.dir
+                .fs
+                .rename(&staged, &dest)
+                .with_context(|| format!("cannot move certificate into {}", dest.display()))?;
+            durable.add_dir(&self.dir.fs, shard)?;
             crash_point("issue-moved");
-            durable.add(append_line_unsynced(&self.dir.path(INVENTORY), &rec.to_line())?);
+            durable.add(self.dir.fs.append_line_unsynced(&self.dir.path(INVENTORY), &rec.to_line())?);
             if let Some(old) = &renews {
                 crash_point("renew-appended");
                 let new = rec.serial.clone();
@@ -340,7 +345,7 @@ impl Locked<'_> {
     /// each certificate (any thread) and [`Locked::commit_batch`].
     pub fn begin_batch(&self, serials: &[Serial]) -> Result<BatchGroup> {
         let pending = self.dir.root.join(PENDING);
-        mkdir_0700(&pending)?;
+        self.dir.fs.mkdir_0700(&pending)?;
         let mut list = String::with_capacity(serials.len() * 33);
         for s in serials {
             list.push_str(&s.hex());
@@ -348,8 +353,8 @@ impl Locked<'_> {
         }
         let first = serials.first().ok_or_else(|| anyhow!("an empty batch group"))?;
         let manifest = pending.join(format!("{BATCH_LIST_PREFIX}{}.list", first.hex()));
-        write_new_file(&manifest, list.as_bytes(), 0o600)?;
-        fsync_dir(&pending)?;
+        self.dir.fs.write_new_file(&manifest, list.as_bytes(), 0o600)?;
+        self.dir.fs.fsync_dir(&pending)?;
         Ok(BatchGroup { manifest })
     }
 
@@ -357,10 +362,10 @@ impl Locked<'_> {
     /// fsync (the group is synced at once). O_EXCL: a serial already stored is refused.
     pub fn write_batch_cert(&self, serial: &Serial, pem_text: &str) -> Result<()> {
         let p = self.dir.cert_path(serial);
-        let f = match create_new_file(&p, 0o600) {
+        let f = match self.dir.fs.create_new_file(&p, 0o600) {
             Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound) => {
-                mkdir_0700(p.parent().expect("cert path has a shard"))?;
-                create_new_file(&p, 0o600)
+                self.dir.fs.mkdir_0700(p.parent().expect("cert path has a shard"))?;
+                self.dir.fs.create_new_file(&p, 0o600)
             }
             r => r,
         };
@@ -368,7 +373,7 @@ impl Locked<'_> {
             f.write_all(pem_text.as_bytes()).with_context(|| format!("cannot write {}", p.display()))
         });
         if res.is_err() {
-            let _ = fs::remove_file(&p);
+            let _ = self.dir.fs.remove_file(&p);
         }
         res
     }
@@ -389,17 +394,20 @@ impl Locked<'_> {
         let undo = |e: anyhow::Error| -> Result<()> {
             for (rec, _, _) in items {
                 if let Ok(s) = Serial::parse(&rec.serial) {
-                    let _ = fs::remove_file(self.dir.cert_path(&s));
+                    let _ = self.dir.fs.remove_file(&self.dir.cert_path(&s));
                 }
             }
-            let _ = fs::remove_file(&group.manifest);
+            let _ = self.dir.fs.remove_file(&group.manifest);
             Err(e)
         };
         if items.is_empty() {
-            return fs::remove_file(&group.manifest)
+            return self
+                .dir
+                .fs
+                .remove_file(&group.manifest)
                 .with_context(|| format!("cannot remove {}", group.manifest.display()));
         }
-        if let Err(e) = syncfs(&pending) {
+        if let Err(e) = self.dir.fs.syncfs(&pending) {
             return undo(e);
         }
         crash_point("batch-staged");
@@ -417,11 +425,14 @@ impl Locked<'_> {
         let last = committed.last().expect("at least one").seq;
         after_commit(&format!("the issue of {} certificates", items.len()), || {
             let lines: Vec<String> = items.iter().map(|(rec, _, _)| rec.to_line()).collect();
-            append_line(&self.dir.path(INVENTORY), &lines.join("\n"), true)?;
+            self.dir.fs.append_line(&self.dir.path(INVENTORY), &lines.join("\n"), true)?;
             crash_point("batch-moved");
             self.mark_applied(last)?;
-            fs::remove_file(&group.manifest).with_context(|| format!("cannot remove {}", group.manifest.display()))?;
-            fsync_dir(&pending)
+            self.dir
+                .fs
+                .remove_file(&group.manifest)
+                .with_context(|| format!("cannot remove {}", group.manifest.display()))?;
+            self.dir.fs.fsync_dir(&pending)
         })
     }
 
@@ -430,8 +441,16 @@ impl Locked<'_> {
     /// (the lock is held from a group's list to its commit, and every lock recovers first, so a
     /// committed group is among the last [`MAX_GROUP`] records).
     pub(super) fn recover_batch(&self, manifest: &Path) -> Result<()> {
-        let text = fs::read_to_string(manifest).with_context(|| format!("cannot read {}", manifest.display()))?;
-        let committed: HashSet<String> = last_lines(&self.dir.path(LEDGER), MAX_GROUP)?
+        let text = String::from_utf8(crate::limits::read_bounded(
+            self.dir.fs.open(manifest, Access::Read)?,
+            crate::limits::MAX_OBJECT,
+            &manifest.display().to_string(),
+        )?)
+        .map_err(|_| anyhow!("{} is not UTF-8", manifest.display()))?;
+        let committed: HashSet<String> = self
+            .dir
+            .fs
+            .last_lines(&self.dir.path(LEDGER), MAX_GROUP)?
             .iter()
             .filter_map(|line| serde_json::from_str::<LedgerRecord>(line).ok())
             .filter(|r| r.event == "cert-issued")
@@ -442,26 +461,26 @@ impl Locked<'_> {
             if committed.contains(&s.hex()) {
                 continue;
             }
-            match fs::remove_file(self.dir.cert_path(&s)) {
+            match self.dir.fs.remove_file(&self.dir.cert_path(&s)) {
                 Ok(()) => removed = true,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).context("cannot remove an uncommitted certificate"),
             }
         }
         if removed {
-            syncfs(&self.dir.root)?;
+            self.dir.fs.syncfs(&self.dir.root)?;
         }
-        fs::remove_file(manifest)?;
-        fsync_dir(manifest.parent().expect("pending/"))
+        self.dir.fs.remove_file(manifest)?;
+        self.dir.fs.fsync_dir(manifest.parent().expect("pending/"))
     }
 
     /// Records a revocation: ledger (the commit), the CA's revoked list, the inventory line.
     pub fn commit_revoke(&self, rev: &Revocation, actor: &Actor, time: &str) -> Result<()> {
-        mkdir_0700(&self.dir.root.join(CRL_DIR))?;
+        self.dir.fs.mkdir_0700(&self.dir.root.join(CRL_DIR))?;
         let committed = self.append_ledger("cert-revoked", actor, time, rev.ledger_data())?;
         crash_point("revoke-committed");
         after_commit(&format!("the revocation of {}", rev.serial), || {
-            append_line(&self.dir.revoked_list_path(&rev.ca), &rev.to_line(), true)?;
+            self.dir.fs.append_line(&self.dir.revoked_list_path(&rev.ca), &rev.to_line(), true)?;
             if rev.kind == "leaf" {
                 let u =
                     serde_json::json!({"event": "cert-revoked", "revoked_at": rev.revoked_at, "reason": rev.reason});
@@ -474,9 +493,13 @@ impl Locked<'_> {
     /// Takes the next CRL number of a CA. Written before the CRL, so a crash can leave a gap
     /// but never reuse a number.
     pub fn next_crl_number(&self, ca: &str) -> Result<u64> {
-        mkdir_0700(&self.dir.root.join(CRL_DIR))?;
+        self.dir.fs.mkdir_0700(&self.dir.root.join(CRL_DIR))?;
         let n = self.dir.crl_number(ca)? + 1;
-        write_atomic(&self.dir.root.join(CRL_DIR).join(format!("{ca}.number")), format!("{n}\n").as_bytes(), 0o600)?;
+        self.dir.fs.write_atomic(
+            &self.dir.root.join(CRL_DIR).join(format!("{ca}.number")),
+            format!("{n}\n").as_bytes(),
+            0o600,
+        )?;
         Ok(n)
     }
 
@@ -491,8 +514,8 @@ impl Locked<'_> {
         time: &str,
     ) -> Result<()> {
         let (d, p) = self.dir.crl_paths(ca);
-        write_atomic(&d, der, 0o600)?;
-        write_atomic(&p, pem_text.as_bytes(), 0o600)?;
+        self.dir.fs.write_atomic(&d, der, 0o600)?;
+        self.dir.fs.write_atomic(&p, pem_text.as_bytes(), 0o600)?;
         let committed = self.append_ledger("crl-generated", actor, time, data)?;
         self.mark_applied(committed.seq)
     }

@@ -15,9 +15,9 @@
 //! read or rewritten, and serial uniqueness is checked against the certificate's own file name.
 
 use std::collections::HashSet;
-use std::fs::{self, OpenOptions};
+use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use serde::Serialize;
 
 use crate::error::PkiError;
+use crate::limits;
 use crate::serial::Serial;
 
 /// The settings file, at the directory's top.
@@ -33,7 +34,8 @@ pub const SETTINGS: &str = "pki.toml";
 pub const LEDGER: &str = "ledger.jsonl";
 /// The inventory: one line per issued certificate.
 pub const INVENTORY: &str = "inventory.tsv";
-const LOCK: &str = ".lock";
+/// Recovery state: `applied SEQ`, the last change known complete (losing it costs a replay).
+const STATE: &str = ".state";
 const PENDING: &str = "pending";
 const CAS: &str = "cas";
 const CERTS: &str = "certs";
@@ -75,6 +77,8 @@ pub struct LedgerHead {
 pub struct CaDir {
     /// The directory's path.
     pub root: PathBuf,
+    /// The directory's descriptor, through which every file inside is reached.
+    fs: Root,
 }
 
 impl CaDir {
@@ -86,7 +90,13 @@ impl CaDir {
         if !root.join(SETTINGS).is_file() {
             return Err(PkiError::NotACaDir { dir: root.to_path_buf() }.into());
         }
-        Ok(CaDir { root: root.to_path_buf() })
+        CaDir::at(root)
+    }
+
+    /// The directory at `root`, opened once: every access goes through its descriptor.
+    fn at(root: &Path) -> Result<CaDir> {
+        let fs = Root::new(root).with_context(|| format!("cannot open CA directory {}", root.display()))?;
+        Ok(CaDir { root: root.to_path_buf(), fs })
     }
 
     /// Opens the directory, creating it (0700, with parents) when missing. Used by `init-root`.
@@ -104,7 +114,7 @@ impl CaDir {
         {
             bail!("{} is not empty and is not a pki CA directory: choose a new or empty --dir", root.display());
         }
-        Ok(CaDir { root: root.to_path_buf() })
+        CaDir::at(root)
     }
 
     /// A directory to build a new CA directory in, beside `target` (hidden), so that `target`
@@ -141,8 +151,9 @@ impl CaDir {
         }
         fs::rename(&self.root, target)
             .with_context(|| format!("cannot move the new CA directory to {}", target.display()))?;
-        fsync_dir(target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")))?;
-        Ok(CaDir { root: target.to_path_buf() })
+        let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        File::open(parent).and_then(|d| d.sync_all()).with_context(|| format!("cannot sync {}", parent.display()))?;
+        CaDir::at(target)
     }
 
     /// The path of a file inside the directory (`rel` is a fixed name such as [`LEDGER`]).
@@ -152,13 +163,17 @@ impl CaDir {
 
     /// Whether `pki.toml` exists.
     pub fn has_settings(&self) -> bool {
-        self.root.join(SETTINGS).is_file()
+        matches!(self.fs.lstat(&self.path(SETTINGS)), Ok(Some(_)))
     }
 
     /// The text of `pki.toml`.
     pub fn read_settings_text(&self) -> Result<String> {
         let p = self.path(SETTINGS);
-        fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))
+        let bytes = self
+            .fs
+            .open(&p, Access::Read)
+            .and_then(|f| limits::read_bounded(f, limits::MAX_SETTINGS, &p.display().to_string()))?;
+        String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", p.display()))
     }
 
     /// `cas/NAME`.
@@ -178,20 +193,14 @@ impl CaDir {
 
     /// Whether a CA of that name exists.
     pub fn ca_exists(&self, name: &str) -> bool {
-        self.ca_cert_path(name).is_file()
+        matches!(self.fs.lstat(&self.ca_cert_path(name)), Ok(Some(_)))
     }
 
     /// The CAs in the directory, sorted by name.
     pub fn ca_names(&self) -> Result<Vec<String>> {
         let dir = self.root.join(CAS);
         let mut names = Vec::new();
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
-            Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-        };
-        for e in rd {
-            let name = e?.file_name().to_string_lossy().into_owned();
+        for (name, _) in self.fs.read_dir(&dir)? {
             if !name.starts_with('.') && self.ca_exists(&name) {
                 names.push(name);
             }
@@ -203,19 +212,26 @@ impl CaDir {
     /// The CA's certificate, PEM.
     pub fn read_ca_cert_pem(&self, name: &str) -> Result<String> {
         let p = self.ca_cert_path(name);
-        fs::read_to_string(&p).with_context(|| format!("cannot read CA certificate {}", p.display()))
+        let bytes = self
+            .fs
+            .open(&p, Access::Read)
+            .and_then(|f| limits::read_bounded(f, limits::MAX_OBJECT, &p.display().to_string()))
+            .with_context(|| format!("cannot read CA certificate {}", p.display()))?;
+        String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8 text", p.display()))
     }
 
     /// The CA's private key, PEM (possibly encrypted); wiped from memory when dropped.
     pub fn read_ca_key_pem(&self, name: &str) -> Result<zeroize::Zeroizing<String>> {
         let p = self.ca_key_path(name);
-        match fs::read_to_string(&p) {
-            Ok(t) => Ok(zeroize::Zeroizing::new(t)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(anyhow!(
+        match self.fs.read_if_exists(&p, limits::MAX_OBJECT) {
+            Ok(Some(t)) => String::from_utf8(t)
+                .map(zeroize::Zeroizing::new)
+                .map_err(|_| anyhow!("{} is not UTF-8 text", p.display())),
+            Ok(None) => Err(anyhow!(
                 "the key of CA '{name}' is not in this directory ({} is missing): run this where the key is kept (e.g. an offline root, see SECURITY.md)",
                 p.display()
             )),
-            Err(e) => Err(e).with_context(|| format!("cannot read CA key {}", p.display())),
+            Err(e) => Err(e.context(format!("cannot read CA key {}", p.display()))),
         }
     }
 
@@ -227,15 +243,22 @@ impl CaDir {
     }
 
     /// Takes the exclusive lock, waiting up to `timeout`, then repairs what a killed process left.
+    ///
+    /// The lock is an `flock` on the directory itself, through a descriptor of its own (a new
+    /// open file description, so other threads of this process are excluded too): no file can
+    /// be deleted to take it away. Changes are refused while the directory or anything in it
+    /// is writable by others or owned by another user ([`CaDir::refuse_loose`]).
     pub fn lock(&self, timeout: Duration) -> Result<Locked<'_>> {
-        let path = self.path(LOCK);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("cannot open lock file {}", path.display()))?;
+        self.refuse_loose()?;
+        let fd = rustix::fs::openat(
+            self.fs.fd(),
+            ".",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(std::io::Error::from)
+        .with_context(|| format!("cannot open {}", self.root.display()))?;
+        let file = File::from(fd);
         let start = Instant::now();
         let mut nap = Duration::from_millis(1);
         loop {
@@ -251,19 +274,79 @@ impl CaDir {
                     nap = (nap * 2).min(Duration::from_millis(25));
                 }
                 Err(fs::TryLockError::Error(e)) => {
-                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                    return Err(e).with_context(|| format!("cannot lock {}", self.root.display()));
                 }
             }
         }
-        let locked = Locked { dir: self, file };
+        crate::hooks::crash_point("locked");
+        let locked = Locked { dir: self, _lock: file };
         locked.recover().context("cannot repair the CA directory after an interrupted change")?;
         Ok(locked)
+    }
+
+    /// Refuses changes while the directory, a directory in it, a key, or a file pki keeps its
+    /// state in is writable by group or others, a key is readable by them, or any of them
+    /// belongs to another user; the error gives the `chmod`/`chown` that fixes it. Reading
+    /// commands do not call this (`pki audit` reports the same modes).
+    pub fn refuse_loose(&self) -> Result<()> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let check = |p: &Path, st: &rustix::fs::Stat| -> Result<()> {
+            let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+            let mode = st.st_mode & 0o7777;
+            if st.st_uid != me {
+                bail!(
+                    "refusing to change the CA directory: {} belongs to uid {}, not to this user (uid {me}): run `chown {me} {}` or run pki as its owner",
+                    p.display(),
+                    st.st_uid,
+                    p.display()
+                );
+            }
+            let is_key = p.file_name().is_some_and(|n| n == "key.pem");
+            if is_key && mode & 0o077 != 0 {
+                bail!(
+                    "refusing to change the CA directory: the key {} has mode {mode:04o} (group/others may read it): run `chmod 600 {}`",
+                    p.display(),
+                    p.display()
+                );
+            }
+            if mode & 0o022 != 0 && kind != rustix::fs::FileType::Symlink {
+                let what = if kind == rustix::fs::FileType::Directory { "directory" } else { "file" };
+                bail!(
+                    "refusing to change the CA directory: the {what} {} has mode {mode:04o} (group/others may write it): run `chmod go-w {}`",
+                    p.display(),
+                    p.display()
+                );
+            }
+            Ok(())
+        };
+        // Every directory (a certificate shard is checked itself, its files are not listed:
+        // they are public certificates, and a million of them would make each change slow).
+        let certs = self.root.join(CERTS);
+        let mut dirs = vec![self.root.clone()];
+        while let Some(d) = dirs.pop() {
+            if let Some(st) = self.fs.lstat(&d)? {
+                check(&d, &st)?;
+            }
+            if d.parent() == Some(certs.as_path()) {
+                continue;
+            }
+            for (name, is_dir) in self.fs.read_dir(&d)? {
+                let p = d.join(&name);
+                if is_dir {
+                    dirs.push(p);
+                } else if let Some(st) = self.fs.lstat(&p)? {
+                    check(&p, &st)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The last ledger record, read from the file's end (constant time).
     pub fn last_ledger_record(&self) -> Result<Option<(LedgerRecord, String)>> {
         let p = self.path(LEDGER);
-        let Some(line) = last_line(&p)? else {
+        let Some(line) = self.fs.last_line(&p)? else {
             return Ok(None);
         };
         let rec: LedgerRecord = serde_json::from_str(&line)
@@ -278,7 +361,7 @@ impl CaDir {
     /// in place once the writer has released the lock.
     pub fn ledger_head(&self) -> Result<Option<LedgerHead>> {
         let p = self.path(LEDGER);
-        let Some(line) = last_line(&p)? else {
+        let Some(line) = self.fs.last_line(&p)? else {
             return Ok(None);
         };
         let rec: LedgerRecord = serde_json::from_str(&line)
@@ -318,7 +401,7 @@ impl CaDir {
     /// Streams the revocations of a CA's certificates (a later line for the same serial wins).
     pub fn for_each_revoked(&self, ca: &str, mut f: impl FnMut(Revocation) -> Result<()>) -> Result<()> {
         let p = self.revoked_list_path(ca);
-        let Some(file) = open_if_exists(&p)? else { return Ok(()) };
+        let Some(file) = self.fs.open_if_exists(&p)? else { return Ok(()) };
         let mut r = BufReader::with_capacity(1 << 16, file);
         let mut line = String::new();
         loop {
@@ -338,7 +421,7 @@ impl CaDir {
     /// The CRL number last used for a CA (0 if none).
     pub fn crl_number(&self, ca: &str) -> Result<u64> {
         let p = self.root.join(CRL_DIR).join(format!("{ca}.number"));
-        match read_if_exists(&p)? {
+        match self.fs.read_if_exists(&p, limits::MAX_OBJECT)? {
             Some(t) => {
                 String::from_utf8_lossy(&t).trim().parse().with_context(|| format!("{} is not a number", p.display()))
             }
@@ -349,7 +432,7 @@ impl CaDir {
     /// The text of a CA's revoked list ("" when nothing was revoked).
     pub fn revoked_list_text(&self, ca: &str) -> Result<String> {
         let p = self.revoked_list_path(ca);
-        let Some(mut f) = open_if_exists(&p)? else { return Ok(String::new()) };
+        let Some(mut f) = self.fs.open_if_exists(&p)? else { return Ok(String::new()) };
         let mut bytes = Vec::with_capacity(f.metadata()?.len() as usize + 1);
         f.read_to_end(&mut bytes).with_context(|| format!("cannot read {}", p.display()))?;
         String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8", p.display()))
@@ -357,13 +440,13 @@ impl CaDir {
 
     /// The DER of a CA's current CRL, if it has one.
     pub fn current_crl_der(&self, ca: &str) -> Result<Option<Vec<u8>>> {
-        read_if_exists(&self.crl_paths(ca).0)
+        self.fs.read_if_exists(&self.crl_paths(ca).0, limits::MAX_CRL)
     }
 
     /// The inventory record of a serial, by scanning the inventory.
     pub fn find_inventory(&self, serial: &str) -> Result<Option<InventoryRecord>> {
         let p = self.path(INVENTORY);
-        let Some(file) = open_if_exists(&p)? else { return Ok(None) };
+        let Some(file) = self.fs.open_if_exists(&p)? else { return Ok(None) };
         // Compare the fixed-width serial field as bytes; parse only the line that matches.
         let prefix = format!("{serial:<32}\t");
         let mut r = BufReader::with_capacity(1 << 16, file);
@@ -384,7 +467,7 @@ impl CaDir {
     /// Streams the ledger's lines (raw, for verification).
     pub fn for_each_ledger_line(&self, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
         let p = self.path(LEDGER);
-        let Some(file) = open_if_exists(&p)? else { return Ok(()) };
+        let Some(file) = self.fs.open_if_exists(&p)? else { return Ok(()) };
         let mut r = BufReader::with_capacity(1 << 16, file);
         let mut line = String::new();
         let mut n = 0;
@@ -472,7 +555,7 @@ impl CaDir {
         mut progress: impl FnMut(u64, u64),
     ) -> Result<()> {
         let p = self.path(INVENTORY);
-        let Some(mut file) = open_if_exists(&p)? else { return Ok(()) };
+        let Some(mut file) = self.fs.open_if_exists(&p)? else { return Ok(()) };
         let total = file.metadata()?.len();
         let mut buf = vec![0u8; 1 << 20];
         let (mut filled, mut done, mut n) = (0usize, 0u64, 0u64);
@@ -510,27 +593,28 @@ impl CaDir {
     /// Files and directories of the CA directory whose mode lets group or others in, except
     /// the issued certificates (see [`CaDir::for_each_cert_file`]).
     pub fn loose_permissions(&self) -> Result<Vec<LooseMode>> {
-        use std::os::unix::fs::PermissionsExt;
         let mut out = vec![];
-        let mut visit = |p: &Path, md: &fs::Metadata| {
-            let mode = md.permissions().mode() & 0o777;
+        let mut visit = |p: &Path, st: &rustix::fs::Stat| {
+            let mode = st.st_mode & 0o777;
             if mode & 0o077 != 0 {
                 let is_key = p.file_name().is_some_and(|n| n == "key.pem");
-                out.push(LooseMode { path: p.to_path_buf(), mode, is_dir: md.is_dir(), is_key });
+                let is_dir = rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory;
+                out.push(LooseMode { path: p.to_path_buf(), mode, is_dir, is_key });
             }
         };
-        visit(&self.root, &fs::metadata(&self.root)?);
+        if let Some(st) = self.fs.lstat(&self.root)? {
+            visit(&self.root, &st);
+        }
         let mut stack = vec![self.root.clone()];
         while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
-                let e = e?;
-                let path = e.path();
-                let md = fs::symlink_metadata(&path)?;
-                if md.file_type().is_symlink() {
+            for (name, is_dir) in self.fs.read_dir(&d).with_context(|| format!("cannot list {}", d.display()))? {
+                let path = d.join(&name);
+                let Some(st) = self.fs.lstat(&path)? else { continue };
+                if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
                     continue;
                 }
-                visit(&path, &md);
-                if md.is_dir() && !(d == self.root && e.file_name() == CERTS) {
+                visit(&path, &st);
+                if is_dir && !(d == self.root && name == CERTS) {
                     stack.push(path);
                 }
             }
@@ -541,25 +625,19 @@ impl CaDir {
 
     /// Every file under `certs/` with its mode: (path, serial if the name is one, mode).
     pub fn for_each_cert_file(&self, mut f: impl FnMut(&Path, Option<Serial>, u32) -> Result<()>) -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
         let certs = self.root.join(CERTS);
-        if !certs.is_dir() {
-            return Ok(());
-        }
-        let mut shards: Vec<_> = fs::read_dir(&certs)?.collect::<std::io::Result<_>>()?;
-        shards.sort_by_key(|e| e.file_name());
-        for shard in shards {
-            let md = shard.metadata()?;
-            f(&shard.path(), None, md.permissions().mode() & 0o777)?;
-            if !md.is_dir() {
+        for (shard, is_dir) in self.fs.read_dir(&certs)? {
+            let shard = certs.join(shard);
+            let Some(st) = self.fs.lstat(&shard)? else { continue };
+            f(&shard, None, st.st_mode & 0o777)?;
+            if !is_dir {
                 continue;
             }
-            for e in fs::read_dir(shard.path())? {
-                let e = e?;
-                let mode = e.metadata()?.permissions().mode() & 0o777;
-                let name = e.file_name().to_string_lossy().into_owned();
+            for (name, _) in self.fs.read_dir(&shard)? {
+                let path = shard.join(&name);
+                let Some(st) = self.fs.lstat(&path)? else { continue };
                 let serial = name.strip_suffix(".pem").and_then(|s| Serial::parse(s).ok());
-                f(&e.path(), serial, mode)?;
+                f(&path, serial, st.st_mode & 0o777)?;
             }
         }
         Ok(())
@@ -568,7 +646,7 @@ impl CaDir {
     /// The DER of a stored certificate; None when its file is missing.
     pub fn read_cert_der(&self, serial: &Serial) -> Result<Option<Vec<u8>>> {
         let p = self.cert_path(serial);
-        let Some(bytes) = read_if_exists(&p)? else { return Ok(None) };
+        let Some(bytes) = self.fs.read_if_exists(&p, limits::MAX_OBJECT)? else { return Ok(None) };
         let block = ::pem::parse(&bytes).with_context(|| format!("{} is not PEM", p.display()))?;
         Ok(Some(block.into_contents()))
     }
@@ -576,21 +654,26 @@ impl CaDir {
     /// Whether a CA's key file is encrypted (None when the key is not in the directory, e.g. a
     /// root kept offline).
     pub fn ca_key_encrypted(&self, name: &str) -> Result<Option<bool>> {
-        let Some(bytes) = read_if_exists(&self.ca_key_path(name))? else { return Ok(None) };
+        let Some(bytes) = self.fs.read_if_exists(&self.ca_key_path(name), limits::MAX_OBJECT)? else { return Ok(None) };
         let bytes = zeroize::Zeroizing::new(bytes);
         Ok(Some(bytes.windows(28).any(|w| w == b"BEGIN ENCRYPTED PRIVATE KEY-")))
     }
 
-    /// The ledger number of the last change that ran to completion (recorded in the lock file).
+    /// The ledger number of the last change that ran to completion (recorded in `.state`;
+    /// `None` when that note is missing, and recovery then replays the last changes).
     pub fn applied_seq(&self) -> Option<u64> {
-        let text = fs::read_to_string(self.path(LOCK)).ok()?;
-        text.trim().strip_prefix("applied ")?.trim().parse().ok()
+        let bytes = self.fs.read_if_exists(&self.path(STATE), 4096).ok()??;
+        String::from_utf8_lossy(&bytes).trim().strip_prefix("applied ")?.trim().parse().ok()
     }
 
     /// The serials of a batch group whose writing was interrupted (the next lock completes or
     /// removes them); empty when none.
     pub fn batch_in_progress(&self) -> Vec<String> {
-        let lists = self.batch_lists().into_iter().filter_map(|p| fs::read_to_string(p).ok());
+        let lists = self
+            .batch_lists()
+            .into_iter()
+            .filter_map(|p| self.fs.read_if_exists(&p, limits::MAX_OBJECT).ok()?)
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
         lists
             .flat_map(|t| t.lines().map(|l| l.trim().to_string()).collect::<Vec<_>>())
             .filter(|l| !l.is_empty())
@@ -599,12 +682,12 @@ impl CaDir {
 
     /// The lists of batch groups in `pending/` (normally none between changes).
     fn batch_lists(&self) -> Vec<PathBuf> {
-        let Ok(rd) = fs::read_dir(self.root.join(PENDING)) else { return vec![] };
-        rd.filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name().to_str().is_some_and(|n| n.starts_with(BATCH_LIST_PREFIX) && n.ends_with(".list"))
-            })
-            .map(|e| e.path())
+        let pending = self.root.join(PENDING);
+        let Ok(names) = self.fs.read_dir(&pending) else { return vec![] };
+        names
+            .into_iter()
+            .filter(|(n, _)| n.starts_with(BATCH_LIST_PREFIX) && n.ends_with(".list"))
+            .map(|(n, _)| pending.join(n))
             .collect()
     }
 }
@@ -670,13 +753,14 @@ mod fsio;
 mod lock;
 mod records;
 mod reindex;
+mod root;
 
-use fsio::*;
 pub use fsio::{SyncSet, sha256_hex, write_atomic};
-pub(crate) use fsio::{temp_path, write_new_file_unsynced};
+pub(crate) use fsio::{temp_path, write_new_file_outside};
 pub use lock::{Locked, NewCa};
 pub use records::{InventoryRecord, InventoryView, LedgerRecord, Revocation, Status};
 pub use reindex::ReindexReport;
+use root::{Access, Root};
 
 #[cfg(test)]
 mod tests {
@@ -719,11 +803,12 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f");
         fs::write(&p, "one\ntwo\nthr").unwrap();
-        truncate_partial_tail(&p).unwrap();
+        let root = Root::new(d.path()).unwrap();
+        root.truncate_partial_tail(&d.path().join("f")).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "one\ntwo\n");
-        assert_eq!(last_line(&p).unwrap().as_deref(), Some("two"));
+        assert_eq!(root.last_line(&d.path().join("f")).unwrap().as_deref(), Some("two"));
         let long = "x".repeat(20000);
         fs::write(&p, format!("a\n{long}\n")).unwrap();
-        assert_eq!(last_line(&p).unwrap(), Some(long));
+        assert_eq!(root.last_line(&d.path().join("f")).unwrap(), Some(long));
     }
 }

@@ -1,7 +1,6 @@
 //! `pki reindex`: the inventory rebuilt from the ledger and the stored certificates.
 
 use std::collections::{HashMap, HashSet};
-use std::fs;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -49,15 +48,15 @@ impl Locked<'_> {
             Ok(())
         })?;
         if !lists.is_empty() {
-            mkdir_0700(&self.dir.root.join(CRL_DIR))?;
+            self.dir.fs.mkdir_0700(&self.dir.root.join(CRL_DIR))?;
         }
         for (ca, text) in &lists {
-            write_atomic(&self.dir.revoked_list_path(ca), text.as_bytes(), 0o600)?;
+            self.dir.fs.write_atomic(&self.dir.revoked_list_path(ca), text.as_bytes(), 0o600)?;
         }
 
         // Pass 2: one inventory line per issuance whose certificate file is present.
         let tmp = temp_path(&self.dir.path(INVENTORY));
-        let mut out = std::io::BufWriter::new(create_new_file(&tmp, 0o600)?);
+        let mut out = std::io::BufWriter::new(self.dir.fs.create_new_file(&tmp, 0o600)?);
         writeln!(out, "{INVENTORY_HEADER}")?;
         let mut seen: HashSet<[u8; 16]> = HashSet::new();
         let mut report = ReindexReport::default();
@@ -73,7 +72,7 @@ impl Locked<'_> {
             if let Some(key) = serial.key16() {
                 seen.insert(key);
             }
-            if !path.is_file() {
+            if self.dir.fs.lstat(&path)?.is_none() {
                 warn(format!(
                     "certificate {} is in the ledger but {} is missing: left out",
                     inv.serial,
@@ -83,7 +82,10 @@ impl Locked<'_> {
                 return Ok(());
             }
             // The stored certificate must be the one the ledger recorded.
-            let pem_text = fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let pem_text = String::from_utf8_lossy(
+                &self.dir.fs.read_if_exists(&path, crate::limits::MAX_OBJECT)?.unwrap_or_default(),
+            )
+            .into_owned();
             let actual = ::pem::parse(&pem_text).ok().map(|p| sha256_hex(p.contents()));
             if let Some(want) = rec.data["sha256"].as_str()
                 && actual.as_deref() != Some(want)
@@ -109,29 +111,27 @@ impl Locked<'_> {
 
         // Certificate files that no ledger record vouches for.
         let certs = self.dir.root.join(CERTS);
-        if certs.is_dir() {
-            for shard in fs::read_dir(&certs)? {
-                let shard = shard?;
-                if !shard.file_type()?.is_dir() {
-                    continue;
-                }
-                for f in fs::read_dir(shard.path())? {
-                    let f = f?;
-                    let name = f.file_name().to_string_lossy().into_owned();
-                    let known = name
-                        .strip_suffix(".pem")
-                        .and_then(|s| Serial::parse(s).ok()?.key16())
-                        .is_some_and(|k| seen.contains(&k));
-                    if !known {
-                        warn(format!("{} has no ledger record: left out of the inventory", f.path().display()));
-                        report.orphans += 1;
-                    }
+        for (shard, is_dir) in self.dir.fs.read_dir(&certs)? {
+            if !is_dir {
+                continue;
+            }
+            for (name, _) in self.dir.fs.read_dir(&certs.join(&shard))? {
+                let known = name
+                    .strip_suffix(".pem")
+                    .and_then(|s| Serial::parse(s).ok()?.key16())
+                    .is_some_and(|k| seen.contains(&k));
+                if !known {
+                    warn(format!(
+                        "{} has no ledger record: left out of the inventory",
+                        certs.join(&shard).join(&name).display()
+                    ));
+                    report.orphans += 1;
                 }
             }
         }
         let dest = self.dir.path(INVENTORY);
-        fs::rename(&tmp, &dest)?;
-        fsync_dir(&self.dir.root)?;
+        self.dir.fs.rename(&tmp, &dest)?;
+        self.dir.fs.fsync_dir(&self.dir.root)?;
         Ok(report)
     }
 }
