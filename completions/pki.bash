@@ -67,6 +67,9 @@ _pki() {
             pki,revoke)
                 cmd="pki__subcmd__revoke"
                 ;;
+            pki,settings)
+                cmd="pki__subcmd__settings"
+                ;;
             pki,trust)
                 cmd="pki__subcmd__trust"
                 ;;
@@ -124,17 +127,35 @@ _pki() {
             pki__subcmd__help,revoke)
                 cmd="pki__subcmd__help__subcmd__revoke"
                 ;;
+            pki__subcmd__help,settings)
+                cmd="pki__subcmd__help__subcmd__settings"
+                ;;
             pki__subcmd__help,trust)
                 cmd="pki__subcmd__help__subcmd__trust"
                 ;;
             pki__subcmd__help,verify)
                 cmd="pki__subcmd__help__subcmd__verify"
                 ;;
+            pki__subcmd__help__subcmd__settings,accept)
+                cmd="pki__subcmd__help__subcmd__settings__subcmd__accept"
+                ;;
             pki__subcmd__help__subcmd__trust,install)
                 cmd="pki__subcmd__help__subcmd__trust__subcmd__install"
                 ;;
             pki__subcmd__help__subcmd__trust,uninstall)
                 cmd="pki__subcmd__help__subcmd__trust__subcmd__uninstall"
+                ;;
+            pki__subcmd__settings,accept)
+                cmd="pki__subcmd__settings__subcmd__accept"
+                ;;
+            pki__subcmd__settings,help)
+                cmd="pki__subcmd__settings__subcmd__help"
+                ;;
+            pki__subcmd__settings__subcmd__help,accept)
+                cmd="pki__subcmd__settings__subcmd__help__subcmd__accept"
+                ;;
+            pki__subcmd__settings__subcmd__help,help)
+                cmd="pki__subcmd__settings__subcmd__help__subcmd__help"
                 ;;
             pki__subcmd__trust,help)
                 cmd="pki__subcmd__trust__subcmd__help"
@@ -161,7 +182,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --lock-timeout --note --help --version init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --lock-timeout --note --help --version init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex settings ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -453,7 +474,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex ledger-verify completions man help"
+            opts="init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex settings ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,6 +714,34 @@ _pki() {
         pki__subcmd__help__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__settings)
+            opts="accept"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__settings__subcmd__accept)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1243,6 +1292,108 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__settings)
+            opts="-h --dir --passphrase-file --lock-timeout --note --help accept help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__settings__subcmd__accept)
+            opts="-h --json --dir --passphrase-file --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__settings__subcmd__help)
+            opts="accept help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__settings__subcmd__help__subcmd__accept)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__settings__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -154,6 +154,9 @@ pub enum Command {
     /// Rebuild the inventory from the stored certificates and the ledger
     #[command(after_help = "EXAMPLES:\n  pki reindex")]
     Reindex,
+    /// Record a reviewed hand edit of pki.toml in the ledger (audit reports unrecorded edits)
+    #[command(after_help = "EXAMPLES:\n  pki settings accept\n  pki settings accept --json")]
+    Settings(SettingsArgs),
     /// Check the ledger's hash chain (exit 1 if it was edited, reordered or cut)
     #[command(after_help = "EXAMPLES:\n  pki ledger-verify\n  pki ledger-verify --json")]
     LedgerVerify(LedgerVerifyArgs),
@@ -450,6 +453,25 @@ pub enum TrustAction {
     Install(TrustOpts),
     /// Remove the root CA from the system trust store
     Uninstall(TrustOpts),
+}
+
+#[derive(Debug, Args)]
+pub struct SettingsArgs {
+    #[command(subcommand)]
+    pub action: SettingsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SettingsAction {
+    /// Record pki.toml as it is now (after reviewing a change made by hand)
+    Accept(SettingsAcceptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SettingsAcceptArgs {
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

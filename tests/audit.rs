@@ -223,6 +223,7 @@ fn expired_and_policy_drift_are_reported() {
     let p = env.ca().join("pki.toml");
     let text = std::fs::read_to_string(&p).unwrap().replacen("max_ttl = \"90d\"", "max_ttl = \"30d\"", 1);
     std::fs::write(&p, text).unwrap();
+    env.ok(&["settings", "accept"]);
     let (code, r) = audit_json(&env, "2026-01-12T00:00:00Z", &["--expiring", "48h"]);
     assert_eq!(code, 1);
     assert_eq!(
@@ -276,16 +277,18 @@ fn tampering_is_found_with_its_own_code() {
     let write_ledger = |p: &std::path::Path, lines: &[String]| {
         std::fs::write(p.join("ledger.jsonl"), lines.join("\n") + "\n").unwrap();
     };
-    // Records: 1 root, 2 intermediate, 3-4 CRLs, 5-8 the four certificates.
+    // Records: the CAs, the settings pki wrote, the CRLs, then the four certificates; `k` is
+    // the line of the second certificate's record.
+    let k = ledger_lines(&env.ca()).iter().position(|l| l.contains("s1.acme.internal")).unwrap();
     let edited = case("edited", &|p| {
         let mut l = ledger_lines(p);
-        l[5] = l[5].replace("s1.acme.internal", "evil.example.com");
+        l[k] = l[k].replace("s1.acme.internal", "evil.example.com");
         write_ledger(p, &l);
     });
     assert_eq!(edited, set(&[("critical", "ledger-record-edited", "ledger.jsonl")]));
     let deleted = case("deleted", &|p| {
         let mut l = ledger_lines(p);
-        l.remove(5);
+        l.remove(k);
         write_ledger(p, &l);
     });
     assert_eq!(
@@ -300,7 +303,7 @@ fn tampering_is_found_with_its_own_code() {
     );
     let reordered = case("reordered", &|p| {
         let mut l = ledger_lines(p);
-        l.swap(5, 6);
+        l.swap(k, k + 1);
         write_ledger(p, &l);
     });
     assert_eq!(reordered, set(&[("critical", "ledger-out-of-order", "ledger.jsonl")]));
@@ -560,6 +563,7 @@ fn findings_of_one_code_are_capped_and_counted() {
     let p = env.ca().join("pki.toml");
     let text = std::fs::read_to_string(&p).unwrap().replacen("max_ttl = \"24h\"", "max_ttl = \"12h\"", 1);
     std::fs::write(&p, text).unwrap();
+    env.ok(&["settings", "accept"]);
     let prom = env.path("pki.prom");
     let (code, r) = audit_json(&env, T0, &["--expiring", "1h", "--prometheus", prom.to_str().unwrap()]);
     assert_eq!(code, 1);

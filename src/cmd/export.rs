@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use base64::Engine;
 use x509_parser::prelude::*;
 
@@ -12,6 +12,7 @@ use crate::cli::{BundleFormat, ExportArgs, GlobalArgs};
 use crate::ctx::{Ctx, read_passphrase_file};
 use crate::exit_codes::{Exit, PkiError};
 use pki_core::ca::Ca;
+use pki_core::limits;
 use pki_core::serial::Serial;
 use pki_core::store::{CaDir, sha256_hex, write_atomic};
 
@@ -121,13 +122,11 @@ fn export_p12(args: &ExportArgs, p12: &Path, dir: &CaDir, ctx: &mut Ctx) -> Resu
     let cert_der = match (&args.serial, &args.cert) {
         (Some(s), _) => {
             let serial = Serial::parse(s)?;
-            let p = dir.cert_path(&serial);
-            let text = std::fs::read_to_string(&p)
-                .map_err(|_| anyhow!("no certificate with serial {} in this directory", serial.hex()))?;
-            ::pem::parse(&text)?.contents().to_vec()
+            dir.read_cert_der(&serial)?
+                .ok_or_else(|| anyhow!("no certificate with serial {} in this directory", serial.hex()))?
         }
         (None, Some(c)) => {
-            let text = std::fs::read(c).with_context(|| format!("cannot read {}", c.display()))?;
+            let text = limits::read_file(c, limits::MAX_OBJECT, &c.display().to_string())?;
             match ::pem::parse(&text) {
                 Ok(p) if p.tag() == "CERTIFICATE" => p.contents().to_vec(),
                 _ => text,
@@ -151,7 +150,8 @@ fn export_p12(args: &ExportArgs, p12: &Path, dir: &CaDir, ctx: &mut Ctx) -> Resu
     let chain = Ca::chain(dir, &issuer_ca.name)?;
     // The key, which must match the certificate.
     let key_text = zeroize::Zeroizing::new(
-        std::fs::read_to_string(&key_path).with_context(|| format!("cannot read key {}", key_path.display()))?,
+        String::from_utf8(limits::read_file(&key_path, limits::MAX_OBJECT, &format!("key {}", key_path.display()))?)
+            .map_err(|_| anyhow!("key {} is not PEM text", key_path.display()))?,
     );
     let key_der = pki_core::keys::private_key_der(&key_text, &key_path, || {
         let f = args

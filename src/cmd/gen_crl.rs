@@ -49,7 +49,7 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             ctx.say(format!("CRL of '{name}' is fresh (updated {} ago): skipped", duration::human_span(age)));
             continue;
         }
-        if args.all && !dir.ca_key_path(&name).exists() {
+        if args.all && dir.ca_key_encrypted(&name)?.is_none() {
             // A root kept offline (SECURITY.md): its CRL is signed where its key is; `pki audit`
             // warns before that CRL goes stale.
             ctx.say(format!(

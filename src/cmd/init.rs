@@ -138,7 +138,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
                 n = int.name
             ),
         );
-        lock.write_settings(&text)?;
+        lock.write_settings(&text, &ctx.actor, &certs::rfc3339(ctx.now))?;
     }
 
     // First CRLs for both levels, so relying parties (nginx, `openssl -crl_check_all`) have one

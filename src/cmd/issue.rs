@@ -4,7 +4,7 @@
 //! before the directory is locked, so a refused request writes nothing; this verb turns flags
 //! and batch lines into requests and renders the results.
 
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -15,6 +15,7 @@ use crate::ctx::{Ctx, read_passphrase_file};
 use crate::exit_codes::Exit;
 pub use pki_core::issuance::Out;
 use pki_core::issuance::{BatchSink, Files, Issued, Issuing, Spec};
+use pki_core::limits;
 use pki_core::store::CaDir;
 
 #[derive(Debug, Serialize)]
@@ -68,7 +69,7 @@ fn spec_of(args: &IssueArgs) -> Spec {
 pub fn read_stdin_csr(spec: &mut Spec) -> Result<()> {
     if spec.csr.as_deref() == Some("-") {
         let mut bytes = vec![];
-        std::io::stdin().take(1 << 20).read_to_end(&mut bytes).context("cannot read the CSR from standard input")?;
+        bytes = limits::read_bounded(std::io::stdin(), limits::MAX_OBJECT, "the CSR on standard input")?;
         spec.csr_bytes = Some(bytes);
     }
     Ok(())
@@ -198,9 +199,14 @@ fn run_batch(
     let dir = CaDir::open(&g.dir)?;
     let mut issuing = Issuing::open(&dir)?;
     // Command-line flags are defaults for every line.
-    let requests = reader.lines().enumerate().filter_map(|(i, line)| {
-        let n = i + 1;
-        let line = match line.with_context(|| format!("cannot read batch line {n}")) {
+    let mut reader = reader;
+    let mut n = 0;
+    let lines = std::iter::from_fn(move || {
+        n += 1;
+        limits::read_line(&mut reader, n, "batch").transpose().map(|l| (n, l))
+    });
+    let requests = lines.filter_map(|(n, line)| {
+        let line = match line {
             Ok(l) => l,
             Err(e) => return Some(Err(e)),
         };

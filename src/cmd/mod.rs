@@ -22,6 +22,7 @@ mod profiles;
 mod reindex;
 mod renew;
 mod revoke;
+mod settings;
 mod trust;
 mod verify;
 
@@ -43,6 +44,7 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
         Command::List(a) => list::run(a, g, ctx),
         Command::Profiles(a) => profiles::run(a, g, ctx),
         Command::Reindex => reindex::run(g, ctx),
+        Command::Settings(a) => settings::run(a, g, ctx),
         Command::LedgerVerify(a) => ledger_verify::run(a, g, ctx),
         Command::Completions(a) => completions::run(a, ctx),
         Command::Man(a) => man::run(a, ctx),

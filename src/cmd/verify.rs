@@ -1,9 +1,9 @@
 //! `pki verify`: is this certificate valid right now (or at `--at`) for this purpose and name,
 //! judged by rustls-webpki against the directory's roots and current CRLs.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Result, anyhow};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::Serialize;
 use x509_parser::prelude::*;
@@ -13,6 +13,7 @@ use crate::ctx::Ctx;
 use crate::exit_codes::Exit;
 use pki_core::ca::Ca;
 use pki_core::certs::rfc3339;
+use pki_core::limits;
 use pki_core::serial::Serial;
 use pki_core::store::CaDir;
 
@@ -37,9 +38,9 @@ struct Verdict {
 fn read_certs(arg: &str) -> Result<Vec<Vec<u8>>> {
     let mut bytes = vec![];
     if arg == "-" {
-        std::io::stdin().take(16 << 20).read_to_end(&mut bytes).context("cannot read standard input")?;
+        bytes = limits::read_bounded(std::io::stdin(), limits::MAX_OBJECT, "standard input")?;
     } else {
-        bytes = std::fs::read(arg).with_context(|| format!("cannot read {arg}"))?;
+        bytes = limits::read_file(arg.as_ref(), limits::MAX_OBJECT, arg)?;
     }
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
         let blocks = ::pem::parse_many(&bytes)
@@ -93,7 +94,7 @@ pub fn run(args: VerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let mut crl_ders = vec![];
     if let Ok(d) = &dir {
         for n in d.ca_names()? {
-            if let Ok(der) = std::fs::read(d.crl_paths(&n).0) {
+            if let Ok(Some(der)) = d.current_crl_der(&n) {
                 crl_ders.push(der);
             }
         }

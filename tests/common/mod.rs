@@ -83,12 +83,14 @@ impl Env {
         self.ok(&["init", "--non-interactive", "--org", "Acme", "--trust-domain", "acme.internal", "--no-passphrase"]);
     }
 
-    /// Appends text (e.g. a profile) to the directory's pki.toml, as a person would.
+    /// Appends text (e.g. a profile) to the directory's pki.toml, as a person would, and
+    /// records the reviewed edit with `pki settings accept` (else audit reports it).
     pub fn append_settings(&self, text: &str) {
         let p = self.ca().join("pki.toml");
         let mut s = std::fs::read_to_string(&p).unwrap();
         s.push_str(text);
         std::fs::write(&p, s).unwrap();
+        self.ok(&["settings", "accept"]);
     }
 
     pub fn issue(&self, extra: &[&str]) -> String {

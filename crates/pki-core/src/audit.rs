@@ -308,6 +308,16 @@ pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<
             None
         }
     };
+    // An edit of pki.toml that no pki command made (a widened allowed_dns, say).
+    if settings.is_some() && dir.settings_on_record().unwrap_or(None) == Some(false) {
+        a.push(Finding::new(
+            Severity::Warning,
+            "settings-unrecorded",
+            "settings",
+            "pki.toml",
+            "pki.toml was changed by something other than pki (its SHA-256 is not the one the ledger recorded): review the change, then record it with `pki settings accept`".into(),
+        ));
+    }
     let profiles: Vec<Profile> = settings
         .as_ref()
         .map(|s| s.profiles.keys().filter_map(|n| s.profile(n, "pki.toml").ok()).collect())

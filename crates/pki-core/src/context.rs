@@ -2,6 +2,7 @@
 //! passphrases. Nothing here prompts or prints; the `pki` binary's prompt and a server's
 //! preloaded secrets are both a [`PassphraseSource`].
 
+use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -65,9 +66,20 @@ pub fn nonempty(s: Secret, source: &str) -> Result<Secret> {
 
 /// Reads the first line of a passphrase file, like OpenSSL's `-passin file:`.
 pub fn read_passphrase_file(path: &Path) -> Result<Secret> {
-    let raw =
-        Zeroizing::new(std::fs::read(path).with_context(|| format!("cannot read passphrase file {}", path.display()))?);
-    let text = std::str::from_utf8(&raw)
+    // The first line only, as OpenSSL reads it; at most MAX_PASSPHRASE bytes of it.
+    let mut raw = Zeroizing::new(vec![]);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(crate::limits::MAX_PASSPHRASE + 1).read_to_end(&mut raw))
+        .with_context(|| format!("cannot read passphrase file {}", path.display()))?;
+    let end = raw.iter().position(|&b| b == b'\n' || b == b'\r').unwrap_or(raw.len());
+    if end as u64 > crate::limits::MAX_PASSPHRASE {
+        anyhow::bail!(
+            "passphrase file {}: its first line is longer than {}: not a passphrase file",
+            path.display(),
+            crate::limits::show(crate::limits::MAX_PASSPHRASE)
+        );
+    }
+    let text = std::str::from_utf8(&raw[..end])
         .map_err(|_| anyhow::anyhow!("passphrase file {} is not UTF-8 text", path.display()))?;
     let line = text.split(['\n', '\r']).next().unwrap_or("");
     nonempty(Zeroizing::new(line.to_string()), &format!("passphrase file {}", path.display()))

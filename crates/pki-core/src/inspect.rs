@@ -445,7 +445,7 @@ fn describe_crl(der: &[u8], now: OffsetDateTime) -> Result<CrlInfo> {
 
 /// Reads one certificate from a PEM or DER file: (its serial, its DER).
 pub fn cert_file(path: &std::path::Path) -> Result<(Serial, Vec<u8>)> {
-    let text = std::fs::read(path).map_err(|e| anyhow!("cannot read {}: {e}", path.display()))?;
+    let text = crate::limits::read_file(path, crate::limits::MAX_OBJECT, &path.display().to_string())?;
     let der = match ::pem::parse(&text) {
         Ok(p) if p.tag() == "CERTIFICATE" => p.contents().to_vec(),
         _ => text,

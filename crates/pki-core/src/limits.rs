@@ -47,6 +47,17 @@ pub fn read_file(path: &std::path::Path, limit: u64, what: &str) -> Result<Vec<u
     read_bounded(f, limit, what)
 }
 
+/// Reads the next line, newline included, into `buf` (cleared first): at most [`MAX_LINE`]
+/// bytes, else an error naming `what`. Returns the bytes read (0 at the end).
+pub fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>, what: &dyn Fn() -> String) -> Result<usize> {
+    buf.clear();
+    let n = r.take(MAX_LINE as u64 + 1).read_until(b'\n', buf)?;
+    if n > MAX_LINE && buf.last() != Some(&b'\n') {
+        bail!("{}: a line is longer than {}: refusing to read it", what(), show(MAX_LINE as u64));
+    }
+    Ok(n)
+}
+
 /// Reads one line (without its newline) of at most [`MAX_LINE`] bytes; `None` at the end.
 /// A longer line is an error naming `what` and the line number `n`.
 pub fn read_line(r: &mut impl BufRead, n: usize, what: &str) -> Result<Option<String>> {

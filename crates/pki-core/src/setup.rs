@@ -64,7 +64,11 @@ pub fn create_root(
     let cert = certs::build_root(req.cn, req.org, &signer, ctx.now, not_after)?;
     let lock = dir.lock(timeout)?;
     if !dir.has_settings() {
-        lock.write_settings(&settings::initial_text(req.name, req.org, req.trust_domain))?;
+        lock.write_settings(
+            &settings::initial_text(req.name, req.org, req.trust_domain),
+            ctx.actor,
+            &certs::rfc3339(ctx.now),
+        )?;
     }
     lock.create_ca(
         NewCa {
@@ -159,7 +163,11 @@ pub fn create_intermediate(
         &certs::rfc3339(ctx.now),
     )?;
     let text = dir.read_settings_text()?;
-    lock.write_settings(&settings::add_ca(&text, &req.name, Some(&parent.name), None)?)?;
+    lock.write_settings(
+        &settings::add_ca(&text, &req.name, Some(&parent.name), None)?,
+        ctx.actor,
+        &certs::rfc3339(ctx.now),
+    )?;
     drop(lock);
     Ca::load(dir, &req.name)
 }
@@ -167,4 +175,11 @@ pub fn create_intermediate(
 /// The organisation (O=) of a subject as [`Ca::subject`] spells it, if any.
 pub fn org_of(subject: &str) -> Option<String> {
     subject.split(", ").find_map(|p| p.strip_prefix("O=")).map(str::to_string)
+}
+
+/// Records `pki.toml` as it is now in the ledger (after a reviewed edit by hand), under the
+/// lock: `pki settings accept`. Returns its SHA-256.
+pub fn accept_settings(dir: &CaDir, timeout: Duration, ctx: &Context<'_>) -> Result<String> {
+    let lock = dir.lock(timeout)?;
+    lock.accept_settings(ctx.actor, &certs::rfc3339(ctx.now))
 }

@@ -24,6 +24,8 @@ use time::macros::datetime;
 const T0: OffsetDateTime = datetime!(2026-12-01 00:00:00 UTC);
 const DAY: Duration = Duration::from_secs(86400);
 const WAIT: Duration = Duration::from_secs(10);
+/// Ledger records of [`new_ca`]: settings-written, ca-created (root), ca-created, settings-written.
+const SETUP_RECORDS: u64 = 4;
 
 fn actor() -> Actor {
     Actor::named("api-test")
@@ -129,10 +131,12 @@ fn a_new_root_and_intermediate_load_back_with_their_facts() {
     assert_eq!(int.issuer_raw, root.subject_raw);
     assert_eq!(int.not_before, T0);
     assert_eq!(int.not_after, T0 + time::Duration::days(365));
-    // Two ca-created records, chained from the genesis hash.
+    // The settings pki wrote, two ca-created records, the settings naming the intermediate:
+    // chained from the genesis hash, the last one carrying the hash of pki.toml.
     let check = dir.verify_ledger().unwrap();
     assert!(check.intact);
-    assert_eq!(check.records, 2);
+    assert_eq!(check.records, SETUP_RECORDS);
+    assert_eq!(dir.settings_on_record().unwrap(), Some(true));
 }
 
 #[test]
@@ -224,7 +228,7 @@ fn a_malformed_dns_name_is_bad_name_with_the_flag_and_value() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(head(&dir), 2);
+    assert_eq!(head(&dir), SETUP_RECORDS);
 }
 
 #[test]
@@ -274,7 +278,7 @@ fn existing_output_files_are_refused_before_anything_is_signed() {
         .unwrap();
     assert_eq!(pki_error(&e), &PkiError::OutputExists { path: outdir.join("cert.pem") });
     assert_eq!(std::fs::read_to_string(outdir.join("cert.pem")).unwrap(), "mine");
-    assert_eq!(head(&dir), 2);
+    assert_eq!(head(&dir), SETUP_RECORDS);
 }
 
 #[test]
@@ -298,13 +302,13 @@ fn an_encrypted_ca_key_needs_the_right_passphrase() {
     let e =
         Issuing::open(&dir).unwrap().issue(&spec("e.test.internal"), &Out::Stdout, None, WAIT, &ctx(T0, &a, &wrong));
     assert_eq!(pki_error(&e.err().unwrap()), &PkiError::WrongPassphrase { key: key_path });
-    assert_eq!(head(&dir), 2, "refused issues commit nothing");
+    assert_eq!(head(&dir), SETUP_RECORDS, "refused issues commit nothing");
     let right = FixedPassphrase(Secret::new("correct horse".into()));
     Issuing::open(&dir)
         .unwrap()
         .issue(&spec("e.test.internal"), &Out::Stdout, None, WAIT, &ctx(T0, &a, &right))
         .unwrap();
-    assert_eq!(head(&dir), 3);
+    assert_eq!(head(&dir), SETUP_RECORDS + 1);
 }
 
 fn revoke(dir: &CaDir, serial: &str, reason: &'static str, now: OffsetDateTime) -> Result<revocation::Revoked> {
@@ -441,7 +445,7 @@ fn two_threads_issuing_at_once_get_distinct_serials_and_an_intact_ledger() {
     assert_eq!(serials.iter().collect::<HashSet<_>>().len(), 2 * EACH);
     let check = dir.verify_ledger().unwrap();
     assert!(check.intact, "{:?}", check.problem);
-    assert_eq!(check.records, 2 + 2 * EACH as u64);
+    assert_eq!(check.records, SETUP_RECORDS + 2 * EACH as u64);
     let mut inv = inventory_serials(&dir);
     let mut want = serials.clone();
     inv.sort();
@@ -467,7 +471,7 @@ fn a_reader_follows_commits_through_the_ledger_head_without_the_lock() {
         ("cert-issued", Some(i.serial.as_str()), now.hash)
     );
     assert_eq!(rec.prev, seen.hash, "the chain links the new record to the head the reader saw");
-    assert_eq!((seen.seq, now.seq), (2, rec.seq), "two ca-created records, then the issue");
+    assert_eq!((seen.seq, now.seq), (SETUP_RECORDS, rec.seq), "the set-up records, then the issue");
 }
 
 #[derive(Default)]

@@ -1,7 +1,6 @@
 //! The names of a request (flags, batch lines, CSRs) checked and normalised, and what a CSR or
 //! a public key brings with it.
 
-use std::io::Read;
 use std::net::IpAddr;
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -138,10 +137,7 @@ pub(super) fn read_csr(path: &str, given: Option<&[u8]>) -> Result<CsrContent> {
     if path == "-" {
         bail!("cannot read the CSR from standard input: the caller passes its bytes");
     }
-    let mut bytes = vec![];
-    std::fs::File::open(path)
-        .and_then(|f| f.take(1 << 20).read_to_end(&mut bytes))
-        .with_context(|| format!("cannot read CSR {path}"))?;
+    let bytes = crate::limits::read_file(path.as_ref(), crate::limits::MAX_OBJECT, &format!("CSR {path}"))?;
     parse_csr(&bytes, path)
 }
 

@@ -72,12 +72,7 @@ impl Issuing<'_> {
             ),
             Status::Valid => {}
         }
-        let stored = std::fs::read_to_string(dir.cert_path(&serial))
-            .context("the stored certificate is missing: run `pki reindex`")?;
-        let stored_der = ::pem::parse(&stored)
-            .map_err(|_| anyhow!("the stored certificate of {hex} is not PEM"))?
-            .contents()
-            .to_vec();
+        let stored_der = dir.read_cert_der(&serial)?.context("the stored certificate is missing: run `pki reindex`")?;
         if let Some(d) = &r.cert_der
             && sha256_hex(d) != sha256_hex(&stored_der)
         {

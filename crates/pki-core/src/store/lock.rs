@@ -166,8 +166,7 @@ impl Locked<'_> {
         let mut offset = 0u64;
         let prefix = format!("{serial:<32}\t");
         loop {
-            raw.clear();
-            let n = r.read_until(b'\n', &mut raw)?;
+            let n = crate::limits::next_line(&mut r, &mut raw, &|| p.display().to_string())?;
             if n == 0 {
                 return Ok(false);
             }
@@ -207,13 +206,16 @@ impl Locked<'_> {
         time: &str,
         datas: Vec<serde_json::Value>,
     ) -> Result<Vec<LedgerRecord>> {
-        let (mut seq, mut prev) = match self.dir.last_ledger_record()? {
-            Some((r, hash)) => (r.seq + 1, hash),
-            None => (1, GENESIS.to_string()),
+        let (mut seq, mut prev, mut settings) = match self.dir.last_ledger_record()? {
+            Some((r, hash)) => (r.seq + 1, hash, r.settings),
+            None => (1, GENESIS.to_string(), None),
         };
         let mut text = String::new();
         let mut recs = Vec::with_capacity(datas.len());
         for data in datas {
+            if event == SETTINGS_WRITTEN || event == SETTINGS_ACCEPTED {
+                settings = data["sha256"].as_str().map(str::to_string);
+            }
             let rec = LedgerRecord {
                 seq,
                 time: time.to_string(),
@@ -222,6 +224,7 @@ impl Locked<'_> {
                 ci: actor.ci.iter().cloned().collect(),
                 note: actor.note.clone(),
                 data,
+                settings: settings.clone(),
                 prev,
             };
             let line = serde_json::to_string(&rec)?;
@@ -237,9 +240,34 @@ impl Locked<'_> {
         Ok(recs)
     }
 
-    /// Writes the settings file (atomically).
-    pub fn write_settings(&self, text: &str) -> Result<()> {
-        self.dir.fs.write_atomic(&self.dir.path(SETTINGS), text.as_bytes(), 0o600)
+    /// Writes the settings file (atomically) and records its SHA-256 in the ledger, so that
+    /// an edit no pki command made shows in `pki audit` (`settings-unrecorded`).
+    pub fn write_settings(&self, text: &str, actor: &Actor, time: &str) -> Result<()> {
+        self.dir.fs.write_atomic(&self.dir.path(SETTINGS), text.as_bytes(), 0o600)?;
+        let rec = self.append_ledger(
+            SETTINGS_WRITTEN,
+            actor,
+            time,
+            serde_json::json!({"sha256": sha256_hex(text.as_bytes())}),
+        )?;
+        self.mark_applied(rec.seq)
+    }
+
+    /// Records `pki.toml` as it is now (an edit made by hand, reviewed): `pki settings accept`.
+    /// Returns its SHA-256.
+    pub fn accept_settings(&self, actor: &Actor, time: &str) -> Result<String> {
+        let p = self.dir.path(SETTINGS);
+        let text = self.dir.read_settings_text()?;
+        let hash = sha256_hex(text.as_bytes());
+        let previous = self.dir.last_ledger_record()?.and_then(|(r, _)| r.settings);
+        let rec = self.append_ledger(
+            SETTINGS_ACCEPTED,
+            actor,
+            time,
+            serde_json::json!({"sha256": hash, "previous": previous, "file": p.file_name().map(|n| n.to_string_lossy().into_owned())}),
+        )?;
+        self.mark_applied(rec.seq)?;
+        Ok(hash)
     }
 
     /// Creates a CA: staged, committed in the ledger, then moved into `cas/NAME`.

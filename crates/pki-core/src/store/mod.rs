@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -34,6 +34,10 @@ pub const SETTINGS: &str = "pki.toml";
 pub const LEDGER: &str = "ledger.jsonl";
 /// The inventory: one line per issued certificate.
 pub const INVENTORY: &str = "inventory.tsv";
+/// The ledger event of a settings file pki wrote.
+pub const SETTINGS_WRITTEN: &str = "settings-written";
+/// The ledger event of a settings file edited by hand and accepted (`pki settings accept`).
+pub const SETTINGS_ACCEPTED: &str = "settings-accepted";
 /// Recovery state: `applied SEQ`, the last change known complete (losing it costs a replay).
 const STATE: &str = ".state";
 const PENDING: &str = "pending";
@@ -369,6 +373,15 @@ impl CaDir {
         Ok(Some(LedgerHead { seq: rec.seq, hash: sha256_hex(line.as_bytes()) }))
     }
 
+    /// Whether `pki.toml` is the one the ledger last recorded: `Some(true)` yes, `Some(false)`
+    /// it was changed by something other than pki, `None` when the ledger has no record of
+    /// the settings yet (a directory made before settings were recorded).
+    pub fn settings_on_record(&self) -> Result<Option<bool>> {
+        let Some((rec, _)) = self.last_ledger_record()? else { return Ok(None) };
+        let Some(recorded) = rec.settings else { return Ok(None) };
+        Ok(Some(sha256_hex(self.read_settings_text()?.as_bytes()) == recorded))
+    }
+
     /// Whether a change was committed after ledger record `seq` (0: whether any was). Cheap:
     /// it reads the ledger's last line only.
     pub fn changed_since(&self, seq: u64) -> Result<bool> {
@@ -403,12 +416,14 @@ impl CaDir {
         let p = self.revoked_list_path(ca);
         let Some(file) = self.fs.open_if_exists(&p)? else { return Ok(()) };
         let mut r = BufReader::with_capacity(1 << 16, file);
-        let mut line = String::new();
+        let mut line = Vec::new();
         loop {
-            line.clear();
-            if r.read_line(&mut line)? == 0 {
+            if limits::next_line(&mut r, &mut line, &|| p.display().to_string())? == 0 {
                 break;
             }
+            let line = std::str::from_utf8(&line).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")
+            })?;
             if !line.ends_with('\n') || line.starts_with('#') {
                 continue;
             }
@@ -452,8 +467,7 @@ impl CaDir {
         let mut r = BufReader::with_capacity(1 << 16, file);
         let mut line = Vec::with_capacity(256);
         loop {
-            line.clear();
-            if r.read_until(b'\n', &mut line)? == 0 {
+            if limits::next_line(&mut r, &mut line, &|| p.display().to_string())? == 0 {
                 return Ok(None);
             }
             if line.starts_with(prefix.as_bytes()) && line.ends_with(b"\n") {
@@ -469,13 +483,15 @@ impl CaDir {
         let p = self.path(LEDGER);
         let Some(file) = self.fs.open_if_exists(&p)? else { return Ok(()) };
         let mut r = BufReader::with_capacity(1 << 16, file);
-        let mut line = String::new();
+        let mut line = Vec::new();
         let mut n = 0;
         loop {
-            line.clear();
-            if r.read_line(&mut line)? == 0 {
+            if limits::next_line(&mut r, &mut line, &|| format!("{} line {}", p.display(), n + 1))? == 0 {
                 break;
             }
+            let line = std::str::from_utf8(&line).map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "stream did not contain valid UTF-8")
+            })?;
             n += 1;
             if !line.ends_with('\n') {
                 break;
@@ -561,8 +577,12 @@ impl CaDir {
         let (mut filled, mut done, mut n) = (0usize, 0u64, 0u64);
         loop {
             if filled == buf.len() {
-                // One line longer than the buffer: grow it.
-                buf.resize(buf.len() * 2, 0);
+                // A line longer than the 1 MiB buffer is no inventory line: refuse, do not grow.
+                bail!(
+                    "{}: a line is longer than {}: refusing to read it (run `pki reindex`)",
+                    p.display(),
+                    limits::show(buf.len() as u64)
+                );
             }
             let got = file.read(&mut buf[filled..]).with_context(|| format!("cannot read {}", p.display()))?;
             if got == 0 {

@@ -96,6 +96,11 @@ pub struct LedgerRecord {
     pub note: Option<String>,
     /// The event's facts (serial, names, reason, ...).
     pub data: serde_json::Value,
+    /// SHA-256 (hex) of `pki.toml` as pki last wrote or accepted it, carried forward by every
+    /// record so the ledger's last line says which settings are on the record (absent in
+    /// records written before pki recorded settings).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<String>,
     /// SHA-256 (hex) of the previous line's bytes; 64 zeros for the first record.
     pub prev: String,
 }
