@@ -204,7 +204,13 @@ impl CaDir {
     pub fn ca_names(&self) -> Result<Vec<String>> {
         let dir = self.root.join(CAS);
         let mut names = Vec::new();
-        for (name, _) in self.fs.read_dir(&dir)? {
+        for (name, is_dir) in self.fs.read_dir(&dir)? {
+            if !is_dir
+                && let Some(st) = self.fs.lstat(&dir.join(&name))?
+                && rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+            {
+                return Err(root::link_refused(&dir.join(&name)));
+            }
             if !name.starts_with('.') && self.ca_exists(&name) {
                 names.push(name);
             }
@@ -288,15 +294,18 @@ impl CaDir {
         Ok(locked)
     }
 
-    /// Refuses changes while the directory, a directory in it, a key, or a file pki keeps its
-    /// state in is writable by group or others, a key is readable by them, or any of them
-    /// belongs to another user; the error gives the `chmod`/`chown` that fixes it. Reading
+    /// Refuses changes while anything in the directory is a symbolic link, or the directory,
+    /// a directory in it, a key, or a file pki keeps its state in is writable by group or
+    /// others, a key is readable by them, or any of them belongs to another user; the error gives the `chmod`/`chown` that fixes it. Reading
     /// commands do not call this (`pki audit` reports the same modes).
     pub fn refuse_loose(&self) -> Result<()> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
         let check = |p: &Path, st: &rustix::fs::Stat| -> Result<()> {
             let kind = rustix::fs::FileType::from_raw_mode(st.st_mode);
+            if kind == rustix::fs::FileType::Symlink {
+                return Err(root::link_refused(p));
+            }
             let mode = st.st_mode & 0o7777;
             if st.st_uid != me {
                 bail!(
@@ -314,7 +323,7 @@ impl CaDir {
                     p.display()
                 );
             }
-            if mode & 0o022 != 0 && kind != rustix::fs::FileType::Symlink {
+            if mode & 0o022 != 0 {
                 let what = if kind == rustix::fs::FileType::Directory { "directory" } else { "file" };
                 bail!(
                     "refusing to change the CA directory: the {what} {} has mode {mode:04o} (group/others may write it): run `chmod go-w {}`",

@@ -29,7 +29,7 @@ pub(crate) enum Access {
     ReadWrite,
 }
 
-fn link_refused(p: &Path) -> anyhow::Error {
+pub(crate) fn link_refused(p: &Path) -> anyhow::Error {
     anyhow!(
         "refusing to follow the symbolic link {}: a CA directory holds no links (remove it, or restore the real file from a backup)",
         p.display()
@@ -160,6 +160,12 @@ impl Root {
     /// link itself, never followed.
     pub(crate) fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
         let io = |e: anyhow::Error| std::io::Error::other(format!("{e:#}"));
+        // A link planted at the destination is refused, not silently replaced.
+        if let Some(st) = self.lstat(to).map_err(io)?
+            && rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink
+        {
+            return Err(io(link_refused(to)));
+        }
         let (fd1, n1) = self.parent_of(from).map_err(io)?;
         let (fd2, n2) = self.parent_of(to).map_err(io)?;
         let at1 = fd1.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
