@@ -57,6 +57,8 @@ impl Locked<'_> {
         // Pass 2: one inventory line per issuance whose certificate file is present.
         let tmp = temp_path(&self.dir.path(INVENTORY));
         let mut out = std::io::BufWriter::new(self.dir.fs.create_new_file(&tmp, 0o600)?);
+        // A refusal or failure below leaves no temp file behind.
+        let mut guard = TempFile { fs: &self.dir.fs, path: Some(tmp.clone()) };
         writeln!(out, "{INVENTORY_HEADER}")?;
         let mut seen: HashSet<[u8; 16]> = HashSet::new();
         let mut report = ReindexReport::default();
@@ -131,6 +133,7 @@ impl Locked<'_> {
         }
         let dest = self.dir.path(INVENTORY);
         self.dir.fs.rename(&tmp, &dest)?;
+        guard.path = None;
         self.dir.fs.fsync_dir(&self.dir.root)?;
         Ok(report)
     }
@@ -147,4 +150,18 @@ pub struct ReindexReport {
     pub mismatched: u64,
     /// Certificate files with no ledger record.
     pub orphans: u64,
+}
+
+/// Removes a temp file when dropped, unless it was moved into place (`path` taken).
+struct TempFile<'a> {
+    fs: &'a super::root::Root,
+    path: Option<std::path::PathBuf>,
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = &self.path {
+            let _ = self.fs.remove_file(p);
+        }
+    }
 }
