@@ -93,7 +93,9 @@ fn loose_modes_refuse_every_change_with_the_fix_and_reads_still_work() {
             assert!(e.contains("refusing to change the CA directory") && e.contains(&fix), "{cmd:?}: {e}");
         }
         assert_eq!(snapshot(&ca), before);
-        assert!(env.run(&["list"]).status.success(), "list works on a loose directory");
+        let list = env.run(&["list"]);
+        assert!(list.status.success(), "list works on a loose directory");
+        assert!(stderr(&list).contains("warning: refusing to change the CA directory"), "and says why changes fail");
         let audit = env.run(&["audit", "--json"]);
         assert_eq!(audit.status.code(), Some(1), "audit reports it");
         set(&p, old);

@@ -17,7 +17,7 @@ use pki_core::serial::Serial;
 use pki_core::store::{CaDir, sha256_hex, write_atomic};
 
 pub fn run(args: ExportArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
-    let dir = CaDir::open(&g.dir)?;
+    let dir = super::open_for_reading(g, ctx)?;
     if let Some(p12) = &args.p12 {
         return export_p12(&args, p12, &dir, ctx);
     }

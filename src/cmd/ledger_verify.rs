@@ -7,10 +7,9 @@ use anyhow::Result;
 use crate::cli::{GlobalArgs, LedgerVerifyArgs};
 use crate::ctx::Ctx;
 use crate::exit_codes::Exit;
-use pki_core::store::CaDir;
 
 pub fn run(args: LedgerVerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
-    let dir = CaDir::open(&g.dir)?;
+    let dir = super::open_for_reading(g, ctx)?;
     let check = dir.verify_ledger()?;
     if args.json {
         serde_json::to_writer_pretty(&mut ctx.out, &check)?;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, ListArgs, StatusFilter};
 use crate::ctx::Ctx;
 use crate::exit_codes::Exit;
-use pki_core::store::{CaDir, InventoryRecord, Status};
+use pki_core::store::{InventoryRecord, Status};
 
 #[derive(Serialize)]
 struct Row<'a> {
@@ -30,7 +30,7 @@ fn state(rec: &InventoryRecord, now: &str) -> &'static str {
 }
 
 pub fn run(args: ListArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
-    let dir = CaDir::open(&g.dir)?;
+    let dir = super::open_for_reading(g, ctx)?;
     let now = pki_core::certs::rfc3339(ctx.now);
     let want = args.status.map(|s| match s {
         StatusFilter::Valid => "valid",

@@ -51,6 +51,17 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
     }
 }
 
+/// Opens the directory for a command that only reads it, and says on stderr when changes to it
+/// are refused (a link, a loose mode, another user's file), so the reason is seen before cron's
+/// next change fails.
+pub fn open_for_reading(g: &GlobalArgs, ctx: &mut Ctx) -> Result<pki_core::store::CaDir> {
+    let dir = pki_core::store::CaDir::open(&g.dir)?;
+    if let Err(e) = dir.refuse_loose() {
+        ctx.say(format!("warning: {e:#}"));
+    }
+    Ok(dir)
+}
+
 /// The lock timeout from `--lock-timeout` / `PKI_LOCK_TIMEOUT`.
 pub fn lock_timeout(g: &GlobalArgs) -> Result<std::time::Duration> {
     Ok(pki_core::duration::parse("--lock-timeout", &g.lock_timeout)?)

@@ -11,10 +11,10 @@ use crate::exit_codes::Exit;
 use pki_core::duration::show;
 use pki_core::policy::{Profile, Subject};
 use pki_core::settings::Settings;
-use pki_core::store::{CaDir, SETTINGS};
+use pki_core::store::SETTINGS;
 
 pub fn run(args: ProfilesArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
-    let dir = CaDir::open(&g.dir)?;
+    let dir = super::open_for_reading(g, ctx)?;
     let file = dir.path(SETTINGS).display().to_string();
     let settings = Settings::parse(&dir.read_settings_text()?, &file)?;
     let names: Vec<String> = match &args.name {

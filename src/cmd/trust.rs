@@ -10,7 +10,7 @@ use crate::cli::{GlobalArgs, TrustAction, TrustArgs};
 use crate::ctx::Ctx;
 use crate::exit_codes::{Exit, PkiError};
 use pki_core::ca::Ca;
-use pki_core::store::{CaDir, sha256_hex, write_atomic};
+use pki_core::store::{sha256_hex, write_atomic};
 
 struct Store {
     dir: &'static str,
@@ -45,7 +45,7 @@ pub fn run(args: TrustArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         TrustAction::Install(o) => (true, o),
         TrustAction::Uninstall(o) => (false, o),
     };
-    let dir = CaDir::open(&g.dir)?;
+    let dir = super::open_for_reading(g, ctx)?;
     let roots: Vec<Ca> = dir
         .ca_names()?
         .iter()
