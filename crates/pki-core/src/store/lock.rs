@@ -146,8 +146,9 @@ impl Locked<'_> {
         use std::os::unix::fs::FileExt;
         let text = format!("applied {seq:<20}\n");
         let state = self.dir.path(STATE);
-        let file = self.dir.fs.open(&state, Access::Append(0o600))?;
-        file.set_len(0).and_then(|()| file.write_all_at(text.as_bytes(), 0)).context("cannot write .state")?;
+        // Fixed width: one in-place write, never a partly written number.
+        let file = self.dir.fs.open(&state, Access::Write(0o600))?;
+        file.write_all_at(text.as_bytes(), 0).context("cannot write .state")?;
         Ok(())
     }
 

@@ -26,6 +26,8 @@ pub(crate) enum Access {
     CreateNew(u32),
     /// Append, creating the file if missing.
     Append(u32),
+    /// Write in place, creating the file if missing (not truncated).
+    Write(u32),
     ReadWrite,
 }
 
@@ -111,6 +113,7 @@ impl Root {
             Access::Read => (OFlags::RDONLY, 0),
             Access::CreateNew(m) => (OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL, m),
             Access::Append(m) => (OFlags::WRONLY | OFlags::APPEND | OFlags::CREATE, m),
+            Access::Write(m) => (OFlags::WRONLY | OFlags::CREATE, m),
             Access::ReadWrite => (OFlags::RDWR, 0),
         };
         match rustix::fs::openat(at, name, flags | base, Mode::from_raw_mode(mode)) {
