@@ -59,7 +59,7 @@ impl Ctx {
 
     /// The values the core's operations take: the clock, the actor, the passphrase source.
     pub fn core(&self) -> pki_core::Context<'_> {
-        pki_core::Context { now: self.now, actor: &self.actor, pass: &self.pass }
+        pki_core::Context { now: self.now, actor: &self.actor, pass: &self.pass, rng: &pki_core::OsRandom }
     }
 
     /// A status line on stderr. Errors writing it are ignored: stderr closed is not our failure.

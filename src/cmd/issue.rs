@@ -232,7 +232,7 @@ fn run_batch(
     // Results are written in blocks, flushed after each group (a reader sees them per group).
     let raw_out = std::mem::replace(&mut ctx.out, Box::new(std::io::sink()));
     ctx.out = Box::new(std::io::BufWriter::with_capacity(1 << 16, raw_out));
-    let core = pki_core::Context { now: ctx.now, actor: &ctx.actor, pass: &ctx.pass };
+    let core = pki_core::Context { now: ctx.now, actor: &ctx.actor, pass: &ctx.pass, rng: &pki_core::OsRandom };
     let tally = issuing.issue_batch(requests, key_pass, timeout, &core, &mut JsonLines { out: &mut ctx.out })?;
     ctx.say(format!("batch: {} issued, {} refused", tally.issued, tally.refused));
     Ok(if tally.refused > 0 { Exit::Findings } else { Exit::Success })

@@ -16,7 +16,7 @@ use pki_core::issuance::{Issuing, Out, Spec};
 use pki_core::keys::KeyType;
 use pki_core::setup::{self, IntermediateRequest, RootRequest};
 use pki_core::store::CaDir;
-use pki_core::{Actor, Context, FixedPassphrase, NoPassphrase, PassphraseSource};
+use pki_core::{Actor, Context, FixedPassphrase, NoPassphrase, OsRandom, PassphraseSource};
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -26,7 +26,12 @@ fn main() -> Result<()> {
         Some(f) => Box::new(FixedPassphrase(pki_core::context::read_passphrase_file(f.as_ref())?)),
         None => Box::new(NoPassphrase),
     };
-    let ctx = Context { now: time::OffsetDateTime::now_utc().replace_nanosecond(0)?, actor: &actor, pass: &*pass };
+    let ctx = Context {
+        now: time::OffsetDateTime::now_utc().replace_nanosecond(0)?,
+        actor: &actor,
+        pass: &*pass,
+        rng: &OsRandom,
+    };
     let timeout = Duration::from_secs(10);
 
     let _scratch;

@@ -117,10 +117,11 @@ pub fn build_root(
     cn: &str,
     org: Option<&str>,
     key: &KeyPair,
+    serial: &Serial,
     now: OffsetDateTime,
     not_after: OffsetDateTime,
 ) -> Result<rcgen::Certificate> {
-    let mut p = base(&Serial::random()?, now, not_after);
+    let mut p = base(serial, now, not_after);
     p.distinguished_name = dn(cn, org);
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
@@ -230,8 +231,9 @@ pub fn build_intermediate(
     spec: &IntermediateSpec<'_>,
     key: &impl PublicKeyData,
     issuer: &Issuer<'_, KeyPair>,
+    serial: &Serial,
 ) -> Result<rcgen::Certificate> {
-    let mut p = base(&Serial::random()?, spec.not_before, spec.not_after);
+    let mut p = base(serial, spec.not_before, spec.not_after);
     p.distinguished_name = dn(spec.cn, spec.org);
     p.is_ca = IsCa::Ca(BasicConstraints::Constrained(spec.path_len));
     p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];

@@ -6,16 +6,16 @@
 //! [`audit`], [`inspect`]). The command line and the server call the same functions, so a
 //! policy check or a locked, atomic write exists once.
 //!
-//! The core prints nothing and never exits the process. It takes the clock, the actor and
-//! the passphrase source as values ([`Context`]) and returns errors whose root is a
+//! The core prints nothing and never exits the process. It takes the clock, the actor, the
+//! passphrase source and the randomness of serial numbers as values ([`Context`]) and returns errors whose root is a
 //! [`PkiError`] carrying the facts wherever a caller is expected to act on them.
 //!
 //! ```no_run
-//! use pki_core::{Actor, Context, NoPassphrase, store::CaDir, issuance::{Issuing, Spec, Out}};
+//! use pki_core::{Actor, Context, NoPassphrase, OsRandom, store::CaDir, issuance::{Issuing, Spec, Out}};
 //! # fn main() -> anyhow::Result<()> {
 //! let dir = CaDir::open("/srv/pki".as_ref())?;
 //! let actor = Actor::named("example");
-//! let ctx = Context { now: time::OffsetDateTime::now_utc(), actor: &actor, pass: &NoPassphrase };
+//! let ctx = Context { now: time::OffsetDateTime::now_utc(), actor: &actor, pass: &NoPassphrase, rng: &OsRandom };
 //! let spec = Spec { dns: vec!["api.internal".into()], out: Some("-".into()), ..Default::default() };
 //! let issued = Issuing::open(&dir)?.issue(&spec, &Out::Stdout, None, std::time::Duration::from_secs(10), &ctx)?;
 //! println!("{}", issued.issued.serial);
@@ -48,5 +48,5 @@ pub mod settings;
 pub mod setup;
 pub mod store;
 
-pub use context::{Actor, Context, FixedPassphrase, NoPassphrase, PassphraseSource, Secret};
+pub use context::{Actor, Context, FixedPassphrase, NoPassphrase, OsRandom, PassphraseSource, Random, Secret};
 pub use error::PkiError;

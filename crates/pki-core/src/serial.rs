@@ -12,9 +12,15 @@ impl Serial {
     /// the INTEGER is positive and needs no leading 0x00, which makes every serial exactly
     /// 16 bytes / 32 hex digits (fixed width in the inventory) with 127 bits of randomness.
     pub fn random() -> anyhow::Result<Serial> {
+        Serial::random_from(&crate::context::OsRandom)
+    }
+
+    /// A fresh serial from `rng` (a [`Context`](crate::Context)'s randomness), with the same
+    /// shape as [`Serial::random`].
+    pub fn random_from(rng: &dyn crate::context::Random) -> anyhow::Result<Serial> {
         let mut b = [0u8; 16];
         loop {
-            getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness from the OS: {e}"))?;
+            rng.fill(&mut b)?;
             b[0] &= 0x7f;
             if b[0] != 0 {
                 return Ok(Serial(b.to_vec()));

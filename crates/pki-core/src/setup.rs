@@ -11,6 +11,7 @@ use crate::certs::{self, Constraints, IntermediateSpec};
 use crate::context::{Context, Secret};
 use crate::error::PkiError;
 use crate::keys::{self, KeyType};
+use crate::serial::Serial;
 use crate::settings::{self, Settings};
 use crate::store::{CaDir, NewCa};
 
@@ -61,7 +62,8 @@ pub fn create_root(
     let key = keys::generate(req.key_type)?;
     let key_pem = keys::to_pem(&key.der, pass)?;
     let signer = key.pair;
-    let cert = certs::build_root(req.cn, req.org, &signer, ctx.now, not_after)?;
+    let serial = Serial::random_from(ctx.rng)?;
+    let cert = certs::build_root(req.cn, req.org, &signer, &serial, ctx.now, not_after)?;
     let lock = dir.lock(timeout)?;
     if !dir.has_settings() {
         lock.write_settings(
@@ -136,7 +138,7 @@ pub fn create_intermediate(
             ca_issuers_url: settings.ca.get(&parent.name).and_then(|c| c.ca_issuers_url.clone()),
         },
     };
-    let cert = certs::build_intermediate(&spec, &public, &issuer)?;
+    let cert = certs::build_intermediate(&spec, &public, &issuer, &Serial::random_from(ctx.rng)?)?;
     let lock = dir.lock(timeout)?;
     lock.create_ca(
         NewCa {

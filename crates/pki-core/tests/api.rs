@@ -17,7 +17,7 @@ use pki_core::revocation::{self, RevokeRequest};
 use pki_core::serial::Serial;
 use pki_core::setup::{self, IntermediateRequest, RootRequest};
 use pki_core::store::{CaDir, Locked, Status};
-use pki_core::{Actor, Context, FixedPassphrase, NoPassphrase, PassphraseSource, PkiError, Secret};
+use pki_core::{Actor, Context, FixedPassphrase, NoPassphrase, OsRandom, PassphraseSource, PkiError, Random, Secret};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -32,7 +32,7 @@ fn actor() -> Actor {
 }
 
 fn ctx<'a>(now: OffsetDateTime, actor: &'a Actor, pass: &'a dyn PassphraseSource) -> Context<'a> {
-    Context { now, actor, pass }
+    Context { now, actor, pass, rng: &OsRandom }
 }
 
 fn pki_error(e: &anyhow::Error) -> &PkiError {
@@ -598,4 +598,31 @@ fn inspection_is_data_matching_what_was_issued() {
     }
     let e = inspect::inspect(b"hello", "junk", T0).err().unwrap();
     assert_eq!(pki_error(&e), &PkiError::Unrecognized { what: "junk".into() });
+}
+
+/// Serial numbers come from the context's randomness: a counting source gives predictable
+/// serials (the first byte kept in 0x01..=0x7f), and a serial already used is drawn again.
+struct Counting(std::sync::atomic::AtomicU8);
+
+impl Random for Counting {
+    fn fill(&self, buf: &mut [u8]) -> Result<()> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        buf.fill(n);
+        Ok(())
+    }
+}
+
+#[test]
+fn serials_come_from_the_contexts_randomness() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = new_ca(&t.path().join("ca"), None);
+    let a = actor();
+    let rng = Counting(std::sync::atomic::AtomicU8::new(0x81));
+    let c = Context { now: T0, actor: &a, pass: &NoPassphrase, rng: &rng };
+    let one = Issuing::open(&dir).unwrap().issue(&spec("r1.test.internal"), &Out::Stdout, None, WAIT, &c).unwrap();
+    assert_eq!(one.issued.serial, format!("01{}", "81".repeat(15)));
+    // Reset the source: the same serial comes up, is found taken, and the next one is used.
+    rng.0.store(0x81, std::sync::atomic::Ordering::Relaxed);
+    let two = Issuing::open(&dir).unwrap().issue(&spec("r2.test.internal"), &Out::Stdout, None, WAIT, &c).unwrap();
+    assert_eq!(two.issued.serial, format!("02{}", "82".repeat(15)));
 }

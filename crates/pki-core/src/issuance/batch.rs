@@ -92,7 +92,7 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
     /// (one per core), each signing its share and writing each certificate to its place.
     fn start_signing(&mut self, issuing: &Issuing<'_>) -> Result<Signing<'s>> {
         let plans = std::mem::take(&mut self.plans);
-        let serials = plans.iter().map(|_| Serial::random()).collect::<Result<Vec<_>>>()?;
+        let serials = plans.iter().map(|_| Serial::random_from(self.ctx.rng)).collect::<Result<Vec<_>>>()?;
         let signers = plans.iter().map(|p| issuing.signer(&p.ca)).collect::<Result<Vec<_>>>()?;
         let group = self.lock.begin_batch(&serials)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);

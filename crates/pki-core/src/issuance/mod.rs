@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ca::{self, Ca};
 use crate::certs::{self, LeafSpec};
-use crate::context::{Context, Secret};
+use crate::context::{Context, Random, Secret};
 use crate::duration;
 use crate::error::PkiError;
 use crate::keys;
@@ -404,9 +404,9 @@ impl<'a> Issuing<'a> {
 
     /// Generates the key if needed and signs. Call with the lock held; commit with
     /// `Locked::commit_issue(record, ...)` afterwards.
-    pub fn sign(&self, plan: &Plan, lock: &Locked<'_>, key_pass: Option<&Secret>) -> Result<Issued> {
+    pub fn sign(&self, plan: &Plan, lock: &Locked<'_>, key_pass: Option<&Secret>, rng: &dyn Random) -> Result<Issued> {
         let serial = loop {
-            let s = Serial::random()?;
+            let s = Serial::random_from(rng)?;
             if lock.serial_is_free(&s)? {
                 break s;
             }

@@ -115,7 +115,7 @@ impl Issuing<'_> {
         key_pass: Option<&Secret>,
         ctx: &Context<'_>,
     ) -> Result<Requested> {
-        let mut issued = self.sign(plan, lock, key_pass)?;
+        let mut issued = self.sign(plan, lock, key_pass, ctx.rng)?;
         let record = issued.record.take().expect("sign returns the inventory record");
         // Stage the caller's files first, so a full disk or a read-only --out fails before the
         // commit; they are made durable together with the CA's staged copy of the certificate.
