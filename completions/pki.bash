@@ -1556,7 +1556,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__verify)
-            opts="-h --chain --root --at --purpose --dns --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --chain --root --at --purpose --dns --crl --no-revocation-check --json --dir --passphrase-file --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1579,6 +1579,10 @@ _pki() {
                     return 0
                     ;;
                 --dns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --crl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -219,10 +219,12 @@ complete -c pki -n "__fish_pki_using_subcommand verify" -l at -d 'Validate as of
 complete -c pki -n "__fish_pki_using_subcommand verify" -l purpose -d 'Required usage (default: server if the certificate allows it, else client)' -r -f -a "client\t''
 server\t''"
 complete -c pki -n "__fish_pki_using_subcommand verify" -l dns -d 'The DNS name (or IP address) the certificate must be valid for' -r
+complete -c pki -n "__fish_pki_using_subcommand verify" -l crl -d 'A CRL (PEM or DER) to check revocation against, besides the directory\'s (repeatable)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand verify" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand verify" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand verify" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand verify" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand verify" -l no-revocation-check -d 'Accept a certificate no CRL covers as valid (exit 0) instead of exit 6'
 complete -c pki -n "__fish_pki_using_subcommand verify" -l json -d 'Print the verdict as JSON'
 complete -c pki -n "__fish_pki_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l dir -d 'The CA directory' -r -F

@@ -17,6 +17,7 @@ EXIT STATUS:
   3  revoke: no certificate with that serial
   4  revoke: already revoked
   5  revoke: the certificate has expired
+  6  verify: valid, but no CRL of an issuer in its chain was at hand (revocation not checked)
 
 ENVIRONMENT:
   PKI_DIR              CA directory (same as --dir; default ./pki)
@@ -135,7 +136,7 @@ pub enum Command {
     Audit(AuditArgs),
     /// Validate a certificate against the directory's roots and current CRLs (rustls-webpki)
     #[command(
-        after_help = "EXAMPLES:\n  pki verify ./api/cert.pem --dns api.acme.internal\n  pki verify ./agent/fullchain.pem --purpose client --json\n  pki verify cert.pem --root other-root.pem --chain chain.pem --at 2027-01-01T00:00:00Z\n\nExit 0: valid; 1: not valid (revoked, expired, not yet valid, untrusted, name-constraint\nviolation, wrong purpose or name, stale CRL); 2: the check could not run."
+        after_help = "EXAMPLES:\n  pki verify ./api/cert.pem --dns api.acme.internal\n  pki verify ./agent/fullchain.pem --purpose client --json\n  pki verify cert.pem --root other-root.pem --chain chain.pem --at 2027-01-01T00:00:00Z\n  pki verify cert.pem --root other-root.pem --chain chain.pem --crl issuing.crl --crl root.crl\n  pki verify cert.pem --root other-root.pem --chain chain.pem --no-revocation-check\n\nRevocation is checked against the directory's CRLs and each --crl FILE. Exit 0: valid;\n1: not valid (revoked, expired, not yet valid, untrusted, name-constraint violation, wrong\npurpose or name, stale CRL); 2: the check could not run; 6: valid, but no CRL of an issuer in\nits chain was at hand, so revocation was not checked (--no-revocation-check accepts that)."
     )]
     Verify(VerifyArgs),
     /// Describe certificates, chains, CSRs, CRLs and keys (PEM or DER)
@@ -559,6 +560,12 @@ pub struct VerifyArgs {
     /// The DNS name (or IP address) the certificate must be valid for
     #[arg(long, value_name = "NAME")]
     pub dns: Option<String>,
+    /// A CRL (PEM or DER) to check revocation against, besides the directory's (repeatable)
+    #[arg(long, value_name = "FILE")]
+    pub crl: Vec<PathBuf>,
+    /// Accept a certificate no CRL covers as valid (exit 0) instead of exit 6
+    #[arg(long)]
+    pub no_revocation_check: bool,
     /// Print the verdict as JSON
     #[arg(long)]
     pub json: bool,

@@ -17,6 +17,9 @@ pub enum Exit {
     AlreadyRevoked = 4,
     /// `revoke`: the certificate has expired; it needs no revocation.
     Expired = 5,
+    /// `verify`: valid, but no CRL of its issuer was at hand (`--crl FILE`, or
+    /// `--no-revocation-check` to accept that).
+    Unchecked = 6,
 }
 
 impl From<Exit> for std::process::ExitCode {
@@ -49,6 +52,7 @@ mod tests {
         assert_eq!(Exit::NotFound as u8, 3);
         assert_eq!(Exit::AlreadyRevoked as u8, 4);
         assert_eq!(Exit::Expired as u8, 5);
+        assert_eq!(Exit::Unchecked as u8, 6);
         let e: anyhow::Error = PkiError::UnknownSerial { serial: "AB".into() }.into();
         assert_eq!(status_of(&e.context("revoking")), Exit::NotFound);
     }

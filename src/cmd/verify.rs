@@ -20,8 +20,8 @@ use pki_core::store::CaDir;
 #[derive(Debug, Serialize)]
 struct Verdict {
     valid: bool,
-    /// valid | revoked | expired | not_yet_valid | untrusted | name_constraint_violation |
-    /// wrong_purpose | wrong_name | stale_crl | invalid
+    /// valid | revocation_not_checked | revoked | expired | not_yet_valid | untrusted |
+    /// name_constraint_violation | wrong_purpose | wrong_name | stale_crl | invalid
     verdict: &'static str,
     message: String,
     serial: String,
@@ -33,6 +33,8 @@ struct Verdict {
     #[serde(skip_serializing_if = "Option::is_none")]
     revoked_at: Option<String>,
     crls_checked: usize,
+    /// Whether a CRL of every issuer in the chain was at hand.
+    revocation_checked: bool,
 }
 
 fn read_certs(arg: &str) -> Result<Vec<Vec<u8>>> {
@@ -53,6 +55,25 @@ fn read_certs(arg: &str) -> Result<Vec<Vec<u8>>> {
         Ok(certs)
     } else {
         X509Certificate::from_der(&bytes).map_err(|_| anyhow!("{arg}: not a certificate in PEM or DER form"))?;
+        Ok(vec![bytes])
+    }
+}
+
+/// CRLs from a file: PEM (one or more "X509 CRL" blocks) or DER.
+fn read_crls(path: &std::path::Path) -> Result<Vec<Vec<u8>>> {
+    let bytes = limits::read_file(path, limits::MAX_INSPECT, &path.display().to_string())?;
+    if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+        let blocks = ::pem::parse_many(&bytes)
+            .map_err(|e| anyhow!("{}: malformed PEM ({})", path.display(), pki_core::certs::pem_problem(&e)))?;
+        let crls: Vec<Vec<u8>> =
+            blocks.into_iter().filter(|b| b.tag() == "X509 CRL").map(|b| b.contents().to_vec()).collect();
+        if crls.is_empty() {
+            anyhow::bail!("{}: no X509 CRL in it", path.display());
+        }
+        Ok(crls)
+    } else {
+        x509_parser::revocation_list::CertificateRevocationList::from_der(&bytes)
+            .map_err(|_| anyhow!("{}: not a CRL in PEM or DER form", path.display()))?;
         Ok(vec![bytes])
     }
 }
@@ -90,7 +111,7 @@ pub fn run(args: VerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             return Err(dir.err().expect("checked").context("verify needs the CA directory or --root FILE"));
         }
     };
-    // Every current CRL of the directory.
+    // Every current CRL of the directory, and those given with --crl.
     let mut crl_ders = vec![];
     if let Ok(d) = &dir {
         for n in d.ca_names()? {
@@ -98,6 +119,9 @@ pub fn run(args: VerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
                 crl_ders.push(der);
             }
         }
+    }
+    for f in &args.crl {
+        crl_ders.extend(read_crls(f)?);
     }
     let crls: Vec<webpki::CertRevocationList<'_>> = crl_ders
         .iter()
@@ -124,7 +148,29 @@ pub fn run(args: VerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         reason: None,
         revoked_at: None,
         crls_checked: crl_refs.len(),
+        revocation_checked: false,
     };
+    // Revocation is checked only where a CRL of the right issuer is at hand: the leaf's issuer,
+    // and the issuer of every intermediate below a root.
+    let crl_issuers: Vec<Vec<u8>> = crl_ders
+        .iter()
+        .filter_map(|d| x509_parser::revocation_list::CertificateRevocationList::from_der(d).ok())
+        .map(|(_, c)| c.issuer().as_raw().to_vec())
+        .collect();
+    let root_subjects: Vec<Vec<u8>> = roots
+        .iter()
+        .filter_map(|r| X509Certificate::from_der(r).ok().map(|(_, c)| c.subject().as_raw().to_vec()))
+        .collect();
+    let mut to_cover = vec![x.issuer().as_raw().to_vec()];
+    for i in &intermediates {
+        if let Ok((_, c)) = X509Certificate::from_der(i)
+            && c.issuer().as_raw() != c.subject().as_raw()
+            && !root_subjects.contains(&c.subject().as_raw().to_vec())
+        {
+            to_cover.push(c.issuer().as_raw().to_vec());
+        }
+    }
+    v.revocation_checked = to_cover.iter().all(|i| crl_issuers.contains(i));
 
     let leaf_der = CertificateDer::from(leaf.as_slice());
     let inter: Vec<CertificateDer<'_>> = intermediates.iter().map(|d| CertificateDer::from(d.as_slice())).collect();
@@ -161,10 +207,18 @@ pub fn run(args: VerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         let sn = ServerName::try_from(name.as_str()).map_err(|_| anyhow!("invalid --dns '{name}'"))?;
         result = ee.verify_is_valid_for_subject_name(&sn);
     }
+    let valid_for =
+        format!("valid for {} use{}", v.purpose, args.dns.as_ref().map(|d| format!(" as {d}")).unwrap_or_default());
     let (verdict, message) = match &result {
+        Ok(()) if v.revocation_checked => ("valid", valid_for),
+        Ok(()) if args.no_revocation_check => {
+            ("valid", format!("{valid_for}; revocation not checked (--no-revocation-check)"))
+        }
         Ok(()) => (
-            "valid",
-            format!("valid for {} use{}", v.purpose, args.dns.as_ref().map(|d| format!(" as {d}")).unwrap_or_default()),
+            "revocation_not_checked",
+            format!(
+                "{valid_for} if not revoked: revocation not checked (no CRL of its issuer here): give --crl FILE, or --no-revocation-check"
+            ),
         ),
         Err(webpki::Error::CertRevoked) => {
             // Reason and date from the directory's revoked lists.
@@ -217,7 +271,11 @@ pub fn run(args: VerifyArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     } else {
         writeln!(ctx.out, "{}: {}", args.cert, v.message)?;
     }
-    Ok(if v.valid { Exit::Success } else { Exit::Findings })
+    Ok(match (v.valid, v.verdict) {
+        (true, "revocation_not_checked") => Exit::Unchecked,
+        (true, _) => Exit::Success,
+        (false, _) => Exit::Findings,
+    })
 }
 
 fn time_of(t: ASN1Time) -> ::time::OffsetDateTime {
