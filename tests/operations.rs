@@ -53,3 +53,59 @@ fn verify_never_calls_an_unchecked_certificate_valid() {
     let o = env.run(&["verify", "ok/cert.pem"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
 }
+
+fn at(env: &Env, now: &str, args: &[&str]) -> std::process::Output {
+    env.pki().env("PKI_NOW", now).args(args).output().unwrap()
+}
+
+/// With the default 24h server certificates, a plain `audit --expiring 48h` 26 hours later
+/// reports each one that expired without a successor; one renewed, and SPIFFE SVIDs (whose
+/// profile expects no renewal), are counted, not reported.
+#[test]
+fn audit_is_never_quiet_about_an_outage() {
+    let env = Env::new();
+    let t0 = "2026-06-01T00:00:00Z";
+    let o = at(
+        &env,
+        t0,
+        &["init", "--non-interactive", "--org", "Acme", "--trust-domain", "acme.internal", "--no-passphrase"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut serials = vec![];
+    for i in 0..8 {
+        let o = at(&env, t0, &["issue", "--dns", &format!("s{i}.acme.internal"), "--out", &format!("s{i}")]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        serials.push(String::from_utf8(o.stdout).unwrap().trim().to_string());
+    }
+    let o = at(
+        &env,
+        t0,
+        &["issue", "--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/ci-1", "--out", "-"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // One server certificate is replaced by a new one for the same name, 20 hours in.
+    let o = at(&env, "2026-06-01T20:00:00Z", &["issue", "--dns", "s0.acme.internal", "--out", "s0b"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // 12 hours in nothing is due yet.
+    let o = at(&env, "2026-06-01T12:00:00Z", &["audit", "--expiring", "48h", "--fail-on", "critical"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    let o = at(&env, "2026-06-02T02:00:00Z", &["audit", "--expiring", "48h", "--json", "--fail-on", "critical"]);
+    assert_eq!(o.status.code(), Some(1));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut expired: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "cert-expired" && f["severity"] == "critical")
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect();
+    expired.sort();
+    let mut want = serials[1..].to_vec();
+    want.sort();
+    assert_eq!(expired, want, "{r:#}");
+    assert_eq!(r["summary"]["short_lived_expired"], 2, "the renewed one and the SVID: {r:#}");
+    // The human summary says so too.
+    let o = at(&env, "2026-06-02T02:00:00Z", &["audit", "--expiring", "48h"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("cert-expired") && text.contains("2 expired"), "{text}");
+}

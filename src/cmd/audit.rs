@@ -120,11 +120,11 @@ fn summary_line(r: &Report) -> String {
             pki_core::audit::MAX_LISTED_PER_CODE
         );
     }
-    if s.short_lived_expiring > 0 {
+    if s.short_lived_expiring + s.short_lived_expired > 0 {
         let _ = write!(
             line,
-            " | {} short-lived certificate(s) expiring within {} not listed (--include-short-lived lists them)",
-            s.short_lived_expiring, r.window
+            " | short-lived certificates renewed or not expected to be, not listed (--include-short-lived lists them): {} expiring within {}, {} expired",
+            s.short_lived_expiring, r.window, s.short_lived_expired
         );
     }
     line
@@ -169,8 +169,13 @@ pub fn prometheus_text(r: &Report, now: i64) -> String {
     );
     metric(
         "pki_short_lived_expiring",
-        "Short-lived certificates expiring within the window (expected; not findings).",
+        "Short-lived certificates expiring within the window, renewed or not expected to be (not findings).",
         vec![(String::new(), s.short_lived_expiring as i64)],
+    );
+    metric(
+        "pki_short_lived_expired",
+        "Short-lived certificates expired in the last 30 days, renewed or not expected to be (not findings).",
+        vec![(String::new(), s.short_lived_expired as i64)],
     );
     let mut counts = vec![];
     let mut earliest = vec![];

@@ -159,9 +159,13 @@ pub struct Summary {
     pub revoked: u64,
     /// Renewed by a successor.
     pub superseded: u64,
-    /// Valid certificates whose whole lifetime is no longer than the window, expiring within it
-    /// (or expired in the last 30 days): expected to expire, so counted and not listed.
+    /// Valid certificates whose whole lifetime is no longer than the window, expiring within it,
+    /// that were renewed (a later certificate for the same names is valid) or whose profile
+    /// expects no renewal: expected to expire, so counted and not listed. One without a
+    /// successor where renewal is expected is a finding (an outage in the making).
     pub short_lived_expiring: u64,
+    /// The same, already expired (in the last 30 days).
+    pub short_lived_expired: u64,
     /// CAs in the directory.
     pub cas: usize,
     /// CRLs published.
@@ -436,6 +440,16 @@ impl Audit<'_> {
     }
 
     fn scan_inventory(&mut self, profiles: &[Profile], have_settings: bool, progress: Progress<'_>) -> Result<()> {
+        // Short-lived certificates near or past their end wait here for a successor: a later
+        // line (the inventory is appended in issue order) with the same names, not revoked and
+        // still valid. Names are hashed only while something waits.
+        let mut waiting: HashMap<u64, Vec<(Finding, bool)>> = HashMap::new();
+        let hash = |sans: &str| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            sans.hash(&mut h);
+            h.finish()
+        };
         let now_s = rfc3339(self.now);
         let horizon = self.now + self.opts.window;
         let horizon_s = rfc3339(horizon);
@@ -460,6 +474,16 @@ impl Audit<'_> {
                 };
                 if self.opts.ca.as_deref().is_some_and(|c| c != v.ca) {
                     return Ok(());
+                }
+                if !waiting.is_empty() && v.status != Status::Revoked && v.not_after > now_s.as_str() {
+                    for (f, expired) in waiting.remove(&hash(v.sans)).unwrap_or_default() {
+                        drop(f);
+                        if expired {
+                            self.summary.short_lived_expired += 1;
+                        } else {
+                            self.summary.short_lived_expiring += 1;
+                        }
+                    }
                 }
                 self.summary.certificates += 1;
                 let gi = self.group(v.ca, v.profile);
@@ -507,10 +531,26 @@ impl Audit<'_> {
                 let listed = !short || self.opts.include_short_lived;
                 let left = na - now_unix;
                 if expired || v.not_after <= horizon_s.as_str() {
-                    if !listed {
-                        self.summary.short_lived_expiring += 1;
-                    } else {
+                    let renewal_expected = match v.profile {
+                        Some(p) => profiles.iter().find(|x| x.name == p).is_none_or(|x| x.expect_renewal),
+                        None => true,
+                    };
+                    // A short-lived certificate is due for renewal in the last third of its life
+                    // (as ACME clients renew); before that its end is no news.
+                    let due = expired || left <= lifetime.as_secs() as i64 / 3;
+                    if listed {
                         self.push(self.expiry_finding(&v, left));
+                    } else if renewal_expected && due {
+                        let mut f = self.expiry_finding(&v, left);
+                        f.message = format!(
+                            "{} (short-lived, and no certificate for the same names was issued after it)",
+                            f.message
+                        );
+                        waiting.entry(hash(v.sans)).or_default().push((f, expired));
+                    } else if expired {
+                        self.summary.short_lived_expired += 1;
+                    } else {
+                        self.summary.short_lived_expiring += 1;
                     }
                 }
                 if expired || !listed || !have_settings {
@@ -535,7 +575,11 @@ impl Audit<'_> {
                 Ok(())
             },
             |done, total| progress("scanning the inventory", done, total),
-        )
+        )?;
+        for (f, _) in waiting.into_values().flatten() {
+            self.push(f);
+        }
+        Ok(())
     }
 
     fn expiry_finding(&self, v: &InventoryView<'_>, left: i64) -> Finding {

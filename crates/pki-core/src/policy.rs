@@ -43,6 +43,10 @@ pub struct ProfileSpec {
     pub allow_wildcards: bool,
     /// A subject template.
     pub subject: Option<String>,
+    /// Whether a certificate of this profile is expected to be renewed before it expires
+    /// (default: yes, except for SPIFFE profiles, whose SVIDs are usually one-shot). The audit
+    /// reports an expiring or expired short-lived certificate with no successor only then.
+    pub expect_renewal: Option<bool>,
 }
 
 /// Key algorithms a profile can allow; generated keys are p256 or ed25519, CSRs may bring any.
@@ -68,6 +72,8 @@ pub struct Profile {
     pub ext_key_usage: Vec<String>,
     /// Whether issued certificates are X.509-SVIDs.
     pub spiffe: bool,
+    /// Whether its certificates are expected to be renewed before they expire.
+    pub expect_renewal: bool,
     /// URI patterns a request's URIs must match.
     pub allowed_uris: Vec<String>,
     /// DNS patterns a request's names must match.
@@ -210,6 +216,7 @@ impl ProfileSpec {
             },
             ext_key_usage: if ekus.is_empty() { vec!["serverAuth".into(), "clientAuth".into()] } else { ekus },
             spiffe: self.spiffe,
+            expect_renewal: self.expect_renewal.unwrap_or(!self.spiffe),
             allowed_uris: self.allowed_uris.clone(),
             allowed_dns: self.allowed_dns.iter().map(|d| d.to_ascii_lowercase()).collect(),
             allowed_ips: self.allowed_ips.clone(),
