@@ -182,7 +182,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --lock-timeout --note --help --version init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex settings ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex settings ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -193,6 +193,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -212,7 +216,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__audit)
-            opts="-q -h --expiring --ca --deep --include-short-lived --fail-on --quiet --json --prometheus --dir --passphrase-file --lock-timeout --note --help"
+            opts="-q -h --expiring --ca --deep --include-short-lived --fail-on --quiet --json --prometheus --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -242,6 +246,10 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -258,7 +266,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__completions)
-            opts="-h --dir --passphrase-file --lock-timeout --note --help bash elvish fish powershell zsh"
+            opts="-h --dir --passphrase-file --passphrase-dir --lock-timeout --note --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -269,6 +277,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -288,7 +300,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__create__subcmd__intermediate)
-            opts="-h --cn --org --parent --key-type --ttl --path-len --permit-dns --permit-ip --exclude-dns --exclude-ip --permit-uri-host-dangerous --new-passphrase-file --no-passphrase --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --cn --org --parent --key-type --ttl --path-len --permit-dns --permit-ip --exclude-dns --exclude-ip --permit-uri-host-dangerous --new-passphrase-file --no-passphrase --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -350,6 +362,10 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -366,7 +382,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__export)
-            opts="-h --cert --key --key-passphrase-file --p12 --name --root --chain --trust-bundle --format --out --force --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --cert --key --key-passphrase-file --p12 --name --root --chain --trust-bundle --format --out --force --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -412,6 +428,10 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -428,7 +448,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__gen__subcmd__crl)
-            opts="-h --ca --all --next-update --if-older-than --out --der --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --ca --all --next-update --if-older-than --out --der --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -455,6 +475,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -810,7 +834,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__init)
-            opts="-h --non-interactive --org --trust-domain --key-type --root-cn --intermediate --root-ttl --intermediate-ttl --new-passphrase-file --no-passphrase --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --non-interactive --org --trust-domain --key-type --root-cn --intermediate --root-ttl --intermediate-ttl --new-passphrase-file --no-passphrase --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -856,6 +880,10 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -872,7 +900,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__init__subcmd__root)
-            opts="-h --cn --org --name --key-type --ttl --no-passphrase --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --cn --org --name --key-type --ttl --no-passphrase --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -906,6 +934,10 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -922,7 +954,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__inspect)
-            opts="-h --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -933,6 +965,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -952,7 +988,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__issue)
-            opts="-p -h --profile --ca --cn --dns --ip --uri --spiffe-id --ttl --clip-ttl --key-type --csr --batch --out --force --key-passphrase-file --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-p -h --profile --ca --cn --dns --ip --uri --spiffe-id --ttl --clip-ttl --key-type --csr --batch --out --force --key-passphrase-file --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1022,6 +1058,10 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1038,7 +1078,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__ledger__subcmd__verify)
-            opts="-h --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1049,6 +1089,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1068,7 +1112,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__list)
-            opts="-h --ca --status --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --ca --status --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1090,6 +1134,10 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1106,7 +1154,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__man)
-            opts="-h --out-dir --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --out-dir --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1121,6 +1169,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1140,7 +1192,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__profiles)
-            opts="-h --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1151,6 +1203,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1170,7 +1226,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__reindex)
-            opts="-h --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1181,6 +1237,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1200,7 +1260,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__renew)
-            opts="-h --cert --rekey --key-type --csr --ttl --clip-ttl --out --force --key-passphrase-file --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --cert --rekey --key-type --csr --ttl --clip-ttl --out --force --key-passphrase-file --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1238,6 +1298,10 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1254,7 +1318,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__revoke)
-            opts="-h --cert --reason --at --ca --no-crl --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --cert --reason --at --ca --no-crl --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1284,6 +1348,10 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --lock-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1300,7 +1368,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__settings)
-            opts="-h --dir --passphrase-file --lock-timeout --note --help accept help"
+            opts="-h --dir --passphrase-file --passphrase-dir --lock-timeout --note --help accept help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1311,6 +1379,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1330,7 +1402,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__settings__subcmd__accept)
-            opts="-h --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1341,6 +1413,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1402,7 +1478,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__trust)
-            opts="-h --dir --passphrase-file --lock-timeout --note --help install uninstall help"
+            opts="-h --dir --passphrase-file --passphrase-dir --lock-timeout --note --help install uninstall help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1413,6 +1489,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1488,7 +1568,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__trust__subcmd__install)
-            opts="-h --dry-run --ca --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --dry-run --ca --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1503,6 +1583,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1522,7 +1606,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__trust__subcmd__uninstall)
-            opts="-h --dry-run --ca --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --dry-run --ca --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1537,6 +1621,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1556,7 +1644,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__verify)
-            opts="-h --chain --root --at --purpose --dns --crl --no-revocation-check --json --dir --passphrase-file --lock-timeout --note --help"
+            opts="-h --chain --root --at --purpose --dns --crl --no-revocation-check --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1591,6 +1679,10 @@ _pki() {
                     return 0
                     ;;
                 --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_pki_global_optspecs
-    string join \n dir= passphrase-file= lock-timeout= note= h/help V/version
+    string join \n dir= passphrase-file= passphrase-dir= lock-timeout= note= h/help V/version
 end
 
 function __fish_pki_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c pki -n "__fish_pki_needs_command" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_needs_command" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_needs_command" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_needs_command" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_needs_command" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -61,6 +62,7 @@ complete -c pki -n "__fish_pki_using_subcommand init" -l intermediate-ttl -d 'Li
 complete -c pki -n "__fish_pki_using_subcommand init" -l new-passphrase-file -d 'File holding the passphrase for the issuing CA\'s key (default: the root\'s passphrase)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand init" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand init" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand init" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand init" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand init" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand init" -l non-interactive -d 'Do not ask questions; take every answer from flags and defaults'
@@ -74,6 +76,7 @@ ed25519\t''"
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l ttl -d 'Lifetime of the root certificate' -r
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l no-passphrase -d 'Store the key unencrypted (only for throw-away directories)'
@@ -93,6 +96,7 @@ complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l permit-u
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l new-passphrase-file -d 'File holding the passphrase for the new CA\'s key (else asked on the terminal)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l no-passphrase -d 'Store the new key unencrypted (only for throw-away directories)'
@@ -112,6 +116,7 @@ complete -c pki -n "__fish_pki_using_subcommand issue" -l out -d 'Write cert.pem
 complete -c pki -n "__fish_pki_using_subcommand issue" -l key-passphrase-file -d 'Encrypt the generated key.pem with the passphrase in FILE' -r -F
 complete -c pki -n "__fish_pki_using_subcommand issue" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand issue" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand issue" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand issue" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l clip-ttl -d 'Shorten a lifetime above the profile\'s max_ttl or the CA\'s end instead of refusing it'
@@ -126,6 +131,7 @@ complete -c pki -n "__fish_pki_using_subcommand renew" -l out -d 'Write the new 
 complete -c pki -n "__fish_pki_using_subcommand renew" -l key-passphrase-file -d 'Encrypt a --rekey key.pem with the passphrase in FILE' -r -F
 complete -c pki -n "__fish_pki_using_subcommand renew" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand renew" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand renew" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand renew" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand renew" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand renew" -l rekey -d 'Generate a new key instead of certifying the same public key again'
@@ -144,6 +150,7 @@ spiffe\t''"
 complete -c pki -n "__fish_pki_using_subcommand export" -l out -d 'Where to write (default: standard output; - too)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand export" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand export" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand export" -l root -d 'Export the root CA certificate'
@@ -152,6 +159,7 @@ complete -c pki -n "__fish_pki_using_subcommand export" -l force -d 'Overwrite a
 complete -c pki -n "__fish_pki_using_subcommand export" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subcommand_from install uninstall help" -s h -l help -d 'Print help'
@@ -161,6 +169,7 @@ complete -c pki -n "__fish_pki_using_subcommand trust; and not __fish_seen_subco
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l ca -d 'The root CA to install (default: the only root)' -r
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from install" -l dry-run -d 'Print what would be done, change nothing'
@@ -168,6 +177,7 @@ complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcomman
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l ca -d 'The root CA to install (default: the only root)' -r
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand trust; and __fish_seen_subcommand_from uninstall" -l dry-run -d 'Print what would be done, change nothing'
@@ -181,6 +191,7 @@ complete -c pki -n "__fish_pki_using_subcommand revoke" -l at -d 'When the key w
 complete -c pki -n "__fish_pki_using_subcommand revoke" -l ca -d 'Only if the certificate was issued by this CA' -r
 complete -c pki -n "__fish_pki_using_subcommand revoke" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand revoke" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand revoke" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand revoke" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand revoke" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand revoke" -l no-crl -d 'Do not regenerate the CRL now (for bulk revocations; run `pki gen-crl` after)'
@@ -192,6 +203,7 @@ complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l if-older-than -d 'On
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l out -d 'Also write the CRL to FILE (- for standard output)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l all -d 'Every CA of the directory'
@@ -206,6 +218,7 @@ critical\t''"
 complete -c pki -n "__fish_pki_using_subcommand audit" -l prometheus -d 'Also write gauges to FILE in node_exporter\'s textfile format (atomic rename)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand audit" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand audit" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand audit" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand audit" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand audit" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand audit" -l deep -d 'Also check the ledger\'s hash chain and read every stored certificate (hash, signature, orphans)'
@@ -222,6 +235,7 @@ complete -c pki -n "__fish_pki_using_subcommand verify" -l dns -d 'The DNS name 
 complete -c pki -n "__fish_pki_using_subcommand verify" -l crl -d 'A CRL (PEM or DER) to check revocation against, besides the directory\'s (repeatable)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand verify" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand verify" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand verify" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand verify" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand verify" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand verify" -l no-revocation-check -d 'Accept a certificate no CRL covers as valid (exit 0) instead of exit 6'
@@ -229,12 +243,14 @@ complete -c pki -n "__fish_pki_using_subcommand verify" -l json -d 'Print the ve
 complete -c pki -n "__fish_pki_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand inspect" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand inspect" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand inspect" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand profiles" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand profiles" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand profiles" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand profiles" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand profiles" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand profiles" -l json -d 'Print the result as JSON'
@@ -246,17 +262,20 @@ revoked\t''
 superseded\t''"
 complete -c pki -n "__fish_pki_using_subcommand list" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand list" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand list" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand list" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand list" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand list" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand list" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand reindex" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand reindex" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand reindex" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand reindex" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand reindex" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand reindex" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand settings; and not __fish_seen_subcommand_from accept help" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand settings; and not __fish_seen_subcommand_from accept help" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand settings; and not __fish_seen_subcommand_from accept help" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand settings; and not __fish_seen_subcommand_from accept help" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand settings; and not __fish_seen_subcommand_from accept help" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand settings; and not __fish_seen_subcommand_from accept help" -s h -l help -d 'Print help'
@@ -264,6 +283,7 @@ complete -c pki -n "__fish_pki_using_subcommand settings; and not __fish_seen_su
 complete -c pki -n "__fish_pki_using_subcommand settings; and not __fish_seen_subcommand_from accept help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pki -n "__fish_pki_using_subcommand settings; and __fish_seen_subcommand_from accept" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand settings; and __fish_seen_subcommand_from accept" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand settings; and __fish_seen_subcommand_from accept" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand settings; and __fish_seen_subcommand_from accept" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand settings; and __fish_seen_subcommand_from accept" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand settings; and __fish_seen_subcommand_from accept" -l json -d 'Print the result as JSON'
@@ -272,18 +292,21 @@ complete -c pki -n "__fish_pki_using_subcommand settings; and __fish_seen_subcom
 complete -c pki -n "__fish_pki_using_subcommand settings; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand ledger-verify" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand completions" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand completions" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand completions" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand completions" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand completions" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand man" -l out-dir -d 'Directory to write pki.1 and one page per command into' -r -F
 complete -c pki -n "__fish_pki_using_subcommand man" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand man" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand man" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand man" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand man" -s h -l help -d 'Print help'

@@ -22,6 +22,7 @@ EXIT STATUS:
 ENVIRONMENT:
   PKI_DIR              CA directory (same as --dir; default ./pki)
   PKI_PASSPHRASE_FILE  file holding the passphrase of the CA key to unlock
+  PKI_PASSPHRASE_DIR   directory of per-CA passphrase files (NAME.pass), tried first
   PKI_PASSPHRASE       the passphrase itself (prefer a file: env can leak to child processes)
   PKI_NEW_PASSPHRASE_FILE  passphrase for a CA key being created while another is unlocked
   PKI_ACTOR            who is acting, recorded in the ledger (default user@host)
@@ -64,6 +65,10 @@ pub struct GlobalArgs {
     /// File holding the passphrase of the CA key to unlock (first line; never pass it in argv)
     #[arg(help_heading = "Global options", long, global = true, env = "PKI_PASSPHRASE_FILE", value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+
+    /// Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)
+    #[arg(help_heading = "Global options", long, global = true, env = "PKI_PASSPHRASE_DIR", value_name = "DIR")]
+    pub passphrase_dir: Option<PathBuf>,
 
     /// How long to wait for another pki process holding the directory lock
     #[arg(

@@ -28,7 +28,11 @@ pub struct Ctx {
 impl Ctx {
     /// The context of a real run: system clock (or `PKI_NOW`, for fixture scripts), real
     /// streams, passphrases from flags, environment or terminal.
-    pub fn from_env(passphrase_file: Option<PathBuf>, note: Option<String>) -> Result<Ctx> {
+    pub fn from_env(
+        passphrase_file: Option<PathBuf>,
+        passphrase_dir: Option<PathBuf>,
+        note: Option<String>,
+    ) -> Result<Ctx> {
         // PKI_NOW (fixture scripts, tests) exists only in test builds (pki_core::hooks).
         let now = match pki_core::hooks::fixed_now() {
             Some(v) => OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339).map_err(|_| {
@@ -47,6 +51,7 @@ impl Ctx {
             pass: Passphrases {
                 given: None,
                 file: passphrase_file,
+                dir: passphrase_dir,
                 env_value: std::env::var("PKI_PASSPHRASE").ok().map(Zeroizing::new),
                 tty: interactive,
             },
@@ -105,6 +110,9 @@ pub struct Passphrases {
     /// Already known to this process (e.g. asked once by `pki init`), used before any source.
     pub given: Option<Secret>,
     pub file: Option<PathBuf>,
+    /// `--passphrase-dir` / `PKI_PASSPHRASE_DIR`: `NAME.pass` for CA NAME (systemd's
+    /// `$CREDENTIALS_DIRECTORY` works as is).
+    pub dir: Option<PathBuf>,
     pub env_value: Option<Zeroizing<String>>,
     pub tty: bool,
 }
@@ -181,11 +189,19 @@ fn nonempty(s: Secret, source: &str) -> Result<Secret> {
 
 impl PassphraseSource for Passphrases {
     /// A passphrase given to this process comes first; then the key's own file from `pki.toml`;
-    /// then the general sources.
-    fn passphrase(&self, what: &str, configured: Option<&Path>) -> Result<Secret> {
-        match configured {
-            Some(f) if self.given.is_none() => read_passphrase_file(f),
-            _ => self.unlock(what),
+    /// then `NAME.pass` in `--passphrase-dir` (one file per CA); then the general sources.
+    fn passphrase(&self, ca: &str, what: &str, configured: Option<&Path>) -> Result<Secret> {
+        if self.given.is_none() {
+            if let Some(f) = configured {
+                return read_passphrase_file(f);
+            }
+            if let Some(d) = &self.dir {
+                let f = d.join(format!("{ca}.pass"));
+                if f.exists() {
+                    return read_passphrase_file(&f);
+                }
+            }
         }
+        self.unlock(what)
     }
 }

@@ -81,7 +81,11 @@ fn without_os_error_numbers(msg: &str) -> String {
 }
 
 fn run(cli: cli::Cli) -> anyhow::Result<exit_codes::Exit> {
-    let mut ctx = ctx::Ctx::from_env(cli.global.passphrase_file.clone(), cli.global.note.clone())?;
+    let mut ctx = ctx::Ctx::from_env(
+        cli.global.passphrase_file.clone(),
+        cli.global.passphrase_dir.clone(),
+        cli.global.note.clone(),
+    )?;
     cmd::dispatch(cli, &mut ctx)
 }
 

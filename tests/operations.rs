@@ -109,3 +109,38 @@ fn audit_is_never_quiet_about_an_outage() {
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("cert-expired") && text.contains("2 expired"), "{text}");
 }
+
+/// `gen-crl --all` with only the issuing CA's passphrase at hand (`PKI_PASSPHRASE_FILE`, as
+/// the CI guide exports it): the root's CRL is skipped while it is not due, and is an error
+/// naming the root once it is; a per-CA passphrase directory unlocks each CA with its own.
+#[test]
+fn gen_crl_all_with_per_ca_passphrases() {
+    let env = Env::new();
+    let t0 = "2026-06-01T00:00:00Z";
+    assert!(at(&env, t0, INIT_ARGS).status.success());
+    let run = |now: &str, extra: &[(&str, &str)]| {
+        let mut c = env.pki();
+        c.env("PKI_NOW", now).env("PKI_PASSPHRASE_FILE", env.path("int.pass"));
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        c.args(["gen-crl", "--all", "--if-older-than", "12h"]).output().unwrap()
+    };
+    let o = run("2026-06-01T13:00:00Z", &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("CRL of 'root' is not due: skipped"), "{}", stderr(&o));
+    let o = run("2026-06-20T00:00:00Z", &[]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("CRL of 'issuing': number") && e.contains("the due CRL of 'root' could not be published"),
+        "{e}"
+    );
+    // One file per CA.
+    std::fs::create_dir(env.path("pp")).unwrap();
+    std::fs::copy(env.path("root.pass"), env.path("pp/root.pass")).unwrap();
+    std::fs::copy(env.path("int.pass"), env.path("pp/issuing.pass")).unwrap();
+    let o = run("2026-06-20T00:00:00Z", &[("PKI_PASSPHRASE_DIR", env.path("pp").to_str().unwrap())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("CRL of 'root': number 2"), "{}", stderr(&o));
+}

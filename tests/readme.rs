@@ -80,3 +80,80 @@ fn readme_guides_run_as_written() {
     assert!(out.contains("hello ") && out.contains("CN=billing.acme.internal"), "mTLS greeting missing:\n{out}");
     assert!(out.contains("certificate revoked"), "{out}");
 }
+
+/// The README's cron lines, as written, on a directory `pki init` made with two passphrases,
+/// only the issuing CA's present on the host (the root's kept offline): 13 hours later they
+/// publish the issuing CRL, skip the root's (not due), run the audit and exit 0; 20 days later
+/// the root's CRL is due and unpublishable, gen-crl says so and fails (exit 2), and the audit
+/// still runs.
+#[test]
+fn readme_cron_lines_run_under_faketime_with_the_root_passphrase_absent() {
+    if !have("faketime") {
+        assert!(std::env::var_os("CI").is_none(), "faketime is required in CI (.ci/run installs it)");
+        eprintln!("SKIPPED: faketime is not installed");
+        return;
+    }
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let block = readme.split("```cron\n").nth(1).expect("the cron block").split("```").next().unwrap();
+    // The commands of the schedule lines (the five time fields dropped), with the textfile path
+    // and the passphrase directory moved into the sandbox.
+    let commands: Vec<String> = block
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit() || c == '*'))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(5)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace("/var/lib/node_exporter/textfile", "textfile")
+        })
+        .collect();
+    assert_eq!(commands.len(), 2, "{block}");
+    assert!(commands[0].contains("gen-crl") && commands[0].contains("; pki audit"), "{}", commands[0]);
+    let tmp = tempfile::tempdir().unwrap();
+    let w = tmp.path();
+    std::fs::write(w.join("root.pass"), "cron root passphrase\n").unwrap();
+    std::fs::create_dir(w.join("passphrases")).unwrap();
+    std::fs::write(w.join("passphrases/issuing.pass"), "cron issuing passphrase\n").unwrap();
+    std::fs::create_dir(w.join("textfile")).unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_pki")).parent().unwrap().display().to_string();
+    let sh = |cmd: &str, offset: &str| {
+        Command::new("faketime")
+            .args(["-f", offset, "sh", "-c", cmd])
+            .current_dir(w)
+            .env_clear()
+            .env("PATH", format!("{bin_dir}:/usr/bin:/bin"))
+            .env("PKI_DIR", w.join("srv-pki"))
+            .env("PKI_PASSPHRASE_DIR", w.join("passphrases"))
+            .env("PKI_ACTOR", "cron@test")
+            .output()
+            .unwrap()
+    };
+    let init = sh(
+        "pki init --non-interactive --org Acme --trust-domain acme.internal --passphrase-file root.pass --new-passphrase-file passphrases/issuing.pass",
+        "+0",
+    );
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let first = sh(&commands[0], "+13h");
+    let err = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "+13h: {err}\n{}", String::from_utf8_lossy(&first.stdout));
+    assert!(err.contains("CRL of 'issuing'") && err.contains("CRL of 'root' is not due: skipped"), "{err}");
+    let prom = std::fs::read_to_string(w.join("textfile/pki.prom")).unwrap();
+    assert!(prom.contains("pki_audit_timestamp_seconds"), "the audit ran");
+    assert!(sh(&commands[1], "+13h").status.success());
+    // 20 days on: the 30-day root CRL is past half its life, and its key cannot be unlocked.
+    std::fs::remove_file(w.join("textfile/pki.prom")).unwrap();
+    let later = sh(&commands[0], "+20d");
+    let err = String::from_utf8_lossy(&later.stderr);
+    // The line's status is the audit's; gen-crl's failure is on stderr, which cron mails.
+    assert!(err.contains("CRL of 'root' is due and was not published"), "{err}");
+    assert!(err.contains("pki: error: the due CRL of 'root' could not be published"), "{err}");
+    assert!(err.contains("CRL of 'issuing': number"), "the issuing CRL was still published: {err}");
+    assert!(w.join("textfile/pki.prom").exists(), "the audit ran although gen-crl failed");
+    let alone = sh("pki gen-crl --all --if-older-than 12h", "+20d");
+    assert_eq!(alone.status.code(), Some(2), "{}", String::from_utf8_lossy(&alone.stderr));
+    // With the root's passphrase where the cron line looks for it, everything is published.
+    std::fs::copy(w.join("root.pass"), w.join("passphrases/root.pass")).unwrap();
+    let o = sh("pki gen-crl --all --if-older-than 12h", "+20d");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -31,6 +31,7 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         }]
     };
     let mut done = vec![];
+    let mut failed: Vec<String> = vec![];
     for name in names {
         let ca = Ca::load(&dir, &name)?;
         let lifetime = match next_flag {
@@ -58,7 +59,22 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             continue;
         }
         let pf = settings.ca.get(&name).and_then(|c| c.passphrase_file.clone());
-        let issuer = ca.unlock(&dir, &ctx.core(), pf.as_deref())?;
+        let issuer = match ca.unlock(&dir, &ctx.core(), pf.as_deref()) {
+            Ok(i) => i,
+            // With --all, a CA whose key cannot be unlocked here (its passphrase is kept
+            // elsewhere, e.g. an offline root) does not stop the others; it is an error only
+            // when its CRL is due.
+            Err(e) if args.all => {
+                if crl::is_due(&dir, &name, ctx.now)? {
+                    ctx.say(format!("CRL of '{name}' is due and was not published: {e:#}"));
+                    failed.push(name.clone());
+                } else {
+                    ctx.say(format!("CRL of '{name}' is not due: skipped (its key could not be unlocked here: {e:#})"));
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let lock = dir.lock(timeout)?;
         let (summary, der, pem_text) = crl::generate(&dir, &lock, &ca, &issuer, lifetime, &ctx.core())?;
         drop(lock);
@@ -87,6 +103,14 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     if args.json {
         serde_json::to_writer_pretty(&mut ctx.out, &done)?;
         writeln!(ctx.out)?;
+    }
+    if !failed.is_empty() {
+        anyhow::bail!(
+            "the due CRL of {} could not be published (see above): give its passphrase (--passphrase-dir DIR with {}.pass, or passphrase_file in [ca.{}] of pki.toml)",
+            failed.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "),
+            failed[0],
+            failed[0]
+        );
     }
     Ok(Exit::Success)
 }

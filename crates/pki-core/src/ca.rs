@@ -218,7 +218,8 @@ impl Ca {
         let key_path = dir.ca_key_path(&self.name);
         let pem_text = dir.read_ca_key_pem(&self.name)?;
         let what = format!("CA '{}' ({})", self.name, key_path.display());
-        let key = keys::load_signing_key(&pem_text, &key_path, || ctx.pass.passphrase(&what, passphrase_file))?;
+        let key =
+            keys::load_signing_key(&pem_text, &key_path, || ctx.pass.passphrase(&self.name, &what, passphrase_file))?;
         let der = rustls_pki_types::CertificateDer::from(self.der.clone());
         Issuer::from_ca_cert_der(&der, key).map_err(|e| anyhow!("CA '{}': unusable certificate ({e})", self.name))
     }

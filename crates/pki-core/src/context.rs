@@ -16,9 +16,10 @@ pub type Secret = Zeroizing<String>;
 /// Where the passphrase of an existing key comes from. Implementations never put a passphrase
 /// in argv, a log line or an error message.
 pub trait PassphraseSource: Send + Sync {
-    /// The passphrase for `what` (e.g. "CA 'issuing'"). `configured` is the key's own
-    /// passphrase file from `pki.toml`, if the directory names one.
-    fn passphrase(&self, what: &str, configured: Option<&Path>) -> Result<Secret>;
+    /// The passphrase of CA `ca`'s key; `what` names it in messages (e.g. "CA 'issuing'
+    /// (…/key.pem)"). `configured` is the key's own passphrase file from `pki.toml`, if the
+    /// directory names one.
+    fn passphrase(&self, ca: &str, what: &str, configured: Option<&Path>) -> Result<Secret>;
 }
 
 /// A source with no passphrase: unlocking an encrypted key fails with
@@ -27,7 +28,7 @@ pub trait PassphraseSource: Send + Sync {
 pub struct NoPassphrase;
 
 impl PassphraseSource for NoPassphrase {
-    fn passphrase(&self, what: &str, configured: Option<&Path>) -> Result<Secret> {
+    fn passphrase(&self, _ca: &str, what: &str, configured: Option<&Path>) -> Result<Secret> {
         match configured {
             Some(f) => read_passphrase_file(f),
             None => Err(crate::PkiError::NoPassphrase { what: what.to_string() }.into()),
@@ -39,7 +40,7 @@ impl PassphraseSource for NoPassphrase {
 pub struct FixedPassphrase(pub Secret);
 
 impl PassphraseSource for FixedPassphrase {
-    fn passphrase(&self, _what: &str, _configured: Option<&Path>) -> Result<Secret> {
+    fn passphrase(&self, _ca: &str, _what: &str, _configured: Option<&Path>) -> Result<Secret> {
         Ok(self.0.clone())
     }
 }

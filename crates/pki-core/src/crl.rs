@@ -290,6 +290,16 @@ pub fn fresh_age(dir: &CaDir, ca: &str, now: OffsetDateTime, min_age: Duration) 
     Ok((age < min_age.as_secs() as i64 && !expires_soon && !behind).then_some(age))
 }
 
+/// Whether the CA's CRL is due: there is none, it misses a revocation, or it is past half of
+/// its life (its nextUpdate nearer than half the span from thisUpdate), as `audit` judges.
+pub fn is_due(dir: &CaDir, ca: &str, now: OffsetDateTime) -> Result<bool> {
+    let Some((this, next)) = current_times(dir, ca)? else { return Ok(true) };
+    if is_behind(dir, ca, now)? == Some(true) {
+        return Ok(true);
+    }
+    Ok(next.is_some_and(|n| (n - now).whole_seconds() <= (n - this).whole_seconds() / 2))
+}
+
 /// Whether the published CRL misses a revocation (or a reason change) that the directory has:
 /// a CRL "behind the inventory". None when the CA has no CRL yet.
 pub fn is_behind(dir: &CaDir, ca: &str, now: OffsetDateTime) -> Result<Option<bool>> {
