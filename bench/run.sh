@@ -12,7 +12,8 @@
 #   P2  the same at an inventory of 1,000,000 (synthetic records; an index.txt of that size)
 #   P3  gen-crl with 100,000 revoked: pki vs `openssl ca -gencrl`
 #   P4  audit --expiring 48h over 1,000,000 records: pki vs awk over an index.txt of that size
-#   P5  issue --batch of 10,000 requests vs the raw in-process rate (examples/raw_issue.rs)
+#   P5  issue --batch of 10,000 requests vs the raw in-process rate (examples/raw_issue.rs), and the
+#       same batch with each certificate written into a directory of its own vs the batch to stdout
 #   S   start-up: `pki --version` vs `openssl version`; `pki inspect` vs `openssl x509 -text`
 # Peers come from the distribution's packages (installed when missing and running as root).
 set -euo pipefail
@@ -186,12 +187,21 @@ has_easyrsa=0; [ -x /usr/share/easy-rsa/easyrsa ] && has_easyrsa=1
 python3 -c "
 for i in range($BATCH): print('{\"profile\":\"agent\",\"spiffe_id\":\"spiffe://acme.internal/agent/%d\"}' % i)
 " > batch.jsonl
+for ((r = 0; r < ROUNDS; r++)); do
+  python3 -c "
+for i in range($BATCH): print('{\"profile\":\"agent\",\"spiffe_id\":\"spiffe://acme.internal/agent/%d\",\"out\":\"out-$r/%d\"}' % (i, i))
+" > "batchdir-$r.jsonl"
+done
 # A new directory each round, all removed at the end (deleting between rounds would slow the
 # next round, as above).
 for ((r = 0; r < ROUNDS; r++)); do
   setup_pki "pki-batch-$r" plain
   settle
   record "P5-pki" "$(measure 1 "\"$PKI\" --dir pki-batch-$r issue --batch batch.jsonl >/dev/null 2>&1")"
+  # The same requests, each into a directory of its own (five files per certificate).
+  setup_pki "pki-batchdir-$r" plain
+  settle
+  record "P5-dir-pki" "$(measure 1 "\"$PKI\" --dir pki-batchdir-$r issue --batch batchdir-$r.jsonl >/dev/null 2>&1")"
   raw=$("$RAW" "$BATCH" | sed -E 's/.* = ([0-9]+) per second.*/\1/')
   T[P5-raw]+="$raw "
   # The same on every core (the batch signs on every core): one raw process per core at once.
@@ -290,6 +300,9 @@ p5=$(med P5-pki); raw=$(med P5-raw)
 rate=$(echo "scale=0; $BATCH * 1000 / $p5" | bc)
 printf '| P5 batch of %s | %s certs/s | raw in-process, 1 thread | %s certs/s | %s | %s |\n' "$BATCH" "$rate" "$raw" "$(ratio "$rate" "$raw")" "$(mib P5-pki)"
 echo "P5 per round (ms): ${T[P5-pki]}" >&2
+dir_rate=$(echo "scale=0; $BATCH * 1000 / $(med P5-dir-pki)" | bc)
+printf '| P5 batch of %s, each into a directory | %s certs/s | the same batch to stdout | %s certs/s | %s | %s |\n' "$BATCH" "$dir_rate" "$rate" "$(ratio "$dir_rate" "$rate")" "$(mib P5-dir-pki)"
+echo "P5 into directories per round (ms): ${T[P5-dir-pki]}" >&2
 raw_all=$(med P5-raw-all)
 printf '| P5 batch of %s | %s certs/s | raw in-process, %s processes | %s certs/s | %s | %s |\n' "$BATCH" "$rate" "$(nproc)" "$raw_all" "$(ratio "$rate" "$raw_all")" "$(mib P5-pki)"
 row "start-up: --version" S-version-pki S-version-openssl "openssl version"

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use super::output::{StagedFiles, stage_for_batch};
 use super::{Files, Issued, Issuing, Out, Plan, Spec};
 use crate::context::{Context, Secret};
 use crate::serial::Serial;
-use crate::store::{BATCH_GROUP, BatchGroup, InventoryRecord, Locked};
+use crate::store::{BATCH_GROUP, BatchGroup, InventoryRecord, Locked, SyncSet};
 
 /// One request of a batch: its line number and the request, or why it could not be read.
 pub type BatchLine = (usize, Result<Spec>);
@@ -42,17 +43,29 @@ enum Queued {
     Planned(usize, usize),
 }
 
+/// One signed certificate of a group, with its caller's files staged when it goes to a
+/// directory.
+type Signed = Result<(Issued, Option<StagedFiles>)>;
+
+/// A signed certificate's staged files, to move into place after the commit.
+type ToPlace = (super::outfiles::Staged, Files);
+
+/// A committed certificate of a group: its files in place, or why they could not be.
+type Done = Result<(Issued, Option<Files>)>;
+
 /// A group being signed on worker threads: its list is on disk, its files are being written.
 struct Signing<'s> {
-    workers: Vec<ScopedJoinHandle<'s, Vec<Result<Issued>>>>,
+    workers: Vec<ScopedJoinHandle<'s, Vec<Signed>>>,
+    outs: Vec<Out>,
     group: BatchGroup,
     queue: Vec<Queued>,
 }
 
 /// A signed group whose commit runs on its own thread: the commit mostly waits for the disk.
 struct Committing<'s> {
-    handle: ScopedJoinHandle<'s, (Vec<Result<Issued>>, Result<()>)>,
+    handle: ScopedJoinHandle<'s, (Vec<Done>, Result<()>)>,
     queue: Vec<Queued>,
+    outs: Vec<Out>,
 }
 
 struct Pipeline<'s, 'l, 'c> {
@@ -61,6 +74,10 @@ struct Pipeline<'s, 'l, 'c> {
     key_pass: Option<&'l Secret>,
     ctx: &'c Context<'c>,
     plans: Vec<Plan>,
+    outs: Vec<Out>,
+    /// The `--out` directories of the groups in flight: a second line for one of them waits
+    /// for the first to be committed (so it is refused as existing, as one by one).
+    dirs: std::collections::HashSet<std::path::PathBuf>,
     queue: Vec<Queued>,
     signing: Option<Signing<'s>>,
     committing: Option<Committing<'s>>,
@@ -83,7 +100,8 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
             }
             self.finish(sink)?;
             let queue = std::mem::take(&mut self.queue);
-            self.report(sink, queue, &[], &Ok(()))?;
+            self.report(sink, queue, &[], &[], &Ok(()))?;
+            self.dirs.clear();
         }
         sink.flush()
     }
@@ -92,13 +110,14 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
     /// (one per core), each signing its share and writing each certificate to its place.
     fn start_signing(&mut self, issuing: &Issuing<'_>) -> Result<Signing<'s>> {
         let plans = std::mem::take(&mut self.plans);
+        let outs = std::mem::take(&mut self.outs);
         let serials = plans.iter().map(|_| Serial::random_from(self.ctx.rng)).collect::<Result<Vec<_>>>()?;
         let signers = plans.iter().map(|p| issuing.signer(&p.ca)).collect::<Result<Vec<_>>>()?;
         let group = self.lock.begin_batch(&serials)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
         let per = if plans.len() < 2 * threads { plans.len() } else { plans.len().div_ceil(threads) };
         let (lock, key_pass) = (self.lock, self.key_pass);
-        let mut work = plans.into_iter().zip(serials).zip(signers);
+        let mut work = plans.into_iter().zip(serials).zip(signers).zip(outs.clone());
         let mut workers = vec![];
         loop {
             let share: Vec<_> = work.by_ref().take(per).collect();
@@ -108,21 +127,31 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
             workers.push(self.scope.spawn(move || {
                 share
                     .into_iter()
-                    .map(|((plan, serial), signer)| {
+                    .map(|(((plan, serial), signer), out)| {
                         let issued = Issuing::sign_with(&signer, &plan, serial.clone(), key_pass)?;
                         lock.write_batch_cert(&serial, &issued.cert_pem)?;
-                        Ok(issued)
+                        let staged = match &out {
+                            Out::Dir(d) => match stage_for_batch(d, &issued) {
+                                Ok(s) => Some(s),
+                                Err(e) => {
+                                    lock.discard_batch_cert(&serial);
+                                    return Err(e);
+                                }
+                            },
+                            Out::Stdout => None,
+                        };
+                        Ok((issued, staged))
                     })
                     .collect()
             }));
         }
-        Ok(Signing { workers, group, queue: std::mem::take(&mut self.queue) })
+        Ok(Signing { workers, outs, group, queue: std::mem::take(&mut self.queue) })
     }
 
     /// Waits for a group's signing, then for the commit before it (reporting its results), and
     /// starts this group's commit.
     fn commit(&mut self, s: Signing<'s>, sink: &mut dyn BatchSink) -> Result<()> {
-        let mut signed: Vec<Result<Issued>> = Vec::with_capacity(BATCH_GROUP);
+        let mut signed: Vec<Signed> = Vec::with_capacity(BATCH_GROUP);
         for w in s.workers {
             signed.extend(w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
         }
@@ -130,23 +159,73 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
         let (lock, actor, time, group) =
             (self.lock, self.ctx.actor.clone(), crate::certs::rfc3339(self.ctx.now), s.group);
         let handle = self.scope.spawn(move || {
-            let items: Vec<(&InventoryRecord, &str, &str)> = signed
-                .iter()
-                .filter_map(|s| s.as_ref().ok())
-                .filter_map(|i| Some((i.record.as_ref()?, i.cert_pem.as_str(), i.sha256.as_str())))
+            // The callers' staged files are made durable with the group (one sync for all).
+            let mut durable = SyncSet::default();
+            let mut parents: Vec<std::path::PathBuf> = vec![];
+            let signed: Vec<Result<(Issued, Option<ToPlace>)>> = signed
+                .into_iter()
+                .map(|r| {
+                    r.map(|(i, st)| {
+                        let st = st.map(|s| {
+                            durable.extend(s.durable);
+                            if let Some(p) = s.parent
+                                && !parents.contains(&p)
+                            {
+                                parents.push(p);
+                            }
+                            (s.staged, s.files)
+                        });
+                        (i, st)
+                    })
+                })
                 .collect();
-            let res = lock.commit_batch(group, &items, &actor, &time);
-            (signed, res)
+            let staged_dirs = parents.iter().try_for_each(|p| durable.add_dir_outside(p));
+            if let Err(e) = staged_dirs.and_then(|()| durable.sync_by_filesystem()) {
+                let _ = lock.abandon_batch(group);
+                let done = signed.into_iter().map(|r| r.map(|(i, _)| (i, None))).collect();
+                return (done, Err(e));
+            }
+            let res = {
+                let items: Vec<(&InventoryRecord, &str, &str)> = signed
+                    .iter()
+                    .filter_map(|s| s.as_ref().ok())
+                    .filter_map(|(i, _)| Some((i.record.as_ref()?, i.cert_pem.as_str(), i.sha256.as_str())))
+                    .collect();
+                lock.commit_batch(group, &items, &actor, &time)
+            };
+            // Committed: the callers' files go into place, their directories synced once.
+            let mut placed = SyncSet::default();
+            let done: Vec<Done> = signed
+                .into_iter()
+                .map(|r| match r {
+                    Err(e) => Err(e),
+                    Ok((issued, st)) => match st {
+                        None => Ok((issued, None)),
+                        Some(_) if res.is_err() => Ok((issued, None)),
+                        Some((mut staged, files)) => match staged.publish(&mut placed) {
+                            Ok(()) => Ok((issued, Some(files))),
+                            Err(e) => Err(e.context(format!(
+                                "certificate {} was issued and recorded, but its files could not be written",
+                                issued.serial
+                            ))),
+                        },
+                    },
+                })
+                .collect();
+            let res = res
+                .and_then(|()| parents.iter().try_for_each(|p| placed.add_dir_outside(p)))
+                .and_then(|()| placed.sync_by_filesystem());
+            (done, res)
         });
-        self.committing = Some(Committing { handle, queue: s.queue });
+        self.committing = Some(Committing { handle, queue: s.queue, outs: s.outs });
         Ok(())
     }
 
     /// Waits for the group being committed, if any, and reports its results.
     fn finish(&mut self, sink: &mut dyn BatchSink) -> Result<()> {
         if let Some(c) = self.committing.take() {
-            let (signed, res) = c.handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            self.report(sink, c.queue, &signed, &res)?;
+            let (done, res) = c.handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            self.report(sink, c.queue, &done, &c.outs, &res)?;
         }
         Ok(())
     }
@@ -155,7 +234,8 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
         &mut self,
         sink: &mut dyn BatchSink,
         queue: Vec<Queued>,
-        signed: &[Result<Issued>],
+        done: &[Done],
+        outs: &[Out],
         res: &Result<()>,
     ) -> Result<()> {
         for q in queue {
@@ -164,10 +244,10 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
                     self.tally.refused += 1;
                     sink.refused(line, &msg)?;
                 }
-                Queued::Planned(line, k) => match (&signed[k], res) {
-                    (Ok(issued), Ok(())) => {
+                Queued::Planned(line, k) => match (&done[k], res) {
+                    (Ok((issued, files)), Ok(())) => {
                         self.tally.issued += 1;
-                        sink.issued(line, issued, None, &Out::Stdout)?;
+                        sink.issued(line, issued, files.as_ref(), &outs[k])?;
                     }
                     (Err(e), _) | (Ok(_), Err(e)) => {
                         self.tally.refused += 1;
@@ -203,6 +283,8 @@ impl Issuing<'_> {
                 key_pass,
                 ctx,
                 plans: Vec::with_capacity(BATCH_GROUP),
+                outs: Vec::with_capacity(BATCH_GROUP),
+                dirs: Default::default(),
                 queue: vec![],
                 signing: None,
                 committing: None,
@@ -215,24 +297,37 @@ impl Issuing<'_> {
                     out.check(spec.force)?;
                     let plan = self.plan(&spec, ctx.now)?;
                     self.unlock(&plan.ca, ctx)?;
-                    Ok((plan, out))
+                    Ok((plan, out, spec.force))
                 });
-                let (plan, out) = match planned {
+                let (plan, out, force) = match planned {
                     Ok(x) => x,
                     Err(e) => {
                         p.queue.push(Queued::Refused(n, format!("{e:#}")));
                         continue;
                     }
                 };
-                if matches!(out, Out::Stdout) && plan.renews.is_none() {
+                if plan.renews.is_none() {
+                    // Files in a directory go with the group; a directory already in flight
+                    // waits for its group's commit (and is then refused as existing).
+                    if let Out::Dir(d) = &out
+                        && !p.dirs.insert(d.clone())
+                    {
+                        p.flush(self, sink, true)?;
+                        p.dirs.insert(d.clone());
+                        if let Err(e) = out.check(force) {
+                            p.queue.push(Queued::Refused(n, format!("{e:#}")));
+                            continue;
+                        }
+                    }
                     p.queue.push(Queued::Planned(n, p.plans.len()));
                     p.plans.push(plan);
+                    p.outs.push(out);
                     if p.plans.len() >= BATCH_GROUP {
                         p.flush(self, sink, false)?;
                     }
                     continue;
                 }
-                // Files in a directory: committed on their own, after everything before them.
+                // A renewal: committed on its own, after everything before it.
                 p.flush(self, sink, true)?;
                 match self.commit_plan(&plan, &lock, &out, key_pass, ctx) {
                     Ok(r) => {

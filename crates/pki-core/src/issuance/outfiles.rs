@@ -13,12 +13,17 @@ use crate::store::{SyncSet, temp_path, write_new_file_outside};
 #[derive(Default)]
 pub(super) struct Staged {
     files: Vec<(PathBuf, PathBuf)>,
+    /// A whole new directory staged beside its place: (temp directory, destination).
+    dir: Option<(PathBuf, PathBuf)>,
 }
 
 /// Refuses existing targets unless `force`, before anything is generated or written.
 pub(super) fn check_targets(dir: &Path, names: &[&str], force: bool) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        anyhow::bail!("--out {} exists and is not a directory", dir.display());
+    match std::fs::metadata(dir) {
+        // No directory, no files in it (one stat, not six: a batch checks every line).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Ok(m) if !m.is_dir() => anyhow::bail!("--out {} exists and is not a directory", dir.display()),
+        _ => {}
     }
     if !force {
         for n in names {
@@ -32,9 +37,34 @@ pub(super) fn check_targets(dir: &Path, names: &[&str], force: bool) -> Result<(
 }
 
 impl Staged {
+    /// Stages files for a directory that does not exist yet as one temp directory beside it,
+    /// moved into place with one rename (a batch writes thousands). The caller makes the
+    /// parent directory durable (once for all the directories staged in it: a sync by file
+    /// system covers their contents). Returns the files' final paths, or `None` when `dir`
+    /// exists (then stage file by file).
+    pub fn stage_new_dir(&mut self, dir: &Path, files: &[(&str, &[u8], u32)]) -> Result<Option<Vec<PathBuf>>> {
+        if std::fs::symlink_metadata(dir).is_ok() {
+            return Ok(None);
+        }
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)
+                .with_context(|| format!("cannot create --out directory {}", parent.display()))?;
+        }
+        let tmp = temp_path(dir);
+        fs::DirBuilder::new().mode(0o755).create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        self.dir = Some((tmp.clone(), dir.to_path_buf()));
+        for (name, bytes, mode) in files {
+            write_new_file_outside(&tmp.join(name), bytes, *mode)?;
+        }
+        Ok(Some(files.iter().map(|(n, _, _)| dir.join(n)).collect()))
+    }
+
     /// Writes a temp file beside `dir/name`; `durable` gets it, to be synced before the commit.
     pub fn stage(&mut self, dir: &Path, name: &str, bytes: &[u8], mode: u32, durable: &mut SyncSet) -> Result<PathBuf> {
-        if !dir.exists() {
+        if !dir.is_dir() {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o755)
@@ -50,6 +80,12 @@ impl Staged {
 
     /// Moves every staged file into place; `durable` gets their directories, to be synced.
     pub fn publish(&mut self, durable: &mut SyncSet) -> Result<()> {
+        if let Some((tmp, dest)) = self.dir.take()
+            && let Err(e) = fs::rename(&tmp, &dest)
+        {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(e).with_context(|| format!("cannot write {}", dest.display()));
+        }
         let files = std::mem::take(&mut self.files);
         let mut dirs: Vec<&Path> = vec![];
         for (tmp, dest) in &files {
@@ -74,6 +110,9 @@ impl Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
+        if let Some((tmp, _)) = &self.dir {
+            let _ = fs::remove_dir_all(tmp);
+        }
         for (tmp, _) in &self.files {
             let _ = fs::remove_file(tmp);
         }

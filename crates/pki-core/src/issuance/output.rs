@@ -147,6 +147,50 @@ impl Issuing<'_> {
     }
 }
 
+/// A certificate's files staged beside their places for a batch group: made durable with the
+/// group, moved into place after its commit (removed if dropped before).
+pub(super) struct StagedFiles {
+    pub(super) staged: Staged,
+    pub(super) durable: SyncSet,
+    pub(super) files: Files,
+    /// The parent of a directory staged whole: made durable once per group, before the
+    /// commit and again after the renames.
+    pub(super) parent: Option<PathBuf>,
+}
+
+/// Stages the files of one certificate of a batch group.
+pub(super) fn stage_for_batch(d: &Path, issued: &Issued) -> Result<StagedFiles> {
+    let mut staged = Staged::default();
+    let mut durable = SyncSet::default();
+    let (cert, chain) = (&issued.cert_pem, &issued.chain_pem);
+    let fullchain = format!("{cert}{chain}");
+    let mut list: Vec<(&str, &[u8], u32)> = vec![("cert.pem", cert.as_bytes(), 0o644)];
+    if let Some(k) = &issued.key_pem {
+        list.push(("key.pem", k.as_bytes(), 0o600));
+    }
+    list.extend([
+        ("chain.pem", chain.as_bytes(), 0o644),
+        ("fullchain.pem", fullchain.as_bytes(), 0o644),
+        ("root.pem", issued.root_pem.as_bytes(), 0o644),
+    ]);
+    let mut parent = None;
+    let files = match staged.stage_new_dir(d, &list)? {
+        Some(paths) => {
+            parent = Some(d.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf());
+            let at = |name: &str| paths.iter().find(|p| p.ends_with(name)).cloned().expect("staged");
+            Files {
+                cert: at("cert.pem"),
+                key: issued.key_pem.as_ref().map(|_| at("key.pem")),
+                chain: at("chain.pem"),
+                fullchain: at("fullchain.pem"),
+                root: at("root.pem"),
+            }
+        }
+        None => stage_files(&mut staged, &mut durable, d, issued)?,
+    };
+    Ok(StagedFiles { staged, durable, files, parent })
+}
+
 fn stage_files(staged: &mut Staged, durable: &mut SyncSet, d: &Path, issued: &Issued) -> Result<Files> {
     let cert = &issued.cert_pem;
     let chain = &issued.chain_pem;

@@ -46,6 +46,11 @@ impl SyncSet {
         self.items.push((f, p));
     }
 
+    /// Takes over everything `other` was to make durable.
+    pub fn extend(&mut self, other: SyncSet) {
+        self.items.extend(other.items);
+    }
+
     /// A directory (inside `root`) whose entries (renames, new files) are to be made durable.
     /// A directory outside any CA directory (`--out`), to be made durable.
     pub(crate) fn add_dir_outside(&mut self, p: &Path) -> Result<()> {
@@ -63,9 +68,20 @@ impl SyncSet {
 
     /// Flushes everything added, then forgets it.
     pub fn sync(&mut self) -> Result<()> {
+        let by_fs = self.items.len() > 1 && little_unwritten_data();
+        self.sync_with(by_fs)
+    }
+
+    /// Syncs with one `syncfs` per file system whatever else is unwritten: for a batch group,
+    /// whose own thousands of files are most of what is unwritten.
+    pub fn sync_by_filesystem(&mut self) -> Result<()> {
+        self.sync_with(true)
+    }
+
+    fn sync_with(&mut self, by_fs: bool) -> Result<()> {
         use std::os::unix::fs::MetadataExt;
         let items = std::mem::take(&mut self.items);
-        if items.len() > 1 && little_unwritten_data() {
+        if by_fs {
             let mut devices: Vec<u64> = vec![];
             for (f, p) in &items {
                 let dev = f.metadata().with_context(|| format!("cannot sync {}", p.display()))?.dev();
@@ -146,11 +162,19 @@ pub(crate) fn write_new_file_outside(p: &Path, bytes: &[u8], mode: u32) -> Resul
 
 /// A unique temp name beside `dest`: `.NAME.tmp.PID.RANDOM`.
 pub(crate) fn temp_path(dest: &Path) -> PathBuf {
-    let mut r = [0u8; 6];
-    let _ = getrandom::fill(&mut r);
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    // A random tag and the process id drawn once, a counter per name: no two writers, and no
+    // two temp files of one process, share a name (a batch makes five per certificate).
+    static TAG: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let tag = TAG.get_or_init(|| {
+        let mut r = [0u8; 6];
+        let _ = getrandom::fill(&mut r);
+        format!("{}.{}", std::process::id(), crate::serial::hex(&r, b"0123456789abcdef"))
+    });
     let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tag = crate::serial::hex(&r, b"0123456789abcdef");
-    dest.with_file_name(format!(".{name}.tmp.{}.{tag}", std::process::id()))
+    dest.with_file_name(format!(".{name}.tmp.{tag}.{}", NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 impl Root {

@@ -465,6 +465,17 @@ impl Locked<'_> {
         })
     }
 
+    /// Gives up a batch group before its commit: its listed certificates and its list go.
+    pub fn abandon_batch(&self, group: BatchGroup) -> Result<()> {
+        self.recover_batch(&group.manifest)
+    }
+
+    /// Removes a certificate written for a batch group that will not be committed (its
+    /// caller's files could not be staged).
+    pub fn discard_batch_cert(&self, serial: &Serial) {
+        let _ = self.dir.fs.remove_file(&self.dir.cert_path(serial));
+    }
+
     /// Completes or undoes a batch group interrupted before its list was removed: every listed
     /// certificate without a `cert-issued` record in the ledger's last lines loses its file
     /// (the lock is held from a group's list to its commit, and every lock recovers first, so a
