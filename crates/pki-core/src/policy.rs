@@ -151,8 +151,15 @@ fn check_glob(pattern: &str, kind: &str) -> Result<(), String> {
 }
 
 impl ProfileSpec {
-    /// Checks the profile's own rules; `at` names the file and key for the message.
+    /// Checks the profile's own rules; `at` names the file and key for the message, which is
+    /// one line whatever the values it quotes hold (control characters are escaped).
     pub fn validate(&self, name: &str, at: &str) -> Result<Profile, String> {
+        self.validate_inner(name, at).map_err(|m| {
+            m.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
+        })
+    }
+
+    fn validate_inner(&self, name: &str, at: &str) -> Result<Profile, String> {
         let key = |k: &str| format!("{at}: [profiles.{name}] {k}");
         let ttl = |k: &str, v: &Option<String>, dflt: &str| -> Result<Duration, String> {
             duration::parse(k, v.as_deref().unwrap_or(dflt)).map_err(|e| format!("{}: {e}", key(k)))
