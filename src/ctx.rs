@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use pki_core::PkiError;
-use pki_core::context::PassphraseSource;
 pub use pki_core::context::{Actor, Secret, read_passphrase_file};
+use pki_core::context::{PassphraseSource, nonempty};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -181,10 +181,6 @@ impl Passphrases {
             eprintln!("The two passphrases differ; try again.");
         }
     }
-}
-
-fn nonempty(s: Secret, source: &str) -> Result<Secret> {
-    pki_core::context::nonempty(s, source)
 }
 
 impl PassphraseSource for Passphrases {

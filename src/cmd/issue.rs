@@ -66,13 +66,11 @@ fn spec_of(args: &IssueArgs) -> Spec {
 }
 
 /// `--csr -`: the CSR is read here, at most 1 MiB, and handed to the core as bytes.
-pub fn read_stdin_csr(spec: &mut Spec) -> Result<()> {
-    if spec.csr.as_deref() == Some("-") {
-        let mut bytes = vec![];
-        bytes = limits::read_bounded(std::io::stdin(), limits::MAX_OBJECT, "the CSR on standard input")?;
-        spec.csr_bytes = Some(bytes);
+pub fn stdin_csr(csr: Option<&str>) -> Result<Option<Vec<u8>>> {
+    match csr {
+        Some("-") => Ok(Some(limits::read_bounded(std::io::stdin(), limits::MAX_OBJECT, "the CSR on standard input")?)),
+        _ => Ok(None),
     }
-    Ok(())
 }
 
 pub fn run(args: IssueArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
@@ -86,7 +84,7 @@ pub fn run(args: IssueArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     out.check(spec.force)?;
     let dir = CaDir::open(&g.dir)?;
     let mut issuing = Issuing::open(&dir)?;
-    read_stdin_csr(&mut spec)?;
+    spec.csr_bytes = stdin_csr(spec.csr.as_deref())?;
     let r = issuing.issue(&spec, &out, key_pass.as_ref(), timeout, &ctx.core())?;
     report(ctx, &r.issued, r.files.as_ref(), &out, args.json)?;
     Ok(Exit::Success)

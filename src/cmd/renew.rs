@@ -4,11 +4,11 @@
 
 use anyhow::Result;
 
-use super::issue::{read_stdin_csr, report};
+use super::issue::{report, stdin_csr};
 use crate::cli::{GlobalArgs, RenewArgs};
 use crate::ctx::{Ctx, read_passphrase_file};
 use crate::exit_codes::Exit;
-use pki_core::issuance::{Issuing, Renewal, Spec};
+use pki_core::issuance::{Issuing, Renewal};
 use pki_core::serial::Serial;
 use pki_core::store::CaDir;
 
@@ -24,15 +24,13 @@ pub fn run(args: RenewArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         }
         (None, None) => (None, None),
     };
-    let mut csr = Spec { csr: args.csr.clone(), ..Default::default() };
-    read_stdin_csr(&mut csr)?;
     let renewal = Renewal {
         serial,
         cert_der,
         rekey: args.rekey,
         key_type: args.key_type.clone(),
         csr: args.csr.clone(),
-        csr_bytes: csr.csr_bytes,
+        csr_bytes: stdin_csr(args.csr.as_deref())?,
         ttl: args.ttl.clone(),
         clip_ttl: args.clip_ttl,
         out: args.out.clone(),

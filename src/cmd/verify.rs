@@ -38,43 +38,44 @@ struct Verdict {
 }
 
 fn read_certs(arg: &str) -> Result<Vec<Vec<u8>>> {
-    let mut bytes = vec![];
-    if arg == "-" {
-        bytes = limits::read_bounded(std::io::stdin(), limits::MAX_OBJECT, "standard input")?;
+    let bytes = if arg == "-" {
+        limits::read_bounded(std::io::stdin(), limits::MAX_OBJECT, "standard input")?
     } else {
-        bytes = limits::read_file(arg.as_ref(), limits::MAX_OBJECT, arg)?;
-    }
-    if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
-        let blocks = ::pem::parse_many(&bytes)
-            .map_err(|e| anyhow!("{arg}: malformed PEM ({})", pki_core::certs::pem_problem(&e)))?;
-        let certs: Vec<Vec<u8>> =
-            blocks.into_iter().filter(|b| b.tag() == "CERTIFICATE").map(|b| b.contents().to_vec()).collect();
-        if certs.is_empty() {
-            anyhow::bail!("{arg}: no CERTIFICATE in it");
-        }
-        Ok(certs)
-    } else {
-        X509Certificate::from_der(&bytes).map_err(|_| anyhow!("{arg}: not a certificate in PEM or DER form"))?;
-        Ok(vec![bytes])
-    }
+        limits::read_file(arg.as_ref(), limits::MAX_OBJECT, arg)?
+    };
+    pem_or_der(bytes, arg, "CERTIFICATE", "a certificate", |d| X509Certificate::from_der(d).is_ok())
 }
 
 /// CRLs from a file: PEM (one or more "X509 CRL" blocks) or DER.
 fn read_crls(path: &std::path::Path) -> Result<Vec<Vec<u8>>> {
-    let bytes = limits::read_file(path, limits::MAX_INSPECT, &path.display().to_string())?;
+    let name = path.display().to_string();
+    let bytes = limits::read_file(path, limits::MAX_INSPECT, &name)?;
+    pem_or_der(bytes, &name, "X509 CRL", "a CRL", |d| {
+        x509_parser::revocation_list::CertificateRevocationList::from_der(d).is_ok()
+    })
+}
+
+/// The `tag` blocks of PEM input, or the input itself when it is DER that `is_der` accepts.
+fn pem_or_der(
+    bytes: Vec<u8>,
+    source: &str,
+    tag: &str,
+    what: &str,
+    is_der: impl Fn(&[u8]) -> bool,
+) -> Result<Vec<Vec<u8>>> {
     if bytes.windows(11).any(|w| w == b"-----BEGIN ") {
         let blocks = ::pem::parse_many(&bytes)
-            .map_err(|e| anyhow!("{}: malformed PEM ({})", path.display(), pki_core::certs::pem_problem(&e)))?;
-        let crls: Vec<Vec<u8>> =
-            blocks.into_iter().filter(|b| b.tag() == "X509 CRL").map(|b| b.contents().to_vec()).collect();
-        if crls.is_empty() {
-            anyhow::bail!("{}: no X509 CRL in it", path.display());
+            .map_err(|e| anyhow!("{source}: malformed PEM ({})", pki_core::certs::pem_problem(&e)))?;
+        let found: Vec<Vec<u8>> =
+            blocks.into_iter().filter(|b| b.tag() == tag).map(|b| b.contents().to_vec()).collect();
+        if found.is_empty() {
+            anyhow::bail!("{source}: no {tag} in it");
         }
-        Ok(crls)
-    } else {
-        x509_parser::revocation_list::CertificateRevocationList::from_der(&bytes)
-            .map_err(|_| anyhow!("{}: not a CRL in PEM or DER form", path.display()))?;
+        Ok(found)
+    } else if is_der(&bytes) {
         Ok(vec![bytes])
+    } else {
+        anyhow::bail!("{source}: not {what} in PEM or DER form")
     }
 }
 

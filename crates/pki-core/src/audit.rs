@@ -299,21 +299,26 @@ pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<
         }
     }
 
-    let settings = match dir.read_settings_text().and_then(|t| Settings::parse(&t, "pki.toml")) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            a.push(Finding::new(
-                Severity::Critical,
-                "settings-invalid",
-                "settings",
-                "pki.toml",
-                format!("{e:#}: every issuance fails until pki.toml is fixed; profiles were not checked"),
-            ));
-            None
-        }
-    };
+    let settings_text = dir.read_settings_text();
+    let settings =
+        match settings_text.as_ref().map_err(|e| anyhow::anyhow!("{e:#}")).and_then(|t| Settings::parse(t, "pki.toml"))
+        {
+            Ok(s) => Some(s),
+            Err(e) => {
+                a.push(Finding::new(
+                    Severity::Critical,
+                    "settings-invalid",
+                    "settings",
+                    "pki.toml",
+                    format!("{e:#}: every issuance fails until pki.toml is fixed; profiles were not checked"),
+                ));
+                None
+            }
+        };
     // An edit of pki.toml that no pki command made (a widened allowed_dns, say).
-    if settings.is_some() && dir.settings_on_record().unwrap_or(None) == Some(false) {
+    if let (Some(_), Ok(text)) = (&settings, &settings_text)
+        && dir.settings_text_on_record(text).unwrap_or(None) == Some(false)
+    {
         a.push(Finding::new(
             Severity::Warning,
             "settings-unrecorded",

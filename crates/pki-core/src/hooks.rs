@@ -22,7 +22,6 @@ pub(crate) fn crash_point(name: &str) {
         return;
     }
     if std::env::var_os("PKI_CRASH_AT").is_some_and(|v| v == name) {
-        #[allow(clippy::exit)]
         std::process::abort();
     }
     if std::env::var_os("PKI_PAUSE_AT").is_some_and(|v| v == name) {

@@ -50,29 +50,38 @@ pub fn read_file(path: &std::path::Path, limit: u64, what: &str) -> Result<Vec<u
 /// Reads the next line, newline included, into `buf` (cleared first): at most [`MAX_LINE`]
 /// bytes, else an error naming `what`. Returns the bytes read (0 at the end).
 pub fn next_line(r: &mut impl BufRead, buf: &mut Vec<u8>, what: &dyn Fn() -> String) -> Result<usize> {
-    buf.clear();
-    let n = r.take(MAX_LINE as u64 + 1).read_until(b'\n', buf)?;
-    if n > MAX_LINE && buf.last() != Some(&b'\n') {
+    let n = take_line(r, buf)?;
+    if overlong(buf) {
         bail!("{}: a line is longer than {}: refusing to read it", what(), show(MAX_LINE as u64));
     }
     Ok(n)
+}
+
+/// Reads up to [`MAX_LINE`] + 1 bytes of the next line into `buf` (cleared first).
+fn take_line(r: &mut impl BufRead, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    buf.clear();
+    r.take(MAX_LINE as u64 + 1).read_until(b'\n', buf)
+}
+
+/// Whether what [`take_line`] read is the start of a line longer than [`MAX_LINE`].
+fn overlong(buf: &[u8]) -> bool {
+    buf.len() > MAX_LINE && buf.last() != Some(&b'\n')
 }
 
 /// Reads one line (without its newline) of at most [`MAX_LINE`] bytes; `None` at the end.
 /// A longer line is an error naming `what` and the line number `n`.
 pub fn read_line(r: &mut impl BufRead, n: usize, what: &str) -> Result<Option<String>> {
     let mut buf = vec![];
-    let got = r
-        .take(MAX_LINE as u64 + 1)
-        .read_until(b'\n', &mut buf)
-        .map_err(|e| anyhow::Error::new(e).context(format!("cannot read {what} line {n}")))?;
+    let got =
+        take_line(r, &mut buf).map_err(|e| anyhow::Error::new(e).context(format!("cannot read {what} line {n}")))?;
     if got == 0 {
         return Ok(None);
     }
+    if overlong(&buf) {
+        bail!("{what} line {n} is longer than {}: refusing to read it", show(MAX_LINE as u64));
+    }
     if buf.last() == Some(&b'\n') {
         buf.pop();
-    } else if buf.len() > MAX_LINE {
-        bail!("{what} line {n} is longer than {}: refusing to read it", show(MAX_LINE as u64));
     }
     if buf.last() == Some(&b'\r') {
         buf.pop();

@@ -40,11 +40,11 @@ impl Staged {
     /// Stages files for a directory that does not exist yet as one temp directory beside it,
     /// moved into place with one rename (a batch writes thousands). The caller makes the
     /// parent directory durable (once for all the directories staged in it: a sync by file
-    /// system covers their contents). Returns the files' final paths, or `None` when `dir`
-    /// exists (then stage file by file).
-    pub fn stage_new_dir(&mut self, dir: &Path, files: &[(&str, &[u8], u32)]) -> Result<Option<Vec<PathBuf>>> {
+    /// system covers their contents). Returns false, staging nothing, when `dir` exists (then
+    /// stage file by file).
+    pub fn stage_new_dir(&mut self, dir: &Path, files: &[(&str, &[u8], u32)]) -> Result<bool> {
         if std::fs::symlink_metadata(dir).is_ok() {
-            return Ok(None);
+            return Ok(false);
         }
         if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
             fs::DirBuilder::new()
@@ -59,11 +59,11 @@ impl Staged {
         for (name, bytes, mode) in files {
             write_new_file_outside(&tmp.join(name), bytes, *mode)?;
         }
-        Ok(Some(files.iter().map(|(n, _, _)| dir.join(n)).collect()))
+        Ok(true)
     }
 
     /// Writes a temp file beside `dir/name`; `durable` gets it, to be synced before the commit.
-    pub fn stage(&mut self, dir: &Path, name: &str, bytes: &[u8], mode: u32, durable: &mut SyncSet) -> Result<PathBuf> {
+    pub fn stage(&mut self, dir: &Path, name: &str, bytes: &[u8], mode: u32, durable: &mut SyncSet) -> Result<()> {
         if !dir.is_dir() {
             fs::DirBuilder::new()
                 .recursive(true)
@@ -74,8 +74,8 @@ impl Staged {
         let dest = dir.join(name);
         let tmp = temp_path(&dest);
         durable.add(write_new_file_outside(&tmp, bytes, mode)?);
-        self.files.push((tmp, dest.clone()));
-        Ok(dest)
+        self.files.push((tmp, dest));
+        Ok(())
     }
 
     /// Moves every staged file into place; `durable` gets their directories, to be synced.

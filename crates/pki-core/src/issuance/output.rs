@@ -162,46 +162,53 @@ pub(super) struct StagedFiles {
 pub(super) fn stage_for_batch(d: &Path, issued: &Issued) -> Result<StagedFiles> {
     let mut staged = Staged::default();
     let mut durable = SyncSet::default();
-    let (cert, chain) = (&issued.cert_pem, &issued.chain_pem);
-    let fullchain = format!("{cert}{chain}");
-    let mut list: Vec<(&str, &[u8], u32)> = vec![("cert.pem", cert.as_bytes(), 0o644)];
-    if let Some(k) = &issued.key_pem {
-        list.push(("key.pem", k.as_bytes(), 0o600));
-    }
-    list.extend([
-        ("chain.pem", chain.as_bytes(), 0o644),
-        ("fullchain.pem", fullchain.as_bytes(), 0o644),
-        ("root.pem", issued.root_pem.as_bytes(), 0o644),
-    ]);
-    let mut parent = None;
-    let files = match staged.stage_new_dir(d, &list)? {
-        Some(paths) => {
-            parent = Some(d.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf());
-            let at = |name: &str| paths.iter().find(|p| p.ends_with(name)).cloned().expect("staged");
-            Files {
-                cert: at("cert.pem"),
-                key: issued.key_pem.as_ref().map(|_| at("key.pem")),
-                chain: at("chain.pem"),
-                fullchain: at("fullchain.pem"),
-                root: at("root.pem"),
-            }
-        }
-        None => stage_files(&mut staged, &mut durable, d, issued)?,
+    let fullchain = fullchain(issued);
+    let list = contents(issued, &fullchain);
+    let (files, parent) = if staged.stage_new_dir(d, &list)? {
+        let parent = d.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        (Files::at(d, issued.key_pem.is_some()), Some(parent.to_path_buf()))
+    } else {
+        (stage_files(&mut staged, &mut durable, d, issued)?, None)
     };
     Ok(StagedFiles { staged, durable, files, parent })
 }
 
+fn fullchain(issued: &Issued) -> String {
+    format!("{}{}", issued.cert_pem, issued.chain_pem)
+}
+
+/// The files `--out DIR` receives for a certificate: (name, content, mode), the key only when
+/// pki generated it.
+fn contents<'a>(issued: &'a Issued, fullchain: &'a str) -> Vec<(&'static str, &'a [u8], u32)> {
+    let mut list = vec![("cert.pem", issued.cert_pem.as_bytes(), 0o644)];
+    if let Some(k) = &issued.key_pem {
+        list.push(("key.pem", k.as_bytes(), 0o600));
+    }
+    list.extend([
+        ("chain.pem", issued.chain_pem.as_bytes(), 0o644),
+        ("fullchain.pem", fullchain.as_bytes(), 0o644),
+        ("root.pem", issued.root_pem.as_bytes(), 0o644),
+    ]);
+    list
+}
+
+impl Files {
+    /// The paths of the files in directory `d`.
+    fn at(d: &Path, key: bool) -> Files {
+        Files {
+            cert: d.join("cert.pem"),
+            key: key.then(|| d.join("key.pem")),
+            chain: d.join("chain.pem"),
+            fullchain: d.join("fullchain.pem"),
+            root: d.join("root.pem"),
+        }
+    }
+}
+
 fn stage_files(staged: &mut Staged, durable: &mut SyncSet, d: &Path, issued: &Issued) -> Result<Files> {
-    let cert = &issued.cert_pem;
-    let chain = &issued.chain_pem;
-    Ok(Files {
-        cert: staged.stage(d, "cert.pem", cert.as_bytes(), 0o644, durable)?,
-        key: match &issued.key_pem {
-            Some(k) => Some(staged.stage(d, "key.pem", k.as_bytes(), 0o600, durable)?),
-            None => None,
-        },
-        chain: staged.stage(d, "chain.pem", chain.as_bytes(), 0o644, durable)?,
-        fullchain: staged.stage(d, "fullchain.pem", format!("{cert}{chain}").as_bytes(), 0o644, durable)?,
-        root: staged.stage(d, "root.pem", issued.root_pem.as_bytes(), 0o644, durable)?,
-    })
+    let fullchain = fullchain(issued);
+    for (name, bytes, mode) in contents(issued, &fullchain) {
+        staged.stage(d, name, bytes, mode, durable)?;
+    }
+    Ok(Files::at(d, issued.key_pem.is_some()))
 }

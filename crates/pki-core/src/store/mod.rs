@@ -380,22 +380,20 @@ impl CaDir {
     /// server follows what other processes commit by comparing heads; the change's files are
     /// in place once the writer has released the lock.
     pub fn ledger_head(&self) -> Result<Option<LedgerHead>> {
-        let p = self.path(LEDGER);
-        let Some(line) = self.fs.last_line(&p)? else {
-            return Ok(None);
-        };
-        let rec: LedgerRecord = serde_json::from_str(&line)
-            .with_context(|| format!("{}: the last record is not valid JSON", p.display()))?;
-        Ok(Some(LedgerHead { seq: rec.seq, hash: sha256_hex(line.as_bytes()) }))
+        Ok(self.last_ledger_record()?.map(|(rec, hash)| LedgerHead { seq: rec.seq, hash }))
     }
 
     /// Whether `pki.toml` is the one the ledger last recorded: `Some(true)` yes, `Some(false)`
     /// it was changed by something other than pki, `None` when the ledger has no record of
     /// the settings yet (a directory made before settings were recorded).
     pub fn settings_on_record(&self) -> Result<Option<bool>> {
-        let Some((rec, _)) = self.last_ledger_record()? else { return Ok(None) };
-        let Some(recorded) = rec.settings else { return Ok(None) };
-        Ok(Some(sha256_hex(self.read_settings_text()?.as_bytes()) == recorded))
+        self.settings_text_on_record(&self.read_settings_text()?)
+    }
+
+    /// As [`CaDir::settings_on_record`], for the text of `pki.toml` the caller already read.
+    pub fn settings_text_on_record(&self, text: &str) -> Result<Option<bool>> {
+        let recorded = self.last_ledger_record()?.and_then(|(rec, _)| rec.settings);
+        Ok(recorded.map(|r| sha256_hex(text.as_bytes()) == r))
     }
 
     /// Whether a change was committed after ledger record `seq` (0: whether any was). Cheap:

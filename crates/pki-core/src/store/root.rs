@@ -83,7 +83,7 @@ impl Root {
         let mut walked = self.path.clone();
         for c in rel.parent().into_iter().flat_map(Path::components) {
             walked.push(c);
-            let at = dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
+            let at = self.at(&dir);
             let next = rustix::fs::openat(
                 at,
                 c.as_os_str(),
@@ -94,6 +94,11 @@ impl Root {
             dir = Some(next);
         }
         Ok((dir, name))
+    }
+
+    /// The descriptor to open a name at: the directory `parent_of` walked to, or the root.
+    fn at<'s>(&'s self, dir: &'s Option<OwnedFd>) -> std::os::fd::BorrowedFd<'s> {
+        dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd())
     }
 
     fn walk_error(&self, e: Errno, walked: &Path) -> anyhow::Error {
@@ -107,7 +112,7 @@ impl Root {
     /// missing file is an `std::io::Error` of kind `NotFound` at the root of the error.
     pub(crate) fn open(&self, p: &Path, access: Access) -> Result<File> {
         let (dir, name) = self.parent_of(p)?;
-        let at = dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
+        let at = self.at(&dir);
         let base = OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let (flags, mode) = match access {
             Access::Read => (OFlags::RDONLY, 0),
@@ -129,7 +134,7 @@ impl Root {
             return Ok(File::from(self.fd.try_clone()?));
         }
         let (dir, name) = self.parent_of(p)?;
-        let at = dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
+        let at = self.at(&dir);
         match rustix::fs::openat(
             at,
             name,
@@ -145,7 +150,7 @@ impl Root {
     /// Creates directory `p` with mode 0700 if it does not exist (not through a link).
     pub(crate) fn mkdir(&self, p: &Path) -> Result<bool> {
         let (dir, name) = self.parent_of(p)?;
-        let at = dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
+        let at = self.at(&dir);
         match rustix::fs::mkdirat(at, name, Mode::from_raw_mode(0o700)) {
             Ok(()) => Ok(true),
             Err(Errno::EXIST) => {
@@ -171,15 +176,15 @@ impl Root {
         }
         let (fd1, n1) = self.parent_of(from).map_err(io)?;
         let (fd2, n2) = self.parent_of(to).map_err(io)?;
-        let at1 = fd1.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
-        let at2 = fd2.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
+        let at1 = self.at(&fd1);
+        let at2 = self.at(&fd2);
         rustix::fs::renameat(at1, n1, at2, n2).map_err(std::io::Error::from)
     }
 
     /// Removes the file (or link) `p`.
     pub(crate) fn remove_file(&self, p: &Path) -> std::io::Result<()> {
         let (dir, name) = self.parent_of(p).map_err(|e| std::io::Error::other(format!("{e:#}")))?;
-        let at = dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
+        let at = self.at(&dir);
         rustix::fs::unlinkat(at, name, AtFlags::empty()).map_err(std::io::Error::from)
     }
 
@@ -195,7 +200,7 @@ impl Root {
             }
         }
         let (dir, name) = self.parent_of(p)?;
-        let at = dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
+        let at = self.at(&dir);
         rustix::fs::unlinkat(at, name, AtFlags::REMOVEDIR)
             .map_err(|e| anyhow::Error::new(std::io::Error::from(e)).context(format!("cannot remove {}", p.display())))
     }
@@ -233,7 +238,7 @@ impl Root {
             Err(e) if is_not_found(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let at = dir.as_ref().map_or(self.fd.as_fd(), |d| d.as_fd());
+        let at = self.at(&dir);
         match rustix::fs::statat(at, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(s) => Ok(Some(s)),
             Err(Errno::NOENT) => Ok(None),
