@@ -46,6 +46,9 @@ _pki() {
             pki,issue)
                 cmd="pki__subcmd__issue"
                 ;;
+            pki,ledger)
+                cmd="pki__subcmd__ledger"
+                ;;
             pki,ledger-verify)
                 cmd="pki__subcmd__ledger__subcmd__verify"
                 ;;
@@ -60,6 +63,9 @@ _pki() {
                 ;;
             pki,reindex)
                 cmd="pki__subcmd__reindex"
+                ;;
+            pki,release-hold)
+                cmd="pki__subcmd__release__subcmd__hold"
                 ;;
             pki,renew)
                 cmd="pki__subcmd__renew"
@@ -106,6 +112,9 @@ _pki() {
             pki__subcmd__help,issue)
                 cmd="pki__subcmd__help__subcmd__issue"
                 ;;
+            pki__subcmd__help,ledger)
+                cmd="pki__subcmd__help__subcmd__ledger"
+                ;;
             pki__subcmd__help,ledger-verify)
                 cmd="pki__subcmd__help__subcmd__ledger__subcmd__verify"
                 ;;
@@ -120,6 +129,9 @@ _pki() {
                 ;;
             pki__subcmd__help,reindex)
                 cmd="pki__subcmd__help__subcmd__reindex"
+                ;;
+            pki__subcmd__help,release-hold)
+                cmd="pki__subcmd__help__subcmd__release__subcmd__hold"
                 ;;
             pki__subcmd__help,renew)
                 cmd="pki__subcmd__help__subcmd__renew"
@@ -136,6 +148,12 @@ _pki() {
             pki__subcmd__help,verify)
                 cmd="pki__subcmd__help__subcmd__verify"
                 ;;
+            pki__subcmd__help__subcmd__ledger,head)
+                cmd="pki__subcmd__help__subcmd__ledger__subcmd__head"
+                ;;
+            pki__subcmd__help__subcmd__ledger,verify)
+                cmd="pki__subcmd__help__subcmd__ledger__subcmd__verify"
+                ;;
             pki__subcmd__help__subcmd__settings,accept)
                 cmd="pki__subcmd__help__subcmd__settings__subcmd__accept"
                 ;;
@@ -144,6 +162,24 @@ _pki() {
                 ;;
             pki__subcmd__help__subcmd__trust,uninstall)
                 cmd="pki__subcmd__help__subcmd__trust__subcmd__uninstall"
+                ;;
+            pki__subcmd__ledger,head)
+                cmd="pki__subcmd__ledger__subcmd__head"
+                ;;
+            pki__subcmd__ledger,help)
+                cmd="pki__subcmd__ledger__subcmd__help"
+                ;;
+            pki__subcmd__ledger,verify)
+                cmd="pki__subcmd__ledger__subcmd__verify"
+                ;;
+            pki__subcmd__ledger__subcmd__help,head)
+                cmd="pki__subcmd__ledger__subcmd__help__subcmd__head"
+                ;;
+            pki__subcmd__ledger__subcmd__help,help)
+                cmd="pki__subcmd__ledger__subcmd__help__subcmd__help"
+                ;;
+            pki__subcmd__ledger__subcmd__help,verify)
+                cmd="pki__subcmd__ledger__subcmd__help__subcmd__verify"
                 ;;
             pki__subcmd__settings,accept)
                 cmd="pki__subcmd__settings__subcmd__accept"
@@ -182,7 +218,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex settings ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -216,7 +252,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__audit)
-            opts="-q -h --expiring --ca --deep --include-short-lived --fail-on --quiet --json --prometheus --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-q -h --expiring --ca --deep --include-short-lived --fail-on --quiet --json --prometheus --ledger-head --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -235,6 +271,10 @@ _pki() {
                     return 0
                     ;;
                 --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger-head)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -448,7 +488,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__gen__subcmd__crl)
-            opts="-h --ca --all --next-update --if-older-than --out --der --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --ca --all --next-update --if-older-than --out --der --ledger-head --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -467,6 +507,10 @@ _pki() {
                     return 0
                     ;;
                 --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ledger-head)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -498,7 +542,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root create-intermediate issue renew export trust revoke gen-crl audit verify inspect profiles list reindex settings ledger-verify completions man help"
+            opts="init init-root create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -651,9 +695,51 @@ _pki() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pki__subcmd__help__subcmd__ledger)
+            opts="verify head"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pki__subcmd__help__subcmd__ledger__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__ledger__subcmd__head)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__ledger__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -708,6 +794,20 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help__subcmd__reindex)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__release__subcmd__hold)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1077,9 +1177,171 @@ _pki() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pki__subcmd__ledger)
+            opts="-h --dir --passphrase-file --passphrase-dir --lock-timeout --note --help verify head help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pki__subcmd__ledger__subcmd__verify)
             opts="-h --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__ledger__subcmd__head)
+            opts="-h --out --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__ledger__subcmd__help)
+            opts="verify head help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__ledger__subcmd__help__subcmd__head)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__ledger__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__ledger__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__ledger__subcmd__verify)
+            opts="-h --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1259,8 +1521,42 @@ _pki() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pki__subcmd__release__subcmd__hold)
+            opts="-h --no-crl --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pki__subcmd__renew)
-            opts="-h --cert --rekey --key-type --csr --ttl --clip-ttl --out --force --key-passphrase-file --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --cert --rekey --reuse-key --key-type --csr --ttl --clip-ttl --out --force --key-passphrase-file --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -110,7 +110,7 @@ pub enum Command {
     Issue(IssueArgs),
     /// Issue a successor to a certificate: same names and profile (re-checked), new serial
     #[command(
-        after_help = "EXAMPLES:\n  pki renew 4A0BFF00112233445566778899AABBCC --out ./api-renewed\n  pki renew --cert ./api/cert.pem --out ./api --force\n  pki renew --cert ./agent/cert.pem --rekey --ttl 1h --out - --json\n\nThe old certificate is marked superseded (audit no longer reports it as expiring). Without\n--rekey or --csr the new certificate certifies the same public key, and no key.pem is written."
+        after_help = "EXAMPLES:\n  pki renew 4A0BFF00112233445566778899AABBCC --csr server.csr --out ./server-renewed\n  pki renew --cert ./api/cert.pem --out ./api --force\n  pki renew --cert ./agent/cert.pem --reuse-key --ttl 1h --out - --json\n\nThe old certificate is marked superseded (audit no longer reports it as expiring). Names,\nprofile and key come from the stored certificate and the ledger, not from inventory.tsv.\nWhen pki generated the old key, the renewal gets a new key.pem (--reuse-key certifies the\nsame key again, and writes no key.pem); a certificate issued from a CSR is renewed from a\nnew --csr (or with --reuse-key): pki never generates its holder's key."
     )]
     Renew(RenewArgs),
     /// Export a PKCS#12 file, the root, a CA chain, or the trust bundle (PEM or SPIFFE JSON)
@@ -125,9 +125,14 @@ pub enum Command {
     Trust(TrustArgs),
     /// Revoke a certificate (leaf or intermediate CA) and regenerate its CA's CRL
     #[command(
-        after_help = "EXAMPLES:\n  pki revoke 4A0BFF00112233445566778899AABBCC --reason keyCompromise\n  pki revoke --cert ./agent/cert.pem --reason cessationOfOperation --note INC-1234\n  pki revoke 4A:0B:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC --no-crl   # bulk: `pki gen-crl` once at the end\n\nReasons (any case, '-'/'_' ignored): unspecified, keyCompromise, cACompromise,\naffiliationChanged, superseded, cessationOfOperation, certificateHold, removeFromCRL,\nprivilegeWithdrawn, aACompromise. Exit 3: unknown serial; 4: already revoked (a new\nreason keyCompromise updates it instead); 5: already expired."
+        after_help = "EXAMPLES:\n  pki revoke 4A0BFF00112233445566778899AABBCC --reason keyCompromise\n  pki revoke --cert ./agent/cert.pem --reason cessationOfOperation --note INC-1234\n  pki revoke 4A:0B:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC --no-crl   # bulk: `pki gen-crl` once at the end\n\nReasons (any case, '-'/'_' ignored): unspecified, keyCompromise, cACompromise,\naffiliationChanged, superseded, cessationOfOperation, certificateHold, privilegeWithdrawn,\naACompromise (removeFromCRL is refused: release a hold with `pki release-hold`).\nkeyCompromise revokes every unexpired certificate of the same key that the CA issued, and\nno certificate is issued for that key again. Exit 3: unknown serial; 4: already revoked (a\nnew reason keyCompromise, or any reason after certificateHold, updates it instead); 5:\nalready expired."
     )]
     Revoke(RevokeArgs),
+    /// Release a certificateHold: the certificate is valid again and leaves the next CRL
+    #[command(
+        after_help = "EXAMPLES:\n  pki revoke 4A0BFF00112233445566778899AABBCC --reason certificateHold\n  pki release-hold 4A0BFF00112233445566778899AABBCC\n\nThe release is recorded in the ledger; it is what lets gen-crl leave the serial out of the\nnext CRL (a serial simply missing from the revoked list is refused as an erased revocation)."
+    )]
+    ReleaseHold(ReleaseHoldArgs),
     /// Generate (sign and publish) a CA's CRL
     #[command(
         name = "gen-crl",
@@ -163,8 +168,13 @@ pub enum Command {
     /// Record a reviewed hand edit of pki.toml in the ledger (audit reports unrecorded edits)
     #[command(after_help = "EXAMPLES:\n  pki settings accept\n  pki settings accept --json")]
     Settings(SettingsArgs),
-    /// Check the ledger's hash chain (exit 1 if it was edited, reordered or cut)
-    #[command(after_help = "EXAMPLES:\n  pki ledger-verify\n  pki ledger-verify --json")]
+    /// The ledger: check its hash chain and signature, print its signed head to keep elsewhere
+    #[command(
+        after_help = "EXAMPLES:\n  pki ledger verify\n  pki ledger head > /backup/pki-head.json\n  pki audit --ledger-head /backup/pki-head.json"
+    )]
+    Ledger(LedgerArgs),
+    /// Check the ledger's hash chain (the same as `pki ledger verify`)
+    #[command(hide = true, after_help = "EXAMPLES:\n  pki ledger-verify\n  pki ledger-verify --json")]
     LedgerVerify(LedgerVerifyArgs),
     /// Print shell completions (bash, zsh, fish)
     #[command(
@@ -371,11 +381,15 @@ pub struct RenewArgs {
     /// The certificate to renew, as a file
     #[arg(long, value_name = "FILE")]
     pub cert: Option<PathBuf>,
-    /// Generate a new key instead of certifying the same public key again
-    #[arg(long, conflicts_with = "csr")]
+    /// Generate a new key (the default when pki generated the old one; needed for certificates
+    /// issued before pki recorded who made the key)
+    #[arg(long, conflicts_with_all = ["csr", "reuse_key"])]
     pub rekey: bool,
-    /// Key type for --rekey (default: the old key's type if pki can generate it)
-    #[arg(long, value_name = "TYPE", requires = "rekey")]
+    /// Certify the same public key again instead of a new one (as certbot's --reuse-key)
+    #[arg(long, conflicts_with = "csr")]
+    pub reuse_key: bool,
+    /// Key type of the new key (default: the old key's type)
+    #[arg(long, value_name = "TYPE", conflicts_with_all = ["csr", "reuse_key"])]
     pub key_type: Option<String>,
     /// Certify the key of this CSR (file or -) instead
     #[arg(long, value_name = "FILE")]
@@ -392,7 +406,7 @@ pub struct RenewArgs {
     /// Overwrite existing files in --out
     #[arg(long)]
     pub force: bool,
-    /// Encrypt a --rekey key.pem with the passphrase in FILE
+    /// Encrypt the new key.pem with the passphrase in FILE
     #[arg(long, value_name = "FILE")]
     pub key_passphrase_file: Option<PathBuf>,
     /// Print the result as JSON
@@ -516,6 +530,18 @@ pub struct RevokeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReleaseHoldArgs {
+    /// Serial of the certificate on hold
+    pub serial: String,
+    /// Do not regenerate the CRL now (run `pki gen-crl` after)
+    #[arg(long)]
+    pub no_crl: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct GenCrlArgs {
     /// The CA whose CRL to generate (default: the issuing CA)
     #[arg(long, value_name = "NAME", conflicts_with = "all")]
@@ -535,6 +561,9 @@ pub struct GenCrlArgs {
     /// --out in DER instead of PEM
     #[arg(long)]
     pub der: bool,
+    /// Refuse to publish when the ledger no longer holds this kept head (`pki ledger head`)
+    #[arg(long, value_name = "FILE")]
+    pub ledger_head: Option<PathBuf>,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -632,6 +661,9 @@ pub struct AuditArgs {
     /// Also write gauges to FILE in node_exporter's textfile format (atomic rename)
     #[arg(help_heading = "Output", long, value_name = "FILE")]
     pub prometheus: Option<PathBuf>,
+    /// A signed head kept elsewhere (`pki ledger head`): report a ledger that no longer holds it
+    #[arg(help_heading = "What to check", long, value_name = "FILE")]
+    pub ledger_head: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -641,6 +673,31 @@ pub struct ProfilesArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerArgs {
+    #[command(subcommand)]
+    pub action: LedgerAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerAction {
+    /// Check the hash chain and the last signature (exit 1 if the ledger was edited, reordered or cut)
+    #[command(after_help = "EXAMPLES:\n  pki ledger verify\n  pki ledger verify --json")]
+    Verify(LedgerVerifyArgs),
+    /// Print the last signed ledger record, to keep outside the directory (`audit --ledger-head`)
+    #[command(
+        after_help = "EXAMPLES:\n  pki ledger head > /backup/pki-head.json\n  pki ledger head --out /backup/pki-head.json\n  pki audit --expiring 48h --ledger-head /backup/pki-head.json\n\nThe head is signed by the CA key that was unlocked for the change (issue, renew, revoke with its\nCRL, gen-crl): no one without that key's passphrase can forge one. A copy kept on another\nmachine lets `pki audit --ledger-head` detect a directory rolled back to an older copy."
+    )]
+    Head(LedgerHeadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerHeadArgs {
+    /// Write the head to FILE (atomically) instead of stdout
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

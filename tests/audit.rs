@@ -502,7 +502,8 @@ fn other_findings_each_with_its_code() {
     assert_eq!((code, findings(&r)), (0, BTreeSet::new()), "{r:#}");
 
     // A stored certificate replaced by one from another CA, and the last ledger record (which
-    // nothing after it anchors) edited to match: the signature check still catches it.
+    // no later record's hash anchors) edited to match: the certificate's signature check
+    // catches it, and so does the record's own signature by the CA key.
     let last = issue_at(&env, T0, &["--dns", "last.acme.internal", "--ttl", "90d", "--out", "last"]);
     let other = Env::new();
     init_at(&other);
@@ -520,7 +521,11 @@ fn other_findings_each_with_its_code() {
     *lines.last_mut().unwrap() = serde_json::to_string(&rec).unwrap();
     std::fs::write(&ledger, lines.join("\n") + "\n").unwrap();
     let (_, r) = audit_json(&env, T0, &["--deep", "--ca", "issuing"]);
-    assert_eq!(findings(&r), set(&[("critical", "cert-signature-invalid", &last)]), "{r:#}");
+    assert_eq!(
+        findings(&r),
+        set(&[("critical", "cert-signature-invalid", &last), ("critical", "ledger-unsigned-record", "ledger.jsonl")]),
+        "{r:#}"
+    );
 
     // A damaged inventory line, a loose directory, a broken pki.toml.
     let inv = env.ca().join("inventory.tsv");

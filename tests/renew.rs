@@ -14,7 +14,16 @@ fn renew_keeps_the_key_and_supersedes_the_old_certificate() {
     env.init();
     let old = env.issue(&["--profile", "server", "--dns", "api.acme.internal", "--ip", "10.0.0.7", "--out", "v1"]);
     let inv_before = std::fs::read(env.ca().join("inventory.tsv")).unwrap();
-    let v = json(&env.ok(&["renew", &old.to_lowercase(), "--passphrase-file", "int.pass", "--out", "v2", "--json"]));
+    let v = json(&env.ok(&[
+        "renew",
+        &old.to_lowercase(),
+        "--reuse-key",
+        "--passphrase-file",
+        "int.pass",
+        "--out",
+        "v2",
+        "--json",
+    ]));
     let new = v["serial"].as_str().unwrap().to_string();
     assert_ne!(new, old);
     assert_eq!(v["renews"], old.as_str());
@@ -39,20 +48,12 @@ fn renew_keeps_the_key_and_supersedes_the_old_certificate() {
     assert_eq!(inv_after[..inv_before.len()].len(), inv_before.len());
     let v = json(&env.ok(&["list", "--json", "--status", "superseded"]));
     assert_eq!(v[0]["serial"], old.as_str());
-    // Renewing the old one again is refused; the new one can be renewed, from its file, with a new key.
+    // Renewing the old one again is refused; the new one can be renewed, from its file, with a
+    // new key (the default, as pki generated the key).
     let e = assert_one_line_error(&env.run(&["renew", &old, "--passphrase-file", "int.pass", "--out", "v3"]));
     assert!(e.contains(&format!("already renewed by {new}")), "{e}");
-    let v = json(&env.ok(&[
-        "renew",
-        "--cert",
-        "v2/cert.pem",
-        "--rekey",
-        "--passphrase-file",
-        "int.pass",
-        "--out",
-        "v3",
-        "--json",
-    ]));
+    let v =
+        json(&env.ok(&["renew", "--cert", "v2/cert.pem", "--passphrase-file", "int.pass", "--out", "v3", "--json"]));
     assert!(env.path("v3/key.pem").is_file());
     let c = openssl(&["x509", "-in", "v3/cert.pem", "-noout", "-pubkey"], env.tmp.path());
     assert_ne!(c.stdout, b.stdout);

@@ -17,7 +17,14 @@ use pki_core::store::CaDir;
 pub fn run(args: AuditArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let window = pki_core::duration::parse("--expiring", &args.expiring)?;
     let dir = CaDir::open(&g.dir)?;
-    let opts = Options { window, ca: args.ca.clone(), deep: args.deep, include_short_lived: args.include_short_lived };
+    let ledger_head = args.ledger_head.as_deref().map(pki_core::store::SignedHead::read).transpose()?;
+    let opts = Options {
+        window,
+        ca: args.ca.clone(),
+        deep: args.deep,
+        include_short_lived: args.include_short_lived,
+        ledger_head,
+    };
 
     // A progress bar only on a terminal, and only once a pass has run for a moment: small
     // directories finish before it would be drawn.

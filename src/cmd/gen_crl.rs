@@ -20,6 +20,9 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let next_flag = args.next_update.as_deref().map(|v| duration::parse("--next-update", v)).transpose()?;
     let if_older = args.if_older_than.as_deref().map(|v| duration::parse("--if-older-than", v)).transpose()?;
     let dir = CaDir::open(&g.dir)?;
+    if let Some(p) = &args.ledger_head {
+        crl::check_kept_head(&dir, &pki_core::store::SignedHead::read(p)?)?;
+    }
     let file = dir.path(SETTINGS).display().to_string();
     let settings = Settings::parse(&dir.read_settings_text()?, &file)?;
     let names = if args.all {
@@ -60,7 +63,7 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         }
         let pf = settings.ca.get(&name).and_then(|c| c.passphrase_file.clone());
         let issuer = match ca.unlock(&dir, &ctx.core(), pf.as_deref()) {
-            Ok(i) => i,
+            Ok(i) => std::sync::Arc::new(i),
             // With --all, a CA whose key cannot be unlocked here (its passphrase is kept
             // elsewhere, e.g. an offline root) does not stop the others; it is an error only
             // when its CRL is due.

@@ -146,7 +146,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let settings = pki_core::settings::Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
     for (ca, pass) in [(&root, &root_pass), (&int, &int_pass)] {
         ctx.pass.given = pass.clone();
-        let issuer = ca.unlock(&dir, &ctx.core(), None)?;
+        let issuer = std::sync::Arc::new(ca.unlock(&dir, &ctx.core(), None)?);
         let lock = dir.lock(timeout)?;
         pki_core::crl::generate(&dir, &lock, ca, &issuer, pki_core::crl::lifetime(&settings, ca)?, &ctx.core())?;
     }

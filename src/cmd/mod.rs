@@ -45,7 +45,12 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
         Command::Profiles(a) => profiles::run(a, g, ctx),
         Command::Reindex => reindex::run(g, ctx),
         Command::Settings(a) => settings::run(a, g, ctx),
+        Command::ReleaseHold(a) => revoke::release(a, g, ctx),
         Command::LedgerVerify(a) => ledger_verify::run(a, g, ctx),
+        Command::Ledger(a) => match a.action {
+            crate::cli::LedgerAction::Verify(a) => ledger_verify::run(a, g, ctx),
+            crate::cli::LedgerAction::Head(a) => ledger_verify::head(a, g, ctx),
+        },
         Command::Completions(a) => completions::run(a, ctx),
         Command::Man(a) => man::run(a, ctx),
     }

@@ -28,6 +28,7 @@ pub fn run(args: RenewArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         serial,
         cert_der,
         rekey: args.rekey,
+        reuse_key: args.reuse_key,
         key_type: args.key_type.clone(),
         csr: args.csr.clone(),
         csr_bytes: stdin_csr(args.csr.as_deref())?,

@@ -136,6 +136,8 @@ pub struct Options {
     pub deep: bool,
     /// Also report certificates whose whole lifetime is shorter than the window.
     pub include_short_lived: bool,
+    /// A signed ledger head kept elsewhere (`pki ledger head`): the ledger must still hold it.
+    pub ledger_head: Option<crate::store::SignedHead>,
 }
 
 /// Totals over the directory.
@@ -277,6 +279,7 @@ pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<
         summary: Summary::default(),
         groups: vec![],
         d: cmd_dir(dir),
+        revoked_serials: HashSet::new(),
     };
 
     let names = dir.ca_names()?;
@@ -333,10 +336,19 @@ pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<
         .unwrap_or_default();
     let default_ca = settings.as_ref().and_then(|s| crate::ca::issuing_ca(dir, s, None).ok());
 
-    a.scan_inventory(&profiles, settings.is_some(), progress)?;
+    // The ledger is hashed on another core while this one scans the inventory.
+    let kept = opts.ledger_head.as_ref().map(|h| h.seq);
+    let facts = std::thread::scope(|s| -> Result<LedgerFacts> {
+        let ledger = s.spawn(|| Audit::check_ledger(dir, kept));
+        let scanned = a.scan_inventory(&profiles, settings.is_some(), progress);
+        let facts = ledger.join().map_err(|_| anyhow::anyhow!("the ledger check failed"))?;
+        scanned?;
+        facts
+    })?;
+    a.ledger_findings(&facts)?;
     let in_scope: Vec<&Ca> = cas.iter().filter(|c| opts.ca.as_ref().is_none_or(|n| *n == c.name)).collect();
     let ca_states = a.check_cas(&in_scope, &cas, &profiles, default_ca.as_deref());
-    let crl_states = a.check_crls(&in_scope, settings.as_ref())?;
+    let crl_states = a.check_crls(&in_scope, &cas, settings.as_ref(), &facts)?;
     a.check_files(&in_scope)?;
     a.check_interrupted();
     if opts.deep {
@@ -393,6 +405,15 @@ pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<
     })
 }
 
+/// What the audit's pass over the ledger found.
+struct LedgerFacts {
+    check: crate::store::LedgerCheck,
+    /// CA -> its `crl-generated` records: (seq, CRL number, SHA-256 of the DER).
+    crls: HashMap<String, Vec<(u64, u64, String)>>,
+    /// Keys revoked for keyCompromise: (SHA-256 of the SPKI, serial).
+    compromised: Vec<(String, String)>,
+}
+
 struct GroupAcc {
     ca: String,
     profile: String,
@@ -413,6 +434,8 @@ struct Audit<'a> {
     groups: Vec<GroupAcc>,
     /// ` --dir X` for the commands the messages suggest ("" for the default directory).
     d: String,
+    /// Serials the inventory shows revoked (to compare with what the CRLs list).
+    revoked_serials: HashSet<String>,
 }
 
 impl Audit<'_> {
@@ -497,6 +520,7 @@ impl Audit<'_> {
                     Status::Revoked => {
                         g.revoked += 1;
                         self.summary.revoked += 1;
+                        self.revoked_serials.insert(v.serial.to_string());
                         return Ok(());
                     }
                     Status::Superseded => {
@@ -680,7 +704,13 @@ impl Audit<'_> {
         states
     }
 
-    fn check_crls(&mut self, in_scope: &[&Ca], settings: Option<&Settings>) -> Result<Vec<CrlState>> {
+    fn check_crls(
+        &mut self,
+        in_scope: &[&Ca],
+        all: &[Ca],
+        settings: Option<&Settings>,
+        facts: &LedgerFacts,
+    ) -> Result<Vec<CrlState>> {
         let mut states = vec![];
         for ca in in_scope {
             let name = ca.name.as_str();
@@ -718,6 +748,7 @@ impl Audit<'_> {
             let this_update = to_time(crl.last_update());
             let next = crl.next_update().map(to_time);
             let number = crl.crl_number().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+            self.check_crl_state(ca, all, &der, &crl, number, this_update, facts)?;
             let left = next.map(|n| secs_between(self.now, n));
             states.push(CrlState { ca: name.to_string(), number, next_update: next.map(rfc3339), seconds_left: left });
             match (next, left) {
@@ -763,6 +794,108 @@ impl Audit<'_> {
             }
         }
         Ok(states)
+    }
+
+    /// What an editor can do to a CA's CRL files and revocation state without its key: a CRL
+    /// dated in the future, a PEM copy missing or different, an older CRL put back, numbers
+    /// that do not grow, and revocations the CRL (signed) shows that the revoked list or the
+    /// inventory no longer do.
+    #[allow(clippy::too_many_arguments)]
+    fn check_crl_state(
+        &mut self,
+        ca: &Ca,
+        all: &[Ca],
+        der: &[u8],
+        crl: &x509_parser::revocation_list::CertificateRevocationList<'_>,
+        number: u64,
+        this_update: OffsetDateTime,
+        facts: &LedgerFacts,
+    ) -> Result<()> {
+        let name = ca.name.as_str();
+        let crl_file = format!("crl/{name}.crl");
+        let regen = format!("`pki{} gen-crl --ca {name}`", self.d);
+        let add =
+            |a: &mut Self, sev, code, msg: String| a.push(Finding::new(sev, code, "crl", name, msg).with_ca(name));
+        if this_update > self.now + ::time::Duration::minutes(5) {
+            let msg = format!(
+                "{crl_file} starts at {} (thisUpdate), in the future: clients reject it as not yet valid; check the clock of the machine that signed it, then run {regen}",
+                rfc3339(this_update)
+            );
+            add(self, Severity::Critical, "crl-not-yet-valid", msg);
+        }
+        match self.dir.current_crl_pem(name)? {
+            None => {
+                let msg = format!("{crl_file}.pem is missing: clients that fetch the PEM copy find none; run {regen}");
+                add(self, Severity::Warning, "crl-pem-mismatch", msg);
+            }
+            Some(bytes) => {
+                let same = ::pem::parse(&bytes).is_ok_and(|p| p.contents() == der);
+                if !same {
+                    let msg = format!(
+                        "{crl_file}.pem is not the same CRL as {crl_file}: clients that fetch the PEM copy get other revocations; run {regen}"
+                    );
+                    add(self, Severity::Critical, "crl-pem-mismatch", msg);
+                }
+            }
+        }
+        if let Some(recs) = facts.crls.get(name) {
+            if let Some(w) = recs.windows(2).find(|w| w[1].1 <= w[0].1) {
+                let msg = format!(
+                    "ledger records {} and {} give CRL numbers {} then {}: CRL numbers of CA '{name}' must grow (RFC 5280 §5.2.3); restore crl/{name}.number from a backup and run {regen}",
+                    w[0].0, w[1].0, w[0].1, w[1].1
+                );
+                add(self, Severity::Critical, "crl-number-not-increasing", msg);
+            }
+            if let Some((seq, n, sha)) = recs.last() {
+                let sha_here = crate::store::sha256_hex(der);
+                if number < *n || (number == *n && sha_here != *sha) {
+                    let msg = format!(
+                        "{crl_file} is CRL number {number}, but the ledger's last record of a CRL of '{name}' (record {seq}) is number {n} with another hash: an older CRL was put back; put back the published copy of number {n}, then run {regen}"
+                    );
+                    add(self, Severity::Critical, "crl-rolled-back", msg);
+                } else if number > *n {
+                    let msg = format!(
+                        "{crl_file} is CRL number {number}, newer than any the ledger records (last: number {n}): it was written by a change that did not complete; run {regen}"
+                    );
+                    add(self, Severity::Warning, "crl-unrecorded", msg);
+                }
+            }
+        }
+        // Revocations the signed CRL shows that the editable files no longer do.
+        let list = self.dir.revoked_list_text(name)?;
+        let mut latest: HashMap<&str, &str> = HashMap::new();
+        for line in list.lines().filter(|l| !l.starts_with('#')) {
+            let mut f = line.split('\t');
+            if let (Some(serial), Some(_), Some(_), Some(reason)) = (f.next(), f.next(), f.next(), f.next()) {
+                latest.insert(serial, reason);
+            }
+        }
+        let ca_serials: HashSet<String> = all.iter().map(|c| c.serial.hex()).collect();
+        let mut erased = vec![];
+        for r in crl.iter_revoked_certificates() {
+            let serial = Serial::from_bytes(r.raw_serial()).hex();
+            let in_list = match latest.get(serial.as_str()) {
+                Some(&crate::crl::RELEASED) => self.dir.hold_released(&serial)?,
+                Some(_) => true,
+                None => false,
+            };
+            let in_inventory = self.revoked_serials.contains(&serial) || ca_serials.contains(&serial);
+            if !in_list || !in_inventory {
+                erased.push((serial, in_list, in_inventory));
+            }
+        }
+        for (serial, in_list, in_inventory) in erased {
+            let files = match (in_list, in_inventory) {
+                (false, false) => format!("neither crl/{name}.revoked.tsv nor inventory.tsv shows it"),
+                (false, true) => format!("crl/{name}.revoked.tsv has no line for it"),
+                _ => "inventory.tsv does not show it revoked".into(),
+            };
+            let msg = format!(
+                "{crl_file} (signed by CA '{name}') lists {serial} as revoked but {files}: a revocation was erased by hand; restore the files from a backup (gen-crl refuses to drop it meanwhile) and find out who changed them"
+            );
+            self.push(Finding::new(Severity::Critical, "revocation-erased", "certificate", serial, msg).with_ca(name));
+        }
+        Ok(())
     }
 
     fn check_files(&mut self, in_scope: &[&Ca]) -> Result<()> {
@@ -811,10 +944,34 @@ impl Audit<'_> {
         }
     }
 
-    /// The integrity checks: the ledger's chain, ledger against inventory, and every stored
-    /// certificate read, hashed and its signature checked against its CA.
-    fn deep(&mut self, cas: &[Ca], progress: Progress<'_>) -> Result<()> {
-        let check = self.dir.verify_ledger()?;
+    /// The ledger's chain (every line hashed), the signature of its last signed record, the
+    /// key-using records after it, and a kept head. Runs on its own thread beside the
+    /// inventory scan; the findings are added by [`Audit::ledger_findings`].
+    fn check_ledger(dir: &CaDir, kept: Option<u64>) -> Result<LedgerFacts> {
+        let mut crls: HashMap<String, Vec<(u64, u64, String)>> = HashMap::new();
+        let mut compromised: Vec<(String, String)> = vec![];
+        let check = dir.verify_ledger_with(kept, |seq, event, line| {
+            if event == "cert-revoked"
+                && line.contains("\"reason\":\"keyCompromise\"")
+                && let Ok(r) = serde_json::from_str::<crate::store::LedgerRecord>(line)
+                && let (Some(k), Some(s)) = (r.data["key"].as_str(), r.data["serial"].as_str())
+            {
+                compromised.push((k.to_string(), s.to_string()));
+            }
+            if event == "crl-generated"
+                && let Ok(r) = serde_json::from_str::<crate::store::LedgerRecord>(line)
+                && let (Some(ca), Some(n), Some(sha)) =
+                    (r.data["ca"].as_str(), r.data["number"].as_u64(), r.data["sha256"].as_str())
+            {
+                crls.entry(ca.to_string()).or_default().push((seq, n, sha.to_string()));
+            }
+            Ok(())
+        })?;
+        Ok(LedgerFacts { check, crls, compromised })
+    }
+
+    fn ledger_findings(&mut self, facts: &LedgerFacts) -> Result<()> {
+        let check = &facts.check;
         if let (Some(kind), Some(problem)) = (check.kind, &check.problem) {
             let code = match kind {
                 LedgerProblem::Malformed => "ledger-malformed",
@@ -825,12 +982,68 @@ impl Audit<'_> {
             let msg = format!(
                 "ledger.jsonl {problem}: the history was tampered with; restore ledger.jsonl from a backup and find out who changed it"
             );
-            // Not already reported by the fast check of the last record.
+            // Not already reported by the check of the last record.
             self.findings.retain(|f| f.code != "ledger-malformed");
             self.counts.retain(|(c, _), _| *c != "ledger-malformed");
             self.push(Finding::new(Severity::Critical, code, "ledger", "ledger.jsonl", msg));
         }
+        match &check.last_signed {
+            Some((seq, line)) => {
+                if let Some(why) = self.dir.signature_problem(*seq, line)? {
+                    let msg = format!(
+                        "ledger.jsonl {why}; it is the last signed record: the ledger was rewritten after it was signed (or a CA certificate was replaced); restore ledger.jsonl and cas/ from a backup and find out who changed them"
+                    );
+                    self.push(Finding::new(
+                        Severity::Critical,
+                        "ledger-signature-invalid",
+                        "ledger",
+                        "ledger.jsonl",
+                        msg,
+                    ));
+                }
+                if let Some((useq, event)) = check.unsigned_after.first() {
+                    let msg = format!(
+                        "ledger.jsonl record {useq} ({event}) is not signed though pki signs every record made with a CA key, and record {seq} before it is: it was added or rewritten by hand; restore ledger.jsonl from a backup"
+                    );
+                    self.push(Finding::new(
+                        Severity::Critical,
+                        "ledger-unsigned-record",
+                        "ledger",
+                        "ledger.jsonl",
+                        msg,
+                    ));
+                }
+            }
+            None if !check.unsigned_after.is_empty() => {
+                let msg = format!(
+                    "no ledger record is signed (a directory from before pki signed its ledger, or signatures stripped): run `pki{} gen-crl --all`, which signs the head, then keep `pki{} ledger head` elsewhere",
+                    self.d, self.d
+                );
+                self.push(Finding::new(Severity::Warning, "ledger-unsigned", "ledger", "ledger.jsonl", msg));
+            }
+            None => {}
+        }
+        if !facts.compromised.is_empty() {
+            let blocked = self.dir.blocked_keys()?;
+            if let Some((key, serial)) = facts.compromised.iter().find(|(k, _)| !blocked.contains_key(k)) {
+                let msg = format!(
+                    "blocked-keys.tsv lacks the key of {serial} (SHA-256 {key}), which the ledger records as revoked for keyCompromise: the blocklist was edited and the key could be certified again; restore blocked-keys.tsv from a backup (or `pki reindex` rebuilds it from the ledger)"
+                );
+                self.push(Finding::new(Severity::Critical, "key-blocklist-edited", "file", "blocked-keys.tsv", msg));
+            }
+        }
+        if let Some(h) = &self.opts.ledger_head {
+            let problem = self.dir.kept_head_problem(h, check)?;
+            if let Some((code, msg)) = problem {
+                self.push(Finding::new(Severity::Critical, code, "ledger", "ledger.jsonl", msg));
+            }
+        }
+        Ok(())
+    }
 
+    /// The integrity checks: the ledger's chain, ledger against inventory, and every stored
+    /// certificate read, hashed and its signature checked against its CA.
+    fn deep(&mut self, cas: &[Ca], progress: Progress<'_>) -> Result<()> {
         // serial -> (SHA-256 the ledger recorded, seen in the inventory)
         let mut issued: HashMap<[u8; 16], ([u8; 32], bool)> = HashMap::new();
         // Committed issues that the interrupted change has not applied yet: recovery's work.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 use rcgen::{
     CertificateRevocationListParams, Issuer, KeyIdMethod, KeyPair, RevocationReason, RevokedCertParams, SerialNumber,
 };
@@ -15,6 +15,7 @@ use crate::ca::Ca;
 use crate::certs::{parse_rfc3339, rfc3339};
 use crate::context::Context;
 use crate::duration;
+use crate::error::PkiError;
 use crate::serial::Serial;
 use crate::settings::Settings;
 use crate::store::{CaDir, Locked};
@@ -58,6 +59,10 @@ pub(crate) struct Entry<'a> {
     invalidity_date: Option<&'a str>,
 }
 
+/// The reason field of a revoked-list line that releases a certificateHold (`pki release-hold`):
+/// the serial's latest state is then "not revoked", and the next CRL leaves it out.
+pub const RELEASED: &str = "released";
+
 /// Serials are 127 random bits written as hex, so their first 16 characters are already a
 /// good hash; a hash that resists crafted collisions (SipHash was a fifth of gen-crl's time at
 /// 100,000 entries) buys nothing here. Other input (shorter serials) is folded in FNV-1a style.
@@ -85,8 +90,11 @@ impl std::hash::Hasher for SerialHash {
 }
 
 /// The entries of a revoked list that a CRL lists now: the latest state of each serial, without
-/// those whose certificates have expired (RFC 5280 allows dropping them). In list order.
-pub(crate) fn entries<'a>(text: &'a str, now: &str) -> Result<Vec<Entry<'a>>> {
+/// released holds and without those whose certificates expired at or before `keep_after`
+/// (RFC 5280 §3.3 allows dropping them once a CRL issued after their expiry listed them). In
+/// list order.
+pub(crate) fn entries<'a>(text: &'a str, keep_after: &str) -> Result<Vec<Entry<'a>>> {
+    let now = keep_after;
     // Sized for the list's lines (about 100 bytes each); large, so backed by huge pages (mem.rs).
     let mut out: Vec<Entry<'a>> = Vec::with_capacity(text.len() / 90);
     let mut index: HashMap<&'a str, usize, std::hash::BuildHasherDefault<SerialHash>> =
@@ -126,7 +134,221 @@ pub(crate) fn entries<'a>(text: &'a str, now: &str) -> Result<Vec<Entry<'a>>> {
             None => {}
         }
     }
+    if out.iter().any(|e| e.reason == RELEASED) {
+        out.retain(|e| e.reason != RELEASED);
+    }
     Ok(out)
+}
+
+/// The serial's latest line in a revoked list, if any (reason, not_after).
+fn latest_in_list<'a>(text: &'a str, serial: &str) -> Option<(&'a str, &'a str)> {
+    text.lines().rev().find(|l| l.starts_with(serial) && l.as_bytes().get(serial.len()) == Some(&b'\t')).and_then(|l| {
+        let f: Vec<&str> = l.split('\t').collect();
+        (f.len() == 7).then(|| (f[3], f[5]))
+    })
+}
+
+/// The CA's previous CRL as evidence: its DER, checked to be signed by the CA and to be the
+/// CRL the ledger last recorded (or a newer one: a change killed before its record). `None`
+/// when the CA never had a CRL; `Err` when the ledger records one that is missing or damaged.
+fn previous_crl(dir: &CaDir, ca: &Ca) -> Result<Option<Vec<u8>>> {
+    let recorded = dir.last_crl_record(&ca.name)?;
+    let file = format!("crl/{}.crl", ca.name);
+    let unusable = |why: String| -> anyhow::Error { PkiError::CrlEvidenceUnusable { ca: ca.name.clone(), why }.into() };
+    let Some(der) = dir.current_crl_der(&ca.name)? else {
+        return match recorded {
+            Some((n, _)) => Err(unusable(format!(
+                "{file} is missing but the ledger records CRL number {n}: put back the published copy of that CRL (its revocations are the evidence a new CRL must keep)"
+            ))),
+            None => Ok(None),
+        };
+    };
+    let Some(d) = crate::crl_der::decode(&der) else {
+        return Err(unusable(format!("{file} is not a CRL: put back the published copy of the last CRL")));
+    };
+    if crate::store::verify_by_cert(&ca.der, d.tbs, d.signature).is_err() {
+        return Err(unusable(format!(
+            "{file} is not signed by CA '{}': put back the published copy of the last CRL",
+            ca.name
+        )));
+    }
+    if let Some((n, sha)) = recorded {
+        let have = d.number.unwrap_or(0);
+        if have < n || (have == n && crate::store::sha256_hex(&der) != sha) {
+            return Err(unusable(format!(
+                "{file} is CRL number {have}, not number {n} that the ledger last recorded: an older CRL was put back; put back number {n} (the published copy)"
+            )));
+        }
+    }
+    Ok(Some(der))
+}
+
+/// The notAfter of the certificate with this serial that CA `ca` signed, from the stored
+/// certificate (signed data no editor can change) or an intermediate CA's certificate; `None`
+/// when no such certificate is found.
+fn signed_not_after(dir: &CaDir, ca: &Ca, serial: &Serial) -> Result<Option<OffsetDateTime>> {
+    use x509_parser::prelude::*;
+    let (_, issuer) = X509Certificate::from_der(&ca.der).map_err(|e| anyhow!("CA '{}': {e}", ca.name))?;
+    let check = |der: &[u8]| -> Option<OffsetDateTime> {
+        let (_, x) = X509Certificate::from_der(der).ok()?;
+        (Serial::from_bytes(x.raw_serial()) == *serial && x.verify_signature(Some(issuer.public_key())).is_ok())
+            .then(|| OffsetDateTime::from_unix_timestamp(x.validity().not_after.timestamp()).ok())
+            .flatten()
+    };
+    if let Some(der) = dir.read_cert_der(serial)?
+        && let Some(t) = check(&der)
+    {
+        return Ok(Some(t));
+    }
+    for name in dir.ca_names()? {
+        if let Ok(c) = Ca::load(dir, &name)
+            && c.serial == *serial
+            && let Some(t) = check(&c.der)
+        {
+            return Ok(Some(t));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a reason may replace another on the same serial: the same, any reason after a
+/// certificateHold, and keyCompromise after any.
+fn reason_may_follow(prev: Option<u8>, next: Option<u8>) -> bool {
+    let code = |r: RevocationReason| Some(r as u8);
+    prev == next || prev == code(RevocationReason::CertificateHold) || next == code(RevocationReason::KeyCompromise)
+}
+
+fn reason_name(code: Option<u8>) -> &'static str {
+    REASONS.iter().find(|(_, r)| Some(*r as u8) == code).map_or("unspecified", |(n, _)| *n)
+}
+
+/// The evidence check of a new CRL: every serial the previous CRL (signature verified) lists
+/// is listed again with the same or a stronger reason, unless RFC 5280 §3.3 allows dropping
+/// it (its certificate, as signed, expired before the previous CRL was issued) or the ledger
+/// records the release of its certificateHold. Without a previous CRL the ledger is the
+/// evidence (see [`ledger_evidence`]).
+fn check_evidence(
+    dir: &CaDir,
+    ca: &Ca,
+    prev: &crate::crl_der::Decoded<'_>,
+    text: &str,
+    entries: &[Entry<'_>],
+) -> Result<()> {
+    let mut index: HashMap<&str, usize, std::hash::BuildHasherDefault<SerialHash>> =
+        HashMap::with_capacity_and_hasher(entries.len(), Default::default());
+    for (i, e) in entries.iter().enumerate() {
+        index.insert(e.serial, i);
+    }
+    let evidence = || format!("the previous CRL (crl/{}.crl, number {})", ca.name, prev.number.unwrap_or(0));
+    for (raw, reason) in &prev.entries {
+        let serial = Serial::from_bytes(raw);
+        let hex = serial.hex();
+        let reason = reason.filter(|r| *r != RevocationReason::Unspecified as u8);
+        if let Some(&i) = index.get(hex.as_str()) {
+            let now = reason_code(entries[i].reason).filter(|r| *r != RevocationReason::Unspecified).map(|r| r as u8);
+            if !reason_may_follow(reason, now) {
+                return Err(PkiError::RevocationErased {
+                    ca: ca.name.clone(),
+                    serial: hex,
+                    reason: reason_name(reason).into(),
+                    evidence: evidence(),
+                    found: format!("says {}", entries[i].reason),
+                }
+                .into());
+            }
+            continue;
+        }
+        let latest = latest_in_list(text, &hex);
+        if latest.is_some_and(|(r, _)| r == RELEASED)
+            && reason == Some(RevocationReason::CertificateHold as u8)
+            && dir.hold_released(&hex)?
+        {
+            continue;
+        }
+        if signed_not_after(dir, ca, &serial)?.is_some_and(|t| t < prev.this_update) {
+            continue;
+        }
+        return Err(PkiError::RevocationErased {
+            ca: ca.name.clone(),
+            serial: hex,
+            reason: reason_name(reason).into(),
+            evidence: evidence(),
+            found: match latest {
+                Some((r, _)) if r == RELEASED => "releases it without a release in the ledger".into(),
+                Some((_, not_after)) => format!("says it expired at {not_after}, which its certificate does not"),
+                None => "has no line for it".into(),
+            },
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The evidence check when the CA has no previous CRL on record: the ledger's revocations of
+/// the CA's certificates (hash chain intact, last signature verified) that have not expired
+/// must all be in the new CRL. Reads the whole ledger; runs only for a CA's first CRL.
+fn ledger_evidence(dir: &CaDir, ca: &Ca, entries: &[Entry<'_>], now: OffsetDateTime) -> Result<()> {
+    let mut revoked: HashMap<String, (String, String)> = HashMap::new();
+    let check = dir.verify_ledger_with(None, |_, event, line| {
+        if (event == "cert-revoked" || event == "hold-released")
+            && let Ok(r) = serde_json::from_str::<crate::store::LedgerRecord>(line)
+            && r.data["ca"].as_str() == Some(ca.name.as_str())
+            && let Some(serial) = r.data["serial"].as_str()
+        {
+            if event == "hold-released" {
+                revoked.remove(serial);
+            } else {
+                let reason = r.data["reason"].as_str().unwrap_or("unspecified").to_string();
+                let not_after = r.data["not_after"].as_str().unwrap_or("").to_string();
+                revoked.insert(serial.to_string(), (reason, not_after));
+            }
+        }
+        Ok(())
+    })?;
+    if let Some(p) = &check.problem {
+        return Err(
+            PkiError::CrlEvidenceUnusable { ca: ca.name.clone(), why: format!("the ledger is broken ({p})") }.into()
+        );
+    }
+    if let Some(p) = dir.head_signature_problem(&check)? {
+        return Err(PkiError::CrlEvidenceUnusable { ca: ca.name.clone(), why: format!("the ledger's {p}") }.into());
+    }
+    let listed: HashMap<&str, &str> = entries.iter().map(|e| (e.serial, e.reason)).collect();
+    let now = rfc3339(now);
+    for (serial, (reason, not_after)) in &revoked {
+        if not_after.as_str() <= now.as_str() {
+            continue;
+        }
+        let weaker = |have: &str| {
+            let code = |n: &str| reason_code(n).filter(|r| *r != RevocationReason::Unspecified).map(|r| r as u8);
+            !reason_may_follow(code(reason), code(have))
+        };
+        let found = match listed.get(serial.as_str()) {
+            Some(have) if !weaker(have) => continue,
+            Some(have) => format!("says {have}"),
+            None => "has no line for it".into(),
+        };
+        return Err(PkiError::RevocationErased {
+            ca: ca.name.clone(),
+            serial: serial.clone(),
+            reason: reason.clone(),
+            evidence: "the ledger".into(),
+            found,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Refuses (before anything is published) a directory whose ledger no longer holds a head
+/// kept elsewhere: a copy rolled back to an older state would publish CRLs without the
+/// revocations made since.
+pub fn check_kept_head(dir: &CaDir, head: &crate::store::SignedHead) -> Result<()> {
+    let check = dir.verify_ledger_with(Some(head.seq), |_, _, _| Ok(()))?;
+    match dir.kept_head_problem(head, &check)? {
+        Some((_, why)) => bail!("refusing to publish CRLs: {why}"),
+        None => Ok(()),
+    }
 }
 
 /// The lifetime of a CA's CRLs: its `next_update` setting, else 7 days (30 for a root).
@@ -161,13 +383,22 @@ pub fn generate(
     dir: &CaDir,
     lock: &Locked<'_>,
     ca: &Ca,
-    issuer: &Issuer<'_, KeyPair>,
+    issuer: &std::sync::Arc<Issuer<'static, KeyPair>>,
     next_update: Duration,
     ctx: &Context<'_>,
 ) -> Result<(CrlSummary, Vec<u8>, String)> {
+    lock.sign_with(crate::store::LedgerSigner::new(&ca.name, &ca.der, issuer.clone()));
     let text = dir.revoked_list_text(&ca.name)?;
-    let entries = entries(&text, &rfc3339(ctx.now))?;
-    let number = lock.next_crl_number(&ca.name)?;
+    let prev_der = previous_crl(dir, ca)?;
+    let prev = prev_der.as_deref().and_then(crate::crl_der::decode);
+    // Expired entries stay until a CRL issued after their expiry has listed them (RFC 5280 §3.3).
+    let keep_after = prev.as_ref().map_or(ctx.now, |p| p.this_update.min(ctx.now));
+    let entries = entries(&text, &rfc3339(keep_after))?;
+    match &prev {
+        Some(p) => check_evidence(dir, ca, p, &text, &entries)?,
+        None => ledger_evidence(dir, ca, &entries, ctx.now)?,
+    }
+    let number = lock.next_crl_number(&ca.name, prev.as_ref().and_then(|p| p.number).unwrap_or(0))?;
     let this_update = ctx.now;
     let next = crate::certs::not_after(ctx.now, next_update)?;
     let key = issuer.key();
@@ -235,7 +466,8 @@ pub fn generate(
                     None => KeyIdMethod::Sha256,
                 },
             };
-            let crl = params.signed_by(issuer).map_err(|e| anyhow!("cannot sign the CRL of CA '{}': {e}", ca.name))?;
+            let crl =
+                params.signed_by(&**issuer).map_err(|e| anyhow!("cannot sign the CRL of CA '{}': {e}", ca.name))?;
             (crl.der().to_vec(), crl.pem().map_err(|e| anyhow!("cannot encode the CRL: {e}"))?)
         }
     };

@@ -249,6 +249,126 @@ pub fn pem(der: &[u8]) -> String {
     out
 }
 
+/// A CRL read back without a general parser: what the evidence check needs, borrowed from
+/// the DER (no allocation per entry; a CRL may list a hundred thousand).
+pub struct Decoded<'a> {
+    /// The signed part (TBSCertList), whole.
+    pub tbs: &'a [u8],
+    /// The signature's bytes (the BIT STRING's content without its unused-bits byte).
+    pub signature: &'a [u8],
+    /// thisUpdate.
+    pub this_update: OffsetDateTime,
+    /// The CRL number, if present and at most 64 bits.
+    pub number: Option<u64>,
+    /// (serial bytes as encoded, reasonCode if present) of each entry, in order.
+    pub entries: Vec<(&'a [u8], Option<u8>)>,
+}
+
+/// One DER TLV at the start of `b`: (tag, content, rest).
+fn read_tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, b) = b.split_first()?;
+    let (&l0, mut b) = b.split_first()?;
+    let len = if l0 < 0x80 {
+        l0 as usize
+    } else {
+        let n = (l0 & 0x7f) as usize;
+        if n == 0 || n > 4 || b.len() < n {
+            return None;
+        }
+        let v = b[..n].iter().fold(0usize, |a, &x| (a << 8) | x as usize);
+        b = &b[n..];
+        v
+    };
+    (b.len() >= len).then(|| (tag, &b[..len], &b[len..]))
+}
+
+fn der_time(tag: u8, v: &[u8]) -> Option<OffsetDateTime> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (year, rest) = match tag {
+        0x17 if s.len() == 13 => {
+            let y: i32 = s[..2].parse().ok()?;
+            (if y < 50 { 2000 + y } else { 1900 + y }, &s[2..])
+        }
+        0x18 if s.len() == 15 => (s[..4].parse().ok()?, &s[4..]),
+        _ => return None,
+    };
+    let n = |i: usize| rest.get(i..i + 2).and_then(|x| x.parse::<u8>().ok());
+    let date = time::Date::from_calendar_date(year, time::Month::try_from(n(0)?).ok()?, n(2)?).ok()?;
+    let t = time::Time::from_hms(n(4)?, n(6)?, n(8)?).ok()?;
+    (rest.as_bytes().get(10) == Some(&b'Z')).then(|| date.with_time(t).assume_utc())
+}
+
+/// Reads a CRL's signed part, signature, thisUpdate, number and entries; None if it is not a
+/// well-formed v2 CRL.
+pub fn decode(der: &[u8]) -> Option<Decoded<'_>> {
+    let (0x30, outer, _) = read_tlv(der)? else { return None };
+    // The TBS is kept whole (tag and length included): it is what was signed.
+    let (0x30, tbs_body, after_tbs) = read_tlv(outer)? else { return None };
+    let tbs = &outer[..outer.len() - after_tbs.len()];
+    let (0x30, _alg, rest) = read_tlv(after_tbs)? else { return None };
+    let (0x03, bits, _) = read_tlv(rest)? else { return None };
+    let signature = bits.get(1..)?;
+    let (0x02, _version, b) = read_tlv(tbs_body)? else { return None };
+    let (0x30, _sig_alg, b) = read_tlv(b)? else { return None };
+    let (0x30, _issuer, b) = read_tlv(b)? else { return None };
+    let (tag, tu, mut b) = read_tlv(b)?;
+    let this_update = der_time(tag, tu)?;
+    if let Some((tag @ (0x17 | 0x18), _, rest)) = read_tlv(b) {
+        let _ = tag;
+        b = rest;
+    }
+    let mut entries = vec![];
+    if let Some((0x30, list, rest)) = read_tlv(b) {
+        b = rest;
+        let mut l = list;
+        entries.reserve(list.len() / 40);
+        while !l.is_empty() {
+            let (0x30, entry, rest) = read_tlv(l)? else { return None };
+            l = rest;
+            let (0x02, serial, e) = read_tlv(entry)? else { return None };
+            let (_, _, e) = read_tlv(e)?;
+            let mut reason = None;
+            if let Some((0x30, mut exts, _)) = read_tlv(e) {
+                while !exts.is_empty() {
+                    let (0x30, ext, rest) = read_tlv(exts)? else { return None };
+                    exts = rest;
+                    if ext.starts_with(OID_REASON) {
+                        let (_, _, v) = read_tlv(ext)?;
+                        let v = match read_tlv(v)? {
+                            (0x01, _, r) => read_tlv(r)?.1,
+                            (_, v, _) => v,
+                        };
+                        if let Some((0x0a, code, _)) = read_tlv(v) {
+                            reason = code.last().copied();
+                        }
+                    }
+                }
+            }
+            entries.push((serial, reason));
+        }
+    }
+    let mut number = None;
+    if let Some((0xa0, exts, _)) = read_tlv(b) {
+        let (0x30, mut exts, _) = read_tlv(exts)? else { return None };
+        while !exts.is_empty() {
+            let (0x30, ext, rest) = read_tlv(exts)? else { return None };
+            exts = rest;
+            if ext.starts_with(OID_CRL_NUMBER) {
+                let (_, _, v) = read_tlv(ext)?;
+                let v = match read_tlv(v)? {
+                    (0x01, _, r) => read_tlv(r)?.1,
+                    (_, v, _) => v,
+                };
+                if let Some((0x02, n, _)) = read_tlv(v) {
+                    let n = n.strip_prefix(&[0]).unwrap_or(n);
+                    number = (n.len() <= 8).then(|| n.iter().fold(0u64, |a, &x| (a << 8) | x as u64));
+                }
+            }
+        }
+    }
+    Some(Decoded { tbs, signature, this_update, number, entries })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,6 +456,19 @@ mod tests {
         let (_, b) = CertificateRevocationList::from_der(theirs.der()).unwrap();
         assert_eq!(a.tbs_cert_list.as_ref(), b.tbs_cert_list.as_ref(), "TBS differs from rcgen's");
         a.verify_signature(x.public_key()).expect("our signature verifies");
+        // Our decoder reads back what x509-parser reads (from rcgen's bytes, to be independent).
+        let d = decode(theirs.der()).expect("decodes");
+        assert_eq!(d.tbs, b.tbs_cert_list.as_ref());
+        assert_eq!(d.signature, b.signature_value.data.as_ref());
+        assert_eq!(d.number, Some(0x8001));
+        assert_eq!(d.this_update, t(1_790_000_000));
+        let want: Vec<(Vec<u8>, Option<u8>)> = b
+            .iter_revoked_certificates()
+            .map(|r| (r.raw_serial().to_vec(), r.reason_code().map(|(_, c)| c.0)))
+            .collect();
+        let got: Vec<(Vec<u8>, Option<u8>)> = d.entries.iter().map(|(s, r)| (s.to_vec(), *r)).collect();
+        assert_eq!(got, want);
+        assert!(decode(&theirs.der()[..theirs.der().len() - 1]).is_none());
         if key.algorithm() == &rcgen::PKCS_ED25519 {
             assert_eq!(mine, theirs.der().as_ref(), "the whole CRL differs from rcgen's");
             assert_eq!(pem(&mine), theirs.pem().unwrap(), "the PEM differs from rcgen's");

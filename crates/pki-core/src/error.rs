@@ -128,6 +128,34 @@ pub enum PkiError {
         /// When it expired (RFC 3339).
         not_after: String,
     },
+    /// A revocation the evidence shows (the previous CRL, signed; or the ledger) is missing
+    /// from the revoked list, or listed with a weaker reason: publishing would erase it.
+    RevocationErased {
+        /// The CA whose CRL it is.
+        ca: String,
+        /// The serial, hex.
+        serial: String,
+        /// The reason the evidence records.
+        reason: String,
+        /// What shows the revocation ("the previous CRL crl/issuing.crl, number 3").
+        evidence: String,
+        /// What the revoked list says instead ("has no line for it", "says superseded").
+        found: String,
+    },
+    /// The CA's previous CRL, which the ledger records, cannot serve as evidence.
+    CrlEvidenceUnusable {
+        /// The CA.
+        ca: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A key revoked for keyCompromise: no certificate is issued for it again.
+    KeyCompromised {
+        /// SHA-256 (hex) of the key's SubjectPublicKeyInfo.
+        key: String,
+        /// The revoked certificate that put it on the blocklist.
+        serial: String,
+    },
 }
 
 impl fmt::Display for PkiError {
@@ -208,6 +236,17 @@ impl fmt::Display for PkiError {
             AlreadyRevoked { serial, reason, at } => write!(
                 f,
                 "certificate {serial} was already revoked ({reason}) at {at}: nothing to do (only --reason keyCompromise updates a revocation)"
+            ),
+            RevocationErased { ca, serial, reason, evidence, found } => write!(
+                f,
+                "refusing to publish a CRL of CA '{ca}' without {serial}: {evidence} lists it as revoked ({reason}) but crl/{ca}.revoked.tsv {found}; the revoked list was edited: restore its line (from a backup) and run gen-crl again; nothing was published"
+            ),
+            CrlEvidenceUnusable { ca, why } => {
+                write!(f, "refusing to publish a CRL of CA '{ca}': {why}; nothing was published")
+            }
+            KeyCompromised { key, serial } => write!(
+                f,
+                "this public key (SHA-256 of its SubjectPublicKeyInfo {key}) was revoked for keyCompromise with certificate {serial}: pki never certifies it again; generate a new key"
             ),
             CertExpired { serial, not_after } => {
                 write!(f, "certificate {serial} expired at {not_after}: an expired certificate needs no revocation")

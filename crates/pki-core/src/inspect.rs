@@ -219,7 +219,7 @@ fn hex_colon(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect::<Vec<_>>().join(":")
 }
 
-fn general_name(g: &GeneralName<'_>) -> String {
+pub(crate) fn general_name(g: &GeneralName<'_>) -> String {
     match g {
         GeneralName::DNSName(s) => format!("DNS:{s}"),
         GeneralName::URI(s) => format!("URI:{s}"),

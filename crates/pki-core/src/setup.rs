@@ -121,7 +121,7 @@ pub fn create_intermediate(
     }
     let settings = Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
     let pf = settings.ca.get(&parent.name).and_then(|c| c.passphrase_file.clone());
-    let issuer = parent.unlock(dir, ctx, pf.as_deref())?;
+    let issuer = std::sync::Arc::new(parent.unlock(dir, ctx, pf.as_deref())?);
     let new_pass = new_pass()?;
     let key = keys::generate(req.key_type)?;
     let key_pem = keys::to_pem(&key.der, new_pass.as_ref())?;
@@ -140,6 +140,7 @@ pub fn create_intermediate(
     };
     let cert = certs::build_intermediate(&spec, &public, &issuer, &Serial::random_from(ctx.rng)?)?;
     let lock = dir.lock(timeout)?;
+    lock.sign_with(crate::store::LedgerSigner::new(&parent.name, &parent.der, issuer.clone()));
     lock.create_ca(
         NewCa {
             name: &req.name,

@@ -384,7 +384,12 @@ fn renewing_supersedes_the_old_certificate_and_keeps_its_key_and_names() {
     let dir = new_ca(&t.path().join("ca"), None);
     let old = issue(&dir, "renew.test.internal");
     let a = actor();
-    let r = Renewal { serial: Some(Serial::parse(&old.serial).unwrap()), out: Some("-".into()), ..Default::default() };
+    let r = Renewal {
+        serial: Some(Serial::parse(&old.serial).unwrap()),
+        out: Some("-".into()),
+        reuse_key: true,
+        ..Default::default()
+    };
     let (done, _) = Issuing::open(&dir)
         .unwrap()
         .renew(&r, None, WAIT, &ctx(T0 + time::Duration::hours(12), &a, &NoPassphrase))
@@ -528,7 +533,7 @@ fn audit_reports_a_certificate_expiring_within_the_window() {
     let mut s = spec("soon.test.internal");
     s.ttl = Some("72h".into());
     let i = issue_at(&dir, &s, T0).unwrap();
-    let opts = audit::Options { window: 2 * DAY, ca: None, deep: true, include_short_lived: true };
+    let opts = audit::Options { window: 2 * DAY, ca: None, deep: true, include_short_lived: true, ledger_head: None };
     let quiet = audit::run(&dir, T0, &opts, &mut |_, _, _| {}).unwrap();
     assert!(!quiet.findings.iter().any(|f| f.code == "cert-expiring"), "{:?}", quiet.findings);
     let later = audit::run(&dir, T0 + time::Duration::days(2), &opts, &mut |_, _, _| {}).unwrap();

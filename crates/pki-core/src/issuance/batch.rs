@@ -113,6 +113,9 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
         let outs = std::mem::take(&mut self.outs);
         let serials = plans.iter().map(|_| Serial::random_from(self.ctx.rng)).collect::<Result<Vec<_>>>()?;
         let signers = plans.iter().map(|p| issuing.signer(&p.ca)).collect::<Result<Vec<_>>>()?;
+        if let (Some(p), Some(s)) = (plans.first(), signers.first()) {
+            self.lock.sign_with(crate::store::LedgerSigner::new(&p.ca, &p.chain[0].der, s.clone()));
+        }
         let group = self.lock.begin_batch(&serials)?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
         let per = if plans.len() < 2 * threads { plans.len() } else { plans.len().div_ceil(threads) };
@@ -186,10 +189,12 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
                 return (done, Err(e));
             }
             let res = {
-                let items: Vec<(&InventoryRecord, &str, &str)> = signed
+                let items: Vec<(&InventoryRecord, &str, &str, &str)> = signed
                     .iter()
                     .filter_map(|s| s.as_ref().ok())
-                    .filter_map(|(i, _)| Some((i.record.as_ref()?, i.cert_pem.as_str(), i.sha256.as_str())))
+                    .filter_map(|(i, _)| {
+                        Some((i.record.as_ref()?, i.cert_pem.as_str(), i.sha256.as_str(), i.key_origin))
+                    })
                     .collect();
                 lock.commit_batch(group, &items, &actor, &time)
             };

@@ -121,6 +121,9 @@ pub struct Plan {
     pub renews: Option<String>,
     /// Where relying parties find the issuer's CRL and certificate.
     pub urls: certs::IssuerUrls,
+    /// Who made the subject key, recorded in the ledger (`key_origin`): "generated" (pki, which
+    /// handed it out) or "csr" (the holder). A renewal keeping the key inherits the old one's.
+    pub key_origin: &'static str,
 }
 
 /// What a script learns about an issued certificate.
@@ -168,6 +171,9 @@ pub struct Issued {
     /// The inventory line to commit (taken by the commit).
     #[serde(skip)]
     pub record: Option<InventoryRecord>,
+    /// Who made the subject key ([`Plan::key_origin`]).
+    #[serde(skip)]
+    pub key_origin: &'static str,
 }
 
 /// The directory as issuance sees it: settings, CA chains and unlocked CA keys, loaded once.
@@ -180,6 +186,8 @@ pub struct Issuing<'a> {
     pub settings_file: String,
     chains: HashMap<String, Arc<Vec<Ca>>>,
     issuers: HashMap<String, Arc<Issuer<'static, KeyPair>>>,
+    /// Keys revoked for keyCompromise (SHA-256 of the SPKI -> the revoked serial), read once.
+    blocked: Option<HashMap<String, String>>,
 }
 
 impl<'a> Issuing<'a> {
@@ -187,7 +195,19 @@ impl<'a> Issuing<'a> {
     pub fn open(dir: &'a CaDir) -> Result<Issuing<'a>> {
         let settings_file = dir.path(crate::store::SETTINGS).display().to_string();
         let settings = Settings::parse(&dir.read_settings_text()?, &settings_file)?;
-        Ok(Issuing { dir, settings, settings_file, chains: HashMap::new(), issuers: HashMap::new() })
+        Ok(Issuing { dir, settings, settings_file, chains: HashMap::new(), issuers: HashMap::new(), blocked: None })
+    }
+
+    /// Refuses a public key on the directory's keyCompromise blocklist.
+    pub fn refuse_blocked(&mut self, spki_der: &[u8]) -> Result<()> {
+        if self.blocked.is_none() {
+            self.blocked = Some(self.dir.blocked_keys()?);
+        }
+        let key = crate::store::sha256_hex(spki_der);
+        match self.blocked.as_ref().and_then(|b| b.get(&key)) {
+            Some(serial) => Err(PkiError::KeyCompromised { key, serial: serial.clone() }.into()),
+            None => Ok(()),
+        }
     }
 
     fn chain(&mut self, name: &str) -> Result<Arc<Vec<Ca>>> {
@@ -233,6 +253,7 @@ impl<'a> Issuing<'a> {
     pub fn plan_with_key(&mut self, spec: &Spec, now: OffsetDateTime, existing: Option<Vec<u8>>) -> Result<Plan> {
         let mut names = names::parse_names(spec)?;
         let mut csr_ekus = None;
+        let mut key_origin = "csr";
         let (key, key_type) = if let Some(spki) = existing {
             let kt = names::key_type_of_spki(&spki)?;
             (KeySource::Public { spki_der: spki }, kt)
@@ -256,8 +277,13 @@ impl<'a> Issuing<'a> {
                 }
                 None => self.settings.defaults.key_type.unwrap_or(KeyType::P256),
             };
+            key_origin = "generated";
             (KeySource::Generate(kt), kt.name().to_string())
         };
+        // A key someone else holds (a CSR's, a renewal's) may be one revoked for keyCompromise.
+        if let KeySource::Public { spki_der } = &key {
+            self.refuse_blocked(spki_der)?;
+        }
         if let Some(id) = &spec.spiffe_id {
             check_spiffe_id(id, false).map_err(|e| anyhow!("invalid --spiffe-id '{id}': {e}"))?;
             if !names.uris.contains(id) {
@@ -399,6 +425,7 @@ impl<'a> Issuing<'a> {
                 crl_url: self.settings.ca.get(&ca_name).and_then(|c| c.crl_url.clone()),
                 ca_issuers_url: self.settings.ca.get(&ca_name).and_then(|c| c.ca_issuers_url.clone()),
             },
+            key_origin,
         })
     }
 
@@ -484,6 +511,7 @@ impl<'a> Issuing<'a> {
             cert_pem,
             key_pem,
             record: Some(record),
+            key_origin: plan.key_origin,
         })
     }
 }

@@ -116,6 +116,7 @@ impl Issuing<'_> {
         ctx: &Context<'_>,
     ) -> Result<Requested> {
         let mut issued = self.sign(plan, lock, key_pass, ctx.rng)?;
+        lock.sign_with(crate::store::LedgerSigner::new(&plan.ca, &plan.chain[0].der, self.signer(&plan.ca)?));
         let record = issued.record.take().expect("sign returns the inventory record");
         // Stage the caller's files first, so a full disk or a read-only --out fails before the
         // commit; they are made durable together with the CA's staged copy of the certificate.
@@ -126,6 +127,7 @@ impl Issuing<'_> {
             Out::Stdout => None,
         };
         let mut data_extra = serde_json::Map::new();
+        data_extra.insert("key_origin".into(), issued.key_origin.into());
         if let Some(r) = &plan.renews {
             data_extra.insert("renews".into(), r.clone().into());
         }

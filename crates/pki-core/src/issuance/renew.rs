@@ -1,6 +1,10 @@
-//! Renewal: a successor with the same names and profile (re-checked against today's profile),
-//! a new serial, the same public key unless re-keyed or given a CSR; the old certificate is
-//! marked superseded in the same committed change.
+//! Renewal: a successor with the same names and profile (re-checked against today's profile)
+//! and a new serial; the old certificate is marked superseded in the same committed change.
+//! Names, profile and key come from signed data (the stored certificate, whose hash the ledger
+//! holds, and the ledger's record of its issue), never from the editable inventory line; a
+//! disagreement is an error. The key: a new one when pki generated the old one (`reuse_key`
+//! keeps it, as certbot's --reuse-key); a certificate issued from a CSR is renewed only from a
+//! new CSR or with `reuse_key` (pki never generates its holder's key).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,9 +25,12 @@ pub struct Renewal {
     /// The certificate itself (DER), which must be the one the directory issued; its serial is
     /// used when `serial` is not given.
     pub cert_der: Option<Vec<u8>>,
-    /// A new key of the same type (or of `key_type`), instead of certifying the same key again.
+    /// A new key even where pki cannot tell who made the old one (certificates issued before
+    /// pki recorded it); a new key is the default when pki generated the old one.
     pub rekey: bool,
-    /// The new key's type, with `rekey`.
+    /// Certify the same public key again.
+    pub reuse_key: bool,
+    /// The new key's type (default: the old key's).
     pub key_type: Option<String>,
     /// A CSR (file, or "-" with its bytes in `csr_bytes`) bringing the new key.
     pub csr: Option<String>,
@@ -72,7 +79,16 @@ impl Issuing<'_> {
             ),
             Status::Valid => {}
         }
+        let issue = dir
+            .issue_record(&hex)?
+            .ok_or_else(|| anyhow!("the ledger has no record of the issue of {hex}: run `pki audit --deep`"))?;
         let stored_der = dir.read_cert_der(&serial)?.context("the stored certificate is missing: run `pki reindex`")?;
+        if issue.data["sha256"].as_str() != Some(sha256_hex(&stored_der).as_str()) {
+            bail!(
+                "{} is not the certificate the ledger recorded for {hex} (its SHA-256 differs): restore it from a backup",
+                dir.cert_path(&serial).display()
+            );
+        }
         if let Some(d) = &r.cert_der
             && sha256_hex(d) != sha256_hex(&stored_der)
         {
@@ -80,9 +96,36 @@ impl Issuing<'_> {
         }
         let (_, x) = X509Certificate::from_der(&stored_der)
             .map_err(|_| anyhow!("the stored certificate of {hex} is malformed"))?;
+        // What the signed data says, and what the inventory line says: they must agree.
+        let sans: Vec<String> = x
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .map(|e| e.value.general_names.iter().map(crate::inspect::general_name).collect())
+            .unwrap_or_default();
+        let profile = issue.data["profile"].as_str().map(str::to_string);
+        let ca = issue.data["ca"].as_str().unwrap_or_default().to_string();
+        let spki = x.public_key().raw.to_vec();
+        let key_type = super::names::key_type_of_spki(&spki)?;
+        for (what, line, signed) in [
+            ("names", rec.sans.join(","), sans.join(",")),
+            (
+                "profile",
+                rec.profile.clone().unwrap_or_else(|| "-".into()),
+                profile.clone().unwrap_or_else(|| "-".into()),
+            ),
+            ("CA", rec.ca.clone(), ca.clone()),
+            ("key type", rec.key_type.clone(), key_type.clone()),
+        ] {
+            if line != signed {
+                bail!(
+                    "inventory.tsv says the {what} of {hex} are '{line}' but its certificate and ledger record say '{signed}': the inventory was edited; run `pki reindex` (renewal takes them from the certificate)"
+                );
+            }
+        }
         let mut spec = Spec {
-            profile: rec.profile.clone(),
-            ca: Some(rec.ca.clone()),
+            profile: profile.clone(),
+            ca: Some(ca),
             ttl: r.ttl.clone(),
             out: r.out.clone(),
             csr: r.csr.clone(),
@@ -92,7 +135,7 @@ impl Issuing<'_> {
             ..Default::default()
         };
         if r.csr.is_none() {
-            for s in &rec.sans {
+            for s in &sans {
                 match s.split_once(':') {
                     Some(("DNS", v)) => spec.dns.push(v.to_string()),
                     Some(("IP", v)) => spec.ip.push(v.to_string()),
@@ -100,8 +143,8 @@ impl Issuing<'_> {
                     _ => {}
                 }
             }
-            if rec.profile.is_none() {
-                spec.cn = rec.subject.split(',').find_map(|p| p.strip_prefix("CN=")).map(str::to_string);
+            if profile.is_none() {
+                spec.cn = x.subject().iter_common_name().next().and_then(|c| c.as_str().ok()).map(str::to_string);
             }
         }
         if spec.ttl.is_none() {
@@ -110,18 +153,33 @@ impl Issuing<'_> {
                 - crate::certs::BACKDATE.whole_seconds();
             spec.ttl = Some(format!("{}s", secs.max(60)));
         }
-        let existing = if r.rekey || r.csr.is_some() {
-            if r.rekey {
-                spec.key_type = r.key_type.clone().or_else(|| Some(rec.key_type.clone()));
-            }
+        let origin = issue.data["key_origin"].as_str();
+        let existing = if r.csr.is_some() {
             None
+        } else if r.reuse_key {
+            Some(spki)
         } else {
-            Some(x.public_key().raw.to_vec())
+            match (origin, r.rekey) {
+                (Some("generated"), _) | (None, true) => {
+                    spec.key_type = r.key_type.clone().or_else(|| Some(key_type.clone()));
+                    None
+                }
+                (Some("csr"), _) => bail!(
+                    "certificate {hex} was issued from a CSR: pki never generates its holder's key; renew it with --csr FILE (a new CSR), or --reuse-key to certify the same key again"
+                ),
+                _ => bail!(
+                    "the ledger does not say who made the key of {hex} (issued by an earlier pki): renew it with --csr FILE, --reuse-key, or --rekey for a new key from pki"
+                ),
+            }
         };
         let out = Out::of(&spec);
         out.check(spec.force)?;
+        let kept = existing.is_some();
         let mut plan = self.plan_with_key(&spec, ctx.now, existing)?;
         plan.renews = Some(hex.clone());
+        if kept {
+            plan.key_origin = if origin == Some("generated") { "generated" } else { "csr" };
+        }
         self.unlock(&plan.ca, ctx)?;
         let lock = dir.lock(timeout)?;
         match dir.find_inventory(&hex)?.map(|r| r.status) {

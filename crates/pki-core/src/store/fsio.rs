@@ -337,18 +337,32 @@ impl Root {
     /// the file's end; comment lines are left out. A line longer than
     /// [`MAX_LINE`](crate::limits::MAX_LINE) is an error.
     pub(crate) fn last_lines(&self, p: &Path, n: usize) -> Result<Vec<String>> {
-        let Some(mut f) = self.open_if_exists(p)? else { return Ok(vec![]) };
-        let len = f.metadata()?.len();
-        if len == 0 || n == 0 {
-            return Ok(vec![]);
+        let mut out = vec![];
+        if n > 0 {
+            self.for_each_line_rev(p, |line| {
+                out.push(line);
+                Ok(out.len() < n)
+            })?;
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Calls `f` with the complete lines of a file from the last backwards, until it returns
+    /// false; comment lines are left out. A line longer than [`MAX_LINE`](crate::limits::MAX_LINE)
+    /// is an error.
+    pub(crate) fn for_each_line_rev(&self, p: &Path, mut f: impl FnMut(String) -> Result<bool>) -> Result<()> {
+        let Some(mut file) = self.open_if_exists(p)? else { return Ok(()) };
+        let len = file.metadata()?.len();
+        if len == 0 {
+            return Ok(());
         }
         // The file ends with a newline (recovery guarantees it under the lock; readers skip a torn tail).
-        let Some(mut end) = last_newline_before(&mut f, len)? else {
-            return Ok(vec![]);
+        let Some(mut end) = last_newline_before(&mut file, len)? else {
+            return Ok(());
         };
-        let mut out = vec![];
-        while out.len() < n {
-            let start = last_newline_before(&mut f, end)?.map(|p| p + 1).unwrap_or(0);
+        loop {
+            let start = last_newline_before(&mut file, end)?.map(|p| p + 1).unwrap_or(0);
             if end - start > crate::limits::MAX_LINE as u64 {
                 anyhow::bail!(
                     "{}: a line of {} bytes is longer than the limit of {}",
@@ -358,18 +372,16 @@ impl Root {
                 );
             }
             let mut buf = vec![0u8; (end - start) as usize];
-            f.seek(SeekFrom::Start(start))?;
-            f.read_exact(&mut buf)?;
+            file.seek(SeekFrom::Start(start))?;
+            file.read_exact(&mut buf)?;
             let s = String::from_utf8(buf).map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
-            if !s.starts_with('#') {
-                out.push(s);
+            if !s.starts_with('#') && !f(s)? {
+                return Ok(());
             }
             if start == 0 {
-                break;
+                return Ok(());
             }
             end = start - 1;
         }
-        out.reverse();
-        Ok(out)
     }
 }

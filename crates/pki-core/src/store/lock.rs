@@ -21,6 +21,8 @@ pub struct Locked<'a> {
     pub dir: &'a CaDir,
     /// The locked descriptor of the directory: the lock lasts as long as this guard.
     pub(super) _lock: File,
+    /// The CA key that signs the ledger records written under this lock, if one is unlocked.
+    pub(super) signer: std::sync::Mutex<Option<super::head::LedgerSigner>>,
 }
 
 /// What a new CA consists of on disk.
@@ -36,6 +38,12 @@ pub struct NewCa<'b> {
 }
 
 impl Locked<'_> {
+    /// Signs the ledger records of the changes made under this lock with this CA key (the
+    /// last record of each change: the hash chain covers the others).
+    pub fn sign_with(&self, signer: super::head::LedgerSigner) {
+        *self.signer.lock().unwrap_or_else(|e| e.into_inner()) = Some(signer);
+    }
+
     pub(super) fn recover(&self) -> Result<()> {
         let root = &self.dir.root;
         let fs = &self.dir.fs;
@@ -123,9 +131,11 @@ impl Locked<'_> {
                 })?;
             }
         }
-        let revoked: Vec<&LedgerRecord> = todo.iter().filter(|r| r.event == "cert-revoked").collect();
+        let revoked: Vec<&LedgerRecord> =
+            todo.iter().filter(|r| r.event == "cert-revoked" || r.event == HOLD_RELEASED).collect();
         for rec in &revoked {
             let rev = Revocation::from_ledger_data(&rec.data)?;
+            self.block_keys(std::slice::from_ref(&rev), &rec.time)?;
             let list = self.dir.revoked_list_path(&rev.ca);
             fs.truncate_partial_tail(&list)?;
             // The list's tail holds this change's lines if it was applied (replays are idempotent).
@@ -133,7 +143,7 @@ impl Locked<'_> {
                 fs.append_line(&list, &rev.to_line(), true)?;
             }
             let mut u = rec.data.clone();
-            u["event"] = "cert-revoked".into();
+            u["event"] = rec.event.clone().into();
             self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
         }
         self.mark_applied(r.seq)
@@ -213,11 +223,13 @@ impl Locked<'_> {
         };
         let mut text = String::new();
         let mut recs = Vec::with_capacity(datas.len());
-        for data in datas {
+        let signer = self.signer.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let n = datas.len();
+        for (i, data) in datas.into_iter().enumerate() {
             if event == SETTINGS_WRITTEN || event == SETTINGS_ACCEPTED {
                 settings = data["sha256"].as_str().map(str::to_string);
             }
-            let rec = LedgerRecord {
+            let mut rec = LedgerRecord {
                 seq,
                 time: time.to_string(),
                 event: event.to_string(),
@@ -227,8 +239,13 @@ impl Locked<'_> {
                 data,
                 settings: settings.clone(),
                 prev,
+                sig: None,
             };
-            let line = serde_json::to_string(&rec)?;
+            let mut line = serde_json::to_string(&rec)?;
+            if let Some(signer) = signer.as_ref().filter(|_| i + 1 == n) {
+                rec.sig = Some(signer.sign(&line)?);
+                line = serde_json::to_string(&rec)?;
+            }
             prev = sha256_hex(line.as_bytes());
             seq += 1;
             if !text.is_empty() {
@@ -415,13 +432,13 @@ impl Locked<'_> {
     pub fn commit_batch(
         &self,
         group: BatchGroup,
-        items: &[(&InventoryRecord, &str, &str)],
+        items: &[(&InventoryRecord, &str, &str, &str)],
         actor: &Actor,
         time: &str,
     ) -> Result<()> {
         let pending = self.dir.root.join(PENDING);
         let undo = |e: anyhow::Error| -> Result<()> {
-            for (rec, _, _) in items {
+            for (rec, _, _, _) in items {
                 if let Ok(s) = Serial::parse(&rec.serial) {
                     let _ = self.dir.fs.remove_file(&self.dir.cert_path(&s));
                 }
@@ -442,9 +459,10 @@ impl Locked<'_> {
         crash_point("batch-staged");
         let datas = items
             .iter()
-            .map(|(rec, _, sha)| {
+            .map(|(rec, _, sha, origin)| {
                 let mut d = rec.ledger_data();
                 d["sha256"] = serde_json::Value::String(sha.to_string());
+                d["key_origin"] = serde_json::Value::String(origin.to_string());
                 d
             })
             .collect();
@@ -453,7 +471,7 @@ impl Locked<'_> {
         crash_point("batch-committed");
         let last = committed.last().expect("at least one").seq;
         after_commit(&format!("the issue of {} certificates", items.len()), || {
-            let lines: Vec<String> = items.iter().map(|(rec, _, _)| rec.to_line()).collect();
+            let lines: Vec<String> = items.iter().map(|(rec, _, _, _)| rec.to_line()).collect();
             self.dir.fs.append_line(&self.dir.path(INVENTORY), &lines.join("\n"), true)?;
             crash_point("batch-moved");
             self.mark_applied(last)?;
@@ -516,25 +534,58 @@ impl Locked<'_> {
 
     /// Records a revocation: ledger (the commit), the CA's revoked list, the inventory line.
     pub fn commit_revoke(&self, rev: &Revocation, actor: &Actor, time: &str) -> Result<()> {
+        self.commit_revocations(std::slice::from_ref(rev), actor, time)
+    }
+
+    /// Records revocations (a keyCompromise revokes every certificate of the key at once) and
+    /// releases of a certificateHold (reason [`crate::crl::RELEASED`], event `hold-released`):
+    /// one ledger write (the commit), then the revoked lists and the inventory lines.
+    pub fn commit_revocations(&self, revs: &[Revocation], actor: &Actor, time: &str) -> Result<()> {
+        let Some(first) = revs.first() else { return Ok(()) };
         self.dir.fs.mkdir_0700(&self.dir.root.join(CRL_DIR))?;
-        let committed = self.append_ledger("cert-revoked", actor, time, rev.ledger_data())?;
+        let event = if first.reason == crate::crl::RELEASED { HOLD_RELEASED } else { "cert-revoked" };
+        let committed = self.append_ledger_many(event, actor, time, revs.iter().map(|r| r.ledger_data()).collect())?;
         crash_point("revoke-committed");
-        after_commit(&format!("the revocation of {}", rev.serial), || {
-            self.dir.fs.append_line(&self.dir.revoked_list_path(&rev.ca), &rev.to_line(), true)?;
-            if rev.kind == "leaf" {
-                let u =
-                    serde_json::json!({"event": "cert-revoked", "revoked_at": rev.revoked_at, "reason": rev.reason});
-                self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
+        after_commit(&format!("the revocation of {}", first.serial), || {
+            self.block_keys(revs, time)?;
+            for rev in revs {
+                self.dir.fs.append_line(&self.dir.revoked_list_path(&rev.ca), &rev.to_line(), true)?;
+                if rev.kind == "leaf" {
+                    let u = serde_json::json!({"event": event, "revoked_at": rev.revoked_at, "reason": rev.reason});
+                    self.update_inventory(&rev.serial, |o| o.apply_update(&u))?;
+                }
             }
-            self.mark_applied(committed.seq)
+            self.mark_applied(committed.last().expect("one record").seq)
         })
     }
 
-    /// Takes the next CRL number of a CA. Written before the CRL, so a crash can leave a gap
-    /// but never reuse a number.
-    pub fn next_crl_number(&self, ca: &str) -> Result<u64> {
+    /// Adds the keys of keyCompromise revocations to the blocklist (idempotent: a replay
+    /// adds no key twice).
+    fn block_keys(&self, revs: &[Revocation], time: &str) -> Result<()> {
+        let keys: Vec<&Revocation> = revs.iter().filter(|r| r.reason == "keyCompromise" && r.key.is_some()).collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let have = self.dir.blocked_keys()?;
+        let mut lines = vec![];
+        for r in keys {
+            let k = r.key.as_deref().expect("filtered");
+            if !have.contains_key(k) && !lines.iter().any(|l: &String| l.starts_with(k)) {
+                lines.push(format!("{k}\t{}\t{}\t{time}", r.serial, r.ca));
+            }
+        }
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.dir.fs.append_line(&self.dir.path(BLOCKED_KEYS), &lines.join("\n"), true)
+    }
+
+    /// Takes the next CRL number of a CA: above the number file's and above `current` (the
+    /// number of the CRL in place, so a lowered number file cannot make a number go back).
+    /// Written before the CRL, so a crash can leave a gap but never reuse a number.
+    pub fn next_crl_number(&self, ca: &str, current: u64) -> Result<u64> {
         self.dir.fs.mkdir_0700(&self.dir.root.join(CRL_DIR))?;
-        let n = self.dir.crl_number(ca)? + 1;
+        let n = self.dir.crl_number(ca)?.max(current) + 1;
         self.dir.fs.write_atomic(
             &self.dir.root.join(CRL_DIR).join(format!("{ca}.number")),
             format!("{n}\n").as_bytes(),

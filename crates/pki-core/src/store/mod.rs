@@ -14,7 +14,7 @@
 //! constant number of files whatever the inventory's size: the inventory is appended to, never
 //! read or rewritten, and serial uniqueness is checked against the certificate's own file name.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::DirBuilderExt;
@@ -38,6 +38,11 @@ pub const INVENTORY: &str = "inventory.tsv";
 pub const SETTINGS_WRITTEN: &str = "settings-written";
 /// The ledger event of a settings file edited by hand and accepted (`pki settings accept`).
 pub const SETTINGS_ACCEPTED: &str = "settings-accepted";
+/// Public keys revoked for keyCompromise: `SHA256-OF-SPKI<TAB>SERIAL<TAB>CA<TAB>TIME` lines, a
+/// cache of the ledger's keyCompromise revocations (audit compares the two).
+pub const BLOCKED_KEYS: &str = "blocked-keys.tsv";
+/// The ledger event of a released certificateHold (`pki release-hold`).
+pub const HOLD_RELEASED: &str = "hold-released";
 /// Recovery state: `applied SEQ`, the last change known complete (losing it costs a replay).
 const STATE: &str = ".state";
 const PENDING: &str = "pending";
@@ -289,7 +294,7 @@ impl CaDir {
             }
         }
         crate::hooks::crash_point("locked");
-        let locked = Locked { dir: self, _lock: file };
+        let locked = Locked { dir: self, _lock: file, signer: std::sync::Mutex::new(None) };
         locked.recover().context("cannot repair the CA directory after an interrupted change")?;
         Ok(locked)
     }
@@ -472,6 +477,27 @@ impl CaDir {
         self.fs.read_if_exists(&self.crl_paths(ca).0, limits::MAX_CRL)
     }
 
+    /// The keyCompromise blocklist: SHA-256 (hex) of a SubjectPublicKeyInfo -> the serial
+    /// whose revocation put it there.
+    pub fn blocked_keys(&self) -> Result<HashMap<String, String>> {
+        let p = self.path(BLOCKED_KEYS);
+        let Some(bytes) = self.fs.read_if_exists(&p, limits::MAX_CRL)? else { return Ok(HashMap::new()) };
+        let text = String::from_utf8(bytes).map_err(|_| anyhow!("{} is not UTF-8", p.display()))?;
+        Ok(text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                Some((f.next()?.to_string(), f.next()?.to_string()))
+            })
+            .collect())
+    }
+
+    /// The PEM copy of a CA's current CRL, if there is one.
+    pub fn current_crl_pem(&self, ca: &str) -> Result<Option<Vec<u8>>> {
+        self.fs.read_if_exists(&self.crl_paths(ca).1, limits::MAX_CRL.saturating_mul(2))
+    }
+
     /// The inventory record of a serial, by scanning the inventory.
     pub fn find_inventory(&self, serial: &str) -> Result<Option<InventoryRecord>> {
         let p = self.path(INVENTORY);
@@ -490,6 +516,65 @@ impl CaDir {
                 return Ok(Some(InventoryRecord::parse(text)?));
             }
         }
+    }
+
+    /// The last `crl-generated` record of a CA: (CRL number, SHA-256 of its DER), searched from
+    /// the ledger's end.
+    pub fn last_crl_record(&self, ca: &str) -> Result<Option<(u64, String)>> {
+        let mut found = None;
+        self.fs.for_each_line_rev(&self.path(LEDGER), |line| {
+            if line.contains("\"event\":\"crl-generated\"")
+                && let Ok(r) = serde_json::from_str::<LedgerRecord>(&line)
+                && r.data["ca"].as_str() == Some(ca)
+            {
+                found =
+                    Some((r.data["number"].as_u64().unwrap_or(0), r.data["sha256"].as_str().unwrap_or("").to_string()));
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    /// The `cert-issued` record of a serial, searched from the ledger's end.
+    pub fn issue_record(&self, serial: &str) -> Result<Option<LedgerRecord>> {
+        let mut found = None;
+        self.fs.for_each_line_rev(&self.path(LEDGER), |line| {
+            if line.contains(serial)
+                && line.contains("\"event\":\"cert-issued\"")
+                && let Ok(r) = serde_json::from_str::<LedgerRecord>(&line)
+                && r.data["serial"].as_str() == Some(serial)
+            {
+                found = Some(r);
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        Ok(found)
+    }
+
+    /// Whether the ledger records the release of a certificateHold of this serial (after its
+    /// last hold).
+    pub fn hold_released(&self, serial: &str) -> Result<bool> {
+        let mut released = false;
+        self.fs.for_each_line_rev(&self.path(LEDGER), |line| {
+            if !line.contains(serial) {
+                return Ok(true);
+            }
+            let Ok(r) = serde_json::from_str::<LedgerRecord>(&line) else { return Ok(true) };
+            if r.data["serial"].as_str() != Some(serial) {
+                return Ok(true);
+            }
+            match r.event.as_str() {
+                HOLD_RELEASED => {
+                    released = true;
+                    Ok(false)
+                }
+                "cert-revoked" => Ok(false),
+                _ => Ok(true),
+            }
+        })?;
+        Ok(released)
     }
 
     /// Streams the ledger's lines (raw, for verification).
@@ -516,36 +601,104 @@ impl CaDir {
     }
 
     /// Checks the ledger's hash chain from the first record to the last, and says what kind
-    /// of tampering the first break looks like. The last record's own content is anchored by
-    /// nothing after it: an edit there shows only against the stored files (`audit --deep`).
+    /// of tampering the first break looks like. The last record's own content is anchored only
+    /// by its signature, if it has one (see [`CaDir::verify_ledger_with`]).
     pub fn verify_ledger(&self) -> Result<LedgerCheck> {
+        self.verify_ledger_with(None, |_, _, _| Ok(()))
+    }
+
+    /// As [`CaDir::verify_ledger`], fast enough for every `pki audit`: each line is hashed as
+    /// raw bytes and only its `seq`, `event` and `prev` are picked out (no JSON parse), in
+    /// large blocks. Also finds the last signed record (its line, to verify against the CA's
+    /// certificate), the key-using records written after it (which should have been signed),
+    /// and the hash of record `want` (a kept head). `f(seq, event, line)` sees every record.
+    pub fn verify_ledger_with(
+        &self,
+        want: Option<u64>,
+        mut f: impl FnMut(u64, &str, &str) -> Result<()>,
+    ) -> Result<LedgerCheck> {
         let mut prev = GENESIS.to_string();
         let mut expect_seq = 1u64;
         let mut first: Option<(LedgerProblem, usize, u64)> = None;
         let mut later_seqs: HashSet<u64> = HashSet::new();
         let mut records = 0u64;
-        self.for_each_ledger_line(|n, line| {
-            records += 1;
-            let parsed = serde_json::from_str::<LedgerRecord>(line).ok();
-            if first.is_some() {
-                if let Some(r) = parsed {
-                    later_seqs.insert(r.seq);
+        let mut last_signed: Option<(u64, String)> = None;
+        let mut unsigned_after: Vec<(u64, String)> = vec![];
+        let mut signed_records = 0u64;
+        let mut hash_at = None;
+        let p = self.path(LEDGER);
+        if let Some(mut file) = self.fs.open_if_exists(&p)? {
+            let mut buf = vec![0u8; 4 << 20];
+            let mut filled = 0usize;
+            let mut n = 0usize;
+            loop {
+                if filled == buf.len() {
+                    bail!(
+                        "{}: a line is longer than {}: refusing to read it",
+                        p.display(),
+                        limits::show(buf.len() as u64)
+                    );
                 }
-                return Ok(());
-            }
-            match parsed {
-                None => first = Some((LedgerProblem::Malformed, n, expect_seq)),
-                Some(rec) if rec.seq > expect_seq => first = Some((LedgerProblem::Missing, n, expect_seq)),
-                Some(rec) if rec.seq < expect_seq => first = Some((LedgerProblem::Reordered, n, rec.seq)),
-                Some(rec) if rec.prev != prev => {
-                    first = Some((LedgerProblem::Edited, (n - 1).max(1), (expect_seq - 1).max(1)))
+                let got = file.read(&mut buf[filled..]).with_context(|| format!("cannot read {}", p.display()))?;
+                if got == 0 {
+                    break; // what is left has no newline: a record being written right now
                 }
-                Some(_) => {}
+                filled += got;
+                let mut start = 0;
+                for end in memchr::memchr_iter(b'\n', &buf[..filled]) {
+                    let bytes = &buf[start..end];
+                    start = end + 1;
+                    n += 1;
+                    records += 1;
+                    let line = std::str::from_utf8(bytes).ok();
+                    // A record rewritten with its fields in another order is parsed the slow way
+                    // (it then shows as edited, not as garbage).
+                    let parsed;
+                    let fields = match line.map(|l| (l, raw_fields(l))) {
+                        Some((_, Some(f))) => Some(f),
+                        Some((l, None)) => {
+                            parsed = serde_json::from_str::<LedgerRecord>(l).ok();
+                            parsed.as_ref().map(|r| (r.seq, r.event.as_str(), r.prev.as_str()))
+                        }
+                        None => None,
+                    };
+                    let hash = sha256_hex(bytes);
+                    if let (Some(line), Some((seq, event, _))) = (line, fields) {
+                        if first.is_some() && later_seqs.len() < 1 << 20 {
+                            later_seqs.insert(seq);
+                        }
+                        if Some(seq) == want {
+                            hash_at = Some(hash.clone());
+                        }
+                        if head::is_signed(line) {
+                            signed_records += 1;
+                            last_signed = Some((seq, line.to_string()));
+                            unsigned_after.clear();
+                        } else if matches!(event, "cert-issued" | "crl-generated") && unsigned_after.len() < 16 {
+                            unsigned_after.push((seq, event.to_string()));
+                        }
+                        f(seq, event, line)?;
+                    }
+                    if first.is_none() {
+                        match fields {
+                            None => first = Some((LedgerProblem::Malformed, n, expect_seq)),
+                            Some((seq, _, _)) if seq > expect_seq => {
+                                first = Some((LedgerProblem::Missing, n, expect_seq))
+                            }
+                            Some((seq, _, _)) if seq < expect_seq => first = Some((LedgerProblem::Reordered, n, seq)),
+                            Some((_, _, rec_prev)) if rec_prev != prev => {
+                                first = Some((LedgerProblem::Edited, (n - 1).max(1), (expect_seq - 1).max(1)))
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    prev = hash;
+                    expect_seq += 1;
+                }
+                buf.copy_within(start..filled, 0);
+                filled -= start;
             }
-            prev = sha256_hex(line.as_bytes());
-            expect_seq += 1;
-            Ok(())
-        })?;
+        }
         let problem = first.map(|(kind, line, seq)| {
             // A record that seemed missing but turns up further down was moved, not removed.
             let kind = if kind == LedgerProblem::Missing && later_seqs.contains(&seq) {
@@ -573,6 +726,10 @@ impl CaDir {
             line: problem.as_ref().map(|p| p.line),
             seq: problem.as_ref().map(|p| p.seq),
             head: prev,
+            signed_records,
+            last_signed,
+            unsigned_after,
+            hash_at,
         })
     }
 
@@ -781,9 +938,36 @@ pub struct LedgerCheck {
     pub seq: Option<u64>,
     /// SHA-256 of the last record: the value to compare with a copy kept elsewhere.
     pub head: String,
+    /// How many records carry a CA signature.
+    pub signed_records: u64,
+    /// The last signed record: (seq, line).
+    #[serde(skip)]
+    pub last_signed: Option<(u64, String)>,
+    /// Records after the last signed one whose change used a CA key (so should be signed):
+    /// (seq, event), the first 16.
+    #[serde(skip)]
+    pub unsigned_after: Vec<(u64, String)>,
+    /// SHA-256 of the record asked for (a kept head's), if the ledger has it.
+    #[serde(skip)]
+    pub hash_at: Option<String>,
+}
+
+/// `seq`, `event` and `prev` of a ledger line, picked out without parsing the JSON: the line
+/// starts `{"seq":N,"time":"..","event":"..",` and `"prev":"HEX"` is the last field but the
+/// signature (a key inside `data` would be escaped, so the last match is the record's).
+fn raw_fields(line: &str) -> Option<(u64, &str, &str)> {
+    let rest = line.strip_prefix("{\"seq\":")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let seq = rest[..digits].parse().ok()?;
+    let ev = line.find(",\"event\":\"")? + 10;
+    let ev_end = ev + line[ev..].find('"')?;
+    let pv = line.rfind(",\"prev\":\"")? + 9;
+    let prev = line.get(pv..pv + 64)?;
+    (line.as_bytes().get(pv + 64) == Some(&b'"')).then_some((seq, &line[ev..ev_end], prev))
 }
 
 mod fsio;
+mod head;
 mod lock;
 mod records;
 mod reindex;
@@ -791,6 +975,7 @@ mod root;
 
 pub use fsio::{SyncSet, sha256_hex, write_atomic};
 pub(crate) use fsio::{temp_path, write_new_file_outside};
+pub use head::{LedgerSig, LedgerSigner, SigProblem, SignedHead, is_signed, signature_of, verify_by_cert, verify_line};
 pub use lock::{Locked, NewCa};
 pub use records::{InventoryRecord, InventoryView, LedgerRecord, Revocation, Status};
 pub use reindex::ReindexReport;

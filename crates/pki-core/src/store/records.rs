@@ -23,6 +23,10 @@ pub struct Revocation {
     pub not_after: String,
     /// "leaf", or "ca" for an intermediate CA's certificate.
     pub kind: String,
+    /// SHA-256 (hex) of the certificate's SubjectPublicKeyInfo, recorded with a keyCompromise
+    /// (the key goes on the blocklist). Not in the revoked list's line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Revocation {
@@ -54,6 +58,7 @@ impl Revocation {
             invalidity_date: opt(f[4]),
             not_after: f[5].into(),
             kind: f[6].into(),
+            key: None,
         })
     }
 
@@ -73,6 +78,7 @@ impl Revocation {
             invalidity_date: d["invalidity_date"].as_str().map(str::to_string),
             not_after: s("not_after")?,
             kind: s("kind")?,
+            key: d["key"].as_str().map(str::to_string),
         })
     }
 }
@@ -103,6 +109,10 @@ pub struct LedgerRecord {
     pub settings: Option<String>,
     /// SHA-256 (hex) of the previous line's bytes; 64 zeros for the first record.
     pub prev: String,
+    /// The signature of a CA key unlocked for this change, over the line without this field
+    /// (always the last field; see `head.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<super::head::LedgerSig>,
 }
 
 /// The state of an issued certificate that is stored (expiry is computed from `not_after`).
@@ -331,13 +341,19 @@ impl InventoryRecord {
         })
     }
 
-    /// Applies a ledger record's state change (`cert-revoked`, `cert-superseded`) to this record.
+    /// Applies a ledger record's state change (`cert-revoked`, `hold-released`,
+    /// `cert-superseded`) to this record.
     pub fn apply_update(&mut self, u: &serde_json::Value) {
         match u["event"].as_str() {
             Some("cert-revoked") => {
                 self.status = Status::Revoked;
                 self.revoked_at = u["revoked_at"].as_str().map(str::to_string);
                 self.reason = u["reason"].as_str().map(str::to_string);
+            }
+            Some(HOLD_RELEASED) => {
+                self.status = Status::Valid;
+                self.revoked_at = None;
+                self.reason = None;
             }
             Some("cert-superseded") => {
                 if self.status == Status::Valid {

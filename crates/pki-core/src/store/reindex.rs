@@ -25,7 +25,7 @@ impl Locked<'_> {
                 let d = serde_json::json!({"event": "cert-superseded", "replaced_by": new});
                 updates.entry(old.to_string()).or_default().push(d);
             }
-            if (rec.event == "cert-revoked" || rec.event == "cert-superseded")
+            if (rec.event == "cert-revoked" || rec.event == HOLD_RELEASED || rec.event == "cert-superseded")
                 && let Some(s) = rec.data["serial"].as_str()
             {
                 let mut d = rec.data.clone();
@@ -37,10 +37,16 @@ impl Locked<'_> {
 
         // The revoked lists are derived from the ledger too.
         let mut lists: HashMap<String, String> = HashMap::new();
+        let mut blocked = String::new();
         self.dir.for_each_ledger_line(|_, line| {
             let rec: LedgerRecord = serde_json::from_str(line)?;
-            if rec.event == "cert-revoked" {
+            if rec.event == "cert-revoked" || rec.event == HOLD_RELEASED {
                 let rev = Revocation::from_ledger_data(&rec.data)?;
+                if let (Some(k), "keyCompromise") = (&rev.key, rev.reason.as_str())
+                    && !blocked.contains(k.as_str())
+                {
+                    blocked.push_str(&format!("{k}\t{}\t{}\t{}\n", rev.serial, rev.ca, rec.time));
+                }
                 let l = lists.entry(rev.ca.clone()).or_default();
                 l.push_str(&rev.to_line());
                 l.push('\n');
@@ -52,6 +58,9 @@ impl Locked<'_> {
         }
         for (ca, text) in &lists {
             self.dir.fs.write_atomic(&self.dir.revoked_list_path(ca), text.as_bytes(), 0o600)?;
+        }
+        if !blocked.is_empty() {
+            self.dir.fs.write_atomic(&self.dir.path(BLOCKED_KEYS), blocked.as_bytes(), 0o600)?;
         }
 
         // Pass 2: one inventory line per issuance whose certificate file is present.
