@@ -15,9 +15,14 @@
 #   P5  issue --batch of 10,000 requests vs the raw in-process rate (examples/raw_issue.rs), and the
 #       same batch with each certificate written into a directory of its own vs the batch to stdout
 #   S   start-up: `pki --version` vs `openssl version`; `pki inspect` vs `openssl x509 -text`
+# PARTS="P3 P4" runs only those parts (default: all). PKI_BEFORE=path/to/an/earlier/pki times that
+# binary too in P3 and P4, alternating with this one in each round, and prints the ratios: a
+# change's cost measured side by side (e.g. a build of the previous commit in a git worktree).
 # Peers come from the distribution's packages (installed when missing and running as root).
 set -euo pipefail
 ROUNDS=${1:-5}
+PARTS=${PARTS:-P5 P1 P2 P3 P4 S}
+want() { [[ " $PARTS " == *" $1 "* ]]; }
 here=$(cd "$(dirname "$0")/.." && pwd)
 if [ -n "${QUICK:-}" ]; then K=5; BIG=20000; REV=10000; BATCH=1000; else K=20; BIG=1000000; REV=100000; BATCH=10000; fi
 
@@ -179,6 +184,7 @@ EMD=$(ls /usr/lib/*/libeatmydata.so 2>/dev/null | head -1 || true)
 has_cfssl=0; command -v cfssl >/dev/null && command -v cfssljson >/dev/null && has_cfssl=1
 has_easyrsa=0; [ -x /usr/share/easy-rsa/easyrsa ] && has_easyrsa=1
 
+if want P5; then
 # ---- P5: batch vs the raw in-process rate (first: before the other parts free any inodes) -----
 # On this VM's ext4 (no journal) a new inode skips recently freed ones, and right after many
 # files were deleted creating files is several times slower (10,000-certificate batch measured
@@ -209,14 +215,19 @@ for ((r = 0; r < ROUNDS; r++)); do
   T[P5-raw-all]+="$raw_all "
 done
 
+fi
+
 # ---- P1 and P2 ---------------------------------------------------------------------------------
+if want P1 || want P2 || want P4 || want S; then
 for mode in plain encrypted; do
   setup_pki "pki-$mode" "$mode"; setup_openssl "ossl-$mode" "$mode"
   [ "$has_easyrsa" = 1 ] && setup_easyrsa "er-$mode" "$mode"
 done
 [ "$has_cfssl" = 1 ] && setup_cfssl cf
 settle
+fi
 for ((r = 0; r < ROUNDS; r++)); do
+  want P1 || break
   for mode in plain encrypted; do
     # pki is the one tool here that flushes to disk: it would wait behind the others' writes.
     settle
@@ -233,15 +244,16 @@ for ((r = 0; r < ROUNDS; r++)); do
   T[P1-kdf]+="$("$RAW" kdf | sed -E 's/.* = ([0-9.]+) ms.*/\1/') "
 done
 # P2: the plain directories grown to BIG records.
-grow_pki pki-plain "$BIG"; grow_index ossl-plain/index.txt "$BIG"
-settle
+if want P2 || want P4; then grow_pki pki-plain "$BIG"; grow_index ossl-plain/index.txt "$BIG"; settle; fi
 for ((r = 0; r < ROUNDS; r++)); do
+  want P2 || break
   settle   # openssl rewrites its 1,000,000-line index.txt (70 MB) for every certificate
   record "P2-pki" "$(measure $K "$(w_pki pki-plain)")"
   record "P2-openssl" "$(measure 2 "$(w_openssl ossl-plain plain)")"
 done
 
 # ---- P3: gen-crl with REV revoked ----------------------------------------------------------------
+if want P3; then
 setup_pki pki-crl plain
 python3 - pki-crl "$REV" <<'PY'
 import os, sys, random
@@ -255,20 +267,25 @@ setup_openssl ossl-crl plain; grow_index ossl-crl/index.txt "$REV" R
 settle
 for ((r = 0; r < ROUNDS; r++)); do
   record "P3-pki" "$(measure 1 "\"$PKI\" --dir pki-crl gen-crl >/dev/null 2>&1")"
+  [ -n "${PKI_BEFORE:-}" ] && record "P3-before" "$(measure 1 "\"$PKI_BEFORE\" --dir pki-crl gen-crl >/dev/null 2>&1")"
   record "P3-openssl" "$(measure 1 "openssl ca -config ossl-crl/ca.cnf -gencrl -out ossl-crl/crl.pem 2>/dev/null")"
 done
+fi
 
 # ---- P4: audit over BIG records -----------------------------------------------------------------
 # pki-plain has BIG synthetic records by now; the same question for awk over an index.txt.
 AWK_IDX='BEGIN{FS="\t"} $1=="V" && $2 < "261201000000Z" {n++} END{print n+0}'
 for ((r = 0; r < ROUNDS; r++)); do
+  want P4 || break
   record "P4-pki" "$(measure 1 "\"$PKI\" --dir pki-plain audit --expiring 48h --json >/dev/null 2>&1 || true")"
+  [ -n "${PKI_BEFORE:-}" ] && record "P4-before" "$(measure 1 "\"$PKI_BEFORE\" --dir pki-plain audit --expiring 48h --json >/dev/null 2>&1 || true")"
   record "P4-awk" "$(measure 1 "awk '$AWK_IDX' ossl-plain/index.txt >/dev/null")"
 done
 
 # ---- start-up ------------------------------------------------------------------------------------
 cert="pki-plain.out/cert.pem"
 for ((r = 0; r < ROUNDS; r++)); do
+  { want S && [ -f "$cert" ]; } || break
   record "S-version-pki" "$(measure 100 "\"$PKI\" --version >/dev/null")"
   record "S-version-openssl" "$(measure 100 "openssl version >/dev/null")"
   record "S-inspect-pki" "$(measure 100 "\"$PKI\" inspect $cert >/dev/null")"
@@ -287,15 +304,22 @@ echo "$(openssl version | cut -d' ' -f1-2); cfssl $(cfssl version 2>/dev/null | 
 echo
 echo "| work | pki ms | peer | peer ms | pki ÷ peer | pki peak MiB |"
 echo "|---|---|---|---|---|---|"
+if want P1; then
 row "P1 issue, plaintext CA key" P1-plain-pki P1-plain-openssl openssl
 [ "$has_cfssl" = 1 ] && row "P1 issue, plaintext CA key" P1-plain-pki P1-plain-cfssl "cfssl gencert"
 [ "$has_easyrsa" = 1 ] && row "P1 issue, plaintext CA key" P1-plain-pki P1-plain-easyrsa "easy-rsa"
 row "P1 issue, encrypted CA key" P1-encrypted-pki P1-encrypted-openssl openssl
 [ "$has_easyrsa" = 1 ] && row "P1 issue, encrypted CA key" P1-encrypted-pki P1-encrypted-easyrsa "easy-rsa"
+fi
+if want P2; then
 row "P2 issue at $BIG records" P2-pki P2-openssl "openssl (index.txt)"
 printf '| P2 ÷ P1 (pki, plaintext) | %s | | | | |\n' "$(ratio "$(med P2-pki)" "$(med P1-plain-pki)")"
-row "P3 gen-crl, $REV revoked" P3-pki P3-openssl "openssl ca -gencrl"
-row "P4 audit, $BIG records" P4-pki P4-awk "awk over index.txt"
+fi
+want P3 && row "P3 gen-crl, $REV revoked" P3-pki P3-openssl "openssl ca -gencrl"
+want P3 && [ -n "${PKI_BEFORE:-}" ] && row "P3 gen-crl, $REV revoked" P3-pki P3-before "the earlier build (PKI_BEFORE)"
+want P4 && row "P4 audit, $BIG records" P4-pki P4-awk "awk over index.txt"
+want P4 && [ -n "${PKI_BEFORE:-}" ] && row "P4 audit, $BIG records" P4-pki P4-before "the earlier build (PKI_BEFORE)"
+if want P5; then
 p5=$(med P5-pki); raw=$(med P5-raw)
 rate=$(echo "scale=0; $BATCH * 1000 / $p5" | bc)
 printf '| P5 batch of %s | %s certs/s | raw in-process, 1 thread | %s certs/s | %s | %s |\n' "$BATCH" "$rate" "$raw" "$(ratio "$rate" "$raw")" "$(mib P5-pki)"
@@ -305,12 +329,17 @@ printf '| P5 batch of %s, each into a directory | %s certs/s | the same batch to
 echo "P5 into directories per round (ms): ${T[P5-dir-pki]}" >&2
 raw_all=$(med P5-raw-all)
 printf '| P5 batch of %s | %s certs/s | raw in-process, %s processes | %s certs/s | %s | %s |\n' "$BATCH" "$rate" "$(nproc)" "$raw_all" "$(ratio "$rate" "$raw_all")" "$(mib P5-pki)"
+fi
+if want S && [ -n "${T[S-true]:-}" ]; then
 row "start-up: --version" S-version-pki S-version-openssl "openssl version"
 row "start-up: inspect cert" S-inspect-pki S-inspect-openssl "openssl x509 -text"
 printf '| (process floor: /bin/true) | %s | | | | |\n' "$(med S-true)"
+fi
+if want P1; then
 [ -n "${T[P1-plain-pki-noflush]:-}" ] &&
   printf '| (P1 plaintext without disk flushes: eatmydata pki issue) | %s | | | | |\n' "$(med P1-plain-pki-noflush)"
 kdf=$(med P1-kdf)
 echo "P1 encrypted: unlock of a key encrypted like pki's (scrypt N=2^14 r=8 p=1), in-process, once per process: $kdf ms"
 echo "  pki issue with an encrypted CA key - unlock = $(echo "scale=3; $(med P1-encrypted-pki) - $kdf" | bc) ms (target <= 3)"
 echo "encrypted - plaintext pki issue = $(echo "scale=3; $(med P1-encrypted-pki) - $(med P1-plain-pki)" | bc) ms"
+fi

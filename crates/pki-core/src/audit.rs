@@ -867,7 +867,7 @@ impl Audit<'_> {
         for line in list.lines().filter(|l| !l.starts_with('#')) {
             let mut f = line.split('\t');
             if let (Some(serial), Some(_), Some(_), Some(reason)) = (f.next(), f.next(), f.next(), f.next()) {
-                latest.insert(serial, reason);
+                latest.insert(crate::serial::canonical_hex(serial), reason);
             }
         }
         let ca_serials: HashSet<String> = all.iter().map(|c| c.serial.hex()).collect();
@@ -950,7 +950,7 @@ impl Audit<'_> {
     fn check_ledger(dir: &CaDir, kept: Option<u64>) -> Result<LedgerFacts> {
         let mut crls: HashMap<String, Vec<(u64, u64, String)>> = HashMap::new();
         let mut compromised: Vec<(String, String)> = vec![];
-        let check = dir.verify_ledger_with(kept, |seq, event, line| {
+        let check = dir.verify_ledger_with(kept, &["cert-revoked", "crl-generated"], |seq, event, line| {
             if event == "cert-revoked"
                 && line.contains("\"reason\":\"keyCompromise\"")
                 && let Ok(r) = serde_json::from_str::<crate::store::LedgerRecord>(line)

@@ -142,9 +142,9 @@ pub(crate) fn entries<'a>(text: &'a str, keep_after: &str) -> Result<Vec<Entry<'
 
 /// The serial's latest line in a revoked list, if any (reason, not_after).
 fn latest_in_list<'a>(text: &'a str, serial: &str) -> Option<(&'a str, &'a str)> {
-    text.lines().rev().find(|l| l.starts_with(serial) && l.as_bytes().get(serial.len()) == Some(&b'\t')).and_then(|l| {
+    text.lines().rev().find_map(|l| {
         let f: Vec<&str> = l.split('\t').collect();
-        (f.len() == 7).then(|| (f[3], f[5]))
+        (f.len() == 7 && crate::serial::canonical_hex(f[0]) == serial).then(|| (f[3], f[5]))
     })
 }
 
@@ -172,9 +172,10 @@ fn previous_crl(dir: &CaDir, ca: &Ca) -> Result<Option<Vec<u8>>> {
             ca.name
         )));
     }
-    if let Some((n, sha)) = recorded {
+    // Signed by the CA with a number pki never reuses: at the recorded number, it is that CRL.
+    if let Some((n, _)) = recorded {
         let have = d.number.unwrap_or(0);
-        if have < n || (have == n && crate::store::sha256_hex(&der) != sha) {
+        if have < n {
             return Err(unusable(format!(
                 "{file} is CRL number {have}, not number {n} that the ledger last recorded: an older CRL was put back; put back number {n} (the published copy)"
             )));
@@ -234,29 +235,54 @@ fn check_evidence(
     text: &str,
     entries: &[Entry<'_>],
 ) -> Result<()> {
-    let mut index: HashMap<&str, usize, std::hash::BuildHasherDefault<SerialHash>> =
-        HashMap::with_capacity_and_hasher(entries.len(), Default::default());
-    for (i, e) in entries.iter().enumerate() {
-        index.insert(e.serial, i);
-    }
+    // The previous CRL's entries are, in the common case, the new ones in the same order with
+    // some left out (both follow the revoked list's order): matched walking both, and through
+    // an index only from the first one found out of order.
+    let mut index: Option<HashMap<&str, usize, std::hash::BuildHasherDefault<SerialHash>>> = None;
+    let mut k = 0;
+    let code = |e: &Entry<'_>| reason_code(e.reason).filter(|r| *r != RevocationReason::Unspecified).map(|r| r as u8);
     let evidence = || format!("the previous CRL (crl/{}.crl, number {})", ca.name, prev.number.unwrap_or(0));
-    for (raw, reason) in &prev.entries {
+    let mut buf = [0u8; 128];
+    for (raw, reason) in prev.entries() {
+        let reason = reason.filter(|r| *r != RevocationReason::Unspecified as u8);
+        let Some(hex) = crate::serial::hex_into(raw, &mut buf) else { continue };
+        let found = match &index {
+            None => {
+                let start = k;
+                while k < entries.len() && crate::serial::canonical_hex(entries[k].serial) != hex {
+                    k += 1;
+                }
+                if k < entries.len() {
+                    k += 1;
+                    Some(k - 1)
+                } else {
+                    let map = index.insert(
+                        entries
+                            .iter()
+                            .enumerate()
+                            .map(|(i, e)| (crate::serial::canonical_hex(e.serial), i))
+                            .collect::<HashMap<_, _, _>>(),
+                    );
+                    k = start;
+                    map.get(hex).copied()
+                }
+            }
+            Some(map) => map.get(hex).copied(),
+        };
         let serial = Serial::from_bytes(raw);
         let hex = serial.hex();
-        let reason = reason.filter(|r| *r != RevocationReason::Unspecified as u8);
-        if let Some(&i) = index.get(hex.as_str()) {
-            let now = reason_code(entries[i].reason).filter(|r| *r != RevocationReason::Unspecified).map(|r| r as u8);
-            if !reason_may_follow(reason, now) {
-                return Err(PkiError::RevocationErased {
-                    ca: ca.name.clone(),
-                    serial: hex,
-                    reason: reason_name(reason).into(),
-                    evidence: evidence(),
-                    found: format!("says {}", entries[i].reason),
-                }
-                .into());
+        if let Some(i) = found {
+            if reason_may_follow(reason, code(&entries[i])) {
+                continue;
             }
-            continue;
+            return Err(PkiError::RevocationErased {
+                ca: ca.name.clone(),
+                serial: hex,
+                reason: reason_name(reason).into(),
+                evidence: evidence(),
+                found: format!("says {}", entries[i].reason),
+            }
+            .into());
         }
         let latest = latest_in_list(text, &hex);
         if latest.is_some_and(|(r, _)| r == RELEASED)
@@ -289,7 +315,7 @@ fn check_evidence(
 /// must all be in the new CRL. Reads the whole ledger; runs only for a CA's first CRL.
 fn ledger_evidence(dir: &CaDir, ca: &Ca, entries: &[Entry<'_>], now: OffsetDateTime) -> Result<()> {
     let mut revoked: HashMap<String, (String, String)> = HashMap::new();
-    let check = dir.verify_ledger_with(None, |_, event, line| {
+    let check = dir.verify_ledger_with(None, &["cert-revoked", crate::store::HOLD_RELEASED], |_, event, line| {
         if (event == "cert-revoked" || event == "hold-released")
             && let Ok(r) = serde_json::from_str::<crate::store::LedgerRecord>(line)
             && r.data["ca"].as_str() == Some(ca.name.as_str())
@@ -344,7 +370,7 @@ fn ledger_evidence(dir: &CaDir, ca: &Ca, entries: &[Entry<'_>], now: OffsetDateT
 /// kept elsewhere: a copy rolled back to an older state would publish CRLs without the
 /// revocations made since.
 pub fn check_kept_head(dir: &CaDir, head: &crate::store::SignedHead) -> Result<()> {
-    let check = dir.verify_ledger_with(Some(head.seq), |_, _, _| Ok(()))?;
+    let check = dir.verify_ledger_with(Some(head.seq), &[], |_, _, _| Ok(()))?;
     match dir.kept_head_problem(head, &check)? {
         Some((_, why)) => bail!("refusing to publish CRLs: {why}"),
         None => Ok(()),

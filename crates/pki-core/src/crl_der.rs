@@ -260,8 +260,52 @@ pub struct Decoded<'a> {
     pub this_update: OffsetDateTime,
     /// The CRL number, if present and at most 64 bits.
     pub number: Option<u64>,
-    /// (serial bytes as encoded, reasonCode if present) of each entry, in order.
-    pub entries: Vec<(&'a [u8], Option<u8>)>,
+    /// The revokedCertificates list's content (validated; walked by [`Decoded::entries`]).
+    list: &'a [u8],
+}
+
+impl<'a> Decoded<'a> {
+    /// (serial bytes as encoded, reasonCode if present) of each entry, in order, read from the
+    /// DER as it is walked (no list of a hundred thousand built first).
+    pub fn entries(&self) -> impl Iterator<Item = EntryRef<'a>> + 'a {
+        let mut l = self.list;
+        std::iter::from_fn(move || {
+            if l.is_empty() {
+                return None;
+            }
+            let (e, rest) = read_entry(l)?;
+            l = rest;
+            Some(e)
+        })
+    }
+}
+
+/// A CRL entry as the evidence check reads it: (serial bytes as encoded, reasonCode).
+type EntryRef<'a> = (&'a [u8], Option<u8>);
+
+/// One revokedCertificates entry at the start of `l`, and what follows it.
+fn read_entry(l: &[u8]) -> Option<(EntryRef<'_>, &[u8])> {
+    let (0x30, entry, rest) = read_tlv(l)? else { return None };
+    let (0x02, serial, e) = read_tlv(entry)? else { return None };
+    let (_, _, e) = read_tlv(e)?;
+    let mut reason = None;
+    if let Some((0x30, mut exts, _)) = read_tlv(e) {
+        while !exts.is_empty() {
+            let (0x30, ext, rest) = read_tlv(exts)? else { return None };
+            exts = rest;
+            if ext.starts_with(OID_REASON) {
+                let (_, _, v) = read_tlv(ext)?;
+                let v = match read_tlv(v)? {
+                    (0x01, _, r) => read_tlv(r)?.1,
+                    (_, v, _) => v,
+                };
+                if let Some((0x0a, code, _)) = read_tlv(v) {
+                    reason = code.last().copied();
+                }
+            }
+        }
+    }
+    Some(((serial, reason), rest))
 }
 
 /// One DER TLV at the start of `b`: (tag, content, rest).
@@ -317,34 +361,14 @@ pub fn decode(der: &[u8]) -> Option<Decoded<'_>> {
         let _ = tag;
         b = rest;
     }
-    let mut entries = vec![];
-    if let Some((0x30, list, rest)) = read_tlv(b) {
+    let mut list: &[u8] = &[];
+    if let Some((0x30, l, rest)) = read_tlv(b) {
         b = rest;
-        let mut l = list;
-        entries.reserve(list.len() / 40);
+        list = l;
+        // Validate every entry now, so that walking them later cannot stop short.
+        let mut l = l;
         while !l.is_empty() {
-            let (0x30, entry, rest) = read_tlv(l)? else { return None };
-            l = rest;
-            let (0x02, serial, e) = read_tlv(entry)? else { return None };
-            let (_, _, e) = read_tlv(e)?;
-            let mut reason = None;
-            if let Some((0x30, mut exts, _)) = read_tlv(e) {
-                while !exts.is_empty() {
-                    let (0x30, ext, rest) = read_tlv(exts)? else { return None };
-                    exts = rest;
-                    if ext.starts_with(OID_REASON) {
-                        let (_, _, v) = read_tlv(ext)?;
-                        let v = match read_tlv(v)? {
-                            (0x01, _, r) => read_tlv(r)?.1,
-                            (_, v, _) => v,
-                        };
-                        if let Some((0x0a, code, _)) = read_tlv(v) {
-                            reason = code.last().copied();
-                        }
-                    }
-                }
-            }
-            entries.push((serial, reason));
+            l = read_entry(l)?.1;
         }
     }
     let mut number = None;
@@ -366,7 +390,7 @@ pub fn decode(der: &[u8]) -> Option<Decoded<'_>> {
             }
         }
     }
-    Some(Decoded { tbs, signature, this_update, number, entries })
+    Some(Decoded { tbs, signature, this_update, number, list })
 }
 
 #[cfg(test)]
@@ -466,7 +490,7 @@ mod tests {
             .iter_revoked_certificates()
             .map(|r| (r.raw_serial().to_vec(), r.reason_code().map(|(_, c)| c.0)))
             .collect();
-        let got: Vec<(Vec<u8>, Option<u8>)> = d.entries.iter().map(|(s, r)| (s.to_vec(), *r)).collect();
+        let got: Vec<(Vec<u8>, Option<u8>)> = d.entries().map(|(s, r)| (s.to_vec(), r)).collect();
         assert_eq!(got, want);
         assert!(decode(&theirs.der()[..theirs.der().len() - 1]).is_none());
         if key.algorithm() == &rcgen::PKCS_ED25519 {

@@ -207,6 +207,32 @@ mod key_tests {
     }
 }
 
+/// A serial's hex as lists and inventories may write it, without leading "00" pairs: the form
+/// [`Serial::hex`] gives, so that a list written by another tool compares equal.
+pub fn canonical_hex(s: &str) -> &str {
+    let mut s = s;
+    while s.len() > 2 && s.starts_with("00") {
+        s = &s[2..];
+    }
+    s
+}
+
+/// Upper-case hex of a DER INTEGER's bytes without leading zero bytes, into `buf` (no
+/// allocation: for comparing a CRL's hundred thousand serials).
+pub fn hex_into<'b>(bytes: &[u8], buf: &'b mut [u8; 2 * 64]) -> Option<&'b str> {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len().saturating_sub(1));
+    let bytes = &bytes[start..];
+    if bytes.len() > 64 {
+        return None;
+    }
+    const D: &[u8; 16] = b"0123456789ABCDEF";
+    for (i, b) in bytes.iter().enumerate() {
+        buf[2 * i] = D[usize::from(b >> 4)];
+        buf[2 * i + 1] = D[usize::from(b & 15)];
+    }
+    std::str::from_utf8(&buf[..2 * bytes.len()]).ok()
+}
+
 /// Hex text of `bytes` with the given 16 digits (serials are upper case, hashes lower case).
 /// A table, not `format!` per byte: issuing computes several per certificate.
 pub fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {

@@ -631,3 +631,61 @@ fn serials_come_from_the_contexts_randomness() {
     let two = Issuing::open(&dir).unwrap().issue(&spec("r2.test.internal"), &Out::Stdout, None, WAIT, &c).unwrap();
     assert_eq!(two.issued.serial, format!("02{}", "82".repeat(15)));
 }
+
+/// A ledger above 8 MiB is checked on every core (store/chain.rs): the same answers as one
+/// thread gives (records, head, the hash of a record asked for, the events in order), and a
+/// break anywhere, in either half, is found and named.
+#[test]
+fn a_large_ledger_is_checked_in_parallel_with_the_same_answers() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = new_ca(&t.path().join("ca"), None);
+    let p = t.path().join("ca/ledger.jsonl");
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    let hash = |l: &str| pki_core::store::sha256_hex(l.as_bytes());
+    let mut prev = hash(text.lines().last().unwrap());
+    let mut seq = text.lines().count() as u64;
+    let mut lines_at = vec![];
+    while text.len() < 9 << 20 {
+        seq += 1;
+        let event = if seq.is_multiple_of(1000) { "crl-generated" } else { "cert-issued" };
+        let line = format!(
+            "{{\"seq\":{seq},\"time\":\"2026-12-01T00:00:00Z\",\"event\":\"{event}\",\"actor\":\"t\",\"data\":{{\"serial\":\"{:032X}\",\"pad\":\"{}\"}},\"prev\":\"{prev}\"}}",
+            seq,
+            "x".repeat(300)
+        );
+        prev = hash(&line);
+        lines_at.push(line.clone());
+        text.push_str(&line);
+        text.push('\n');
+    }
+    std::fs::write(&p, &text).unwrap();
+    let want = seq / 2;
+    let mut seen = vec![];
+    let check = dir
+        .verify_ledger_with(Some(want), &["crl-generated"], |s, e, _| {
+            seen.push((s, e.to_string()));
+            Ok(())
+        })
+        .unwrap();
+    assert!(check.intact, "{:?}", check.problem);
+    assert_eq!(check.records, seq);
+    assert_eq!(check.head, prev);
+    let line_of = |s: u64| text.lines().nth(s as usize - 1).unwrap().to_string();
+    assert_eq!(check.hash_at.as_deref(), Some(hash(&line_of(want)).as_str()));
+    let crls: Vec<u64> = (1..=seq).filter(|s| line_of(*s).contains("\"event\":\"crl-generated\"")).collect();
+    assert_eq!(seen.iter().map(|(s, _)| *s).collect::<Vec<_>>(), crls);
+    // The unsigned key-using records after the last signed one (setup's) are reported.
+    assert!(check.last_signed.is_some() && !check.unsigned_after.is_empty());
+
+    for at in [seq / 4, seq / 2, seq / 2 + 1, 3 * seq / 4, seq - 1] {
+        let edited = text.replacen(&line_of(at), &line_of(at).replace("\"actor\":\"t\"", "\"actor\":\"u\""), 1);
+        std::fs::write(&p, &edited).unwrap();
+        let c = dir.verify_ledger().unwrap();
+        assert_eq!((c.intact, c.seq), (false, Some(at)), "edit of record {at}: {:?}", c.problem);
+        assert!(c.problem.as_deref().unwrap().contains("was changed after it was written"), "{:?}", c.problem);
+        let removed = text.replacen(&format!("{}\n", line_of(at)), "", 1);
+        std::fs::write(&p, &removed).unwrap();
+        let c = dir.verify_ledger().unwrap();
+        assert_eq!((c.intact, c.seq), (false, Some(at)), "removal of record {at}: {:?}", c.problem);
+    }
+}

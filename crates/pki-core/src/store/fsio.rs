@@ -299,7 +299,17 @@ impl Root {
     /// Reads `p` whole (at most `limit` bytes, else an error naming it), or `None` if missing.
     pub(crate) fn read_if_exists(&self, p: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
         let Some(f) = self.open_if_exists(p)? else { return Ok(None) };
-        Ok(Some(crate::limits::read_bounded(f, limit, &p.display().to_string())?))
+        // Sized from the file's length: one read for a CRL of megabytes, not a doubling series.
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        if len > limit {
+            anyhow::bail!("{} is larger than {}: refusing to read it", p.display(), crate::limits::show(limit));
+        }
+        let mut buf = Vec::with_capacity(len as usize + 1);
+        f.take(limit + 1).read_to_end(&mut buf).with_context(|| format!("cannot read {}", p.display()))?;
+        if buf.len() as u64 > limit {
+            anyhow::bail!("{} is larger than {}: refusing to read it", p.display(), crate::limits::show(limit));
+        }
+        Ok(Some(buf))
     }
 
     /// Cuts a torn last line (no newline) left by a killed writer.

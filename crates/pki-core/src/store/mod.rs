@@ -26,7 +26,7 @@ use serde::Serialize;
 
 use crate::error::PkiError;
 use crate::limits;
-use crate::serial::Serial;
+use crate::serial::{self, Serial};
 
 /// The settings file, at the directory's top.
 pub const SETTINGS: &str = "pki.toml";
@@ -604,17 +604,70 @@ impl CaDir {
     /// of tampering the first break looks like. The last record's own content is anchored only
     /// by its signature, if it has one (see [`CaDir::verify_ledger_with`]).
     pub fn verify_ledger(&self) -> Result<LedgerCheck> {
-        self.verify_ledger_with(None, |_, _, _| Ok(()))
+        self.verify_ledger_with(None, &[], |_, _, _| Ok(()))
     }
 
     /// As [`CaDir::verify_ledger`], fast enough for every `pki audit`: each line is hashed as
     /// raw bytes and only its `seq`, `event` and `prev` are picked out (no JSON parse), in
     /// large blocks. Also finds the last signed record (its line, to verify against the CA's
     /// certificate), the key-using records written after it (which should have been signed),
-    /// and the hash of record `want` (a kept head). `f(seq, event, line)` sees every record.
+    /// and the hash of record `want` (a kept head). `f(seq, event, line)` sees, in order, every
+    /// record whose event is one of `events`. A ledger of more than 8 MiB is hashed on every
+    /// core (`chain.rs`); a break sends it through the one-thread pass, which names it.
     pub fn verify_ledger_with(
         &self,
         want: Option<u64>,
+        events: &[&str],
+        mut f: impl FnMut(u64, &str, &str) -> Result<()>,
+    ) -> Result<LedgerCheck> {
+        let p = self.path(LEDGER);
+        if let Some(file) = self.fs.open_if_exists(&p)?
+            && let len = file.metadata()?.len()
+            && len >= 8 << 20
+            && let Some(ranges) = chain::check(&file, len, want, events, &p.display().to_string())?
+        {
+            let mut check = LedgerCheck {
+                records: 0,
+                intact: true,
+                problem: None,
+                kind: None,
+                line: None,
+                seq: None,
+                head: GENESIS.to_string(),
+                signed_records: 0,
+                last_signed: None,
+                unsigned_after: vec![],
+                hash_at: None,
+            };
+            for r in ranges {
+                if let Some(h) = r.last_hash() {
+                    check.head = serial::hex(&h, b"0123456789abcdef");
+                }
+                check.records += r.records;
+                check.signed_records += r.signed;
+                if r.last_signed.is_some() {
+                    check.last_signed = r.last_signed;
+                    check.unsigned_after = r.unsigned_after;
+                } else {
+                    check.unsigned_after.extend(r.unsigned_after);
+                    check.unsigned_after.truncate(16);
+                }
+                if let Some(h) = r.hash_at {
+                    check.hash_at = Some(serial::hex(&h, b"0123456789abcdef"));
+                }
+                for (seq, event, line) in r.events {
+                    f(seq, &event, &line)?;
+                }
+            }
+            return Ok(check);
+        }
+        self.verify_ledger_one_thread(want, events, f)
+    }
+
+    fn verify_ledger_one_thread(
+        &self,
+        want: Option<u64>,
+        events: &[&str],
         mut f: impl FnMut(u64, &str, &str) -> Result<()>,
     ) -> Result<LedgerCheck> {
         let mut prev = GENESIS.to_string();
@@ -677,7 +730,9 @@ impl CaDir {
                         } else if matches!(event, "cert-issued" | "crl-generated") && unsigned_after.len() < 16 {
                             unsigned_after.push((seq, event.to_string()));
                         }
-                        f(seq, event, line)?;
+                        if events.contains(&event) {
+                            f(seq, event, line)?;
+                        }
                     }
                     if first.is_none() {
                         match fields {
@@ -966,6 +1021,7 @@ fn raw_fields(line: &str) -> Option<(u64, &str, &str)> {
     (line.as_bytes().get(pv + 64) == Some(&b'"')).then_some((seq, &line[ev..ev_end], prev))
 }
 
+mod chain;
 mod fsio;
 mod head;
 mod lock;
