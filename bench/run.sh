@@ -279,6 +279,8 @@ for ((r = 0; r < ROUNDS; r++)); do
   want P4 || break
   record "P4-pki" "$(measure 1 "\"$PKI\" --dir pki-plain audit --expiring 48h --json >/dev/null 2>&1 || true")"
   [ -n "${PKI_BEFORE:-}" ] && record "P4-before" "$(measure 1 "\"$PKI_BEFORE\" --dir pki-plain audit --expiring 48h --json >/dev/null 2>&1 || true")"
+  # The part of the audit that checks the ledger (hash chain, last signature), alone.
+  record "P4-ledger" "$(measure 1 "\"$PKI\" --dir pki-plain ledger verify >/dev/null 2>&1 || true")"
   record "P4-awk" "$(measure 1 "awk '$AWK_IDX' ossl-plain/index.txt >/dev/null")"
 done
 
@@ -319,6 +321,7 @@ want P3 && row "P3 gen-crl, $REV revoked" P3-pki P3-openssl "openssl ca -gencrl"
 want P3 && [ -n "${PKI_BEFORE:-}" ] && row "P3 gen-crl, $REV revoked" P3-pki P3-before "the earlier build (PKI_BEFORE)"
 want P4 && row "P4 audit, $BIG records" P4-pki P4-awk "awk over index.txt"
 want P4 && [ -n "${PKI_BEFORE:-}" ] && row "P4 audit, $BIG records" P4-pki P4-before "the earlier build (PKI_BEFORE)"
+want P4 && row "P4's ledger check alone (ledger verify), $BIG records" P4-ledger P4-awk "awk over index.txt"
 if want P5; then
 p5=$(med P5-pki); raw=$(med P5-raw)
 rate=$(echo "scale=0; $BATCH * 1000 / $p5" | bc)

@@ -422,7 +422,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__export)
-            opts="-h --cert --key --key-passphrase-file --p12 --name --root --chain --trust-bundle --format --out --force --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --cert --key --key-passphrase-file --p12 --p12-passphrase-file --no-p12-passphrase --name --root --chain --trust-bundle --format --out --force --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -441,6 +441,10 @@ _pki() {
                     return 0
                     ;;
                 --p12)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --p12-passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -146,6 +146,7 @@ complete -c pki -n "__fish_pki_using_subcommand export" -l cert -d 'The certific
 complete -c pki -n "__fish_pki_using_subcommand export" -l key -d 'The certificate\'s private key (PEM, PKCS#8)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l key-passphrase-file -d 'Passphrase file of an encrypted --key' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l p12 -d 'Write a PKCS#12 file with the certificate, its chain and its key' -r -F
+complete -c pki -n "__fish_pki_using_subcommand export" -l p12-passphrase-file -d 'The PKCS#12 file\'s password, from FILE (its own: never the CA passphrase)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l name -d 'Friendly name (alias) of the PKCS#12 entry (default: the certificate\'s CN or serial)' -r
 complete -c pki -n "__fish_pki_using_subcommand export" -l chain -d 'Export a CA\'s chain: the CA and its issuers up to the root' -r
 complete -c pki -n "__fish_pki_using_subcommand export" -l format -d 'Format of --trust-bundle: pem, or spiffe (a SPIFFE bundle: JWKS with x509-svid keys)' -r -f -a "pem\t''
@@ -156,6 +157,7 @@ complete -c pki -n "__fish_pki_using_subcommand export" -l passphrase-file -d 'F
 complete -c pki -n "__fish_pki_using_subcommand export" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand export" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand export" -l no-p12-passphrase -d 'Write the PKCS#12 file with an empty password (its key is then unprotected)'
 complete -c pki -n "__fish_pki_using_subcommand export" -l root -d 'Export the root CA certificate'
 complete -c pki -n "__fish_pki_using_subcommand export" -l trust-bundle -d 'Export the trust bundle: the root CA certificates'
 complete -c pki -n "__fish_pki_using_subcommand export" -l force -d 'Overwrite an existing output file'

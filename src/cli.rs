@@ -115,7 +115,7 @@ pub enum Command {
     Renew(RenewArgs),
     /// Export a PKCS#12 file, the root, a CA chain, or the trust bundle (PEM or SPIFFE JSON)
     #[command(
-        after_help = "EXAMPLES:\n  pki export --cert api/cert.pem --key api/key.pem --p12 api.p12 --passphrase-file p12.pass\n  pki export 4A0BFF00112233445566778899AABBCC --key api/key.pem --p12 api-by-serial.p12\n  pki export --root > root.pem\n  pki export --chain issuing --out issuing-chain.pem\n  pki export --trust-bundle --format spiffe --out bundle.json\n\nPKCS#12 files use PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with an HMAC-SHA256 MAC, which\nOpenSSL 3 and Java's keytool open. The password comes from --passphrase-file,\nPKI_PASSPHRASE_FILE, PKI_PASSPHRASE or the prompt."
+        after_help = "EXAMPLES:\n  pki export --cert api/cert.pem --key api/key.pem --p12 api.p12 --p12-passphrase-file p12.pass\n  pki export 4A0BFF00112233445566778899AABBCC --key api/key.pem --p12 api-by-serial.p12 --p12-passphrase-file p12.pass\n  pki export --root > root.pem\n  pki export --chain issuing --out issuing-chain.pem\n  pki export --trust-bundle --format spiffe --out bundle.json\n\nPKCS#12 files use PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) with an HMAC-SHA256 MAC, which\nOpenSSL 3 and Java's keytool open. Its password is its own: --p12-passphrase-file, the prompt\n(twice), or --no-p12-passphrase; never the CA passphrase (--passphrase-file, PKI_PASSPHRASE_FILE,\nPKI_PASSPHRASE), which export refuses to reuse."
     )]
     Export(ExportArgs),
     /// Put the root CA into this system's trust store (or take it out)
@@ -432,6 +432,12 @@ pub struct ExportArgs {
     /// Write a PKCS#12 file with the certificate, its chain and its key
     #[arg(long, value_name = "FILE")]
     pub p12: Option<PathBuf>,
+    /// The PKCS#12 file's password, from FILE (its own: never the CA passphrase)
+    #[arg(long, value_name = "FILE", requires = "p12", conflicts_with = "no_p12_passphrase")]
+    pub p12_passphrase_file: Option<PathBuf>,
+    /// Write the PKCS#12 file with an empty password (its key is then unprotected)
+    #[arg(long, requires = "p12")]
+    pub no_p12_passphrase: bool,
     /// Friendly name (alias) of the PKCS#12 entry (default: the certificate's CN or serial)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,

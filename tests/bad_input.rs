@@ -89,7 +89,7 @@ fn cases() -> Vec<Case> {
                 "text.txt",
                 "--p12",
                 "o.p12",
-                "--passphrase-file",
+                "--p12-passphrase-file",
                 "int.pass",
             ],
         ),

@@ -20,7 +20,7 @@ fn pkcs12_opens_in_openssl_and_keytool() {
         "api/key.pem",
         "--p12",
         "api.p12",
-        "--passphrase-file",
+        "--p12-passphrase-file",
         "p12.pass",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -61,11 +61,11 @@ fn pkcs12_opens_in_openssl_and_keytool() {
         "api/key.pem",
         "--p12",
         "b.p12",
-        "--passphrase-file",
+        "--p12-passphrase-file",
         "p12.pass",
     ]));
     assert!(e.contains("is not the private key of this certificate"), "{e}");
-    let o = env.run(&["export", &serial, "--key", "b/key.pem", "--p12", "b.p12", "--passphrase-file", "p12.pass"]);
+    let o = env.run(&["export", &serial, "--key", "b/key.pem", "--p12", "b.p12", "--p12-passphrase-file", "p12.pass"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let e = assert_one_line_error(&env.run(&[
         "export",
@@ -74,10 +74,40 @@ fn pkcs12_opens_in_openssl_and_keytool() {
         "b/key.pem",
         "--p12",
         "b.p12",
-        "--passphrase-file",
+        "--p12-passphrase-file",
         "p12.pass",
     ]));
     assert!(e.contains("already exists"), "{e}");
+}
+
+/// The PKCS#12 password has its own source: the CA passphrase, however given, is never taken
+/// for it (a CA secret in every holder's .p12), and without one the export is refused.
+#[test]
+fn pkcs12_never_takes_the_ca_passphrase() {
+    let env = Env::new();
+    env.init();
+    env.issue(&["--profile", "server", "--dns", "api.acme.internal", "--out", "api"]);
+    let base = ["export", "--cert", "api/cert.pem", "--key", "api/key.pem", "--p12", "api.p12"];
+    type Source<'a> = (&'a str, Vec<&'a str>, Option<(&'a str, String)>);
+    let ca_sources: [Source<'_>; 3] = [
+        ("--passphrase-file", vec!["--passphrase-file", "int.pass"], None),
+        ("PKI_PASSPHRASE_FILE", vec![], Some(("PKI_PASSPHRASE_FILE", env.path("int.pass").display().to_string()))),
+        ("PKI_PASSPHRASE", vec![], Some(("PKI_PASSPHRASE", INT_PASS.to_string()))),
+    ];
+    for (what, extra, var) in ca_sources {
+        let mut c = env.pki();
+        c.args(base).args(&extra);
+        if let Some((k, v)) = var {
+            c.env(k, v);
+        }
+        let e = assert_one_line_error(&c.output().unwrap());
+        assert!(e.contains("--p12-passphrase-file") && e.contains("never used for it"), "{what}: {e}");
+        assert!(!env.path("api.p12").exists(), "{what}: a file was written");
+    }
+    // An explicitly empty password, which OpenSSL opens with an empty -passin.
+    env.ok(&[&base[..], &["--no-p12-passphrase"]].concat());
+    let o = openssl(&["pkcs12", "-info", "-noout", "-in", "api.p12", "-passin", "pass:"], env.tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
 }
 
 #[test]

@@ -164,7 +164,20 @@ fn export_p12(args: &ExportArgs, p12: &Path, dir: &CaDir, ctx: &mut Ctx) -> Resu
     if rcgen::PublicKeyData::subject_public_key_info(&kp) != x.public_key().raw {
         bail!("{} is not the private key of this certificate", key_path.display());
     }
-    let pass = ctx.pass.new_primary("the PKCS#12 file")?;
+    // The file's own password: never the CA passphrase (--passphrase-file, PKI_PASSPHRASE_FILE,
+    // PKI_PASSPHRASE), which would hand every holder of the file the CA's secret.
+    let pass = match (&args.p12_passphrase_file, args.no_p12_passphrase) {
+        (Some(f), _) => read_passphrase_file(f)?,
+        (None, true) => pki_core::Secret::new(String::new()),
+        (None, false) if ctx.pass.tty => ctx.pass.new_secondary(None, "the PKCS#12 file")?,
+        (None, false) => {
+            let ca_given = ctx.pass.file.is_some() || ctx.pass.env_value.is_some();
+            bail!(
+                "the PKCS#12 file needs a password of its own and there is no terminal to ask: give --p12-passphrase-file FILE, or --no-p12-passphrase{}",
+                if ca_given { " (the CA passphrase given is never used for it)" } else { "" }
+            )
+        }
+    };
     let alias = args.name.clone().unwrap_or_else(|| {
         x.subject()
             .iter_common_name()

@@ -269,12 +269,14 @@ fn check_evidence(
             }
             Some(map) => map.get(hex).copied(),
         };
+        if let Some(i) = found
+            && reason_may_follow(reason, code(&entries[i]))
+        {
+            continue;
+        }
         let serial = Serial::from_bytes(raw);
         let hex = serial.hex();
         if let Some(i) = found {
-            if reason_may_follow(reason, code(&entries[i])) {
-                continue;
-            }
             return Err(PkiError::RevocationErased {
                 ca: ca.name.clone(),
                 serial: hex,
