@@ -435,3 +435,122 @@ fn batch_results_keep_input_order_across_overlapping_groups() {
     let (intact, _) = ledger_chain_intact(&env.ca());
     assert!(intact);
 }
+
+/// Lifetimes mean what they say (issue 18, point 4): under a minute or with sub-second
+/// precision is refused (every lifetime setting and flag), not rounded; notBefore is 60 s in
+/// the past and not counted; `--ttl 1y` under `max_ttl = "1y"` is issued and not drift.
+#[test]
+fn lifetimes_mean_what_they_say() {
+    let env = Env::new();
+    env.init();
+    env.append_settings(
+        "\n[profiles.yearly]\nca = \"issuing\"\nmax_ttl = \"1y\"\nallowed_dns = [\"*.acme.internal\"]\n",
+    );
+    let before = snapshot(&env.ca());
+    for (ttl, why) in [("30s", "at least 1 minute"), ("1500ms", "whole seconds"), ("59s", "at least 1 minute")] {
+        let o = env.run(&[
+            "issue",
+            "--passphrase-file",
+            "int.pass",
+            "--dns",
+            "a.acme.internal",
+            "--ttl",
+            ttl,
+            "--out",
+            "-",
+        ]);
+        assert_eq!(o.status.code(), Some(2));
+        let e = assert_one_line_error(&o);
+        assert!(e.contains(&format!("invalid --ttl '{ttl}'")) && e.contains(why), "{e}");
+    }
+    let e = assert_one_line_error(&env.run(&["gen-crl", "--passphrase-file", "int.pass", "--next-update", "10s"]));
+    assert!(e.contains("invalid --next-update '10s'") && e.contains("at least 1 minute"), "{e}");
+    assert_eq!(snapshot(&env.ca()), before, "a refused lifetime changed the directory");
+    // A profile whose max_ttl is under a minute is itself invalid.
+    let p = env.ca().join("pki.toml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, format!("{text}\n[profiles.tiny]\nmax_ttl = \"20s\"\n")).unwrap();
+    let e = assert_one_line_error(&env.run(&["issue", "--passphrase-file", "int.pass", "--dns", "a.acme.internal"]));
+    assert!(e.contains("max_ttl") && e.contains("at least 1 minute"), "{e}");
+    std::fs::write(&p, text).unwrap();
+
+    let now = "2026-12-02T10:00:00Z";
+    let o = env
+        .pki()
+        .env("PKI_NOW", now)
+        .args(["issue", "--passphrase-file", "int.pass", "--profile", "yearly", "--dns", "y.acme.internal"])
+        .args(["--ttl", "1y", "--out", "y", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&String::from_utf8(o.stdout).unwrap());
+    assert_eq!(v["not_before"], "2026-12-02T09:59:00Z", "notBefore is backdated 60 s");
+    assert_eq!(v["not_after"], "2027-12-02T10:00:00Z", "whole years end on the same calendar date");
+    let e = assert_one_line_error(&env.run(&[
+        "issue",
+        "--passphrase-file",
+        "int.pass",
+        "--profile",
+        "yearly",
+        "--dns",
+        "z.acme.internal",
+        "--ttl",
+        "366d",
+    ]));
+    assert!(e.contains("longer than max_ttl"), "{e}");
+    let a = env.pki().env("PKI_NOW", now).args(["audit", "--expiring", "30d", "--json"]).output().unwrap();
+    let r = json(&String::from_utf8(a.stdout).unwrap());
+    assert!(
+        !r["findings"].as_array().unwrap().iter().any(|f| f["code"] == "policy-drift"),
+        "a certificate at exactly max_ttl is drift: {r:#}"
+    );
+}
+
+/// Only a DNS name goes into the subject CN (issue 18, point 1): an IP-only or URI-only leaf
+/// under a DNS-constrained intermediate has an empty subject (SAN critical) and OpenSSL
+/// (-x509_strict) accepts its chain; before, the IP was the CN and OpenSSL read it as a DNS
+/// name outside the permitted subtree.
+#[test]
+fn an_ip_only_leaf_under_dns_constraints_verifies_in_openssl() {
+    let env = Env::new();
+    env.init();
+    env.ok(&[
+        "create-intermediate",
+        "k8s",
+        "--passphrase-file",
+        "root.pass",
+        "--new-passphrase-file",
+        "int.pass",
+        "--permit-dns",
+        ".svc.acme.internal",
+        "--permit-ip",
+        "10.0.0.0/8",
+    ]);
+    env.append_settings(
+        "\n[profiles.k8s]\nca = \"k8s\"\nallowed_dns = [\"*.svc.acme.internal\"]\nallowed_ips = [\"10.0.0.0/8\"]\n",
+    );
+    env.ok(&["issue", "--passphrase-file", "int.pass", "--profile", "k8s", "--ip", "10.1.2.3", "--out", "ip"]);
+    let o = openssl_verify(env.tmp.path(), "ip", "sslserver");
+    assert!(o.status.success(), "OpenSSL rejects the IP-only leaf: {}", stderr(&o));
+    let text = openssl(&["x509", "-in", "ip/cert.pem", "-noout", "-text"], env.tmp.path());
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(text.contains("X509v3 Subject Alternative Name: critical"), "{text}");
+    assert!(!text.contains("CN=10.1.2.3") && !text.contains("CN = 10.1.2.3"), "{text}");
+    // With a DNS name, the CN is that name.
+    env.ok(&[
+        "issue",
+        "--passphrase-file",
+        "int.pass",
+        "--profile",
+        "k8s",
+        "--dns",
+        "a.svc.acme.internal",
+        "--ip",
+        "10.1.2.4",
+        "--out",
+        "both",
+    ]);
+    assert!(openssl_verify(env.tmp.path(), "both", "sslserver").status.success());
+    let subj = openssl(&["x509", "-in", "both/cert.pem", "-noout", "-subject"], env.tmp.path());
+    assert!(String::from_utf8_lossy(&subj.stdout).contains("a.svc.acme.internal"));
+}

@@ -14,7 +14,7 @@ use pki_core::store::CaDir;
 pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     check_ca_name(&args.name)?;
     check_ca_name(&args.parent)?;
-    let ttl = duration::parse("--ttl", &args.ttl)?;
+    let ttl = duration::parse_lifetime("--ttl", &args.ttl)?;
     let timeout = super::lock_timeout(g)?;
     let mut c = Constraints::default();
     for d in &args.permit_dns {

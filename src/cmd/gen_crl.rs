@@ -17,7 +17,7 @@ const CRON_GAP: std::time::Duration = std::time::Duration::from_secs(86400);
 
 pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let timeout = super::lock_timeout(g)?;
-    let next_flag = args.next_update.as_deref().map(|v| duration::parse("--next-update", v)).transpose()?;
+    let next_flag = args.next_update.as_deref().map(|v| duration::parse_lifetime("--next-update", v)).transpose()?;
     let if_older = args.if_older_than.as_deref().map(|v| duration::parse("--if-older-than", v)).transpose()?;
     let dir = CaDir::open(&g.dir)?;
     if let Some(p) = &args.ledger_head {

@@ -30,8 +30,8 @@ fn ask(ctx: &mut Ctx, question: &str, default: &str) -> Result<String> {
 pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let interactive = !args.non_interactive && ctx.interactive;
     check_ca_name(&args.intermediate)?;
-    let root_ttl = duration::parse("--root-ttl", &args.root_ttl)?;
-    let int_ttl = duration::parse("--intermediate-ttl", &args.intermediate_ttl)?;
+    let root_ttl = duration::parse_lifetime("--root-ttl", &args.root_ttl)?;
+    let int_ttl = duration::parse_lifetime("--intermediate-ttl", &args.intermediate_ttl)?;
     let timeout = super::lock_timeout(g)?;
     if g.dir.join("cas").join("root").exists() {
         return Err(PkiError::CaExists { name: "root".into(), dir: g.dir.clone() }.into());

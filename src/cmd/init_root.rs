@@ -14,7 +14,7 @@ use pki_core::store::CaDir;
 pub fn run(args: InitRootArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     check_ca_name(&args.name)?;
     super::check_cn("--cn", &args.cn)?;
-    let ttl = duration::parse("--ttl", &args.ttl)?;
+    let ttl = duration::parse_lifetime("--ttl", &args.ttl)?;
     let timeout = super::lock_timeout(g)?;
     if g.dir.join("cas").join(&args.name).exists() {
         return Err(PkiError::CaExists { name: args.name.clone(), dir: g.dir.clone() }.into());

@@ -382,7 +382,7 @@ pub fn check_kept_head(dir: &CaDir, head: &crate::store::SignedHead) -> Result<(
 /// The lifetime of a CA's CRLs: its `next_update` setting, else 7 days (30 for a root).
 pub fn lifetime(settings: &Settings, ca: &Ca) -> Result<Duration> {
     match settings.ca.get(&ca.name).and_then(|c| c.next_update.as_deref()) {
-        Some(v) => Ok(duration::parse(&format!("[ca.{}] next_update", ca.name), v)?),
+        Some(v) => Ok(duration::parse_lifetime(&format!("[ca.{}] next_update", ca.name), v)?),
         None => Ok(Duration::from_secs(if ca.self_signed { 30 } else { 7 } * 86400)),
     }
 }

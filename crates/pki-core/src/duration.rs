@@ -19,6 +19,27 @@ pub fn parse(flag: &str, value: &str) -> Result<Duration, PkiError> {
     Ok(d)
 }
 
+/// The shortest certificate or CRL lifetime pki makes: notBefore is set 60 s in the past for
+/// clock skew (not counted in the lifetime), and anything shorter could not be fetched,
+/// installed and used before it ends.
+pub const MIN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Parses a lifetime (`--ttl`, `max_ttl`, `default_ttl`, `leaf_ttl`, `next_update`, a CA's
+/// `--ttl`): a duration of whole seconds, at least [`MIN_LIFETIME`]. Certificate times have
+/// one-second precision, so `1500ms` would be rounded to something not asked for; `30s` would be
+/// a certificate that is over before anyone can use it.
+pub fn parse_lifetime(flag: &str, value: &str) -> Result<Duration, PkiError> {
+    let d = parse(flag, value)?;
+    let why = if d.subsec_nanos() != 0 {
+        "give whole seconds: certificate times have one-second precision"
+    } else if d < MIN_LIFETIME {
+        "a lifetime is at least 1 minute (shorter ones end before they can be used)"
+    } else {
+        return Ok(d);
+    };
+    Err(PkiError::BadLifetime { flag: flag.to_string(), value: value.to_string(), why })
+}
+
 /// A lifetime in the units people write in pki.toml: 10y, 90d, 12h, 30m, 45s.
 pub fn show(d: Duration) -> String {
     let s = d.as_secs();

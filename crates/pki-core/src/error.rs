@@ -128,6 +128,15 @@ pub enum PkiError {
         /// When it expired (RFC 3339).
         not_after: String,
     },
+    /// A lifetime that is a duration but not one a certificate can have.
+    BadLifetime {
+        /// The flag or setting.
+        flag: String,
+        /// The value given.
+        value: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// A revocation the evidence shows (the previous CRL, signed; or the ledger) is missing
     /// from the revoked list, or listed with a weaker reason: publishing would erase it.
     RevocationErased {
@@ -237,6 +246,7 @@ impl fmt::Display for PkiError {
                 f,
                 "certificate {serial} was already revoked ({reason}) at {at}: nothing to do (only --reason keyCompromise updates a revocation)"
             ),
+            BadLifetime { flag, value, why } => write!(f, "invalid {flag} '{value}': {why}"),
             RevocationErased { ca, serial, reason, evidence, found } => write!(
                 f,
                 "refusing to publish a CRL of CA '{ca}' without {serial}: {evidence} lists it as revoked ({reason}) but crl/{ca}.revoked.tsv {found}; the revoked list was edited: restore its line (from a backup) and run gen-crl again; nothing was published"

@@ -162,7 +162,7 @@ impl ProfileSpec {
     fn validate_inner(&self, name: &str, at: &str) -> Result<Profile, String> {
         let key = |k: &str| format!("{at}: [profiles.{name}] {k}");
         let ttl = |k: &str, v: &Option<String>, dflt: &str| -> Result<Duration, String> {
-            duration::parse(k, v.as_deref().unwrap_or(dflt)).map_err(|e| format!("{}: {e}", key(k)))
+            duration::parse_lifetime(k, v.as_deref().unwrap_or(dflt)).map_err(|e| format!("{}: {e}", key(k)))
         };
         let default_ttl = ttl("default_ttl", &self.default_ttl, "24h")?;
         let max_ttl = ttl("max_ttl", &self.max_ttl, self.default_ttl.as_deref().unwrap_or("24h"))?;
@@ -406,10 +406,14 @@ impl Profile {
     /// The subject DN for a request (attribute, value) in order; may be empty.
     pub fn subject_for(&self, first_san: &str, dns_first: Option<&str>) -> Vec<(String, String)> {
         match &self.subject {
-            Subject::FromSan => {
-                let cn = dns_first.unwrap_or(first_san);
-                if cn.chars().count() <= 64 { vec![("CN".into(), cn.to_string())] } else { vec![] }
-            }
+            // Only a DNS name goes into the CN: verifiers that still read the CN take it for a
+            // host name (OpenSSL checks it against DNS name constraints), so an IP address or a
+            // URI there fails chains they would otherwise accept. Without one, the subject is
+            // empty and the SAN extension critical (RFC 5280 §4.2.1.6).
+            Subject::FromSan => match dns_first {
+                Some(cn) if cn.chars().count() <= 64 => vec![("CN".into(), cn.to_string())],
+                _ => vec![],
+            },
             Subject::Template(t) => t.iter().map(|(k, v)| (k.clone(), v.replace("{san}", first_san))).collect(),
         }
     }

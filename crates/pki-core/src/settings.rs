@@ -93,7 +93,7 @@ impl Settings {
             }
         })?;
         if let Some(t) = &s.defaults.leaf_ttl {
-            duration::parse("leaf_ttl", t).with_context(|| format!("{file}: [defaults] leaf_ttl"))?;
+            duration::parse_lifetime("leaf_ttl", t).with_context(|| format!("{file}: [defaults] leaf_ttl"))?;
         }
         for (name, p) in &s.profiles {
             p.validate(name, file).map_err(|e| anyhow::anyhow!(e))?;
@@ -105,7 +105,8 @@ impl Settings {
         }
         for (name, ca) in &s.ca {
             if let Some(t) = &ca.next_update {
-                duration::parse("next_update", t).with_context(|| format!("{file}: [ca.{name}] next_update"))?;
+                duration::parse_lifetime("next_update", t)
+                    .with_context(|| format!("{file}: [ca.{name}] next_update"))?;
             }
             for (k, u) in [("crl_url", &ca.crl_url), ("ca_issuers_url", &ca.ca_issuers_url)] {
                 if let Some(u) = u
@@ -115,7 +116,8 @@ impl Settings {
                 }
             }
             if let Some(t) = &ca.default_ttl {
-                duration::parse("default_ttl", t).with_context(|| format!("{file}: [ca.{name}] default_ttl"))?;
+                duration::parse_lifetime("default_ttl", t)
+                    .with_context(|| format!("{file}: [ca.{name}] default_ttl"))?;
             }
         }
         Ok(s)

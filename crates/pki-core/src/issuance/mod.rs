@@ -330,7 +330,7 @@ impl<'a> Issuing<'a> {
                 certs::rfc3339(issuer.not_after)
             );
         }
-        let requested_ttl = spec.ttl.as_deref().map(|t| duration::parse("--ttl", t)).transpose()?;
+        let requested_ttl = spec.ttl.as_deref().map(|t| duration::parse_lifetime("--ttl", t)).transpose()?;
         let (ttl, ekus) = match &profile {
             Some(p) => {
                 let left = (issuer.not_after - now).whole_seconds().max(0) as u64;
@@ -366,7 +366,7 @@ impl<'a> Issuing<'a> {
                                 self.settings.defaults.leaf_ttl.clone().unwrap_or_else(|| "24h".into()),
                             ),
                         };
-                        duration::parse(&flag, &v)?
+                        duration::parse_lifetime(&flag, &v)?
                     }
                 };
                 let ekus = csr_ekus.clone().unwrap_or_else(|| vec!["serverAuth".into(), "clientAuth".into()]);
@@ -404,8 +404,12 @@ impl<'a> Issuing<'a> {
         let subject = match (&profile, &names.cn) {
             (Some(p), _) => p.subject_for(&first_san, names.dns.first().map(String::as_str)),
             (None, Some(cn)) => vec![("CN".to_string(), cn.clone())],
-            (None, None) if first_san.chars().count() <= 64 => vec![("CN".to_string(), first_san.clone())],
-            (None, None) => vec![],
+            // A DNS name only (see `Profile::subject_for`): an IP or URI in the CN breaks chains
+            // under DNS name constraints in OpenSSL.
+            (None, None) => match names.dns.first() {
+                Some(d) if d.chars().count() <= 64 => vec![("CN".to_string(), d.clone())],
+                _ => vec![],
+            },
         };
         Ok(Plan {
             ca: ca_name.clone(),
