@@ -554,3 +554,66 @@ fn an_ip_only_leaf_under_dns_constraints_verifies_in_openssl() {
     let subj = openssl(&["x509", "-in", "both/cert.pem", "-noout", "-subject"], env.tmp.path());
     assert!(String::from_utf8_lossy(&subj.stdout).contains("a.svc.acme.internal"));
 }
+
+/// One canonical form before any check (issue 18, point 2): a name is normalised before
+/// policy and name constraints see it, and the certificate carries that form; a spelling that
+/// would move a name outside what it was checked against is refused. Each refusal exits 2 and
+/// changes nothing.
+#[test]
+fn names_are_checked_and_issued_in_one_canonical_form() {
+    let env = Env::new();
+    env.init();
+    env.ok(&[
+        "create-intermediate",
+        "fenced",
+        "--passphrase-file",
+        "root.pass",
+        "--new-passphrase-file",
+        "int.pass",
+        "--exclude-ip",
+        "10.0.0.0/8",
+    ]);
+    env.append_settings(
+        "\n[profiles.web]\nca = \"fenced\"\nallowed_dns = [\"*.acme.internal\"]\nallowed_ips = [\"0.0.0.0/0\", \"::/0\"]\nallowed_uris = [\"https://*.Example.ORG/**\"]\n",
+    );
+    let issue = |args: &[&str]| {
+        let mut a = vec!["issue", "--passphrase-file", "int.pass", "--profile", "web", "--out", "-", "--json"];
+        a.extend_from_slice(args);
+        env.run(&a)
+    };
+    // (request, expected: Ok(SANs as issued) or Err(part of the one-line refusal))
+    let rows: Vec<(Vec<&str>, Result<&str, &str>)> = vec![
+        (vec!["--dns", "API.Acme.Internal."], Ok("DNS:api.acme.internal")),
+        (vec!["--uri", "HTTPS://Api.EXAMPLE.org/team/x"], Ok("URI:https://api.example.org/team/x")),
+        (vec!["--ip", "192.0.2.7"], Ok("IP:192.0.2.7")),
+        (vec!["--ip", "::ffff:192.0.2.8"], Ok("IP:192.0.2.8")),
+        (vec!["--ip", "::ffff:10.0.0.7"], Err("10.0.0.7")),
+        (vec!["--ip", "10.0.0.7"], Err("10.0.0.7")),
+        (vec!["--uri", "https://evil.com?.example.org/x"], Err("no query")),
+        (vec!["--uri", "https://api.example.org@evil.com/x"], Err("user info")),
+        (vec!["--uri", "https://evil.com%2F.example.org/x"], Err("percent-encoding")),
+        (vec!["--uri", "https://api.example.org/team/../x"], Err("'..'")),
+        (vec!["--dns", "bücher.acme.internal"], Err("punycode")),
+    ];
+    let mut accepted = 0;
+    for (args, want) in &rows {
+        let o = issue(args);
+        match want {
+            Ok(san) => {
+                assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+                let text = String::from_utf8(o.stdout).unwrap();
+                let v: serde_json::Value = serde_json::from_str(&text[text.find("{\n").unwrap()..]).unwrap();
+                assert_eq!(v["sans"], serde_json::json!([san]), "{args:?}");
+                accepted += 1;
+            }
+            Err(why) => {
+                assert_eq!(o.status.code(), Some(2), "{args:?} was not refused");
+                let e = assert_one_line_error(&o);
+                assert!(e.contains(why), "{args:?}: {e}");
+            }
+        }
+    }
+    assert!(accepted * 3 >= rows.len(), "at least a third of the rows are accepted");
+    // Only the accepted rows changed the directory: one inventory line each.
+    assert_eq!(inventory(&env.ca()).len(), accepted);
+}

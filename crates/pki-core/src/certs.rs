@@ -460,6 +460,64 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The one form of a URI SAN that policy and name constraints see and the certificate carries:
+/// scheme and host lower case; no query, fragment, percent-encoding or user info (each can make
+/// a URI's real host or path differ from what a glob like `https://*.example.org/*` reads); no
+/// `.` or `..` path segments; a host that is a DNS name or an IP address, with an optional
+/// numeric port. SPIFFE IDs must follow the SPIFFE ID spec.
+pub fn canonical_uri(uri: &str) -> Result<String, String> {
+    let (scheme, rest) = uri.split_once(':').ok_or("a URI needs a scheme")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if let Some(c) = rest.chars().find(|c| "?#%\\".contains(*c)) {
+        return Err(format!(
+            "'{c}' is not allowed: pki's URIs carry no query, fragment, percent-encoding or backslash"
+        ));
+    }
+    if scheme == "spiffe" {
+        let id = format!("spiffe:{rest}");
+        crate::policy::check_spiffe_id(&id, false).map_err(|e| format!("not a SPIFFE ID: {e}"))?;
+        return Ok(id);
+    }
+    let Some(after) = rest.strip_prefix("//") else {
+        // Not hierarchical (urn:, mailto:): no host to confuse; kept as given, scheme lowered.
+        return Ok(format!("{scheme}:{rest}"));
+    };
+    let (authority, path) = after.find('/').map_or((after, ""), |i| (&after[..i], &after[i..]));
+    if authority.contains('@') {
+        return Err("user info ('@') is not allowed in a URI".into());
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (h, p) = v6.split_once(']').ok_or("an IPv6 host needs its closing ']'")?;
+            h.parse::<std::net::Ipv6Addr>().map_err(|_| format!("'{h}' is not an IPv6 address"))?;
+            (format!("[{}]", h.to_ascii_lowercase()), p)
+        }
+        None => {
+            let (h, p) = authority.find(':').map_or((authority, ""), |i| (&authority[..i], &authority[i..]));
+            let h = h.trim_end_matches('.').to_ascii_lowercase();
+            if h.parse::<std::net::Ipv4Addr>().is_err() {
+                check_dns_name(&h, false).map_err(|e| format!("its host '{h}': {e}"))?;
+            }
+            (h, p)
+        }
+    };
+    if let Some(p) = port.strip_prefix(':') {
+        if p.is_empty()
+            || p.len() > 5
+            || !p.bytes().all(|b| b.is_ascii_digit())
+            || p.parse::<u32>().map_or(true, |n| n > 65535)
+        {
+            return Err(format!("the port ':{p}' is not a number from 0 to 65535"));
+        }
+    } else if !port.is_empty() {
+        return Err(format!("unexpected '{port}' after the host"));
+    }
+    if path.split('/').any(|seg| seg == "." || seg == "..") {
+        return Err("'.' and '..' path segments are not allowed".into());
+    }
+    Ok(format!("{scheme}://{host}{port}{path}"))
+}
+
 /// A PEM parse failure in words, on one line (the pem crate's own message can quote a whole
 /// multi-line block).
 pub fn pem_problem(e: &::pem::PemError) -> String {
@@ -474,6 +532,44 @@ pub fn pem_problem(e: &::pem::PemError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every URI trick that could move the real host or path outside a glob is refused, and
+    /// accepted URIs come out in one form; normalising twice changes nothing.
+    #[test]
+    fn uris_have_one_form_and_no_tricks() {
+        let ok = [
+            ("HTTPS://API.Example.ORG/Team/x", "https://api.example.org/Team/x"),
+            ("https://api.example.org.:8443/a", "https://api.example.org:8443/a"),
+            ("https://10.0.0.7/a", "https://10.0.0.7/a"),
+            ("https://[2001:DB8::1]/a", "https://[2001:db8::1]/a"),
+            ("spiffe://acme.internal/agent/42", "spiffe://acme.internal/agent/42"),
+            ("urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66", "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66"),
+        ];
+        for (given, want) in ok {
+            let got = canonical_uri(given).unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!(got, want, "{given}");
+            assert_eq!(canonical_uri(&got).unwrap(), got, "not idempotent: {given}");
+        }
+        let refused = [
+            ("https://evil.com?.example.org/x", "'?'"),
+            ("https://evil.com#.example.org/x", "'#'"),
+            ("https://evil.com%2F.example.org/x", "'%'"),
+            ("https://user@evil.com/x", "user info"),
+            ("https://api.example.org@evil.com/x", "user info"),
+            ("https://api.example.org:80x/a", "port"),
+            ("https://api.example.org/team/../admin", "'..'"),
+            ("https://api.example.org/./x", "'.'"),
+            ("https://api_example.org/x", "host"),
+            ("https://a\\b.example.org/x", "backslash"),
+            ("spiffe://acme.internal/agent/../x", "SPIFFE"),
+            ("spiffe://acme.internal:443/agent", "SPIFFE"),
+            ("SPIFFE://Acme.internal/agent", "SPIFFE"),
+        ];
+        for (given, why) in refused {
+            let e = canonical_uri(given).expect_err(given);
+            assert!(e.contains(why), "{given}: {e}");
+        }
+    }
 
     #[test]
     fn fast_time_parse_agrees_with_rfc3339() {

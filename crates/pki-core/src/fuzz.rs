@@ -204,6 +204,21 @@ proptest! {
         let _ = crate::certs::parse_rfc3339(&s);
     }
 
+    /// URI normalisation is idempotent, and what it accepts is one form: no query, fragment or
+    /// percent-encoding, no user info in a hierarchical URI, and a lower-case scheme.
+    #[test]
+    fn uri_normalisation_is_idempotent(
+        s in "(https?|HTTPS|spiffe|urn|SpIfFe)(://|:)[A-Za-z0-9.@:%?#/\\[\\]_-]{0,40}"
+    ) {
+        if let Ok(c) = crate::certs::canonical_uri(&s) {
+            prop_assert_eq!(crate::certs::canonical_uri(&c), Ok(c.clone()));
+            prop_assert!(!c.contains(['?', '#', '%']), "{}", c);
+            prop_assert!(!c.contains("://") || !c.contains('@'), "user info: {}", c);
+            let scheme = c.split(':').next().unwrap_or_default();
+            prop_assert_eq!(scheme, scheme.to_ascii_lowercase());
+        }
+    }
+
     /// The integer RFC 3339 reader agrees with the time crate on every string of the one
     /// format pki writes, impossible dates included (30 February, 2023-02-29, hour 24).
     #[test]

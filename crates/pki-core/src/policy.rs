@@ -224,8 +224,10 @@ impl ProfileSpec {
             ext_key_usage: if ekus.is_empty() { vec!["serverAuth".into(), "clientAuth".into()] } else { ekus },
             spiffe: self.spiffe,
             expect_renewal: self.expect_renewal.unwrap_or(!self.spiffe),
-            allowed_uris: self.allowed_uris.clone(),
-            allowed_dns: self.allowed_dns.iter().map(|d| d.to_ascii_lowercase()).collect(),
+            // Patterns in the form names are compared in (certs::canonical_uri, add_dns): scheme
+            // and host lower case, no trailing dot.
+            allowed_uris: self.allowed_uris.iter().map(|u| canonical_pattern(u)).collect(),
+            allowed_dns: self.allowed_dns.iter().map(|d| d.trim_end_matches('.').to_ascii_lowercase()).collect(),
             allowed_ips: self.allowed_ips.clone(),
             ip_nets,
             allow_wildcards: self.allow_wildcards,
@@ -416,6 +418,19 @@ impl Profile {
             },
             Subject::Template(t) => t.iter().map(|(k, v)| (k.clone(), v.replace("{san}", first_san))).collect(),
         }
+    }
+}
+
+/// A URI pattern with its scheme and host lower-cased, as [`crate::certs::canonical_uri`]
+/// writes names (the path keeps its case).
+fn canonical_pattern(p: &str) -> String {
+    let Some((scheme, rest)) = p.split_once(':') else { return p.to_string() };
+    match rest.strip_prefix("//") {
+        Some(after) => {
+            let (auth, path) = after.find('/').map_or((after, ""), |i| (&after[..i], &after[i..]));
+            format!("{}://{}{path}", scheme.to_ascii_lowercase(), auth.trim_end_matches('.').to_ascii_lowercase())
+        }
+        None => format!("{}:{rest}", scheme.to_ascii_lowercase()),
     }
 }
 

@@ -34,6 +34,9 @@ pub(super) fn parse_names(spec: &Spec) -> Result<Names> {
             value: i.clone(),
             why: "expected an IPv4 or IPv6 address such as 10.0.0.7".into(),
         })?;
+        // ::ffff:10.0.0.7 is 10.0.0.7 to every stack: decided and written as the IPv4 address,
+        // so no allowed or excluded IPv4 range can be stepped around by spelling it in IPv6.
+        let ip = ip.to_canonical();
         if !n.ips.contains(&ip) {
             n.ips.push(ip);
         }
@@ -76,9 +79,11 @@ fn add_dns(n: &mut Names, d: &str) -> Result<()> {
 }
 
 fn add_uri(n: &mut Names, u: &str) -> Result<()> {
-    certs::check_uri(u).map_err(|why| PkiError::BadName { kind: "--uri", value: u.to_string(), why })?;
-    if !n.uris.iter().any(|x| x == u) {
-        n.uris.push(u.to_string());
+    let bad = |why: String| PkiError::BadName { kind: "--uri", value: u.to_string(), why };
+    certs::check_uri(u).map_err(bad)?;
+    let u = certs::canonical_uri(u).map_err(bad)?;
+    if !n.uris.contains(&u) {
+        n.uris.push(u);
     }
     Ok(())
 }
@@ -181,7 +186,7 @@ pub(crate) fn parse_csr(bytes: &[u8], path: &str) -> Result<CsrContent> {
                                     let ip = if b.len() == 4 {
                                         IpAddr::from(<[u8; 4]>::try_from(&b[..]).expect("4 bytes"))
                                     } else {
-                                        IpAddr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes"))
+                                        IpAddr::from(<[u8; 16]>::try_from(&b[..]).expect("16 bytes")).to_canonical()
                                     };
                                     if !names.ips.contains(&ip) {
                                         names.ips.push(ip);
