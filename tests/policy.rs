@@ -617,3 +617,102 @@ fn names_are_checked_and_issued_in_one_canonical_form() {
     // Only the accepted rows changed the directory: one inventory line each.
     assert_eq!(inventory(&env.ca()).len(), accepted);
 }
+
+/// Subjects are names too (issue 18, point 3): a CN is one of the certificate's DNS names
+/// (normalised like them, so policy and name constraints have checked it), never an IP
+/// address and never free text or control characters, with a profile or without; an SVID
+/// signed from an ordinary CSR leaves the CSR's subject out and says so.
+#[test]
+fn the_cn_obeys_the_rules_of_a_san() {
+    // No profile at all: a directory made with init-root and create-intermediate only.
+    let env = Env::new();
+    env.ok(&["init-root", "--cn", "Bare Root", "--no-passphrase"]);
+    env.ok(&[
+        "create-intermediate",
+        "bare",
+        "--no-passphrase",
+        "--permit-dns",
+        "example.com",
+        "--permit-ip",
+        "10.0.0.0/8",
+    ]);
+    let before = snapshot(&env.ca());
+    for (cn, extra) in [
+        ("outside.org", vec!["--dns", "a.example.com"]),
+        ("Free Text", vec!["--dns", "a.example.com"]),
+        ("a\u{202e}.example.com", vec!["--dns", "a.example.com"]),
+        ("10.0.0.9", vec!["--ip", "10.0.0.1"]),
+    ] {
+        let mut args = vec!["issue", "--cn", cn, "--out", "-"];
+        args.extend(extra);
+        let o = env.run(&args);
+        assert_eq!(o.status.code(), Some(2), "CN {cn:?} was not refused");
+        assert!(assert_one_line_error(&o).contains("CN"), "{cn:?}");
+    }
+    assert_eq!(snapshot(&env.ca()), before, "a refused CN changed the directory");
+    let v = json(&env.ok(&["issue", "--cn", "A.Example.COM.", "--dns", "a.example.com", "--out", "a", "--json"]));
+    assert_eq!(v["subject"], "CN=a.example.com");
+    let v = json(&env.ok(&["issue", "--cn", "10.0.0.1", "--ip", "10.0.0.1", "--out", "ip", "--json"]));
+    assert_eq!(v["subject"], "", "an IP never goes into the CN");
+    assert!(openssl_verify(env.tmp.path(), "ip", "sslserver").status.success());
+
+    // An SVID from an ordinary CSR: signed, the CSR's subject left out, and said.
+    let env = Env::new();
+    env.init();
+    openssl_p256_csr(
+        env.tmp.path(),
+        "agent.key",
+        "agent",
+        "agent.csr",
+        &["-addext", "subjectAltName=URI:spiffe://acme.internal/agent/7"],
+    );
+    let o = env.run(&[
+        "issue",
+        "--passphrase-file",
+        "int.pass",
+        "--profile",
+        "agent",
+        "--csr",
+        "agent.csr",
+        "--out",
+        "svid",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not copied into the SVID"), "{}", stderr(&o));
+    let v = json(&String::from_utf8(o.stdout).unwrap());
+    assert_eq!(v["subject"], "");
+    assert!(v["notes"][0].as_str().unwrap().contains("CN=agent"), "{v}");
+}
+
+/// Subject text from flags and settings (issue 18, point 3): control and bidirectional
+/// formatting characters are refused; other non-ASCII text is kept, as UTF8String.
+#[test]
+fn subject_text_refuses_control_and_bidi_characters_and_keeps_utf8() {
+    let env = Env::new();
+    for bad in ["Acme\u{202e}Evil", "Acme\nCorp", "Acme\u{7f}", "Acme\u{85}"] {
+        let o = env.run(&["init", "--non-interactive", "--no-passphrase", "--org", bad]);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}");
+        assert!(assert_one_line_error(&o).contains("--org"), "{bad:?}");
+        assert!(!env.ca().exists());
+    }
+    env.ok(&[
+        "init",
+        "--non-interactive",
+        "--no-passphrase",
+        "--org",
+        "Müller GmbH",
+        "--trust-domain",
+        "acme.internal",
+    ]);
+    env.ok(&["issue", "--dns", "a.acme.internal", "--out", "a"]);
+    let o = openssl(&["asn1parse", "-in", "a/cert.pem"], env.tmp.path());
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(text.contains("UTF8STRING") && text.contains("M\\xC3\\xBCller") || text.contains("Müller"), "{text}");
+    // A profile template with a bidirectional override is refused, naming the file and key.
+    let p = env.ca().join("pki.toml");
+    let t = std::fs::read_to_string(&p).unwrap();
+    std::fs::write(&p, format!("{t}\n[profiles.bidi]\nsubject = \"CN={{san}},O=Acme\u{202e}Evil\"\n")).unwrap();
+    let e = assert_one_line_error(&env.run(&["issue", "--dns", "b.acme.internal", "--out", "-"]));
+    assert!(e.contains("subject") && e.contains("bidirectional"), "{e}");
+}

@@ -92,6 +92,9 @@ pub fn run(args: IssueArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
 
 pub fn report(ctx: &mut Ctx, issued: &Issued, files: Option<&Files>, out: &Out, json: bool) -> Result<()> {
     let to_stdout = matches!(out, Out::Stdout);
+    for n in &issued.notes {
+        ctx.say(format!("note: {n}"));
+    }
     if json {
         serde_json::to_writer_pretty(&mut ctx.out, &Report::new(issued, files, out))?;
         writeln!(ctx.out)?;

@@ -75,13 +75,12 @@ pub fn lock_timeout(g: &GlobalArgs) -> Result<std::time::Duration> {
 /// Subjects and common names: printable, no control characters, at most 64 characters
 /// (RFC 5280's upper bound for a common name).
 pub fn check_cn(flag: &str, cn: &str) -> Result<()> {
-    if cn.trim().is_empty() || cn.chars().count() > 64 || cn.chars().any(char::is_control) {
-        return Err(crate::exit_codes::PkiError::BadName {
-            kind: "common name",
-            value: cn.to_string(),
-            why: format!("{flag} takes 1-64 printable characters"),
-        }
-        .into());
-    }
-    Ok(())
+    let why = if cn.trim().is_empty() || cn.chars().count() > 64 {
+        format!("{flag} takes 1-64 characters")
+    } else if let Err(e) = pki_core::certs::check_subject_text(cn) {
+        format!("{flag}: {e}")
+    } else {
+        return Ok(());
+    };
+    Err(crate::exit_codes::PkiError::BadName { kind: "common name", value: cn.escape_debug().to_string(), why }.into())
 }

@@ -460,6 +460,19 @@ pub fn check_uri(uri: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses text that must not go into a subject attribute (O, OU, a template's CN): control
+/// characters (C0, DEL, C1, NUL, newlines) and bidirectional formatting characters, which make
+/// a name display as something it is not. Other non-ASCII text (`Müller GmbH`) is fine and is
+/// encoded as UTF8String (RFC 5280 §4.1.2.4).
+pub fn check_subject_text(v: &str) -> Result<(), String> {
+    let bidi =
+        |c: char| matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    match v.chars().find(|c| c.is_control() || bidi(*c)) {
+        Some(c) => Err(format!("it contains {}, a control or bidirectional formatting character", c.escape_unicode())),
+        None => Ok(()),
+    }
+}
+
 /// The one form of a URI SAN that policy and name constraints see and the certificate carries:
 /// scheme and host lower case; no query, fragment, percent-encoding or user info (each can make
 /// a URI's real host or path differ from what a glob like `https://*.example.org/*` reads); no

@@ -249,9 +249,10 @@ fn parse_dn_template(t: &str) -> Result<Vec<(String, String)>, String> {
             return Err(format!("unknown attribute '{k}' in '{t}' (known: {})", DN_ATTRS.join(", ")));
         }
         let v = v.trim();
-        if v.is_empty() || v.chars().any(char::is_control) || v.chars().count() > 64 {
-            return Err(format!("attribute {k} in '{t}' must have 1-64 printable characters"));
+        if v.is_empty() || v.chars().count() > 64 {
+            return Err(format!("attribute {k} in '{}' must have 1-64 characters", t.escape_debug()));
         }
+        crate::certs::check_subject_text(v).map_err(|e| format!("attribute {k} in '{}': {e}", t.escape_debug()))?;
         out.push((k, v.to_string()));
     }
     Ok(out)

@@ -92,6 +92,9 @@ impl Settings {
                 None => anyhow::anyhow!("{file}: {msg}"),
             }
         })?;
+        if let Some(o) = &s.defaults.organization {
+            crate::certs::check_subject_text(o).map_err(|e| anyhow::anyhow!("{file}: [defaults] organization: {e}"))?;
+        }
         if let Some(t) = &s.defaults.leaf_ttl {
             duration::parse_lifetime("leaf_ttl", t).with_context(|| format!("{file}: [defaults] leaf_ttl"))?;
         }

@@ -124,6 +124,9 @@ pub struct Plan {
     /// Who made the subject key, recorded in the ledger (`key_origin`): "generated" (pki, which
     /// handed it out) or "csr" (the holder). A renewal keeping the key inherits the old one's.
     pub key_origin: &'static str,
+    /// What the request asked for that the certificate does not carry, in words (e.g. a CSR's
+    /// subject left out of an SVID).
+    pub notes: Vec<String>,
 }
 
 /// What a script learns about an issued certificate.
@@ -174,6 +177,9 @@ pub struct Issued {
     /// Who made the subject key ([`Plan::key_origin`]).
     #[serde(skip)]
     pub key_origin: &'static str,
+    /// [`Plan::notes`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The directory as issuance sees it: settings, CA chains and unlocked CA keys, loaded once.
@@ -296,6 +302,17 @@ impl<'a> Issuing<'a> {
             Some(p) => Some(self.settings.profile(p, &self.settings_file)?),
             None => None,
         };
+        // An SVID's subject carries no identity: a CSR's subject (an ordinary
+        // `openssl req -subj /CN=agent`) is left out instead of refused, and the output says so.
+        let mut notes = vec![];
+        if profile.as_ref().is_some_and(|p| p.spiffe)
+            && spec.csr.is_some()
+            && let Some(cn) = names.cn.take()
+        {
+            notes.push(format!(
+                "the CSR's subject (CN={cn}) is not copied into the SVID: its identity is the SPIFFE ID"
+            ));
+        }
         if let Some(a) = &spec.ca
             && !self.dir.ca_exists(a)
         {
@@ -401,7 +418,29 @@ impl<'a> Issuing<'a> {
             .or_else(|| names.uris.first().cloned())
             .or_else(|| names.ips.first().map(|i| i.to_string()))
             .expect("complete_names guarantees a SAN");
-        let subject = match (&profile, &names.cn) {
+        // The CN is a name some verifiers still read as a host: it obeys the rules of a SAN. It
+        // is one of the certificate's DNS names (so policy and name constraints have checked it),
+        // and an IP address is never put there (see Profile::subject_for).
+        let cn = match &names.cn {
+            None => None,
+            Some(cn) => match cn.trim().parse::<IpAddr>() {
+                Ok(ip) if names.ips.contains(&ip.to_canonical()) => None,
+                Ok(_) => bail!("CN '{cn}' must be one of the certificate's IP addresses or DNS names"),
+                Err(_) => {
+                    let d = cn.trim().trim_end_matches('.').to_ascii_lowercase();
+                    if !names.dns.contains(&d) {
+                        return Err(PkiError::BadName {
+                            kind: "common name",
+                            value: cn.clone(),
+                            why: "a CN is read as a host name by some verifiers, so it must be one of the certificate's DNS names (give it with --dns too, or leave --cn out)".into(),
+                        }
+                        .into());
+                    }
+                    Some(d)
+                }
+            },
+        };
+        let subject = match (&profile, &cn) {
             (Some(p), _) => p.subject_for(&first_san, names.dns.first().map(String::as_str)),
             (None, Some(cn)) => vec![("CN".to_string(), cn.clone())],
             // A DNS name only (see `Profile::subject_for`): an IP or URI in the CN breaks chains
@@ -430,6 +469,7 @@ impl<'a> Issuing<'a> {
                 ca_issuers_url: self.settings.ca.get(&ca_name).and_then(|c| c.ca_issuers_url.clone()),
             },
             key_origin,
+            notes,
         })
     }
 
@@ -516,6 +556,7 @@ impl<'a> Issuing<'a> {
             key_pem,
             record: Some(record),
             key_origin: plan.key_origin,
+            notes: plan.notes.clone(),
         })
     }
 }
