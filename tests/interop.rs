@@ -40,6 +40,8 @@ const LEAVES: &[Leaf] = &[
         svid: false,
     },
     Leaf { name: "agent", ca: "issuing", purposes: &["client", "server"], dns: "", revoked: false, svid: true },
+    // IP only, under DNS name constraints: an empty subject (no IP in the CN), SAN critical.
+    Leaf { name: "iponly", ca: "k8s", purposes: &["server", "client"], dns: "", revoked: false, svid: false },
     Leaf {
         name: "ed",
         ca: "issuing",
@@ -70,8 +72,8 @@ const LEAVES: &[Leaf] = &[
 const CAS: &[(&str, Option<&str>)] = &[("root", None), ("issuing", Some("root")), ("k8s", Some("root"))];
 
 /// Root, the issuing intermediate, a name-constrained intermediate, and leaves of every kind:
-/// server (constrained CA, DNS + IP), client, SPIFFE SVID, Ed25519, CSR-signed P-384 and RSA,
-/// and a revoked one; a current CRL at every level.
+/// server (constrained CA, DNS + IP), IP only under the same DNS constraints, client, SPIFFE
+/// SVID, Ed25519, CSR-signed P-384 and RSA, and a revoked one; a current CRL at every level.
 fn build(env: &Env) {
     env.init();
     env.ok(&[
@@ -93,6 +95,7 @@ fn build(env: &Env) {
     );
     env.issue(&["--profile", "k8s", "--dns", "api.acme.internal", "--ip", "10.0.0.7", "--out", "server"]);
     env.issue(&["--profile", "client", "--dns", "svc.acme.internal", "--out", "client"]);
+    env.issue(&["--profile", "k8s", "--ip", "10.0.0.9", "--out", "iponly"]);
     env.issue(&["--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/7", "--out", "agent"]);
     env.issue(&["--dns", "ed.acme.internal", "--key-type", "ed25519", "--out", "ed"]);
     for (name, alg) in

@@ -209,3 +209,51 @@ fn batches_into_directories_are_committed_in_groups() {
         assert!(commits < 20, "{commits} fdatasync calls for {N} lines:\n{table}");
     }
 }
+
+/// `issue --batch -` reads its input without holding the directory's lock (issue 18, point 6):
+/// while a slow producer thinks, what it sent is committed and printed, and another job can
+/// change the directory; the batch then carries on.
+#[test]
+fn a_slow_batch_producer_does_not_hold_the_lock() {
+    use std::io::{BufRead, Write};
+    let env = Env::new();
+    env.init_plain();
+    let mut batch = env
+        .pki()
+        .args(["issue", "--batch", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = batch.stdin.take().unwrap();
+    // Result lines arrive on a channel, so that a batch that never prints fails the test
+    // instead of hanging it.
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = batch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout).lines() {
+            if tx.send(l.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || lines.recv_timeout(std::time::Duration::from_secs(20)).expect("no result line within 20 s");
+    writeln!(input, "{{\"dns\": [\"one.acme.internal\"]}}").unwrap();
+    input.flush().unwrap();
+    // Its result comes while the producer still holds its input open.
+    let line = next();
+    assert!(line.contains("one.acme.internal"), "{line}");
+    // Meanwhile another job changes the directory, without waiting for the batch to end.
+    let t = std::time::Instant::now();
+    let o = env.run(&["--lock-timeout", "5s", "issue", "--dns", "other.acme.internal", "--out", "-"]);
+    assert!(o.status.success(), "the batch held the lock while waiting for input: {}", stderr(&o));
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    writeln!(input, "{{\"dns\": [\"two.acme.internal\"]}}").unwrap();
+    drop(input);
+    let line = next();
+    assert!(line.contains("two.acme.internal"), "{line}");
+    assert!(batch.wait().unwrap().success());
+    assert_eq!(inventory(&env.ca()).len(), 3);
+    assert!(ledger_chain_intact(&env.ca()).0);
+}

@@ -190,7 +190,7 @@ fn run_batch(
             "--batch takes every request from its lines: drop --csr, --cn, --dns, --ip, --uri and --spiffe-id"
         );
     }
-    let reader: Box<dyn BufRead> = if source == "-" {
+    let reader: Box<dyn BufRead + Send> = if source == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
         Box::new(std::io::BufReader::new(
@@ -206,7 +206,10 @@ fn run_batch(
         n += 1;
         limits::read_line(&mut reader, n, "batch").transpose().map(|l| (n, l))
     });
-    let requests = lines.filter_map(|(n, line)| {
+    // Read on a thread of its own (see Issuing::issue_batch): the flags it needs, owned.
+    let (profile, ca, ttl, key_type) = (args.profile.clone(), args.ca.clone(), args.ttl.clone(), args.key_type.clone());
+    let (force, clip_ttl) = (args.force, args.clip_ttl);
+    let requests = lines.filter_map(move |(n, line)| {
         let line = match line {
             Ok(l) => l,
             Err(e) => return Some(Err(e)),
@@ -216,12 +219,12 @@ fn run_batch(
         }
         let spec = serde_json::from_str::<Spec>(&line).map_err(|e| anyhow::anyhow!("not a valid request: {e}")).map(
             |mut spec| {
-                spec.profile = spec.profile.or_else(|| args.profile.clone());
-                spec.ca = spec.ca.or_else(|| args.ca.clone());
-                spec.ttl = spec.ttl.or_else(|| args.ttl.clone());
-                spec.key_type = spec.key_type.or_else(|| args.key_type.clone());
-                spec.force |= args.force;
-                spec.clip_ttl |= args.clip_ttl;
+                spec.profile = spec.profile.or_else(|| profile.clone());
+                spec.ca = spec.ca.or_else(|| ca.clone());
+                spec.ttl = spec.ttl.or_else(|| ttl.clone());
+                spec.key_type = spec.key_type.or_else(|| key_type.clone());
+                spec.force |= force;
+                spec.clip_ttl |= clip_ttl;
                 if spec.out.is_none() {
                     spec.out = Some(PathBuf::from("-"));
                 }

@@ -1,4 +1,5 @@
-//! Many certificates under one lock (`pki issue --batch`): a three-stage pipeline. The caller's
+//! Many certificates (`pki issue --batch`), under the lock while requests keep coming (the input
+//! is read on its own thread, without the lock): a three-stage pipeline. The caller's
 //! thread plans group k+1 while group k is signed on every core and group k-1 is committed
 //! (one ledger write, one inventory write, one sync per group). Results reach the caller's
 //! [`BatchSink`] in input order, each only once its group is committed.
@@ -13,6 +14,10 @@ use super::{Files, Issued, Issuing, Out, Plan, Spec};
 use crate::context::{Context, Secret};
 use crate::serial::Serial;
 use crate::store::{BATCH_GROUP, BatchGroup, InventoryRecord, Locked, SyncSet};
+
+/// How long a batch waits for its next request before it commits what it has and releases the
+/// directory's lock (the input is then read without holding it).
+const IDLE: Duration = Duration::from_millis(200);
 
 /// One request of a batch: its line number and the request, or why it could not be read.
 pub type BatchLine = (usize, Result<Spec>);
@@ -266,13 +271,61 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
 }
 
 impl Issuing<'_> {
-    /// Issues one certificate per request under one lock (waiting up to `timeout`) and one
-    /// unlock per CA. A refused request does not stop the others. Requests to the stream
+    /// Issues one certificate per request, holding the lock (waiting up to `timeout` for it)
+    /// while requests keep coming, with one unlock per CA. A refused request does not stop the others. Requests to the stream
     /// ([`Out::Stdout`]) go through the pipeline in groups of [`BATCH_GROUP`]; a request with
     /// files in a directory, or a renewal, is committed on its own after everything before it.
     /// An `Err` item of `requests` (the input could not be read) stops the batch after what
     /// was planned before it is committed and reported.
     pub fn issue_batch(
+        &mut self,
+        requests: impl Iterator<Item = Result<BatchLine>> + Send + 'static,
+        key_pass: Option<&Secret>,
+        timeout: Duration,
+        ctx: &Context<'_>,
+        sink: &mut dyn BatchSink,
+    ) -> Result<BatchTally> {
+        // The input is read on a thread of its own, and the lock is held only while requests
+        // keep coming: when none has arrived for IDLE, what was read is committed and the lock
+        // released until the next one, so a slow or interactive producer (`--batch -` fed by
+        // a person or a pipeline) never blocks other jobs. The reader is not joined: a batch
+        // that stops on an error must not wait for a producer that never closes its end.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<BatchLine>>(2 * BATCH_GROUP);
+        std::thread::Builder::new()
+            .name("batch-input".into())
+            .spawn(move || {
+                for r in requests {
+                    if tx.send(r).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("cannot start the batch's reader: {e}"))?;
+        let mut tally = BatchTally::default();
+        // Blocks without the lock until a request (or the end) comes.
+        while let Ok(first) = rx.recv() {
+            let eof = std::cell::Cell::new(false);
+            let more = std::iter::once(first).chain(std::iter::from_fn(|| match rx.recv_timeout(IDLE) {
+                Ok(r) => Some(r),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    eof.set(true);
+                    None
+                }
+            }));
+            let t = self.batch_session(more, key_pass, timeout, ctx, sink)?;
+            tally.issued += t.issued;
+            tally.refused += t.refused;
+            if eof.get() {
+                break;
+            }
+        }
+        Ok(tally)
+    }
+
+    /// One stretch of a batch under the lock: the requests `requests` yields, committed and
+    /// reported before the lock is released.
+    fn batch_session(
         &mut self,
         requests: impl Iterator<Item = Result<BatchLine>>,
         key_pass: Option<&Secret>,
