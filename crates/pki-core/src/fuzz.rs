@@ -219,6 +219,43 @@ proptest! {
         }
     }
 
+    /// No accepted URI escapes the policy it passed by its spelling: whenever the canonical form
+    /// matches `https://*.acme.internal/**`, the host a URI parser reads (RFC 3986: between
+    /// `//` and the first of `/ ? #`, after any `@`, before a port) is under acme.internal and
+    /// the scheme is https. Checked to fail when the host check and the `?`/`#` refusals of
+    /// `canonical_uri` are taken out.
+    #[test]
+    fn no_accepted_uri_escapes_its_pattern(
+        s in "(https|HTTPS|http)://[a-z.]{1,8}[?#@:%/\\\\]?[a-z.]{0,8}\\.(acme\\.internal|ACME\\.internal\\.|evil\\.com)[/?#@:%]?[a-z0-9./]{0,8}"
+    ) {
+        if let Ok(c) = crate::certs::canonical_uri(&s)
+            && crate::policy::glob_match("https://*.acme.internal/**", &c, b'/')
+        {
+            // An independent reading of the original string, as RFC 3986 does.
+            let (scheme, rest) = s.split_once("://").expect("the strategy writes ://");
+            let auth_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let authority = &rest[..auth_end];
+            let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let host = host_port.split(':').next().unwrap_or_default().trim_end_matches('.').to_ascii_lowercase();
+            prop_assert_eq!(scheme.to_ascii_lowercase(), "https");
+            // (`*` is one path segment in URI patterns: it may span DNS labels.)
+            let sub = host.strip_suffix(".acme.internal");
+            prop_assert!(sub.is_some_and(|l| !l.is_empty() && !l.split('.').any(str::is_empty)), "{} -> {} (host {})", s, c, host);
+        }
+    }
+
+    /// The same for DNS names against `*.acme.internal`: what the canonical form matches is,
+    /// read case-insensitively without its trailing dot, one label under acme.internal.
+    #[test]
+    fn no_accepted_dns_name_escapes_its_pattern(s in "[a-zA-Z0-9*.-]{0,10}\\.(acme|ACME|evil)\\.(internal|com)\\.?") {
+        let n = s.trim_end_matches('.').to_ascii_lowercase();
+        if check_dns_name(&n, false).is_ok() && crate::policy::glob_match("*.acme.internal", &n, b'.') {
+            let labels: Vec<&str> = s.trim_end_matches('.').split('.').collect();
+            prop_assert_eq!(labels.len(), 3, "{}", s);
+            prop_assert!(labels[1].eq_ignore_ascii_case("acme") && labels[2].eq_ignore_ascii_case("internal"), "{}", s);
+        }
+    }
+
     /// The integer RFC 3339 reader agrees with the time crate on every string of the one
     /// format pki writes, impossible dates included (30 February, 2023-02-29, hour 24).
     #[test]
