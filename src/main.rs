@@ -26,12 +26,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // Usage errors get the same one-line shape as every other error.
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments").trim_start_matches("error: ");
-            let tip =
-                text.lines().find_map(|l| l.trim().strip_prefix("tip: ")).map(|t| format!("; {t}")).unwrap_or_default();
-            eprintln!("pki: error: {first}{tip}; see `pki --help`");
+            // Usage errors get the same one-line shape as every other error, with what clap
+            // lists under its first line (the missing arguments, the allowed values) and the
+            // help of the command that was meant.
+            let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+            eprintln!("pki: error: {}", usage_error(&e.render().to_string(), &args));
             return exit_codes::Exit::Error.into();
         }
     };
@@ -45,6 +44,74 @@ fn main() -> ExitCode {
             exit_codes::status_of(&err).into()
         }
     }
+}
+
+/// A clap error on one line: its first line, the indented lines under it (missing arguments,
+/// possible values), the nearest flag by spelling for an unknown one, and `see \`pki CMD --help\``
+/// for the subcommand the arguments name.
+fn usage_error(text: &str, args: &[String]) -> String {
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or("invalid arguments").trim_start_matches("error: ").trim_end_matches(':');
+    let details: Vec<&str> =
+        lines.by_ref().take_while(|l| !l.trim().is_empty()).map(str::trim).filter(|l| !l.is_empty()).collect();
+    let mut msg = first.to_string();
+    if !details.is_empty() {
+        msg.push_str(if first.ends_with(']') || details[0].starts_with('[') { " " } else { ": " });
+        msg.push_str(&details.join(", "));
+    }
+    // The subcommand path the arguments name (pki ledger head), for its flags and its help.
+    let mut cmd = <cli::Cli as clap::CommandFactory>::command();
+    let mut path = vec!["pki".to_string()];
+    for a in args {
+        if a.starts_with('-') {
+            continue;
+        }
+        match cmd.find_subcommand(a) {
+            Some(sub) => {
+                path.push(sub.get_name().to_string());
+                cmd = sub.clone();
+            }
+            None => break,
+        }
+    }
+    let unknown = first.strip_prefix("unexpected argument '").and_then(|r| r.split('\'').next());
+    let nearest = unknown.filter(|u| u.starts_with("--")).and_then(|u| {
+        let globals = <cli::Cli as clap::CommandFactory>::command();
+        let flags: Vec<String> = cmd
+            .get_arguments()
+            .chain(globals.get_arguments())
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        flags.into_iter().map(|f| (distance(u, &f), f)).filter(|(d, f)| *d <= 2.max(f.len() / 4)).min()
+    });
+    match (nearest, text.lines().find_map(|l| l.trim().strip_prefix("tip: "))) {
+        (Some((_, f)), _) => msg.push_str(&format!(" (did you mean '{f}'?)")),
+        (None, Some(tip)) if unknown.is_none() => msg.push_str(&format!("; {tip}")),
+        _ => {}
+    }
+    format!("{msg}; see `{} --help`", path.join(" "))
+}
+
+/// Edit distance with transpositions (optimal string alignment): `--dsn` is 1 from `--dns`.
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, v) in d[0].iter_mut().enumerate() {
+        *v = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// What to do about the file-system failures a user can fix; every change is rolled back

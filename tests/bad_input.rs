@@ -61,6 +61,10 @@ fn files(env: &Env) {
 
 fn cases() -> Vec<Case> {
     vec![
+        // Usage errors: what is missing or allowed, and the help of the command meant.
+        case("revoke without a serial", &["revoke"]),
+        case("an unknown --status value", &["list", "--status", "bogus"]),
+        case("a mistyped flag", &["issue", "--dsn", "a.acme.internal"]),
         // Files that are not what they should be.
         case("malformed PEM (bad base64)", &["inspect", "bad-base64.pem"]),
         case("PEM whose BEGIN and END differ", &["inspect", "mismatched.pem"]),
@@ -379,4 +383,34 @@ fn a_passphrase_file_with_a_trailing_newline_works() {
     std::fs::write(env.path("crlf.pass"), format!("{INT_PASS}\r\n")).unwrap();
     env.ok(&["issue", "--dns", "n.acme.internal", "--out", "n", "--passphrase-file", "int.pass"]);
     env.ok(&["issue", "--dns", "m.acme.internal", "--out", "m", "--passphrase-file", "crlf.pass"]);
+}
+
+/// Usage errors name what is missing (issue 20, point 1): the required arguments, the allowed
+/// values, the nearest flag by spelling (a transposition is one edit), and the help of the
+/// subcommand that was meant, on one line, exit 2.
+#[test]
+fn usage_errors_name_what_is_missing_and_point_to_the_right_help() {
+    let env = Env::new();
+    let rows: &[(&[&str], &[&str])] = &[
+        (&["revoke"], &["required arguments were not provided: <SERIAL>", "see `pki revoke --help`"]),
+        (&["export"], &["--p12 <FILE>|--root", "see `pki export --help`"]),
+        (&["renew"], &["<SERIAL>", "see `pki renew --help`"]),
+        (&["verify"], &["<CERT>", "see `pki verify --help`"]),
+        (&["inspect"], &["<FILE>", "see `pki inspect --help`"]),
+        (
+            &["list", "--status", "bogus"],
+            &["[possible values: valid, expired, revoked, superseded]", "see `pki list --help`"],
+        ),
+        (&["issue", "--dsn", "a.acme.internal"], &["did you mean '--dns'?", "see `pki issue --help`"]),
+        (&["ledger", "head", "--outt", "x"], &["did you mean '--out'?", "see `pki ledger head --help`"]),
+    ];
+    for (args, want) in rows {
+        let o = env.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let e = assert_one_line_error(&o);
+        for w in *want {
+            assert!(e.contains(w), "{args:?}: expected {w:?} in: {e}");
+        }
+        assert!(!e.contains("'--json'"), "{args:?}: suggests --json: {e}");
+    }
 }
