@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
-use std::process::Output;
 
 use common::*;
 use serde_json::Value;
@@ -16,31 +15,20 @@ const T0: &str = "2026-01-01T00:00:00Z";
 /// The audit's "now": 20 days after the directory was made.
 const T1: &str = "2026-01-21T00:00:00Z";
 
-fn at(env: &Env, now: &str, args: &[&str]) -> Output {
-    env.pki().env("PKI_NOW", now).args(args).output().unwrap()
-}
-
-fn ok_at(env: &Env, now: &str, args: &[&str]) -> String {
-    let o = at(env, now, args);
-    assert!(o.status.success(), "pki {args:?} at {now}: {}", stderr(&o));
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
-}
-
 fn issue_at(env: &Env, now: &str, extra: &[&str]) -> String {
     let mut args = vec!["issue", "--passphrase-file", "int.pass"];
     args.extend_from_slice(extra);
-    ok_at(env, now, &args)
+    env.ok_at(now, &args)
 }
 
 /// A directory made at T0 with encrypted keys.
 fn init_at(env: &Env) {
-    ok_at(env, T0, INIT_ARGS);
+    env.ok_at(T0, INIT_ARGS);
 }
 
 /// An intermediate `short` that ends 30 days after T0.
 fn short_intermediate(env: &Env) {
-    ok_at(
-        env,
+    env.ok_at(
         T0,
         &[
             "create-intermediate",
@@ -58,7 +46,7 @@ fn short_intermediate(env: &Env) {
 fn audit_json(env: &Env, now: &str, extra: &[&str]) -> (i32, Value) {
     let mut args = vec!["audit", "--json"];
     args.extend_from_slice(extra);
-    let o = at(env, now, &args);
+    let o = env.at(now, &args);
     let code = o.status.code().unwrap();
     assert!(code == 0 || code == 1, "audit failed: {}", stderr(&o));
     (code, serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stderr(&o))))
@@ -66,18 +54,7 @@ fn audit_json(env: &Env, now: &str, extra: &[&str]) -> (i32, Value) {
 
 /// (severity, code, id) of every finding.
 fn findings(report: &Value) -> BTreeSet<(String, String, String)> {
-    report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["severity"].as_str().unwrap().into(),
-                f["code"].as_str().unwrap().into(),
-                f["id"].as_str().unwrap().into(),
-            )
-        })
-        .collect()
+    finding_triples(report).into_iter().collect()
 }
 
 fn set(items: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
@@ -100,8 +77,8 @@ fn mixed_directory(env: &Env) -> [String; 6] {
     let renewed = issue_at(env, T0, &["--dns", "e.acme.internal", "--ttl", "481h", "--out", "e"]);
     let revoked = issue_at(env, T0, &["--dns", "f.acme.internal", "--ttl", "481h", "--out", "f"]);
     let day1 = "2026-01-02T00:00:00Z";
-    ok_at(env, day1, &["renew", &renewed, "--ttl", "50d", "--out", "e", "--force", "--passphrase-file", "int.pass"]);
-    ok_at(env, day1, &["revoke", &revoked, "--reason", "keyCompromise", "--passphrase-file", "int.pass"]);
+    env.ok_at(day1, &["renew", &renewed, "--ttl", "50d", "--out", "e", "--force", "--passphrase-file", "int.pass"]);
+    env.ok_at(day1, &["revoke", &revoked, "--reason", "keyCompromise", "--passphrase-file", "int.pass"]);
     issue_at(
         env,
         "2026-01-20T23:30:00Z",
@@ -159,7 +136,7 @@ fn finds_exactly_what_will_break_within_the_window() {
     assert_eq!(code, 0, "only warnings and info: --fail-on critical passes");
 
     // The plain output (not a terminal) is one line per finding plus a summary line.
-    let o = at(&env, T1, &["audit", "--expiring", "48h"]);
+    let o = env.at(T1, &["audit", "--expiring", "48h"]);
     assert_eq!(o.status.code(), Some(1));
     let text = String::from_utf8(o.stdout).unwrap();
     assert_eq!(text.lines().count(), 6, "{text}");
@@ -168,9 +145,9 @@ fn finds_exactly_what_will_break_within_the_window() {
 
     // After the CRL is regenerated that finding is gone, and nothing was changed by the audits.
     let before = snapshot(&env.ca());
-    at(&env, T1, &["audit", "--deep", "--expiring", "48h"]);
+    env.at(T1, &["audit", "--deep", "--expiring", "48h"]);
     assert_eq!(snapshot(&env.ca()), before, "audit changes nothing");
-    ok_at(&env, T1, &["gen-crl", "--ca", "issuing", "--passphrase-file", "int.pass"]);
+    env.ok_at(T1, &["gen-crl", "--ca", "issuing", "--passphrase-file", "int.pass"]);
     let (_, r4) = audit_json(&env, T1, &["--expiring", "48h"]);
     assert!(!findings(&r4).iter().any(|f| f.1 == "crl-stale"), "{r4:#}");
 }
@@ -180,7 +157,7 @@ fn a_clean_directory_is_silent_with_quiet_and_exits_0() {
     let env = Env::new();
     init_at(&env);
     issue_at(&env, T0, &["--dns", "api.acme.internal", "--ttl", "90d", "--out", "api"]);
-    let o = at(&env, T0, &["audit", "--quiet", "--deep"]);
+    let o = env.at(T0, &["audit", "--quiet", "--deep"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(o.stdout.is_empty() && o.stderr.is_empty(), "quiet means nothing at all: {o:?}");
     let (code, r) = audit_json(&env, T0, &[]);
@@ -207,7 +184,7 @@ fn a_clean_directory_is_silent_with_quiet_and_exits_0() {
     assert_eq!((code, findings(&r)), (1, set(&[("warning", "crl-due", "issuing")])), "{r:#}");
 
     // Quiet with a finding prints it, and the exit status says so.
-    let o = at(&env, "2026-03-25T00:00:00Z", &["audit", "--quiet"]);
+    let o = env.at("2026-03-25T00:00:00Z", &["audit", "--quiet"]);
     assert_eq!(o.status.code(), Some(1));
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("cert-expiring") && text.contains("crl-stale"), "{text}");
@@ -433,7 +410,7 @@ fn prometheus_textfile_follows_the_format_and_carries_the_gauges() {
     let _ = one_h;
     let prom = env.path("textfile/pki.prom");
     std::fs::create_dir_all(prom.parent().unwrap()).unwrap();
-    let o = at(&env, T1, &["audit", "--expiring", "48h", "--quiet", "--prometheus", prom.to_str().unwrap()]);
+    let o = env.at(T1, &["audit", "--expiring", "48h", "--quiet", "--prometheus", prom.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     let text = std::fs::read_to_string(&prom).unwrap();
     let m = parse_textfile(&text);
@@ -471,7 +448,7 @@ fn other_findings_each_with_its_code() {
     short_intermediate(&env);
     let a = issue_at(&env, T0, &["--dns", "a.acme.internal", "--ttl", "90d", "--out", "a"]);
     // A bulk revocation whose `gen-crl` has not run yet: the published CRL is behind.
-    ok_at(&env, T0, &["revoke", &a, "--no-crl", "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["revoke", &a, "--no-crl", "--passphrase-file", "int.pass"]);
     let (_, r) = audit_json(&env, T0, &["--ca", "issuing"]);
     assert_eq!(findings(&r), set(&[("critical", "crl-behind", "issuing")]), "{r:#}");
 
@@ -497,7 +474,7 @@ fn other_findings_each_with_its_code() {
         (1, set(&[("critical", "crl-behind", "issuing"), ("info", "change-interrupted", "ledger.jsonl")])),
         "{r:#}"
     );
-    ok_at(&env, T0, &["gen-crl", "--ca", "issuing", "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["gen-crl", "--ca", "issuing", "--passphrase-file", "int.pass"]);
     let (code, r) = audit_json(&env, T0, &["--deep", "--ca", "issuing"]);
     assert_eq!((code, findings(&r)), (0, BTreeSet::new()), "{r:#}");
 
@@ -564,7 +541,7 @@ fn findings_of_one_code_are_capped_and_counted() {
         })
         .collect();
     std::fs::write(env.path("b.jsonl"), lines).unwrap();
-    ok_at(&env, T0, &["issue", "--batch", "b.jsonl", "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["issue", "--batch", "b.jsonl", "--passphrase-file", "int.pass"]);
     let p = env.ca().join("pki.toml");
     let text = std::fs::read_to_string(&p).unwrap().replacen("max_ttl = \"24h\"", "max_ttl = \"12h\"", 1);
     std::fs::write(&p, text).unwrap();

@@ -54,10 +54,6 @@ fn verify_never_calls_an_unchecked_certificate_valid() {
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
 }
 
-fn at(env: &Env, now: &str, args: &[&str]) -> std::process::Output {
-    env.pki().env("PKI_NOW", now).args(args).output().unwrap()
-}
-
 /// With the default 24h server certificates, a plain `audit --expiring 48h` 26 hours later
 /// reports each one that expired without a successor; one renewed, and SPIFFE SVIDs (whose
 /// profile expects no renewal), are counted, not reported.
@@ -65,31 +61,25 @@ fn at(env: &Env, now: &str, args: &[&str]) -> std::process::Output {
 fn audit_is_never_quiet_about_an_outage() {
     let env = Env::new();
     let t0 = "2026-06-01T00:00:00Z";
-    let o = at(
-        &env,
-        t0,
-        &["init", "--non-interactive", "--org", "Acme", "--trust-domain", "acme.internal", "--no-passphrase"],
-    );
+    let o = env
+        .at(t0, &["init", "--non-interactive", "--org", "Acme", "--trust-domain", "acme.internal", "--no-passphrase"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let mut serials = vec![];
     for i in 0..8 {
-        let o = at(&env, t0, &["issue", "--dns", &format!("s{i}.acme.internal"), "--out", &format!("s{i}")]);
+        let o = env.at(t0, &["issue", "--dns", &format!("s{i}.acme.internal"), "--out", &format!("s{i}")]);
         assert!(o.status.success(), "{}", stderr(&o));
         serials.push(String::from_utf8(o.stdout).unwrap().trim().to_string());
     }
-    let o = at(
-        &env,
-        t0,
-        &["issue", "--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/ci-1", "--out", "-"],
-    );
+    let o =
+        env.at(t0, &["issue", "--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/ci-1", "--out", "-"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // One server certificate is replaced by a new one for the same name, 20 hours in.
-    let o = at(&env, "2026-06-01T20:00:00Z", &["issue", "--dns", "s0.acme.internal", "--out", "s0b"]);
+    let o = env.at("2026-06-01T20:00:00Z", &["issue", "--dns", "s0.acme.internal", "--out", "s0b"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // 12 hours in nothing is due yet.
-    let o = at(&env, "2026-06-01T12:00:00Z", &["audit", "--expiring", "48h", "--fail-on", "critical"]);
+    let o = env.at("2026-06-01T12:00:00Z", &["audit", "--expiring", "48h", "--fail-on", "critical"]);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
-    let o = at(&env, "2026-06-02T02:00:00Z", &["audit", "--expiring", "48h", "--json", "--fail-on", "critical"]);
+    let o = env.at("2026-06-02T02:00:00Z", &["audit", "--expiring", "48h", "--json", "--fail-on", "critical"]);
     assert_eq!(o.status.code(), Some(1));
     let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let mut expired: Vec<String> = r["findings"]
@@ -105,7 +95,7 @@ fn audit_is_never_quiet_about_an_outage() {
     assert_eq!(expired, want, "{r:#}");
     assert_eq!(r["summary"]["short_lived_expired"], 2, "the renewed one and the SVID: {r:#}");
     // The human summary says so too.
-    let o = at(&env, "2026-06-02T02:00:00Z", &["audit", "--expiring", "48h"]);
+    let o = env.at("2026-06-02T02:00:00Z", &["audit", "--expiring", "48h"]);
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(text.contains("cert-expired") && text.contains("2 expired"), "{text}");
 }
@@ -117,7 +107,7 @@ fn audit_is_never_quiet_about_an_outage() {
 fn gen_crl_all_with_per_ca_passphrases() {
     let env = Env::new();
     let t0 = "2026-06-01T00:00:00Z";
-    assert!(at(&env, t0, INIT_ARGS).status.success());
+    assert!(env.at(t0, INIT_ARGS).status.success());
     let run = |now: &str, extra: &[(&str, &str)]| {
         let mut c = env.pki();
         c.env("PKI_NOW", now).env("PKI_PASSPHRASE_FILE", env.path("int.pass"));

@@ -13,20 +13,16 @@ use sha2::{Digest, Sha256};
 
 const T0: &str = "2026-12-02T10:00:00Z";
 
-fn at(env: &Env, now: &str, args: &[&str]) -> std::process::Output {
-    env.pki().env("PKI_NOW", now).args(args).output().unwrap()
-}
-
-fn ok_at(env: &Env, now: &str, args: &[&str]) -> String {
-    let o = at(env, now, args);
-    assert!(o.status.success(), "pki {args:?} failed: {}", stderr(&o));
-    String::from_utf8(o.stdout).unwrap()
+/// `pki init` at T0: every date of these tests is then fixed, whatever the real clock says
+/// (a CA made at the real clock would start after T0 on a later run).
+fn init_t0(env: &Env) {
+    env.ok_at(T0, INIT_ARGS);
 }
 
 fn issue_at(env: &Env, now: &str, name: &str, extra: &[&str]) -> String {
     let mut args = vec!["issue", "--passphrase-file", "int.pass", "--dns", name, "--out", "-"];
     args.extend_from_slice(extra);
-    let o = at(env, now, &[&args[..], &["--json"]].concat());
+    let o = env.at(now, &[&args[..], &["--json"]].concat());
     assert!(o.status.success(), "issue {name}: {}", stderr(&o));
     let text = String::from_utf8(o.stdout).unwrap();
     let v: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap_or_else(|_| {
@@ -39,20 +35,9 @@ fn issue_at(env: &Env, now: &str, name: &str, extra: &[&str]) -> String {
 
 /// (severity, code, id) of each finding of a plain `pki audit --expiring 48h`, plus its exit.
 fn audit(env: &Env, now: &str, extra: &[&str]) -> (i32, Vec<(String, String, String)>) {
-    let o = at(env, now, &[&["audit", "--expiring", "48h", "--json"], extra].concat());
+    let o = env.at(now, &[&["audit", "--expiring", "48h", "--json"], extra].concat());
     let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("audit: {}", stderr(&o)));
-    let f = v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            (
-                f["severity"].as_str().unwrap().into(),
-                f["code"].as_str().unwrap().into(),
-                f["id"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
+    let f = finding_triples(&v);
     (o.status.code().unwrap(), f)
 }
 
@@ -77,7 +62,7 @@ fn crl_serials(env: &Env, file: &str) -> Vec<String> {
 }
 
 fn gen_crl(env: &Env, now: &str, extra: &[&str]) -> std::process::Output {
-    at(env, now, &[&["gen-crl", "--ca", "issuing", "--passphrase-file", "int.pass"], extra].concat())
+    env.at(now, &[&["gen-crl", "--ca", "issuing", "--passphrase-file", "int.pass"], extra].concat())
 }
 
 /// Marks a serial's inventory line valid again, as an editor would (fixed-width fields).
@@ -150,13 +135,13 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn a_writer_without_passphrases_cannot_erase_a_revocation() {
     let env = Env::new();
-    env.init();
+    init_t0(&env);
     let ca = env.ca();
     let victim = issue_at(&env, T0, "victim.acme.internal", &[]);
     let _other = issue_at(&env, T0, "other.acme.internal", &[]);
     copy_dir(&ca, &env.path("yesterday"));
-    ok_at(&env, T0, &["revoke", &victim, "--reason", "keyCompromise", "--passphrase-file", "int.pass"]);
-    ok_at(&env, T0, &["ledger", "head", "--out", "head.json"]);
+    env.ok_at(T0, &["revoke", &victim, "--reason", "keyCompromise", "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["ledger", "head", "--out", "head.json"]);
     assert_eq!(crl_serials(&env, "ca/crl/issuing.crl"), vec![victim.clone()]);
     let (code, f) = audit(&env, T0, &["--ledger-head", "head.json"]);
     assert_eq!((code, codes(&f)), (0, Vec::<String>::new()));
@@ -172,13 +157,13 @@ fn a_writer_without_passphrases_cannot_erase_a_revocation() {
     let e = assert_one_line_error(&o);
     assert!(e.contains(&victim) && e.contains("crl/issuing.revoked.tsv") && e.contains("previous CRL"), "{e}");
     assert_eq!(snapshot(&ca), before, "a refused gen-crl changed the directory");
-    let o = at(&env, T0, &["gen-crl", "--all", "--passphrase-file", "int.pass"]);
+    let o = env.at(T0, &["gen-crl", "--all", "--passphrase-file", "int.pass"]);
     assert!(!o.status.success());
     assert_eq!(crl_serials(&env, "ca/crl/issuing.crl"), vec![victim.clone()]);
 
     // 2. ... and the ledger chain recomputed without the revocation.
     rewrite_ledger_without(&ca, &victim);
-    let o = at(&env, T0, &["ledger", "verify"]);
+    let o = env.at(T0, &["ledger", "verify"]);
     assert_eq!(o.status.code(), Some(1), "the recomputed chain passed: {}", String::from_utf8_lossy(&o.stdout));
     let (_, f) = audit(&env, T0, &[]);
     assert!(has(&f, "ledger-signature-invalid", "ledger.jsonl"), "{:?}", codes(&f));
@@ -204,11 +189,11 @@ fn a_writer_without_passphrases_cannot_erase_a_revocation() {
 #[test]
 fn a_deleted_or_older_crl_is_no_way_around_the_evidence() {
     let env = Env::new();
-    env.init();
+    init_t0(&env);
     let ca = env.ca();
     let a = issue_at(&env, T0, "a.acme.internal", &[]);
     let old_crl = std::fs::read(ca.join("crl/issuing.crl")).unwrap();
-    ok_at(&env, T0, &["revoke", &a, "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["revoke", &a, "--passphrase-file", "int.pass"]);
     drop_list_lines(&ca, &a);
 
     std::fs::remove_file(ca.join("crl/issuing.crl")).unwrap();
@@ -231,12 +216,12 @@ fn a_deleted_or_older_crl_is_no_way_around_the_evidence() {
 #[test]
 fn an_expired_entry_leaves_only_after_one_crl_past_its_expiry() {
     let env = Env::new();
-    env.init();
+    init_t0(&env);
     let ca = env.ca();
     let short = issue_at(&env, T0, "short.acme.internal", &["--ttl", "1h"]);
     let long = issue_at(&env, T0, "long.acme.internal", &["--ttl", "30d"]);
-    ok_at(&env, T0, &["revoke", &short, "--passphrase-file", "int.pass"]);
-    ok_at(&env, T0, &["revoke", &long, "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["revoke", &short, "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["revoke", &long, "--passphrase-file", "int.pass"]);
     // Expired since, but no CRL was issued after its expiry yet: still listed.
     assert!(gen_crl(&env, "2026-12-02T12:00:00Z", &[]).status.success());
     assert_eq!(crl_serials(&env, "ca/crl/issuing.crl"), vec![short.clone(), long.clone()]);
@@ -269,14 +254,14 @@ fn an_expired_entry_leaves_only_after_one_crl_past_its_expiry() {
 #[test]
 fn holds_are_released_by_command_and_reasons_are_not_weakened() {
     let env = Env::new();
-    env.init();
+    init_t0(&env);
     let ca = env.ca();
     let held = issue_at(&env, T0, "held.acme.internal", &[]);
     let bad = issue_at(&env, T0, "bad.acme.internal", &[]);
-    ok_at(&env, T0, &["revoke", &held, "--reason", "certificateHold", "--passphrase-file", "int.pass"]);
-    ok_at(&env, T0, &["revoke", &bad, "--reason", "keyCompromise", "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["revoke", &held, "--reason", "certificateHold", "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["revoke", &bad, "--reason", "keyCompromise", "--passphrase-file", "int.pass"]);
 
-    let e = assert_one_line_error(&at(&env, T0, &["revoke", &bad, "--reason", "removeFromCRL"]));
+    let e = assert_one_line_error(&env.at(T0, &["revoke", &bad, "--reason", "removeFromCRL"]));
     assert!(e.contains("delta CRLs") && e.contains("release-hold"), "{e}");
 
     // A "release" line written by hand, without the ledger's record, is an erased revocation.
@@ -294,11 +279,11 @@ fn holds_are_released_by_command_and_reasons_are_not_weakened() {
     std::fs::write(&p, &orig).unwrap();
 
     // The command: recorded, valid again, gone from the next CRL.
-    let e = assert_one_line_error(&at(&env, T0, &["release-hold", &bad, "--passphrase-file", "int.pass"]));
+    let e = assert_one_line_error(&env.at(T0, &["release-hold", &bad, "--passphrase-file", "int.pass"]));
     assert!(e.contains("not on hold"), "{e}");
-    ok_at(&env, T0, &["release-hold", &held, "--passphrase-file", "int.pass"]);
+    env.ok_at(T0, &["release-hold", &held, "--passphrase-file", "int.pass"]);
     assert_eq!(crl_serials(&env, "ca/crl/issuing.crl"), vec![bad.clone()]);
-    let v: Value = serde_json::from_str(&ok_at(&env, T0, &["list", "--json"])).unwrap();
+    let v: Value = serde_json::from_str(&env.ok_at(T0, &["list", "--json"])).unwrap();
     let rec = v.as_array().unwrap().iter().find(|r| r["serial"] == held.as_str()).unwrap();
     assert_eq!(rec["status"], "valid", "{rec}");
     let ledger = std::fs::read_to_string(ca.join("ledger.jsonl")).unwrap();
@@ -313,7 +298,7 @@ fn holds_are_released_by_command_and_reasons_are_not_weakened() {
 #[test]
 fn the_plain_audit_checks_the_ledger_chain_and_its_signature() {
     let env = Env::new();
-    env.init();
+    init_t0(&env);
     let ca = env.ca();
     let a = issue_at(&env, T0, "a.acme.internal", &[]);
     let _b = issue_at(&env, T0, "b.acme.internal", &[]);
@@ -352,7 +337,7 @@ fn the_plain_audit_checks_the_ledger_chain_and_its_signature() {
     let (_, f) = audit(&env, T0, &[]);
     assert!(!f.iter().any(|(_, c, _)| c == "ledger-record-edited"), "{:?}", codes(&f));
     assert!(has(&f, "ledger-signature-invalid", "ledger.jsonl"), "{:?}", codes(&f));
-    let o = at(&env, T0, &["ledger", "head"]);
+    let o = env.at(T0, &["ledger", "head"]);
     assert!(!o.status.success());
 }
 
@@ -361,7 +346,7 @@ fn the_plain_audit_checks_the_ledger_chain_and_its_signature() {
 #[test]
 fn key_compromise_means_the_key() {
     let env = Env::new();
-    env.init();
+    init_t0(&env);
     let ca = env.ca();
     openssl_p256_csr(env.tmp.path(), "k.key", "svc.acme.internal", "one.csr", &[]);
     let o = openssl(
@@ -460,7 +445,7 @@ fn key_compromise_means_the_key() {
 #[test]
 fn renew_refuses_an_inventory_line_that_disagrees_with_the_certificate() {
     let env = Env::new();
-    env.init();
+    init_t0(&env);
     let ca = env.ca();
     let s = env.issue(&["--dns", "api.acme.internal", "--out", "api"]);
     let p = ca.join("inventory.tsv");
@@ -477,7 +462,7 @@ fn renew_refuses_an_inventory_line_that_disagrees_with_the_certificate() {
 #[test]
 fn crls_in_every_state_are_seen() {
     let env = Env::new();
-    env.init();
+    init_t0(&env);
     let ca = env.ca();
     let old_pem = std::fs::read(ca.join("crl/issuing.crl.pem")).unwrap();
     assert!(gen_crl(&env, "2026-12-09T10:00:00Z", &[]).status.success());

@@ -93,11 +93,29 @@ impl Env {
         self.ok(&["settings", "accept"]);
     }
 
+    /// Runs with the clock set to `now` (RFC 3339; test builds honour PKI_NOW).
+    pub fn at(&self, now: &str, args: &[&str]) -> Output {
+        self.pki().env("PKI_NOW", now).args(args).output().unwrap()
+    }
+
+    /// The same, insisting on success; stdout, trimmed.
+    pub fn ok_at(&self, now: &str, args: &[&str]) -> String {
+        let o = self.at(now, args);
+        assert!(o.status.success(), "pki {args:?} at {now}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    }
+
     pub fn issue(&self, extra: &[&str]) -> String {
         let mut args = vec!["issue", "--passphrase-file", "int.pass"];
         args.extend_from_slice(extra);
         self.ok(&args).trim().to_string()
     }
+}
+
+/// (severity, code, id) of each finding of an `audit --json` report, in its order.
+pub fn finding_triples(report: &serde_json::Value) -> Vec<(String, String, String)> {
+    let s = |f: &serde_json::Value, k: &str| f[k].as_str().unwrap().to_string();
+    report["findings"].as_array().unwrap().iter().map(|f| (s(f, "severity"), s(f, "code"), s(f, "id"))).collect()
 }
 
 /// Every file under `dir` (relative path -> (mode, SHA-256)), plus directories and modes.

@@ -148,22 +148,23 @@ fn latest_in_list<'a>(text: &'a str, serial: &str) -> Option<(&'a str, &'a str)>
     })
 }
 
-/// The CA's previous CRL as evidence: its DER, checked to be signed by the CA and to be the
-/// CRL the ledger last recorded (or a newer one: a change killed before its record). `None`
-/// when the CA never had a CRL; `Err` when the ledger records one that is missing or damaged.
-fn previous_crl(dir: &CaDir, ca: &Ca) -> Result<Option<Vec<u8>>> {
-    let recorded = dir.last_crl_record(&ca.name)?;
+/// The CA's previous CRL as evidence: its DER (`None`: no file), decoded once, checked to be
+/// signed by the CA and to be the CRL the ledger last recorded (or a newer one: a change killed
+/// before its record). `None` when the CA never had a CRL; `Err` when the ledger records one
+/// that is missing or damaged.
+fn previous_crl<'a>(dir: &CaDir, ca: &Ca, der: Option<&'a [u8]>) -> Result<Option<crate::crl_der::Decoded<'a>>> {
+    let recorded = dir.last_crl_number(&ca.name)?;
     let file = format!("crl/{}.crl", ca.name);
     let unusable = |why: String| -> anyhow::Error { PkiError::CrlEvidenceUnusable { ca: ca.name.clone(), why }.into() };
-    let Some(der) = dir.current_crl_der(&ca.name)? else {
+    let Some(der) = der else {
         return match recorded {
-            Some((n, _)) => Err(unusable(format!(
+            Some(n) => Err(unusable(format!(
                 "{file} is missing but the ledger records CRL number {n}: put back the published copy of that CRL (its revocations are the evidence a new CRL must keep)"
             ))),
             None => Ok(None),
         };
     };
-    let Some(d) = crate::crl_der::decode(&der) else {
+    let Some(d) = crate::crl_der::decode(der) else {
         return Err(unusable(format!("{file} is not a CRL: put back the published copy of the last CRL")));
     };
     if crate::store::verify_by_cert(&ca.der, d.tbs, d.signature).is_err() {
@@ -173,7 +174,7 @@ fn previous_crl(dir: &CaDir, ca: &Ca) -> Result<Option<Vec<u8>>> {
         )));
     }
     // Signed by the CA with a number pki never reuses: at the recorded number, it is that CRL.
-    if let Some((n, _)) = recorded {
+    if let Some(n) = recorded {
         let have = d.number.unwrap_or(0);
         if have < n {
             return Err(unusable(format!(
@@ -181,7 +182,7 @@ fn previous_crl(dir: &CaDir, ca: &Ca) -> Result<Option<Vec<u8>>> {
             )));
         }
     }
-    Ok(Some(der))
+    Ok(Some(d))
 }
 
 /// The notAfter of the certificate with this serial that CA `ca` signed, from the stored
@@ -417,8 +418,8 @@ pub fn generate(
 ) -> Result<(CrlSummary, Vec<u8>, String)> {
     lock.sign_with(crate::store::LedgerSigner::new(&ca.name, &ca.der, issuer.clone()));
     let text = dir.revoked_list_text(&ca.name)?;
-    let prev_der = previous_crl(dir, ca)?;
-    let prev = prev_der.as_deref().and_then(crate::crl_der::decode);
+    let prev_der = dir.current_crl_der(&ca.name)?;
+    let prev = previous_crl(dir, ca, prev_der.as_deref())?;
     // Expired entries stay until a CRL issued after their expiry has listed them (RFC 5280 §3.3).
     let keep_after = prev.as_ref().map_or(ctx.now, |p| p.this_update.min(ctx.now));
     let entries = entries(&text, &rfc3339(keep_after))?;

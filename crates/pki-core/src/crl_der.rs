@@ -289,23 +289,30 @@ fn read_entry(l: &[u8]) -> Option<(EntryRef<'_>, &[u8])> {
     let (0x02, serial, e) = read_tlv(entry)? else { return None };
     let (_, _, e) = read_tlv(e)?;
     let mut reason = None;
-    if let Some((0x30, mut exts, _)) = read_tlv(e) {
-        while !exts.is_empty() {
-            let (0x30, ext, rest) = read_tlv(exts)? else { return None };
-            exts = rest;
-            if ext.starts_with(OID_REASON) {
-                let (_, _, v) = read_tlv(ext)?;
-                let v = match read_tlv(v)? {
-                    (0x01, _, r) => read_tlv(r)?.1,
-                    (_, v, _) => v,
-                };
-                if let Some((0x0a, code, _)) = read_tlv(v) {
-                    reason = code.last().copied();
-                }
-            }
-        }
+    if let Some((0x30, exts, _)) = read_tlv(e)
+        && let Some((0x0a, code, _)) = extension(exts, OID_REASON)?.and_then(read_tlv)
+    {
+        reason = code.last().copied();
     }
     Some(((serial, reason), rest))
+}
+
+/// The extnValue content (the DER inside its OCTET STRING) of the extension `oid` in an
+/// Extensions SEQUENCE's content; `Some(None)` when absent, `None` when malformed.
+fn extension<'a>(mut exts: &'a [u8], oid: &[u8]) -> Option<Option<&'a [u8]>> {
+    while !exts.is_empty() {
+        let (0x30, ext, rest) = read_tlv(exts)? else { return None };
+        exts = rest;
+        if ext.starts_with(oid) {
+            let (_, _, v) = read_tlv(ext)?;
+            // An optional `critical` BOOLEAN, then the OCTET STRING.
+            return Some(Some(match read_tlv(v)? {
+                (0x01, _, r) => read_tlv(r)?.1,
+                (_, v, _) => v,
+            }));
+        }
+    }
+    Some(None)
 }
 
 /// One DER TLV at the start of `b`: (tag, content, rest).
@@ -373,21 +380,10 @@ pub fn decode(der: &[u8]) -> Option<Decoded<'_>> {
     }
     let mut number = None;
     if let Some((0xa0, exts, _)) = read_tlv(b) {
-        let (0x30, mut exts, _) = read_tlv(exts)? else { return None };
-        while !exts.is_empty() {
-            let (0x30, ext, rest) = read_tlv(exts)? else { return None };
-            exts = rest;
-            if ext.starts_with(OID_CRL_NUMBER) {
-                let (_, _, v) = read_tlv(ext)?;
-                let v = match read_tlv(v)? {
-                    (0x01, _, r) => read_tlv(r)?.1,
-                    (_, v, _) => v,
-                };
-                if let Some((0x02, n, _)) = read_tlv(v) {
-                    let n = n.strip_prefix(&[0]).unwrap_or(n);
-                    number = (n.len() <= 8).then(|| n.iter().fold(0u64, |a, &x| (a << 8) | x as u64));
-                }
-            }
+        let (0x30, exts, _) = read_tlv(exts)? else { return None };
+        if let Some((0x02, n, _)) = extension(exts, OID_CRL_NUMBER)?.and_then(read_tlv) {
+            let n = n.strip_prefix(&[0]).unwrap_or(n);
+            number = (n.len() <= 8).then(|| n.iter().fold(0u64, |a, &x| (a << 8) | x as u64));
         }
     }
     Some(Decoded { tbs, signature, this_update, number, list })

@@ -17,7 +17,7 @@ use crate::crl::{self, CrlSummary};
 use crate::error::PkiError;
 use crate::serial::Serial;
 use crate::settings::Settings;
-use crate::store::{CaDir, Revocation, SETTINGS, Status};
+use crate::store::{CaDir, Locked, Revocation, SETTINGS, Status};
 
 /// What to revoke and why.
 #[derive(Debug, Clone)]
@@ -143,15 +143,7 @@ pub fn revoke(dir: &CaDir, req: &RevokeRequest, timeout: Duration, ctx: &Context
     rev.invalidity_date = req.invalidity_date.clone();
     check(dir, &mut rev, req.reason, ctx.now)?;
 
-    let file = dir.path(SETTINGS).display().to_string();
-    let settings = Settings::parse(&dir.read_settings_text()?, &file)?;
-    let ca = Ca::load(dir, &rev.ca)?;
-    let issuer = if req.publish_crl {
-        let pf = settings.ca.get(&ca.name).and_then(|c| c.passphrase_file.clone());
-        Some(std::sync::Arc::new(ca.unlock(dir, ctx, pf.as_deref())?))
-    } else {
-        None
-    };
+    let publish = Publish::prepare(dir, &rev.ca, req.publish_crl, ctx)?;
     let lock = dir.lock(timeout)?;
     if rev.kind == "leaf" {
         match dir.find_inventory(&rev.serial)?.map(|r| r.status) {
@@ -166,17 +158,51 @@ pub fn revoke(dir: &CaDir, req: &RevokeRequest, timeout: Duration, ctx: &Context
         rev.key = Some(crate::store::sha256_hex(&spki));
         same_key = same_key_certs(dir, &rev, &spki, ctx.now)?;
     }
-    if let Some(iss) = &issuer {
-        lock.sign_with(crate::store::LedgerSigner::new(&ca.name, &ca.der, iss.clone()));
-    }
     let mut all = vec![rev.clone()];
     all.extend(same_key.iter().cloned());
-    lock.commit_revocations(&all, ctx.actor, &rfc3339(ctx.now))?;
-    let crl = match &issuer {
-        Some(iss) => Some(crl::generate(dir, &lock, &ca, iss, crl::lifetime(&settings, &ca)?, ctx)?.0),
-        None => None,
-    };
+    let crl = publish.commit(dir, &lock, &all, ctx)?;
     Ok(Revoked { revocation: rev, same_key, crl })
+}
+
+/// The issuing CA of a revocation or release, unlocked (before the lock) when its CRL is to
+/// be published in the same change.
+struct Publish {
+    settings: Settings,
+    ca: Ca,
+    issuer: Option<std::sync::Arc<rcgen::Issuer<'static, rcgen::KeyPair>>>,
+}
+
+impl Publish {
+    fn prepare(dir: &CaDir, ca: &str, publish: bool, ctx: &Context<'_>) -> Result<Publish> {
+        let settings = Settings::parse(&dir.read_settings_text()?, &dir.path(SETTINGS).display().to_string())?;
+        let ca = Ca::load(dir, ca)?;
+        let issuer = if publish {
+            let pf = settings.ca.get(&ca.name).and_then(|c| c.passphrase_file.clone());
+            Some(std::sync::Arc::new(ca.unlock(dir, ctx, pf.as_deref())?))
+        } else {
+            None
+        };
+        Ok(Publish { settings, ca, issuer })
+    }
+
+    /// Commits the changes (signed by the CA key when it is unlocked), then publishes the CRL.
+    fn commit(
+        &self,
+        dir: &CaDir,
+        lock: &Locked<'_>,
+        revs: &[Revocation],
+        ctx: &Context<'_>,
+    ) -> Result<Option<CrlSummary>> {
+        let (ca, settings) = (&self.ca, &self.settings);
+        if let Some(iss) = &self.issuer {
+            lock.sign_with(crate::store::LedgerSigner::new(&ca.name, &ca.der, iss.clone()));
+        }
+        lock.commit_revocations(revs, ctx.actor, &rfc3339(ctx.now))?;
+        match &self.issuer {
+            Some(iss) => Ok(Some(crl::generate(dir, lock, ca, iss, crl::lifetime(settings, ca)?, ctx)?.0)),
+            None => Ok(None),
+        }
+    }
 }
 
 /// The SubjectPublicKeyInfo (DER) of the certificate being revoked, from its stored (signed)
@@ -264,25 +290,11 @@ pub fn release_hold(
         }
     };
     held(dir, &rel)?;
-    let settings = Settings::parse(&dir.read_settings_text()?, &dir.path(SETTINGS).display().to_string())?;
-    let ca = Ca::load(dir, &rel.ca)?;
-    let issuer = if publish_crl {
-        let pf = settings.ca.get(&ca.name).and_then(|c| c.passphrase_file.clone());
-        Some(std::sync::Arc::new(ca.unlock(dir, ctx, pf.as_deref())?))
-    } else {
-        None
-    };
+    let publish = Publish::prepare(dir, &rel.ca, publish_crl, ctx)?;
     let lock = dir.lock(timeout)?;
     held(dir, &rel)?;
     rel.revoked_at = rfc3339(ctx.now);
     rel.reason = crl::RELEASED.into();
-    if let Some(iss) = &issuer {
-        lock.sign_with(crate::store::LedgerSigner::new(&ca.name, &ca.der, iss.clone()));
-    }
-    lock.commit_revocations(std::slice::from_ref(&rel), ctx.actor, &rfc3339(ctx.now))?;
-    let crl = match &issuer {
-        Some(iss) => Some(crl::generate(dir, &lock, &ca, iss, crl::lifetime(&settings, &ca)?, ctx)?.0),
-        None => None,
-    };
+    let crl = publish.commit(dir, &lock, std::slice::from_ref(&rel), ctx)?;
     Ok(Released { release: rel, crl })
 }

@@ -67,22 +67,7 @@ impl Serial {
     /// Appends the bytes of a serial in the canonical form pki stores (even-length hex, no
     /// separators) to `out`, without an allocation; false (nothing appended) for any other form.
     pub fn decode_canonical_into(hex: &str, out: &mut Vec<u8>) -> bool {
-        // 0xFF marks a byte that is not a hex digit.
-        const NIBBLE: [u8; 256] = {
-            let mut t = [0xFFu8; 256];
-            let mut i = 0;
-            while i < 10 {
-                t[b'0' as usize + i] = i as u8;
-                i += 1;
-            }
-            let mut i = 0;
-            while i < 6 {
-                t[b'A' as usize + i] = 10 + i as u8;
-                t[b'a' as usize + i] = 10 + i as u8;
-                i += 1;
-            }
-            t
-        };
+        const NIBBLE: [u8; 256] = hex_digit_values(true);
         let b = hex.as_bytes();
         if b.is_empty() || !b.len().is_multiple_of(2) || b.len() > 80 {
             return false;
@@ -205,6 +190,26 @@ mod key_tests {
         assert_eq!(Serial::from_bytes(&k), s);
         assert!(Serial::parse(&"7F".repeat(17)).unwrap().key16().is_none());
     }
+}
+
+/// The value of each byte as a hex digit, 0xFF for a byte that is not one: 0-9 and a-f, and
+/// A-F with `upper` (hashes are written in lower case, serials in upper).
+pub(crate) const fn hex_digit_values(upper: bool) -> [u8; 256] {
+    let mut t = [0xFFu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        if upper {
+            t[b'A' as usize + i] = 10 + i as u8;
+        }
+        i += 1;
+    }
+    t
 }
 
 /// A serial's hex as lists and inventories may write it, without leading "00" pairs: the form

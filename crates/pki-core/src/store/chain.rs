@@ -39,21 +39,8 @@ impl Range {
     }
 }
 
-/// Lower-case hex digit values; 0xff for anything else.
-const HEX: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
+/// Lower-case hex digit values (pki writes hashes in lower case); 0xff for anything else.
+const HEX: [u8; 256] = crate::serial::hex_digit_values(false);
 
 fn unhex(b: &[u8]) -> Option<[u8; 32]> {
     if b.len() != 64 {
@@ -69,15 +56,22 @@ fn unhex(b: &[u8]) -> Option<[u8; 32]> {
     (bad == 0).then_some(out)
 }
 
-/// The searches of [`fields`], built once per thread.
+/// The searches of [`fields`], built once.
 struct Finders {
     event: memmem::Finder<'static>,
     prev: memmem::FinderRev<'static>,
 }
 
-/// `seq`, `event` and `prev` of a line, as [`super::raw_fields`] picks them, with
-/// precompiled searches.
-fn fields<'l>(f: &Finders, line: &'l [u8]) -> Option<(u64, &'l [u8], &'l [u8])> {
+static FINDERS: std::sync::LazyLock<Finders> = std::sync::LazyLock::new(|| Finders {
+    event: memmem::Finder::new(b",\"event\":\""),
+    prev: memmem::FinderRev::new(b",\"prev\":\""),
+});
+
+/// `seq`, `event` and `prev` of a ledger line, picked out without parsing the JSON: the line
+/// starts `{"seq":N,"time":"..","event":"..",` and `"prev":"HEX"` is the last field but the
+/// signature (a key inside `data` would be escaped, so the last match is the record's).
+pub(super) fn fields(line: &[u8]) -> Option<(u64, &[u8], &[u8])> {
+    let f = &*FINDERS;
     let rest = line.strip_prefix(b"{\"seq\":")?;
     let digits = rest.iter().take_while(|c| c.is_ascii_digit()).count();
     if digits == 0 || digits > 19 {
@@ -114,8 +108,6 @@ fn scan(file: &File, start: u64, end: u64, want: Option<u64>, events: &[&str], w
     let mut skip = start > 0;
     let mut filled = 0usize;
     let mut expect: Option<(u64, [u8; 32])> = None;
-    let finders =
-        Finders { event: memmem::Finder::new(b",\"event\":\""), prev: memmem::FinderRev::new(b",\"prev\":\"") };
     'read: loop {
         if filled == buf.len() {
             bail!("{what}: a line is longer than {}: refusing to read it", crate::limits::show(buf.len() as u64));
@@ -139,7 +131,7 @@ fn scan(file: &File, start: u64, end: u64, want: Option<u64>, events: &[&str], w
                 break 'read;
             }
             r.records += 1;
-            let Some((seq, event, prev)) = fields(&finders, bytes) else {
+            let Some((seq, event, prev)) = fields(bytes) else {
                 r.broken = true;
                 continue;
             };
@@ -223,12 +215,11 @@ mod tests {
         assert_eq!(unhex(super::super::sha256_hex(b"x").as_bytes()), Some(h));
         assert_eq!(unhex(b"zz"), None);
         assert_eq!(unhex("A".repeat(64).as_bytes()), None, "pki writes lower case");
-        let f = Finders { event: memmem::Finder::new(b",\"event\":\""), prev: memmem::FinderRev::new(b",\"prev\":\"") };
         let line = format!(
             "{{\"seq\":12,\"time\":\"t\",\"event\":\"cert-issued\",\"data\":{{}},\"prev\":\"{}\"}}",
             "a".repeat(64)
         );
-        let (seq, ev, prev) = fields(&f, line.as_bytes()).unwrap();
+        let (seq, ev, prev) = fields(line.as_bytes()).unwrap();
         assert_eq!((seq, ev, prev), (12, &b"cert-issued"[..], "a".repeat(64).as_bytes()));
         assert_eq!(
             super::super::raw_fields(&line).map(|(s, e, p)| (s, e.as_bytes(), p.as_bytes())),

@@ -518,63 +518,43 @@ impl CaDir {
         }
     }
 
-    /// The last `crl-generated` record of a CA: (CRL number, SHA-256 of its DER), searched from
-    /// the ledger's end.
-    pub fn last_crl_record(&self, ca: &str) -> Result<Option<(u64, String)>> {
-        let mut found = None;
-        self.fs.for_each_line_rev(&self.path(LEDGER), |line| {
-            if line.contains("\"event\":\"crl-generated\"")
-                && let Ok(r) = serde_json::from_str::<LedgerRecord>(&line)
-                && r.data["ca"].as_str() == Some(ca)
-            {
-                found =
-                    Some((r.data["number"].as_u64().unwrap_or(0), r.data["sha256"].as_str().unwrap_or("").to_string()));
-                return Ok(false);
-            }
-            Ok(true)
-        })?;
-        Ok(found)
+    /// The number of the last CRL of a CA that the ledger records, searched from its end.
+    pub fn last_crl_number(&self, ca: &str) -> Result<Option<u64>> {
+        self.find_record_back("\"event\":\"crl-generated\"", |r| {
+            (r.data["ca"].as_str() == Some(ca)).then(|| r.data["number"].as_u64().unwrap_or(0))
+        })
     }
 
     /// The `cert-issued` record of a serial, searched from the ledger's end.
     pub fn issue_record(&self, serial: &str) -> Result<Option<LedgerRecord>> {
-        let mut found = None;
-        self.fs.for_each_line_rev(&self.path(LEDGER), |line| {
-            if line.contains(serial)
-                && line.contains("\"event\":\"cert-issued\"")
-                && let Ok(r) = serde_json::from_str::<LedgerRecord>(&line)
-                && r.data["serial"].as_str() == Some(serial)
-            {
-                found = Some(r);
-                return Ok(false);
-            }
-            Ok(true)
-        })?;
-        Ok(found)
+        self.find_record_back(serial, |r| {
+            (r.event == "cert-issued" && r.data["serial"].as_str() == Some(serial)).then_some(r)
+        })
     }
 
     /// Whether the ledger records the release of a certificateHold of this serial (after its
     /// last hold).
     pub fn hold_released(&self, serial: &str) -> Result<bool> {
-        let mut released = false;
-        self.fs.for_each_line_rev(&self.path(LEDGER), |line| {
-            if !line.contains(serial) {
-                return Ok(true);
-            }
-            let Ok(r) = serde_json::from_str::<LedgerRecord>(&line) else { return Ok(true) };
-            if r.data["serial"].as_str() != Some(serial) {
-                return Ok(true);
-            }
-            match r.event.as_str() {
-                HOLD_RELEASED => {
-                    released = true;
-                    Ok(false)
-                }
-                "cert-revoked" => Ok(false),
-                _ => Ok(true),
-            }
+        let last = self.find_record_back(serial, |r| {
+            let change = r.event == HOLD_RELEASED || r.event == "cert-revoked";
+            (change && r.data["serial"].as_str() == Some(serial)).then(|| r.event == HOLD_RELEASED)
         })?;
-        Ok(released)
+        Ok(last == Some(true))
+    }
+
+    /// Reads the ledger from its end and returns the first answer `f` gives for a record whose
+    /// line contains `needle` (lines without it are not parsed).
+    fn find_record_back<T>(&self, needle: &str, mut f: impl FnMut(LedgerRecord) -> Option<T>) -> Result<Option<T>> {
+        let mut found = None;
+        self.fs.for_each_line_rev(&self.path(LEDGER), |line| {
+            if line.contains(needle)
+                && let Ok(r) = serde_json::from_str::<LedgerRecord>(&line)
+            {
+                found = f(r);
+            }
+            Ok(found.is_none())
+        })?;
+        Ok(found)
     }
 
     /// Streams the ledger's lines (raw, for verification).
@@ -1007,18 +987,11 @@ pub struct LedgerCheck {
     pub hash_at: Option<String>,
 }
 
-/// `seq`, `event` and `prev` of a ledger line, picked out without parsing the JSON: the line
-/// starts `{"seq":N,"time":"..","event":"..",` and `"prev":"HEX"` is the last field but the
-/// signature (a key inside `data` would be escaped, so the last match is the record's).
+/// [`chain::fields`] as text, for the one-thread pass (the slices are ASCII, cut at ASCII
+/// delimiters of a `str`).
 fn raw_fields(line: &str) -> Option<(u64, &str, &str)> {
-    let rest = line.strip_prefix("{\"seq\":")?;
-    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-    let seq = rest[..digits].parse().ok()?;
-    let ev = line.find(",\"event\":\"")? + 10;
-    let ev_end = ev + line[ev..].find('"')?;
-    let pv = line.rfind(",\"prev\":\"")? + 9;
-    let prev = line.get(pv..pv + 64)?;
-    (line.as_bytes().get(pv + 64) == Some(&b'"')).then_some((seq, &line[ev..ev_end], prev))
+    let (seq, event, prev) = chain::fields(line.as_bytes())?;
+    Some((seq, std::str::from_utf8(event).ok()?, std::str::from_utf8(prev).ok()?))
 }
 
 mod chain;
