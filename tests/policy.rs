@@ -474,7 +474,8 @@ fn lifetimes_mean_what_they_say() {
     assert!(e.contains("max_ttl") && e.contains("at least 1 minute"), "{e}");
     std::fs::write(&p, text).unwrap();
 
-    let now = "2026-12-02T10:00:00Z";
+    // After the CAs were made (they start at the real clock), inside their lifetime.
+    let now = "2027-06-02T10:00:00Z";
     let o = env
         .pki()
         .env("PKI_NOW", now)
@@ -484,8 +485,8 @@ fn lifetimes_mean_what_they_say() {
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let v = json(&String::from_utf8(o.stdout).unwrap());
-    assert_eq!(v["not_before"], "2026-12-02T09:59:00Z", "notBefore is backdated 60 s");
-    assert_eq!(v["not_after"], "2027-12-02T10:00:00Z", "whole years end on the same calendar date");
+    assert_eq!(v["not_before"], "2027-06-02T09:59:00Z", "notBefore is backdated 60 s");
+    assert_eq!(v["not_after"], "2028-06-02T10:00:00Z", "whole years end on the same calendar date");
     let e = assert_one_line_error(&env.run(&[
         "issue",
         "--passphrase-file",

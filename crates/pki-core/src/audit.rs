@@ -588,7 +588,7 @@ impl Audit<'_> {
                 let Some(pname) = v.profile else { return Ok(()) };
                 let why = match profiles.iter().find(|p| p.name == pname) {
                     None => Some(format!("profile '{pname}' no longer exists in pki.toml")),
-                    Some(p) => p.refuses_issued(v.key_type, v.sans(), lifetime),
+                    Some(p) => p.refuses_issued(v.key_type, v.sans(), nb + BACKDATE.whole_seconds(), lifetime),
                 };
                 if let Some(why) = why {
                     let msg = format!(

@@ -363,13 +363,29 @@ impl Profile {
             .then(|| format!("URI '{u}' matches none of allowed_uris [{}]", self.allowed_uris.join(", ")))
     }
 
+    /// Whether a lifetime from `issued_at` (Unix time) is longer than max_ttl as issuance counts
+    /// it: a whole number of years ends on the same calendar date (`certs::not_after`), so a
+    /// year across 29 February is 366 days and still within `max_ttl = "1y"`. The calendar is
+    /// consulted only for a lifetime above max_ttl in seconds (the audit's common case is not).
+    fn outlasts_max(&self, issued_at: i64, lifetime: Duration) -> bool {
+        if lifetime <= self.max_ttl {
+            return false;
+        }
+        let end = time::OffsetDateTime::from_unix_timestamp(issued_at)
+            .ok()
+            .and_then(|start| crate::certs::not_after(start, self.max_ttl).ok());
+        end.is_none_or(|end| issued_at.saturating_add(lifetime.as_secs() as i64) > end.unix_timestamp())
+    }
+
     /// Why this profile, as it stands today, would refuse a certificate it issued earlier
     /// (names as the inventory keeps them, `DNS:x` / `IP:x` / `URI:x`); None if it would not.
-    /// Works on borrowed text: an audit runs it over every valid certificate.
+    /// Works on borrowed text: an audit runs it over every valid certificate. `issued_at` is the
+    /// Unix time the certificate was issued (notBefore plus the backdating).
     pub fn refuses_issued<'a>(
         &self,
         key_type: &str,
         sans: impl Iterator<Item = &'a str>,
+        issued_at: i64,
         lifetime: Duration,
     ) -> Option<String> {
         if let Some(m) = self.key_type_refusal(key_type) {
@@ -397,7 +413,7 @@ impl Profile {
         if self.spiffe && uris != 1 {
             return Some(format!("an X.509-SVID has exactly one URI SAN; this certificate has {uris}"));
         }
-        (lifetime > self.max_ttl).then(|| {
+        self.outlasts_max(issued_at, lifetime).then(|| {
             format!(
                 "its lifetime {} is longer than max_ttl {}",
                 crate::duration::show(lifetime),
