@@ -496,8 +496,10 @@ pub fn canonical_uri(uri: &str) -> Result<String, String> {
         return Ok(format!("{scheme}:{rest}"));
     };
     let (authority, path) = after.find('/').map_or((after, ""), |i| (&after[..i], &after[i..]));
-    if authority.contains('@') {
-        return Err("user info ('@') is not allowed in a URI".into());
+    // '@' only means user info inside the authority, but a lax parser that splits on the last
+    // '@' would read `https://good.example/@evil.example` as host evil.example: refused anywhere.
+    if after.contains('@') {
+        return Err("user info ('@') is not allowed in a URI, nor an '@' anywhere after '//'".into());
     }
     let (host, port) = match authority.strip_prefix('[') {
         Some(v6) => {
@@ -569,6 +571,8 @@ mod tests {
             ("https://evil.com%2F.example.org/x", "'%'"),
             ("https://user@evil.com/x", "user info"),
             ("https://api.example.org@evil.com/x", "user info"),
+            ("http://A/@", "user info"),
+            ("https://good.example.org/@evil.com", "user info"),
             ("https://api.example.org:80x/a", "port"),
             ("https://api.example.org/team/../admin", "'..'"),
             ("https://api.example.org/./x", "'.'"),
