@@ -1378,7 +1378,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__list)
-            opts="-h --ca --status --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --ca --status --expiring --profile --name --sort --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1390,6 +1390,22 @@ _pki() {
                     ;;
                 --status)
                     COMPREPLY=($(compgen -W "valid expired revoked superseded" -- "${cur}"))
+                    return 0
+                    ;;
+                --expiring)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort)
+                    COMPREPLY=($(compgen -W "expiry issued serial" -- "${cur}"))
                     return 0
                     ;;
                 --dir)

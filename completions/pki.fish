@@ -271,17 +271,23 @@ complete -c pki -n "__fish_pki_using_subcommand profiles" -l note -d 'A note rec
 complete -c pki -n "__fish_pki_using_subcommand profiles" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand profiles" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand list" -l ca -d 'Only certificates issued by this CA' -r
-complete -c pki -n "__fish_pki_using_subcommand list" -l status -d 'Only certificates with this status' -r -f -a "valid\t''
+complete -c pki -n "__fish_pki_using_subcommand list" -l status -d 'Only certificates with this status (as of now)' -r -f -a "valid\t''
 expired\t''
 revoked\t''
 superseded\t''"
+complete -c pki -n "__fish_pki_using_subcommand list" -l expiring -d 'Only valid certificates that expire within this window (e.g. 48h, 7d)' -r
+complete -c pki -n "__fish_pki_using_subcommand list" -l profile -d 'Only certificates issued under this profile' -r
+complete -c pki -n "__fish_pki_using_subcommand list" -l name -d 'Only certificates with a name (DNS, IP, URI or subject CN) matching GLOB: `*` any characters, `?` one; case-insensitive (e.g. \'*.acme.internal\')' -r
+complete -c pki -n "__fish_pki_using_subcommand list" -l sort -d 'Order of the rows [default: expiry for the table, issued for --json]' -r -f -a "expiry\t'Soonest expiry first (the default for the table)'
+issued\t'In the order they were issued (the default for --json, which then streams)'
+serial\t'By serial'"
 complete -c pki -n "__fish_pki_using_subcommand list" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand list" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand list" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand list" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand list" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand list" -l json -d 'Print the result as JSON'
-complete -c pki -n "__fish_pki_using_subcommand list" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pki -n "__fish_pki_using_subcommand reindex" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand reindex" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand reindex" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F

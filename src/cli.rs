@@ -159,7 +159,7 @@ pub enum Command {
     Profiles(ProfilesArgs),
     /// Show the inventory of issued certificates
     #[command(
-        after_help = "EXAMPLES:\n  pki list\n  pki list --status valid --ca issuing\n  pki list --json | jq -r '.[].serial'"
+        after_help = "EXAMPLES:\n  pki list\n  pki list --expiring 48h --profile server\n  pki list --name '*.acme.internal' --status revoked\n  pki list --json | jq -r '.[].serial'\n\nThe table keeps each serial whole on one line (other columns are cut with '…' to fit the\nterminal, or $COLUMNS), soonest expiry first. --json prints every field, with one `status`:\nvalid, expired, revoked or superseded as of now."
     )]
     List(ListArgs),
     /// Rebuild the inventory from the stored certificates and the ledger
@@ -628,14 +628,37 @@ pub enum StatusFilter {
     Superseded,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SortKey {
+    /// Soonest expiry first (the default for the table)
+    Expiry,
+    /// In the order they were issued (the default for --json, which then streams)
+    Issued,
+    /// By serial
+    Serial,
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only certificates issued by this CA
     #[arg(long, value_name = "NAME")]
     pub ca: Option<String>,
-    /// Only certificates with this status
+    /// Only certificates with this status (as of now)
     #[arg(long, value_enum)]
     pub status: Option<StatusFilter>,
+    /// Only valid certificates that expire within this window (e.g. 48h, 7d)
+    #[arg(long, value_name = "DURATION")]
+    pub expiring: Option<String>,
+    /// Only certificates issued under this profile
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Only certificates with a name (DNS, IP, URI or subject CN) matching GLOB: `*` any
+    /// characters, `?` one; case-insensitive (e.g. '*.acme.internal')
+    #[arg(long, value_name = "GLOB")]
+    pub name: Option<String>,
+    /// Order of the rows [default: expiry for the table, issued for --json]
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub sort: Option<SortKey>,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,

@@ -30,20 +30,50 @@ fn main() -> ExitCode {
             // lists under its first line (the missing arguments, the allowed values) and the
             // help of the command that was meant.
             let args: Vec<String> = std::env::args_os().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
-            eprintln!("pki: error: {}", usage_error(&e.render().to_string(), &args));
+            let msg = usage_error(&e.render().to_string(), &args);
+            eprintln!("pki: error: {msg}");
+            if wants_json() {
+                print_json_error(serde_json::json!({ "code": "usage", "message": msg }), exit_codes::Exit::Error);
+            }
             return exit_codes::Exit::Error.into();
         }
     };
     match run(cli) {
         Ok(status) => status.into(),
         Err(err) => {
+            // `head` or `jq -e` closing the pipe early is not a failure worth a message.
+            if err
+                .chain()
+                .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
+            {
+                return exit_codes::Exit::Success.into();
+            }
             // `{:#}` joins the context chain on one line: "what failed: why".
             // One line whatever a message quotes (a file's content, a damaged record).
             let msg = without_os_error_numbers(&format!("{err:#}{}", hint(&err))).replace(['\n', '\r'], " ");
             eprintln!("pki: error: {msg}");
-            exit_codes::status_of(&err).into()
+            let status = exit_codes::status_of(&err);
+            if wants_json() {
+                print_json_error(pki_core::error::error_object(&err, &msg), status);
+            }
+            status.into()
         }
     }
+}
+
+/// Whether the command line asked for JSON (before any `--`): then a failure is a JSON object
+/// on stdout too, so a script reading stdout gets `{"error": ...}` rather than nothing.
+fn wants_json() -> bool {
+    std::env::args_os().skip(1).take_while(|a| a != "--").any(|a| a == "--json")
+}
+
+/// `{"error": {"code", "message", "exit", ...facts}}` on stdout, one line.
+fn print_json_error(mut obj: serde_json::Value, status: exit_codes::Exit) {
+    use std::io::Write;
+    obj["exit"] = (status as u8).into();
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", serde_json::json!({ "error": obj }));
+    let _ = out.flush();
 }
 
 /// A clap error on one line: its first line, the indented lines under it (missing arguments,
@@ -62,7 +92,17 @@ fn usage_error(text: &str, args: &[String]) -> String {
     // The subcommand path the arguments name (pki ledger head), for its flags and its help.
     let mut cmd = <cli::Cli as clap::CommandFactory>::command();
     let mut path = vec!["pki".to_string()];
-    for a in args {
+    let mut args = args.iter();
+    while let Some(a) = args.next() {
+        if let Some(long) = a.strip_prefix("--") {
+            // A global option's value (`--dir ca`) is not a subcommand: skip it.
+            let takes_value =
+                cmd.get_arguments().find(|o| o.get_long() == Some(long)).is_some_and(|o| o.get_action().takes_values());
+            if takes_value {
+                args.next();
+            }
+            continue;
+        }
         if a.starts_with('-') {
             continue;
         }

@@ -107,7 +107,12 @@ fn finds_exactly_what_will_break_within_the_window() {
     );
     let s = &r["summary"];
     assert_eq!(
-        (s["certificates"].as_u64(), s["valid"].as_u64(), s["revoked"].as_u64(), s["superseded"].as_u64()),
+        (
+            s["certificates"].as_u64(),
+            s["certificates_valid"].as_u64(),
+            s["certificates_revoked"].as_u64(),
+            s["certificates_superseded"].as_u64()
+        ),
         (Some(8), Some(6), Some(1), Some(1))
     );
     assert_eq!(s["short_lived_expiring"], 1, "the 1-hour agent certificate is counted, not listed");
@@ -175,7 +180,7 @@ fn a_clean_directory_is_silent_with_quiet_and_exits_0() {
     assert_eq!(r["crls"].as_array().unwrap().len(), 2);
     let g = &r["groups"][0];
     assert_eq!(
-        (g["ca"].as_str(), g["profile"].as_str(), g["valid"].as_u64()),
+        (g["ca"].as_str(), g["profile"].as_str(), g["certificates_valid"].as_u64()),
         (Some("issuing"), Some("server"), Some(1))
     );
 
@@ -219,7 +224,7 @@ fn expired_and_policy_drift_are_reported() {
     // Expired more than 30 days ago: counted, no longer listed.
     let (_, r) = audit_json(&env, "2026-02-20T00:00:00Z", &["--expiring", "48h"]);
     assert!(!findings(&r).iter().any(|f| f.2 == gone), "{r:#}");
-    assert_eq!(r["summary"]["expired"], 1);
+    assert_eq!(r["summary"]["certificates_expired"], 1);
 }
 
 /// Each kind of tampering, on a fresh copy of one directory, found by its own code.
@@ -550,7 +555,7 @@ fn findings_of_one_code_are_capped_and_counted() {
     let (code, r) = audit_json(&env, T0, &["--expiring", "1h", "--prometheus", prom.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert_eq!(r["findings"].as_array().unwrap().len(), 1000);
-    assert_eq!((r["summary"]["findings"].as_u64(), r["summary"]["not_listed"].as_u64()), (Some(1100), Some(100)));
+    assert_eq!((r["summary"]["findings_count"].as_u64(), r["summary"]["not_listed"].as_u64()), (Some(1100), Some(100)));
     assert_eq!(r["counts"], serde_json::json!([{"code": "policy-drift", "severity": "warning", "count": 1100}]));
     let m = parse_textfile(&std::fs::read_to_string(&prom).unwrap());
     assert_eq!(m["pki_audit_findings_by_code{code=\"policy-drift\",severity=\"warning\"}"], 1100.0);

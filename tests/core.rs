@@ -444,7 +444,7 @@ fn inspect_detects_every_kind_in_pem_and_der() {
     for f in ["crl.pem", "crl.der"] {
         let r = j(f);
         assert_eq!(r["type"], "crl", "{f}");
-        assert_eq!(r["crl_number"], "1");
+        assert_eq!(r["crl_number"], 1, "a number, as gen-crl --json prints it");
         assert_eq!(r["stale"], false);
     }
     for f in ["rsa.pem", "rsa.der"] {
@@ -481,6 +481,48 @@ fn inspect_detects_every_kind_in_pem_and_der() {
     assert!(o.status.success());
 }
 
+/// The filters a person reaches for: --expiring, --profile, --name (a shell glob over every
+/// name), --ca; rows sorted by expiry by default (--sort to change it).
+#[test]
+fn list_filters_by_expiry_profile_and_name_and_sorts_by_expiry() {
+    let env = Env::new();
+    env.init();
+    let web = env.issue(&["--dns", "web.acme.internal", "--ttl", "3d", "--out", "w"]);
+    let api = env.issue(&["--dns", "api.acme.internal", "--dns", "api.eu.acme.internal", "--ttl", "1h", "--out", "a"]);
+    let ip = env.issue(&["--ip", "10.0.0.7", "--ttl", "30h", "--out", "i"]);
+    let agent = env.issue(&["--profile", "agent", "--spiffe-id", "spiffe://acme.internal/agent/7", "--out", "g"]);
+    let serials = |args: &[&str]| -> Vec<String> {
+        let mut a = vec!["list", "--json"];
+        a.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&env.ok(&a)).unwrap();
+        v.as_array().unwrap().iter().map(|r| r["serial"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(serials(&[]), [web.as_str(), api.as_str(), ip.as_str(), agent.as_str()], "JSON streams in issue order");
+    assert_eq!(serials(&["--sort", "expiry"]), [api.as_str(), agent.as_str(), ip.as_str(), web.as_str()]);
+    assert_eq!(serials(&["--expiring", "2h"]), [api.as_str(), agent.as_str()]);
+    assert_eq!(serials(&["--expiring", "2d"]), [api.as_str(), ip.as_str(), agent.as_str()]);
+    assert_eq!(serials(&["--profile", "agent"]), [agent.as_str()]);
+    assert_eq!(serials(&["--name", "*.EU.acme.internal"]), [api.as_str()], "any name, case-insensitive");
+    assert_eq!(serials(&["--name", "10.0.0.*"]), [ip.as_str()]);
+    assert_eq!(serials(&["--name", "spiffe://acme.internal/agent/*"]), [agent.as_str()]);
+    assert_eq!(serials(&["--name", "*.acme.internal", "--expiring", "2d"]), [api.as_str()]);
+    assert!(serials(&["--ca", "root"]).is_empty());
+    // Revoked and expired certificates are not "expiring".
+    env.ok(&["revoke", &api, "--passphrase-file", "int.pass"]);
+    assert_eq!(serials(&["--expiring", "2d"]), [ip.as_str(), agent.as_str()]);
+    // The table: soonest first, one status column, relative expiry, at the width asked for.
+    let o = env.pki().args(["list"]).env("COLUMNS", "80").output().unwrap();
+    let table = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["SERIAL", "STATUS", "EXPIRES", "CA", "NAMES"]);
+    let first: Vec<&str> = lines[1..].iter().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(first, [api.as_str(), agent.as_str(), ip.as_str(), web.as_str()], "{table}");
+    assert!(lines[1].contains("revoked"), "{table}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 80), "{table}");
+    let e = env.run(&["list", "--expiring", "soon"]);
+    assert!(stderr(&e).contains("--expiring"), "{}", stderr(&e));
+}
+
 #[test]
 fn list_table_json_and_filters() {
     let env = Env::new();
@@ -492,7 +534,8 @@ fn list_table_json_and_filters() {
     assert_eq!(arr.len(), 2);
     assert_eq!(arr[0]["serial"], a.as_str());
     assert_eq!(arr[1]["serial"], b.as_str());
-    assert_eq!(arr[0]["state"], "valid");
+    assert_eq!(arr[0]["status"], "valid");
+    assert!(arr[0].get("state").is_none(), "one status field: {}", arr[0]);
     assert_eq!(arr[0]["sans"][0], "DNS:a.acme.internal");
     // In two hours the 1h certificate has expired.
     let later = time::OffsetDateTime::now_utc() + time::Duration::hours(2);

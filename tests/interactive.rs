@@ -19,6 +19,11 @@ struct Tmux {
 impl Tmux {
     /// A tmux server of its own running bash in `cwd`, or None when tmux is missing outside CI.
     fn start(cwd: &Path) -> Option<Tmux> {
+        Tmux::start_sized(cwd, 160)
+    }
+
+    /// The same on a terminal `width` columns wide.
+    fn start_sized(cwd: &Path, width: u16) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             assert!(std::env::var_os("CI").is_none(), "tmux is required in CI (.ci/run installs it)");
             eprintln!("SKIPPED: tmux is not installed");
@@ -26,7 +31,7 @@ impl Tmux {
         }
         let socket = format!("pki-test-{}-{}", std::process::id(), cwd.file_name().unwrap().to_string_lossy());
         let st = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "50", "-c"])
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", &width.to_string(), "-y", "50", "-c"])
             .arg(cwd)
             .args([
                 "env",
@@ -201,4 +206,38 @@ fn audit_on_a_terminal_is_a_coloured_table_unless_no_color() {
     t.wait_for("\nEXIT=", 1);
     let raw = with_escapes(&t);
     assert!(raw.contains("ca-key-unencrypted") && !raw.contains("\x1b[38;5;11m"), "NO_COLOR still coloured:\n{raw}");
+}
+
+/// `pki list` on an 80-column terminal: each serial whole on one screen line (the line a
+/// person copies into `pki revoke`), no line wider than the terminal, soonest expiry first.
+#[test]
+fn list_at_80_columns_keeps_each_serial_whole() {
+    let env = Env::new();
+    env.init_plain();
+    let mut serials = vec![];
+    for (i, ttl) in ["3h", "1h", "2h"].iter().enumerate() {
+        let name = format!("a-rather-long-service-name-{i}.payments.eu-west.acme.internal");
+        let other = format!("another-name-{i}.acme.internal");
+        serials.push(
+            env.ok(&["issue", "--dns", &name, "--dns", &other, "--ttl", ttl, "--out", &format!("o{i}")])
+                .trim()
+                .to_string(),
+        );
+    }
+    let Some(t) = Tmux::start_sized(env.tmp.path(), 80) else { return };
+    t.reset();
+    t.type_line(&format!("{} --dir {} list; echo EXIT=$?", env!("CARGO_BIN_EXE_pki"), env.ca().display()));
+    t.wait_for("EXIT=0", 1);
+    // Without -J: what the terminal shows, wrapped lines as separate lines.
+    let o = Command::new("tmux").args(["-L", &t.socket, "capture-pane", "-p", "-t", "0"]).output().unwrap();
+    let screen = String::from_utf8_lossy(&o.stdout).into_owned();
+    let rows: Vec<&str> = screen.lines().filter(|l| serials.iter().any(|s| l.contains(s.as_str()))).collect();
+    assert_eq!(rows.len(), 3, "each serial whole on one line:\n{screen}");
+    for l in screen.lines() {
+        assert!(l.chars().count() <= 80, "wider than the terminal: {l:?}");
+    }
+    // Copying the first word of a row gives the serial; rows are soonest expiry first (1h, 2h, 3h).
+    let copied: Vec<&str> = rows.iter().map(|l| l.split_whitespace().next().unwrap()).collect();
+    assert_eq!(copied, [serials[1].as_str(), serials[2].as_str(), serials[0].as_str()], "{screen}");
+    assert!(rows[0].contains('…'), "names cut to fit, marked: {}", rows[0]);
 }

@@ -177,7 +177,8 @@ fn batches_into_directories_are_committed_in_groups() {
         assert_eq!(r["files"]["cert"].as_str(), Some(format!("out/d{i}/cert.pem").as_str()));
     }
     let last = &results[N];
-    assert!(last["ok"] == false && last["error"].as_str().unwrap().contains("already exists"), "{last}");
+    assert!(last["ok"] == false && last["error"]["message"].as_str().unwrap().contains("already exists"), "{last}");
+    assert_eq!(last["error"]["code"], "output-exists", "{last}");
     assert_eq!(inventory(&env.ca()).len(), N);
     let (intact, records) = ledger_chain_intact(&env.ca());
     assert!(intact);

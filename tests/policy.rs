@@ -368,8 +368,12 @@ fn batch_issues_every_line_and_reports_refusals() {
     assert_eq!(results.len(), 5);
     let oks: Vec<bool> = results.iter().map(|r| r["ok"].as_bool().unwrap()).collect();
     assert_eq!(oks, [true, false, true, false, true]);
-    assert!(results[1]["error"].as_str().unwrap().contains("allowed_uris"));
-    assert!(results[3]["error"].as_str().unwrap().contains("bogus"));
+    assert!(results[1]["error"]["message"].as_str().unwrap().contains("allowed_uris"));
+    assert_eq!(
+        (&results[1]["error"]["code"], &results[1]["error"]["rule"]),
+        (&"profile-refused".into(), &"allowed_uris".into())
+    );
+    assert!(results[3]["error"]["message"].as_str().unwrap().contains("bogus"));
     assert!(results[0]["key_pem"].is_string() && results[2]["files"]["cert"].is_string());
     assert!(env.path("b/cert.pem").is_file());
     assert_eq!(inventory(&env.ca()).len(), 3);

@@ -137,17 +137,21 @@ fn print_ok(w: &mut dyn Write, line: usize, issued: &Issued, files: Option<&File
     Ok(())
 }
 
-fn print_refused(w: &mut dyn Write, line: usize, error: &str) -> Result<()> {
+/// A refused line: `{"line": N, "ok": false, "error": {"code", "message", ...}}`, the error
+/// object a failed `--json` command prints, without `exit`.
+fn print_refused(w: &mut dyn Write, line: usize, error: &anyhow::Error) -> Result<()> {
+    let msg = format!("{error:#}").replace(['\n', '\r'], " ");
+    let error = pki_core::error::error_object(error, &msg);
     serde_json::to_writer(&mut *w, &BatchError { line, ok: false, error })?;
     writeln!(w)?;
     Ok(())
 }
 
 #[derive(Serialize)]
-struct BatchError<'a> {
+struct BatchError {
     line: usize,
     ok: bool,
-    error: &'a str,
+    error: serde_json::Value,
 }
 
 /// Batch results as JSON lines on stdout, flushed after each group.
@@ -160,7 +164,7 @@ impl BatchSink for JsonLines<'_> {
         print_ok(self.out, line, issued, files, out)
     }
 
-    fn refused(&mut self, line: usize, error: &str) -> Result<()> {
+    fn refused(&mut self, line: usize, error: &anyhow::Error) -> Result<()> {
         print_refused(self.out, line, error)
     }
 
@@ -217,8 +221,9 @@ fn run_batch(
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             return None;
         }
-        let spec = serde_json::from_str::<Spec>(&line).map_err(|e| anyhow::anyhow!("not a valid request: {e}")).map(
-            |mut spec| {
+        let spec = serde_json::from_str::<Spec>(&line)
+            .map_err(|e| anyhow::Error::from(pki_core::PkiError::BadRequest { why: e.to_string() }))
+            .map(|mut spec| {
                 spec.profile = spec.profile.or_else(|| profile.clone());
                 spec.ca = spec.ca.or_else(|| ca.clone());
                 spec.ttl = spec.ttl.or_else(|| ttl.clone());
@@ -229,8 +234,7 @@ fn run_batch(
                     spec.out = Some(PathBuf::from("-"));
                 }
                 spec
-            },
-        );
+            });
         Some(Ok((n, spec)))
     });
     // Results are written in blocks, flushed after each group (a reader sees them per group).

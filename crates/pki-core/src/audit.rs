@@ -144,6 +144,7 @@ pub struct Options {
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
     /// Findings in all.
+    #[serde(rename = "findings_count")]
     pub findings: usize,
     /// Critical findings.
     pub critical: usize,
@@ -154,12 +155,16 @@ pub struct Summary {
     /// Certificates in the inventory.
     pub certificates: u64,
     /// Valid (not expired, revoked or renewed).
+    #[serde(rename = "certificates_valid")]
     pub valid: u64,
     /// Expired.
+    #[serde(rename = "certificates_expired")]
     pub expired: u64,
     /// Revoked.
+    #[serde(rename = "certificates_revoked")]
     pub revoked: u64,
     /// Renewed by a successor.
+    #[serde(rename = "certificates_superseded")]
     pub superseded: u64,
     /// Valid certificates whose whole lifetime is no longer than the window, expiring within it,
     /// that were renewed (a later certificate for the same names is valid) or whose profile
@@ -169,8 +174,10 @@ pub struct Summary {
     /// The same, already expired (in the last 30 days).
     pub short_lived_expired: u64,
     /// CAs in the directory.
+    #[serde(rename = "ca_count")]
     pub cas: usize,
     /// CRLs published.
+    #[serde(rename = "crl_count")]
     pub crls: usize,
     /// Findings counted but not listed (beyond MAX_LISTED_PER_CODE of one code).
     pub not_listed: usize,
@@ -195,12 +202,16 @@ pub struct Group {
     /// The profile ("-" for none).
     pub profile: String,
     /// Valid certificates.
+    #[serde(rename = "certificates_valid")]
     pub valid: u64,
     /// Expired certificates.
+    #[serde(rename = "certificates_expired")]
     pub expired: u64,
     /// Revoked certificates.
+    #[serde(rename = "certificates_revoked")]
     pub revoked: u64,
     /// Renewed certificates.
+    #[serde(rename = "certificates_superseded")]
     pub superseded: u64,
     /// The earliest expiry of a valid certificate (RFC 3339).
     pub earliest_expiry: Option<String>,

@@ -9,8 +9,10 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Failures a user or script is expected to act on. Each variant carries the facts, and its
-/// message says what was wrong and what to do next, on one line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// message says what was wrong and what to do next, on one line. Serialised (in `--json`
+/// error objects) as `{"code": "kebab-case-variant", ...facts}`: the codes are stable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "code", rename_all = "kebab-case")]
 pub enum PkiError {
     /// There is no directory at `dir`.
     NoCaDir {
@@ -158,6 +160,18 @@ pub enum PkiError {
         /// What is wrong with it.
         why: String,
     },
+    /// A batch line that is not a request (not JSON, an unknown field, a wrong type).
+    BadRequest {
+        /// What is wrong with it, as the JSON parser says.
+        why: String,
+    },
+    /// A name outside a CA's name constraints: clients would reject the certificate.
+    NameConstraints {
+        /// The CA whose constraints it breaks.
+        ca: String,
+        /// Which name and which constraint.
+        why: String,
+    },
     /// A key revoked for keyCompromise: no certificate is issued for it again.
     KeyCompromised {
         /// SHA-256 (hex) of the key's SubjectPublicKeyInfo.
@@ -254,6 +268,10 @@ impl fmt::Display for PkiError {
             CrlEvidenceUnusable { ca, why } => {
                 write!(f, "refusing to publish a CRL of CA '{ca}': {why}; nothing was published")
             }
+            BadRequest { why } => write!(f, "not a valid request: {why}"),
+            NameConstraints { ca, why } => {
+                write!(f, "{why} of CA '{ca}': clients would reject this certificate")
+            }
             KeyCompromised { key, serial } => write!(
                 f,
                 "this public key (SHA-256 of its SubjectPublicKeyInfo {key}) was revoked for keyCompromise with certificate {serial}: pki never certifies it again; generate a new key"
@@ -266,3 +284,23 @@ impl fmt::Display for PkiError {
 }
 
 impl std::error::Error for PkiError {}
+
+/// The JSON error object `--json` commands print on failure, and batch lines carry:
+/// `{"code", "message", ...facts}`. `code` is stable: a [`PkiError`] variant in kebab case
+/// (`unknown-serial`), `profile-refused` (with `profile` and `rule`), `io` for a file or
+/// stream the system refused, `usage` for a command line clap refused, else `error`.
+pub fn error_object(err: &anyhow::Error, message: &str) -> serde_json::Value {
+    let mut v = if let Some(e) = err.downcast_ref::<PkiError>() {
+        serde_json::to_value(e).unwrap_or_default()
+    } else if let Some(r) = err.downcast_ref::<crate::policy::Refusal>() {
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        v["code"] = "profile-refused".into();
+        v
+    } else if err.chain().any(|c| c.is::<std::io::Error>()) {
+        serde_json::json!({ "code": "io" })
+    } else {
+        serde_json::json!({ "code": "error" })
+    };
+    v["message"] = message.into();
+    v
+}

@@ -190,9 +190,9 @@ pub struct CrlInfo {
     /// Time until nextUpdate, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_left: Option<String>,
-    /// The CRL number, hex.
+    /// The CRL number, a JSON number as in `gen-crl --json` (null beyond 128 bits).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub crl_number: Option<String>,
+    pub crl_number: Option<u128>,
     /// How many certificates it lists.
     pub revoked_count: usize,
     /// The listed certificates.
@@ -437,7 +437,8 @@ fn describe_crl(der: &[u8], now: OffsetDateTime) -> Result<CrlInfo> {
         next_update: next.map(rfc3339),
         stale: next.is_some_and(|n| n <= now),
         time_left: next.map(|n| human_left((n - now).whole_seconds())),
-        crl_number: crl.crl_number().map(|n| n.to_string()),
+        // A JSON number, as in `gen-crl --json`; a (non-conforming) number over 128 bits is null.
+        crl_number: crl.crl_number().and_then(|n| u128::try_from(n).ok()),
         revoked_count: revoked.len(),
         revoked,
     })

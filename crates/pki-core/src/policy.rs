@@ -99,13 +99,22 @@ pub enum Subject {
     Template(Vec<(String, String)>),
 }
 
-/// A rule a request broke; the message names the profile and the rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal(pub String);
+/// A rule a request broke: the profile, the setting (`allowed_dns`, `max_ttl`, ...) and why.
+/// Scripts read `rule` from the JSON error object; people read the message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    /// The profile's name.
+    pub profile: String,
+    /// The profile setting that refused it, as spelt in pki.toml (`spiffe` for the SVID shape).
+    pub rule: &'static str,
+    /// Why, in words.
+    #[serde(skip)]
+    pub why: String,
+}
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "profile '{}' refuses the request: {}", self.profile, self.why)
     }
 }
 impl std::error::Error for Refusal {}
@@ -280,39 +289,43 @@ pub struct Request {
 impl Profile {
     /// Checks a request against the profile. Returns the lifetime to use.
     pub fn check(&self, req: &Request, clip_ttl: bool) -> Result<Duration, Refusal> {
-        let r = |msg: String| Refusal(format!("profile '{}' refuses the request: {msg}", self.name));
+        let refusal = |(rule, why): (&'static str, String)| Refusal { profile: self.name.clone(), rule, why };
+        let r = |rule: &'static str, why: String| refusal((rule, why));
         if let Some(m) = self.key_type_refusal(&req.key_type) {
-            return Err(r(m));
+            return Err(refusal(m));
         }
         let names = req.dns.iter().map(|d| self.dns_refusal(d));
         let names = names.chain(req.ips.iter().map(|ip| self.ip_refusal(ip)));
         if let Some(m) = names.chain(req.uris.iter().map(|u| self.uri_refusal(u))).flatten().next() {
-            return Err(r(m));
+            return Err(refusal(m));
         }
         if self.spiffe {
             if req.uris.len() != 1 {
-                return Err(r(format!(
-                    "an X.509-SVID has exactly one URI SAN (the SPIFFE ID); the request has {}",
-                    req.uris.len()
-                )));
+                return Err(r(
+                    "spiffe",
+                    format!(
+                        "an X.509-SVID has exactly one URI SAN (the SPIFFE ID); the request has {}",
+                        req.uris.len()
+                    ),
+                ));
             }
             check_spiffe_id(&req.uris[0], false)
-                .map_err(|e| r(format!("'{}' is not a valid SPIFFE ID: {e}", req.uris[0])))?;
+                .map_err(|e| r("spiffe", format!("'{}' is not a valid SPIFFE ID: {e}", req.uris[0])))?;
         }
         if let Some(ekus) = &req.csr_ekus {
             for e in ekus {
                 if !self.ext_key_usage.contains(e) {
-                    return Err(r(format!(
-                        "the CSR asks for usage {e}, not in ext_key_usage [{}]",
-                        self.ext_key_usage.join(", ")
-                    )));
+                    return Err(r(
+                        "ext_key_usage",
+                        format!("the CSR asks for usage {e}, not in ext_key_usage [{}]", self.ext_key_usage.join(", ")),
+                    ));
                 }
             }
         }
         if let (Subject::Template(t), Some(cn)) = (&self.subject, &req.cn)
             && !t.iter().any(|(k, v)| k == "CN" && (v == cn || v == "{san}"))
         {
-            return Err(r(format!("the subject is fixed by the profile; --cn '{cn}' is not allowed")));
+            return Err(r("subject", format!("the subject is fixed by the profile; --cn '{cn}' is not allowed")));
         }
         if let (Subject::FromSan, Some(cn)) = (&self.subject, &req.cn) {
             let names: Vec<String> = req
@@ -323,7 +336,10 @@ impl Profile {
                 .chain(req.ips.iter().map(|i| i.to_string()))
                 .collect();
             if !names.iter().any(|n| n.eq_ignore_ascii_case(cn)) {
-                return Err(r(format!("CN '{cn}' must be one of the certificate's names (subject = \"from-san\")")));
+                return Err(r(
+                    "subject",
+                    format!("CN '{cn}' must be one of the certificate's names (subject = \"from-san\")"),
+                ));
             }
         }
         let ttl = req.ttl.unwrap_or(self.default_ttl);
@@ -331,36 +347,42 @@ impl Profile {
             if clip_ttl {
                 return Ok(self.max_ttl);
             }
-            return Err(r(format!(
-                "lifetime {} is longer than max_ttl {} (ask for less, or pass --clip-ttl)",
-                crate::duration::show(ttl),
-                crate::duration::show(self.max_ttl)
-            )));
+            return Err(r(
+                "max_ttl",
+                format!(
+                    "lifetime {} is longer than max_ttl {} (ask for less, or pass --clip-ttl)",
+                    crate::duration::show(ttl),
+                    crate::duration::show(self.max_ttl)
+                ),
+            ));
         }
         Ok(ttl)
     }
 
-    fn key_type_refusal(&self, key_type: &str) -> Option<String> {
+    fn key_type_refusal(&self, key_type: &str) -> Option<(&'static str, String)> {
         (!self.key_types.iter().any(|k| k == key_type))
-            .then(|| format!("key type {key_type} is not in key_types [{}]", self.key_types.join(", ")))
+            .then(|| ("key_types", format!("key type {key_type} is not in key_types [{}]", self.key_types.join(", "))))
     }
 
-    fn dns_refusal(&self, d: &str) -> Option<String> {
+    fn dns_refusal(&self, d: &str) -> Option<(&'static str, String)> {
         if d.starts_with("*.") && !self.allow_wildcards {
-            return Some(format!("wildcard DNS name '{d}' needs allow_wildcards = true"));
+            return Some(("allow_wildcards", format!("wildcard DNS name '{d}' needs allow_wildcards = true")));
         }
-        (!self.allowed_dns.iter().any(|p| glob_match(p, d, b'.')))
-            .then(|| format!("DNS name '{d}' matches none of allowed_dns [{}]", self.allowed_dns.join(", ")))
+        (!self.allowed_dns.iter().any(|p| glob_match(p, d, b'.'))).then(|| {
+            ("allowed_dns", format!("DNS name '{d}' matches none of allowed_dns [{}]", self.allowed_dns.join(", ")))
+        })
     }
 
-    fn ip_refusal(&self, ip: &IpAddr) -> Option<String> {
-        (!self.ip_nets.iter().any(|(net, len)| ip_in(ip, net, *len)))
-            .then(|| format!("IP address {ip} is in none of allowed_ips [{}]", self.allowed_ips.join(", ")))
+    fn ip_refusal(&self, ip: &IpAddr) -> Option<(&'static str, String)> {
+        (!self.ip_nets.iter().any(|(net, len)| ip_in(ip, net, *len))).then(|| {
+            ("allowed_ips", format!("IP address {ip} is in none of allowed_ips [{}]", self.allowed_ips.join(", ")))
+        })
     }
 
-    fn uri_refusal(&self, u: &str) -> Option<String> {
-        (!self.allowed_uris.iter().any(|p| glob_match(p, u, b'/')))
-            .then(|| format!("URI '{u}' matches none of allowed_uris [{}]", self.allowed_uris.join(", ")))
+    fn uri_refusal(&self, u: &str) -> Option<(&'static str, String)> {
+        (!self.allowed_uris.iter().any(|p| glob_match(p, u, b'/'))).then(|| {
+            ("allowed_uris", format!("URI '{u}' matches none of allowed_uris [{}]", self.allowed_uris.join(", ")))
+        })
     }
 
     /// Whether a lifetime from `issued_at` (Unix time) is longer than max_ttl as issuance counts
@@ -388,21 +410,21 @@ impl Profile {
         issued_at: i64,
         lifetime: Duration,
     ) -> Option<String> {
-        if let Some(m) = self.key_type_refusal(key_type) {
+        if let Some((_, m)) = self.key_type_refusal(key_type) {
             return Some(m);
         }
         let mut uris = 0;
         for san in sans {
             let m = if let Some(d) = san.strip_prefix("DNS:") {
-                self.dns_refusal(d)
+                self.dns_refusal(d).map(|(_, m)| m)
             } else if let Some(ip) = san.strip_prefix("IP:") {
                 match ip.parse::<IpAddr>() {
-                    Ok(ip) => self.ip_refusal(&ip),
+                    Ok(ip) => self.ip_refusal(&ip).map(|(_, m)| m),
                     Err(_) => Some(format!("'{ip}' is not an IP address")),
                 }
             } else if let Some(u) = san.strip_prefix("URI:") {
                 uris += 1;
-                self.uri_refusal(u)
+                self.uri_refusal(u).map(|(_, m)| m)
             } else {
                 None
             };

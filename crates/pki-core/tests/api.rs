@@ -490,8 +490,8 @@ impl BatchSink for Collect {
         self.events.push((line, Ok(issued.serial.clone())));
         Ok(())
     }
-    fn refused(&mut self, line: usize, error: &str) -> Result<()> {
-        self.events.push((line, Err(error.to_string())));
+    fn refused(&mut self, line: usize, error: &anyhow::Error) -> Result<()> {
+        self.events.push((line, Err(format!("{error:#}"))));
         Ok(())
     }
     fn flush(&mut self) -> Result<()> {

@@ -26,8 +26,9 @@ pub type BatchLine = (usize, Result<Spec>);
 pub trait BatchSink {
     /// A request was issued and committed (`files` with [`Out::Dir`]).
     fn issued(&mut self, line: usize, issued: &Issued, files: Option<&Files>, out: &Out) -> Result<()>;
-    /// A request was refused; `error` is the one-line reason. Nothing of it was written.
-    fn refused(&mut self, line: usize, error: &str) -> Result<()>;
+    /// A request was refused, for `error` (see [`crate::error::error_object`]). Nothing of it
+    /// was written.
+    fn refused(&mut self, line: usize, error: &anyhow::Error) -> Result<()>;
     /// A group has been committed and reported: a good moment to flush.
     fn flush(&mut self) -> Result<()>;
 }
@@ -43,7 +44,7 @@ pub struct BatchTally {
 
 /// A batch result waiting for its group's commit, in input order.
 enum Queued {
-    Refused(usize, String),
+    Refused(usize, anyhow::Error),
     /// A batch line and its index into the planned group.
     Planned(usize, usize),
 }
@@ -261,7 +262,7 @@ impl<'s, 'l, 'c> Pipeline<'s, 'l, 'c> {
                     }
                     (Err(e), _) | (Ok(_), Err(e)) => {
                         self.tally.refused += 1;
-                        sink.refused(line, &format!("{e:#}"))?;
+                        sink.refused(line, e)?;
                     }
                 },
             }
@@ -360,7 +361,7 @@ impl Issuing<'_> {
                 let (plan, out, force) = match planned {
                     Ok(x) => x,
                     Err(e) => {
-                        p.queue.push(Queued::Refused(n, format!("{e:#}")));
+                        p.queue.push(Queued::Refused(n, e));
                         continue;
                     }
                 };
@@ -373,7 +374,7 @@ impl Issuing<'_> {
                         p.flush(self, sink, true)?;
                         p.dirs.insert(d.clone());
                         if let Err(e) = out.check(force) {
-                            p.queue.push(Queued::Refused(n, format!("{e:#}")));
+                            p.queue.push(Queued::Refused(n, e));
                             continue;
                         }
                     }
@@ -394,7 +395,7 @@ impl Issuing<'_> {
                     }
                     Err(e) => {
                         p.tally.refused += 1;
-                        sink.refused(n, &format!("{e:#}"))?;
+                        sink.refused(n, &e)?;
                     }
                 }
             }

@@ -37,6 +37,39 @@ pub use names::{Names, key_type_of_spki};
 pub use output::{Files, OUT_FILES, Out, Requested};
 pub use renew::Renewal;
 
+/// A batch line's `dns`, `ip` or `uri`: a list. A lone string (`"dns": "a.example"`) is refused
+/// with a message that says so, rather than serde's "expected a sequence".
+fn list_of_names<'de, D: serde::Deserializer<'de>>(field: &str, d: D) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        List(Vec<String>),
+        One(String),
+        Other(serde::de::IgnoredAny),
+    }
+    use serde::de::Error;
+    match Names::deserialize(d)? {
+        Names::List(v) => Ok(v),
+        Names::One(s) => Err(D::Error::custom(format!(
+            "\"{field}\" is a list of strings: write [{}], not the string {}",
+            serde_json::Value::from(s.clone()),
+            serde_json::Value::from(s)
+        ))),
+        Names::Other(_) => {
+            Err(D::Error::custom(format!("\"{field}\" is a list of strings, e.g. [\"a.acme.internal\"]")))
+        }
+    }
+}
+fn dns_list<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    list_of_names("dns", d)
+}
+fn ip_list<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    list_of_names("ip", d)
+}
+fn uri_list<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    list_of_names("uri", d)
+}
+
 /// A request as flags or a batch line give it (batch lines use these field names).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,13 +81,13 @@ pub struct Spec {
     /// The subject's common name.
     pub cn: Option<String>,
     /// DNS names.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "dns_list")]
     pub dns: Vec<String>,
     /// IP addresses.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ip_list")]
     pub ip: Vec<String>,
     /// URIs.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "uri_list")]
     pub uri: Vec<String>,
     /// A SPIFFE ID (added as the first URI SAN).
     pub spiffe_id: Option<String>,
@@ -127,6 +160,17 @@ pub struct Plan {
     /// What the request asked for that the certificate does not carry, in words (e.g. a CSR's
     /// subject left out of an SVID).
     pub notes: Vec<String>,
+    /// Set when `--clip-ttl` shortened the lifetime asked for.
+    pub clipped: Option<Clipped>,
+}
+
+/// A lifetime `--clip-ttl` shortened: what was asked, and the limit that cut it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Clipped {
+    /// The lifetime asked for (`--ttl`, or the profile's default_ttl), e.g. `200d`.
+    pub requested_ttl: String,
+    /// `max_ttl` (the profile's) or `issuer` (the CA's own notAfter).
+    pub limit: &'static str,
 }
 
 /// What a script learns about an issued certificate.
@@ -180,6 +224,9 @@ pub struct Issued {
     /// [`Plan::notes`].
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// [`Plan::clipped`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clipped: Option<Clipped>,
 }
 
 /// The directory as issuance sees it: settings, CA chains and unlocked CA keys, loaded once.
@@ -305,6 +352,7 @@ impl<'a> Issuing<'a> {
         // An SVID's subject carries no identity: a CSR's subject (an ordinary
         // `openssl req -subj /CN=agent`) is left out instead of refused, and the output says so.
         let mut notes = vec![];
+        let mut clipped = None;
         if profile.as_ref().is_some_and(|p| p.spiffe)
             && spec.csr.is_some()
             && let Some(cn) = names.cn.take()
@@ -370,6 +418,16 @@ impl<'a> Issuing<'a> {
                     csr_ekus: csr_ekus.clone(),
                 };
                 let ttl = p.check(&req, spec.clip_ttl)?;
+                let asked = requested_ttl.unwrap_or(p.default_ttl);
+                if ttl < asked {
+                    clipped = Some(Clipped { requested_ttl: duration::show(asked), limit: "max_ttl" });
+                    notes.push(format!(
+                        "--clip-ttl: the lifetime asked for ({}) is cut to profile '{}' max_ttl {}",
+                        duration::show(asked),
+                        p.name,
+                        duration::show(ttl)
+                    ));
+                }
                 (ttl, p.ext_key_usage.clone())
             }
             None => {
@@ -394,12 +452,19 @@ impl<'a> Issuing<'a> {
         for c in chain.iter() {
             c.constraints
                 .check(&names.dns, &names.ips, &names.uris)
-                .map_err(|e| anyhow!("{e} of CA '{}': clients would reject this certificate", c.name))?;
+                .map_err(|why| PkiError::NameConstraints { ca: c.name.clone(), why })?;
         }
         let not_before = (now - certs::BACKDATE).max(issuer.not_before);
         let mut not_after = certs::not_after(now, ttl)?;
         if not_after > issuer.not_after {
             if spec.clip_ttl {
+                notes.push(format!(
+                    "--clip-ttl: the certificate would end at {}, after CA '{ca_name}'; it ends with the CA at {}",
+                    certs::rfc3339(not_after),
+                    certs::rfc3339(issuer.not_after)
+                ));
+                let requested_ttl = clipped.take().map_or(duration::show(ttl), |c: Clipped| c.requested_ttl);
+                clipped = Some(Clipped { requested_ttl, limit: "issuer" });
                 not_after = issuer.not_after;
             } else {
                 return Err(PkiError::OutlivesIssuer {
@@ -470,6 +535,7 @@ impl<'a> Issuing<'a> {
             },
             key_origin,
             notes,
+            clipped,
         })
     }
 
@@ -557,6 +623,7 @@ impl<'a> Issuing<'a> {
             record: Some(record),
             key_origin: plan.key_origin,
             notes: plan.notes.clone(),
+            clipped: plan.clipped.clone(),
         })
     }
 }
