@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use pki_core::PkiError;
 pub use pki_core::context::{Actor, Secret, read_passphrase_file};
-use pki_core::context::{PassphraseSource, nonempty};
+use pki_core::context::{PassphraseSource, nonempty, strong_passphrase, weak_passphrase};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -137,9 +137,18 @@ impl Passphrases {
         Err(PkiError::NoPassphrase { what: what.to_string() }.into())
     }
 
-    /// The passphrase for a key being created by a command that unlocks nothing else.
+    /// The passphrase for a key being created by a command that unlocks nothing else. One from
+    /// a file or PKI_PASSPHRASE that is too weak is refused; the prompt asks again.
     pub fn new_primary(&self, what: &str) -> Result<Secret> {
-        if self.file.is_some() || self.env_value.is_some() {
+        if self.given.is_none() {
+            if let Some(f) = &self.file {
+                return strong_passphrase(read_passphrase_file(f)?, &f.display().to_string(), what);
+            }
+            if let Some(v) = &self.env_value {
+                return strong_passphrase(nonempty(v.clone(), "PKI_PASSPHRASE")?, "PKI_PASSPHRASE", what);
+            }
+        }
+        if self.given.is_some() {
             return self.unlock(what);
         }
         self.prompt_new(what, None)
@@ -149,7 +158,7 @@ impl Passphrases {
     /// else the prompt (twice).
     pub fn new_secondary(&self, file: Option<&Path>, what: &str) -> Result<Secret> {
         if let Some(f) = file {
-            return read_passphrase_file(f);
+            return strong_passphrase(read_passphrase_file(f)?, &f.display().to_string(), what);
         }
         self.prompt_new(what, Some("--new-passphrase-file"))
     }
@@ -168,8 +177,8 @@ impl Passphrases {
                 rpassword::prompt_password(format!("New passphrase for {what}: "))
                     .context("could not read the passphrase from the terminal")?,
             );
-            if a.is_empty() {
-                eprintln!("The passphrase must not be empty; try again.");
+            if let Some(why) = weak_passphrase(&a) {
+                eprintln!("Too weak: {why} (a few words make a good one); try again.");
                 continue;
             }
             let b = Zeroizing::new(

@@ -227,7 +227,7 @@ fn refusals_exit_2_with_one_line_and_change_nothing() {
             "wrong passphrase for",
         ),
         (vec!["init-root", "--cn", "Again", "--passphrase-file", "root.pass"], "already exists"),
-        (vec!["init", "--non-interactive", "--passphrase-file", "root.pass"], "already exists"),
+        (vec!["init", "--non-interactive", "--passphrase-file", "root.pass"], "is already a CA directory"),
         (
             vec![
                 "create-intermediate",

@@ -341,3 +341,70 @@ fn a_hand_edit_of_the_settings_is_found_until_accepted() {
     assert_eq!((last["event"].as_str(), last["actor"].as_str()), (Some("settings-accepted"), Some("alice@review")));
     assert_eq!(last["data"]["sha256"], a["sha256"]);
 }
+
+/// A new CA key gets a passphrase of at least 12 characters and 5 different ones, from any
+/// source: a weak one from a file or PKI_PASSPHRASE is refused (exit 2, one line, nothing made,
+/// the passphrase never shown); the prompt asks again (tests/interactive.rs). Existing keys
+/// still open with whatever passphrase they have.
+#[test]
+fn weak_passphrases_for_new_ca_keys_are_refused() {
+    let env = Env::new();
+    std::fs::write(env.path("short.pass"), "hunter2!\n").unwrap();
+    std::fs::write(env.path("same.pass"), "abababababababab\n").unwrap();
+    let init = |root: &str, int: &str| {
+        env.run(&[
+            "init",
+            "--non-interactive",
+            "--org",
+            "Acme",
+            "--trust-domain",
+            "acme.internal",
+            "--passphrase-file",
+            root,
+            "--new-passphrase-file",
+            int,
+        ])
+    };
+    for (root, int, want) in [
+        (
+            "short.pass",
+            "int.pass",
+            "the passphrase from short.pass for the root CA key is too weak: it has 8 characters; a new CA key needs at least 12",
+        ),
+        (
+            "root.pass",
+            "same.pass",
+            "the passphrase from same.pass for the 'issuing' CA key is too weak: it uses only 2 different characters",
+        ),
+    ] {
+        let o = init(root, int);
+        let e = assert_one_line_error(&o);
+        assert!(e.contains(want), "{e}");
+        assert!(!e.contains("hunter2") && !e.contains("abab"), "the passphrase was shown: {e}");
+        assert!(!env.ca().exists(), "a refused init left {}", env.ca().display());
+    }
+    let o = env
+        .pki()
+        .args(["init", "--non-interactive", "--trust-domain", "acme.internal"])
+        .env("PKI_PASSPHRASE", "123412341234")
+        .output()
+        .unwrap();
+    assert!(assert_one_line_error(&o).contains("from PKI_PASSPHRASE for the root CA key is too weak: it uses only 4"));
+    env.init();
+    let before = snapshot(&env.ca());
+    let o = env.run(&[
+        "create-intermediate",
+        "team",
+        "--passphrase-file",
+        "root.pass",
+        "--new-passphrase-file",
+        "short.pass",
+    ]);
+    assert!(assert_one_line_error(&o).contains("for CA 'team' is too weak"), "{}", stderr(&o));
+    assert_eq!(before, snapshot(&env.ca()));
+    // A second init names the directory, absolute, and changes nothing.
+    let o = env.run(INIT_ARGS);
+    let e = assert_one_line_error(&o);
+    assert!(e.contains(&format!("{} is already a CA directory", env.ca().display())), "{e}");
+    assert_eq!(before, snapshot(&env.ca()));
+}

@@ -116,26 +116,35 @@ fn guided_init_takes_defaults_and_asks_again_after_a_typo() {
     t.wait_for("Key type (p256 or ed25519) [p256]:", 2);
     t.keys(&["Enter"]);
     t.wait_for("New passphrase for the root CA key:", 1);
+    t.type_line("aaaaaaaaaaaaaaaa"); // too repetitive: asked again
+    t.wait_for("Too weak: it uses only 1 different characters; a new CA key needs at least 5", 1);
+    t.wait_for("New passphrase for the root CA key:", 2);
     t.type_line("correct horse battery");
     t.wait_for("Repeat it:", 1);
     t.type_line("correct horse battery staple"); // a typo: asked again
     t.wait_for("The two passphrases differ; try again.", 1);
-    t.wait_for("New passphrase for the root CA key:", 2);
+    t.wait_for("New passphrase for the root CA key:", 3);
     t.type_line("correct horse battery");
     t.wait_for("Repeat it:", 2);
     t.type_line("correct horse battery");
     t.wait_for("Passphrase for the 'issuing' CA key (Enter = same as the root's):", 1);
-    t.type_line("issuing one");
-    t.wait_for("Repeat it:", 3);
-    t.type_line("issuing two");
-    t.wait_for("The two passphrases differ; try again.", 2);
+    t.type_line("short one"); // under 12 characters: asked again
+    t.wait_for("Too weak: it has 9 characters; a new CA key needs at least 12", 1);
     t.wait_for("Passphrase for the 'issuing' CA key (Enter = same as the root's):", 2);
+    t.type_line("issuing one x");
+    t.wait_for("Repeat it:", 3);
+    t.type_line("issuing two x");
+    t.wait_for("The two passphrases differ; try again.", 2);
+    t.wait_for("Passphrase for the 'issuing' CA key (Enter = same as the root's):", 3);
     t.keys(&["Enter"]); // the same as the root's
     // "\nEXIT=" is the echo's output, not the command line that contains it.
     let screen = t.wait_for("\nEXIT=", 1);
     assert!(screen.contains("\nEXIT=0"), "{screen}");
     assert!(screen.contains("Created a private CA in"), "{screen}");
-    assert!(!screen.contains("correct horse") && !screen.contains("issuing one"), "a passphrase was echoed:\n{screen}");
+    assert!(
+        !screen.contains("correct horse") && !screen.contains("issuing one") && !screen.contains("short one"),
+        "a passphrase was echoed:\n{screen}"
+    );
 
     // What the defaults made, and the passphrases that open the keys.
     let toml = std::fs::read_to_string(dir.join("pki.toml")).unwrap();
@@ -161,9 +170,12 @@ fn ctrl_c_leaves_no_directory_and_a_working_terminal() {
     for at in ["Organisation name [Acme]:", "New passphrase for the root CA key:", "Repeat it:"] {
         t.reset();
         t.type_line(&init_command(&dir));
-        for (prompt, answer) in
-            [("Organisation name [Acme]:", ""), ("Trust domain", ""), ("Key type", ""), ("New passphrase", "abc def")]
-        {
+        for (prompt, answer) in [
+            ("Organisation name [Acme]:", ""),
+            ("Trust domain", ""),
+            ("Key type", ""),
+            ("New passphrase", "abc def ghi jkl"),
+        ] {
             if at.starts_with(prompt) {
                 break;
             }

@@ -34,7 +34,8 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let int_ttl = duration::parse_lifetime("--intermediate-ttl", &args.intermediate_ttl)?;
     let timeout = super::lock_timeout(g)?;
     if g.dir.join("cas").join("root").exists() {
-        return Err(PkiError::CaExists { name: "root".into(), dir: g.dir.clone() }.into());
+        let dir = std::path::absolute(&g.dir).unwrap_or_else(|_| g.dir.clone());
+        return Err(PkiError::AlreadyInitialised { dir }.into());
     }
 
     let mut org = args.org.clone().unwrap_or_else(|| "Acme".into());
@@ -74,7 +75,11 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         if args.no_passphrase { None } else { Some(ctx.pass.new_primary("the root CA key")?) };
     let int_pass: Option<Secret> = match (&root_pass, &args.new_passphrase_file) {
         (None, _) => None,
-        (Some(_), Some(f)) => Some(read_passphrase_file(f)?),
+        (Some(_), Some(f)) => Some(pki_core::context::strong_passphrase(
+            read_passphrase_file(f)?,
+            &f.display().to_string(),
+            &format!("the '{}' CA key", args.intermediate),
+        )?),
         (Some(rp), None) if interactive => loop {
             let p = zeroize::Zeroizing::new(
                 rpassword::prompt_password(format!(
@@ -85,6 +90,10 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             );
             if p.is_empty() {
                 break Some(rp.clone());
+            }
+            if let Some(why) = pki_core::context::weak_passphrase(&p) {
+                ctx.say(format!("Too weak: {why} (a few words make a good one); try again."));
+                continue;
             }
             let again = zeroize::Zeroizing::new(
                 rpassword::prompt_password("Repeat it: ").context("could not read the passphrase")?,

@@ -2,6 +2,7 @@
 //! passphrases. Nothing here prompts or prints; the `pki` binary's prompt and a server's
 //! preloaded secrets are both a [`PassphraseSource`].
 
+use crate::error::PkiError;
 use std::io::Read;
 use std::path::Path;
 
@@ -82,6 +83,33 @@ pub fn nonempty(s: Secret, source: &str) -> Result<Secret> {
         anyhow::bail!("{source} is empty: a key passphrase must not be empty");
     }
     Ok(s)
+}
+
+/// The fewest characters a passphrase for a new CA key may have.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// Why a passphrase is too weak to protect a new CA key, or None: fewer than
+/// [`MIN_PASSPHRASE_CHARS`] characters, or fewer than 5 different characters (`aaaaaaaaaaaa`,
+/// `121212121212`). Existing keys are unlocked whatever their passphrase.
+pub fn weak_passphrase(p: &str) -> Option<String> {
+    let n = p.chars().count();
+    if n < MIN_PASSPHRASE_CHARS {
+        return Some(format!("it has {n} characters; a new CA key needs at least {MIN_PASSPHRASE_CHARS}"));
+    }
+    let mut distinct: Vec<char> = p.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    (distinct.len() < 5)
+        .then(|| format!("it uses only {} different characters; a new CA key needs at least 5", distinct.len()))
+}
+
+/// A passphrase for a new CA key from a file or the environment: refused when weak, naming
+/// where it came from (a prompt asks again instead).
+pub fn strong_passphrase(s: Secret, source: &str, what: &str) -> Result<Secret> {
+    match weak_passphrase(&s) {
+        Some(why) => Err(PkiError::WeakPassphrase { what: what.to_string(), source: source.to_string(), why }.into()),
+        None => Ok(s),
+    }
 }
 
 /// Reads the first line of a passphrase file, like OpenSSL's `-passin file:`.

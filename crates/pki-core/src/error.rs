@@ -24,6 +24,11 @@ pub enum PkiError {
         /// The directory asked for.
         dir: PathBuf,
     },
+    /// `pki init` in a directory that has a CA already.
+    AlreadyInitialised {
+        /// The directory, absolute.
+        dir: PathBuf,
+    },
     /// A CA of that name exists already.
     CaExists {
         /// The CA's name.
@@ -160,6 +165,15 @@ pub enum PkiError {
         /// What is wrong with it.
         why: String,
     },
+    /// A passphrase for a new CA key that is too short or too repetitive.
+    WeakPassphrase {
+        /// The key it would protect.
+        what: String,
+        /// Where it came from (a file, PKI_PASSPHRASE).
+        source: String,
+        /// What is wrong with it (never the passphrase itself).
+        why: String,
+    },
     /// A batch line that is not a request (not JSON, an unknown field, a wrong type).
     BadRequest {
         /// What is wrong with it, as the JSON parser says.
@@ -193,6 +207,11 @@ impl fmt::Display for PkiError {
             NotACaDir { dir } => write!(
                 f,
                 "{} is not a pki CA directory (no pki.toml): point --dir / PKI_DIR at the directory `pki init` created",
+                dir.display()
+            ),
+            AlreadyInitialised { dir } => write!(
+                f,
+                "{} is already a CA directory (`pki init` ran there before): use it as it is (`pki list`, `pki issue`), or give another --dir / PKI_DIR for a new one",
                 dir.display()
             ),
             CaExists { name, dir } => write!(
@@ -269,6 +288,9 @@ impl fmt::Display for PkiError {
                 write!(f, "refusing to publish a CRL of CA '{ca}': {why}; nothing was published")
             }
             BadRequest { why } => write!(f, "not a valid request: {why}"),
+            WeakPassphrase { what, source, why } => {
+                write!(f, "the passphrase from {source} for {what} is too weak: {why} (a few words make a good one)")
+            }
             NameConstraints { ca, why } => {
                 write!(f, "{why} of CA '{ca}': clients would reject this certificate")
             }
