@@ -359,7 +359,7 @@ _pki() {
                     return 0
                     ;;
                 --key-type)
-                    COMPREPLY=($(compgen -W "p256 ed25519" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "p256 p384 ed25519 rsa3072" -- "${cur}"))
                     return 0
                     ;;
                 --ttl)
@@ -953,7 +953,7 @@ _pki() {
                     return 0
                     ;;
                 --key-type)
-                    COMPREPLY=($(compgen -W "p256 ed25519" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "p256 p384 ed25519 rsa3072" -- "${cur}"))
                     return 0
                     ;;
                 --root-cn)
@@ -1023,7 +1023,7 @@ _pki() {
                     return 0
                     ;;
                 --key-type)
-                    COMPREPLY=($(compgen -W "p256 ed25519" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "p256 p384 ed25519 rsa3072" -- "${cur}"))
                     return 0
                     ;;
                 --ttl)

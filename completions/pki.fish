@@ -55,8 +55,10 @@ complete -c pki -n "__fish_pki_needs_command" -f -a "man" -d 'Write the man page
 complete -c pki -n "__fish_pki_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pki -n "__fish_pki_using_subcommand init" -l org -d 'Organisation name, written into the CA subjects' -r
 complete -c pki -n "__fish_pki_using_subcommand init" -l trust-domain -d 'Trust domain / internal DNS suffix (e.g. acme.internal)' -r
-complete -c pki -n "__fish_pki_using_subcommand init" -l key-type -d 'Key type of both CAs' -r -f -a "p256\t''
-ed25519\t''"
+complete -c pki -n "__fish_pki_using_subcommand init" -l key-type -d 'Key type of both CAs' -r -f -a "p256\t'ECDSA P-256 (every TLS stack accepts it)'
+p384\t'ECDSA P-384'
+ed25519\t'Ed25519 (not every verifier accepts it)'
+rsa3072\t'RSA 3072-bit, SHA-256 signatures'"
 complete -c pki -n "__fish_pki_using_subcommand init" -l root-cn -d 'Common name of the root CA (default: "<org> Root CA")' -r
 complete -c pki -n "__fish_pki_using_subcommand init" -l intermediate -d 'Name of the issuing intermediate CA' -r
 complete -c pki -n "__fish_pki_using_subcommand init" -l root-ttl -d 'Lifetime of the root CA' -r
@@ -69,12 +71,14 @@ complete -c pki -n "__fish_pki_using_subcommand init" -l lock-timeout -d 'How lo
 complete -c pki -n "__fish_pki_using_subcommand init" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand init" -l non-interactive -d 'Do not ask questions; take every answer from flags and defaults'
 complete -c pki -n "__fish_pki_using_subcommand init" -l no-passphrase -d 'Store the CA keys unencrypted (only for throw-away directories)'
-complete -c pki -n "__fish_pki_using_subcommand init" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l cn -d 'Common name of the root CA' -r
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l org -d 'Organisation (O) in the subject' -r
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l name -d 'Name of the CA inside the directory' -r
-complete -c pki -n "__fish_pki_using_subcommand init-root" -l key-type -r -f -a "p256\t''
-ed25519\t''"
+complete -c pki -n "__fish_pki_using_subcommand init-root" -l key-type -r -f -a "p256\t'ECDSA P-256 (every TLS stack accepts it)'
+p384\t'ECDSA P-384'
+ed25519\t'Ed25519 (not every verifier accepts it)'
+rsa3072\t'RSA 3072-bit, SHA-256 signatures'"
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l ttl -d 'Lifetime of the root certificate' -r
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
@@ -82,12 +86,14 @@ complete -c pki -n "__fish_pki_using_subcommand init-root" -l passphrase-dir -d 
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand init-root" -l no-passphrase -d 'Store the key unencrypted (only for throw-away directories)'
-complete -c pki -n "__fish_pki_using_subcommand init-root" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand init-root" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l cn -d 'Common name (default: "<root org> <NAME> CA" or NAME)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l org -d 'Organisation (O) in the subject (default: the root\'s)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l parent -d 'The CA that signs it' -r
-complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l key-type -r -f -a "p256\t''
-ed25519\t''"
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l key-type -r -f -a "p256\t'ECDSA P-256 (every TLS stack accepts it)'
+p384\t'ECDSA P-384'
+ed25519\t'Ed25519 (not every verifier accepts it)'
+rsa3072\t'RSA 3072-bit, SHA-256 signatures'"
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l ttl -d 'Lifetime of the intermediate certificate' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l path-len -d 'Maximum number of CAs below this one (0: it issues leaves only)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l permit-dns -d 'Permit only DNS names under this suffix (repeatable; critical name constraints)' -r
@@ -102,7 +108,7 @@ complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l passphra
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l no-passphrase -d 'Store the new key unencrypted (only for throw-away directories)'
-complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pki -n "__fish_pki_using_subcommand issue" -s p -l profile -d 'Issuance profile from pki.toml (default: [defaults] profile)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l ca -d 'Issuing CA (default: the profile\'s, [defaults] ca, or the only intermediate)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l cn -d 'Subject common name (default: the first SAN)' -r
@@ -111,7 +117,7 @@ complete -c pki -n "__fish_pki_using_subcommand issue" -l ip -d 'IP address SAN 
 complete -c pki -n "__fish_pki_using_subcommand issue" -l uri -d 'URI SAN (repeatable)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l spiffe-id -d 'SPIFFE ID of an X.509-SVID (a URI SAN, checked against the SPIFFE rules)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l ttl -d 'Lifetime (default: the profile\'s default_ttl, else the CA\'s, else 24h)' -r
-complete -c pki -n "__fish_pki_using_subcommand issue" -l key-type -d 'Key type to generate (p256 or ed25519)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l key-type -d 'Key type to generate: p256, p384, ed25519 or rsa3072 (alias rsa)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l csr -d 'Sign this CSR (file or -) instead of generating a key' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l batch -d 'Issue one certificate per JSON line of FILE (or -), under one lock and one unlock' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l out -d 'Write cert.pem, key.pem, chain.pem, fullchain.pem and root.pem into DIR; - prints the PEM bundle' -r -F

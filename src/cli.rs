@@ -188,16 +188,25 @@ pub enum Command {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum KeyType {
+    /// ECDSA P-256 (every TLS stack accepts it)
     #[default]
     P256,
+    /// ECDSA P-384
+    P384,
+    /// Ed25519 (not every verifier accepts it)
     Ed25519,
+    /// RSA 3072-bit, SHA-256 signatures
+    #[value(alias = "rsa")]
+    Rsa3072,
 }
 
 impl From<KeyType> for pki_core::keys::KeyType {
     fn from(k: KeyType) -> Self {
         match k {
             KeyType::P256 => pki_core::keys::KeyType::P256,
+            KeyType::P384 => pki_core::keys::KeyType::P384,
             KeyType::Ed25519 => pki_core::keys::KeyType::Ed25519,
+            KeyType::Rsa3072 => pki_core::keys::KeyType::Rsa3072,
         }
     }
 }
@@ -350,7 +359,7 @@ pub struct IssueArgs {
     /// Shorten a lifetime above the profile's max_ttl or the CA's end instead of refusing it
     #[arg(help_heading = "Policy", long)]
     pub clip_ttl: bool,
-    /// Key type to generate (p256 or ed25519)
+    /// Key type to generate: p256, p384, ed25519 or rsa3072 (alias rsa)
     #[arg(help_heading = "Key", long, value_name = "TYPE")]
     pub key_type: Option<String>,
     /// Sign this CSR (file or -) instead of generating a key

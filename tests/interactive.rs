@@ -110,10 +110,10 @@ fn guided_init_takes_defaults_and_asks_again_after_a_typo() {
     t.keys(&["Enter"]);
     t.wait_for("Trust domain / internal DNS suffix [acme.internal]:", 1);
     t.keys(&["Enter"]);
-    t.wait_for("Key type (p256 or ed25519) [p256]:", 1);
-    t.type_line("rsa"); // not offered: asked again
-    t.wait_for("Please answer p256 or ed25519.", 1);
-    t.wait_for("Key type (p256 or ed25519) [p256]:", 2);
+    t.wait_for("Key type (p256, p384, ed25519 or rsa3072) [p256]:", 1);
+    t.type_line("rsa4096"); // not offered: asked again
+    t.wait_for("Please answer p256, p384, ed25519 or rsa3072.", 1);
+    t.wait_for("Key type (p256, p384, ed25519 or rsa3072) [p256]:", 2);
     t.keys(&["Enter"]);
     t.wait_for("New passphrase for the root CA key:", 1);
     t.type_line("aaaaaaaaaaaaaaaa"); // too repetitive: asked again

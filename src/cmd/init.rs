@@ -51,10 +51,13 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         }
         if args.key_type.is_none() {
             key_type = loop {
-                match ask(ctx, "Key type (p256 or ed25519)", "p256")?.to_ascii_lowercase().as_str() {
-                    "p256" | "p-256" => break KeyType::P256,
-                    "ed25519" => break KeyType::Ed25519,
-                    _ => ctx.say("Please answer p256 or ed25519."),
+                let answer = ask(ctx, "Key type (p256, p384, ed25519 or rsa3072)", "p256")?;
+                match pki_core::keys::KeyType::parse(&answer) {
+                    Some(pki_core::keys::KeyType::P256) => break KeyType::P256,
+                    Some(pki_core::keys::KeyType::P384) => break KeyType::P384,
+                    Some(pki_core::keys::KeyType::Ed25519) => break KeyType::Ed25519,
+                    Some(pki_core::keys::KeyType::Rsa3072) => break KeyType::Rsa3072,
+                    None => ctx.say(format!("Please answer {}.", pki_core::keys::KeyType::CHOICES)),
                 }
             };
         }

@@ -1,4 +1,4 @@
-//! Private keys: generation (P-256, Ed25519), PKCS#8 encryption at rest, loading keys that we
+//! Private keys: generation (P-256, P-384, Ed25519, RSA-3072), PKCS#8 encryption at rest, loading keys that we
 //! or OpenSSL wrote, and describing keys without ever showing their material.
 
 use anyhow::{Result, anyhow, bail};
@@ -18,16 +18,38 @@ pub enum KeyType {
     /// ECDSA on NIST P-256 (the default: every TLS stack accepts it).
     #[default]
     P256,
+    /// ECDSA on NIST P-384 (CNSA and clients that require it).
+    P384,
     /// Ed25519 (small and fast; not every verifier accepts it in certificates).
     Ed25519,
+    /// RSA with a 3072-bit modulus, signing with SHA-256 (clients without ECDSA; slow to make:
+    /// about half a second a key).
+    Rsa3072,
 }
 
 impl KeyType {
-    /// The name used on the command line, in `pki.toml` and in the inventory.
+    /// The name used in `pki.toml`'s key_types and in the inventory (`rsa` for any RSA key, as
+    /// CSRs bring them).
     pub fn name(self) -> &'static str {
         match self {
             KeyType::P256 => "p256",
+            KeyType::P384 => "p384",
             KeyType::Ed25519 => "ed25519",
+            KeyType::Rsa3072 => "rsa",
+        }
+    }
+
+    /// What `--key-type` and `key_type =` accept, in words for messages.
+    pub const CHOICES: &'static str = "p256, p384, ed25519 or rsa3072";
+
+    /// Parses a key type as people write it (`p256`, `P-384`, `ed25519`, `rsa3072`, `rsa`).
+    pub fn parse(s: &str) -> Option<KeyType> {
+        match s.to_ascii_lowercase().as_str() {
+            "p256" | "p-256" | "ecdsa-p256" => Some(KeyType::P256),
+            "p384" | "p-384" | "ecdsa-p384" => Some(KeyType::P384),
+            "ed25519" => Some(KeyType::Ed25519),
+            "rsa" | "rsa3072" | "rsa-3072" => Some(KeyType::Rsa3072),
+            _ => None,
         }
     }
 }
@@ -64,6 +86,22 @@ pub fn generate(kt: KeyType) -> Result<NewKey> {
             let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
                 .map_err(|e| anyhow!("cannot generate a P-256 key: {e}"))?;
             Ok(NewKey { der: Zeroizing::new(pair.serialize_der()), pair })
+        }
+        KeyType::P384 => {
+            let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)
+                .map_err(|e| anyhow!("cannot generate a P-384 key: {e}"))?;
+            Ok(NewKey { der: Zeroizing::new(pair.serialize_der()), pair })
+        }
+        KeyType::Rsa3072 => {
+            // ring signs RSA but does not generate it; the rsa crate does (its private-key
+            // operations are not used: signing goes through ring).
+            use rsa::pkcs8::EncodePrivateKey;
+            let key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 3072)
+                .map_err(|e| anyhow!("cannot generate an RSA-3072 key: {e}"))?;
+            let doc = key.to_pkcs8_der().map_err(|e| anyhow!("cannot encode an RSA key: {e}"))?;
+            let der = Zeroizing::new(doc.as_bytes().to_vec());
+            let pair = key_pair(&der, Path::new("new key"))?;
+            Ok(NewKey { der, pair })
         }
         KeyType::Ed25519 => {
             let mut seed = Zeroizing::new([0u8; 32]);

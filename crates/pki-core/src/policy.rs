@@ -49,7 +49,7 @@ pub struct ProfileSpec {
     pub expect_renewal: Option<bool>,
 }
 
-/// Key algorithms a profile can allow; generated keys are p256 or ed25519, CSRs may bring any.
+/// Key algorithms a profile can allow; pki generates p256, p384, ed25519 and rsa (3072-bit) keys; CSRs may bring any.
 pub const KEY_TYPES: &[&str] = &["p256", "p384", "ed25519", "rsa"];
 /// Extended key usages a profile can grant, in the names OpenSSL and RFC 5280 use.
 pub const EKUS: &[&str] =

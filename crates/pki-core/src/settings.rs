@@ -72,11 +72,8 @@ pub struct CaSettings {
 impl<'de> Deserialize<'de> for KeyType {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        match s.to_ascii_lowercase().as_str() {
-            "p256" | "p-256" | "ecdsa-p256" => Ok(KeyType::P256),
-            "ed25519" => Ok(KeyType::Ed25519),
-            _ => Err(serde::de::Error::custom(format!("unknown key type '{s}' (expected p256 or ed25519)"))),
-        }
+        KeyType::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown key type '{s}' (expected {})", KeyType::CHOICES)))
     }
 }
 
@@ -145,7 +142,7 @@ impl Settings {
 pub fn initial_text(root: &str, org: Option<&str>, trust_domain: Option<&str>) -> String {
     let mut s = String::from(
         "# pki settings: edit freely; `pki` reads this file on every run.\n\
-         # Durations: 90m, 1h, 30d, 10y. Key types: p256, ed25519.\n\n[defaults]\n",
+         # Durations: 90m, 1h, 30d, 10y. Key types: p256, p384, ed25519, rsa3072.\n\n[defaults]\n",
     );
     s.push_str("# ca = \"issuing\"        # CA used by `pki issue` without --ca (default: the only intermediate)\n");
     s.push_str("# profile = \"server\"    # profile applied by `pki issue` without --profile (none: no policy)\n");

@@ -93,7 +93,7 @@ pub struct Spec {
     pub spiffe_id: Option<String>,
     /// The lifetime, e.g. "24h".
     pub ttl: Option<String>,
-    /// The key type to generate: p256 or ed25519.
+    /// The key type to generate: p256, p384, ed25519 or rsa3072 ([`KeyType::parse`]).
     pub key_type: Option<String>,
     /// Where the result goes: a directory, or "-" for the caller's stream.
     pub out: Option<PathBuf>,
@@ -323,11 +323,9 @@ impl<'a> Issuing<'a> {
             (KeySource::Public { spki_der: c.spki_der }, c.key_type)
         } else {
             let kt = match spec.key_type.as_deref() {
-                Some("p256") | Some("P256") | Some("p-256") => KeyType::P256,
-                Some("ed25519") | Some("Ed25519") => KeyType::Ed25519,
-                Some(other) => {
-                    bail!("invalid --key-type '{other}': pki generates p256 or ed25519 keys (send a CSR for others)")
-                }
+                Some(s) => KeyType::parse(s).ok_or_else(|| {
+                    anyhow!("invalid --key-type '{s}': pki generates {} keys (send a CSR for others)", KeyType::CHOICES)
+                })?,
                 None => self.settings.defaults.key_type.unwrap_or(KeyType::P256),
             };
             key_origin = "generated";

@@ -125,6 +125,8 @@ pub fn verify_by_cert(cert_der: &[u8], msg: &[u8], signature: &[u8]) -> Result<(
                 _ => return Err(SigProblem::Unsupported),
             }
         }
+        // pki's RSA CA keys sign with PKCS#1 v1.5 and SHA-256 (keys::key_pair).
+        Ok(x509_parser::public_key::PublicKey::RSA(_)) => &ring::signature::RSA_PKCS1_2048_8192_SHA256,
         _ if spki.algorithm.algorithm.to_id_string() == "1.3.101.112" => &ring::signature::ED25519,
         _ => return Err(SigProblem::Unsupported),
     };
