@@ -19,6 +19,9 @@ _pki() {
             pki,audit)
                 cmd="pki__subcmd__audit"
                 ;;
+            pki,change-passphrase)
+                cmd="pki__subcmd__change__subcmd__passphrase"
+                ;;
             pki,completions)
                 cmd="pki__subcmd__completions"
                 ;;
@@ -84,6 +87,9 @@ _pki() {
                 ;;
             pki__subcmd__help,audit)
                 cmd="pki__subcmd__help__subcmd__audit"
+                ;;
+            pki__subcmd__help,change-passphrase)
+                cmd="pki__subcmd__help__subcmd__change__subcmd__passphrase"
                 ;;
             pki__subcmd__help,completions)
                 cmd="pki__subcmd__help__subcmd__completions"
@@ -218,7 +224,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root change-passphrase create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -275,6 +281,44 @@ _pki() {
                     return 0
                     ;;
                 --ledger-head)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__change__subcmd__passphrase)
+            opts="-h --new-passphrase-file --no-passphrase --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --new-passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -546,7 +590,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
+            opts="init init-root change-passphrase create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -560,6 +604,20 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help__subcmd__audit)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__change__subcmd__passphrase)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -98,6 +98,11 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki init-root --cn \"Acme Root CA\"\n  pki init-root --cn \"Acme Root CA\" --key-type ed25519 --ttl 20y --passphrase-file root.pass"
     )]
     InitRoot(InitRootArgs),
+    /// Encrypt a CA key under a new passphrase (the old file replaced atomically)
+    #[command(
+        after_help = "EXAMPLES:\n  pki change-passphrase issuing --passphrase-file old.pass --new-passphrase-file new.pass\n  pki change-passphrase root                 # asks for the old one, then the new one twice\n  pki change-passphrase issuing --passphrase-file old.pass --no-passphrase   # store it unencrypted\n\nThe key is opened with its current passphrase (the usual sources), checked against the CA's\ncertificate, encrypted anew and renamed over the old file under the directory lock: no copy of\nthe key under the old passphrase is left behind. The change is recorded in the ledger, signed\nwith that key. Update [ca.NAME] passphrase_file, or the cron job's passphrase files, yourself."
+    )]
+    ChangePassphrase(ChangePassphraseArgs),
     /// Create an intermediate CA signed by the root
     #[command(
         after_help = "EXAMPLES:\n  pki create-intermediate issuing --passphrase-file root.pass --new-passphrase-file issuing.pass\n  pki create-intermediate k8s --cn \"Acme k8s CA\" --permit-dns .svc.acme.internal --permit-ip 10.0.0.0/8"
@@ -282,6 +287,21 @@ pub struct InitRootArgs {
     /// Store the key unencrypted (only for throw-away directories)
     #[arg(long)]
     pub no_passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChangePassphraseArgs {
+    /// The CA whose key gets the new passphrase
+    pub name: String,
+    /// File holding the new passphrase (else asked on the terminal, twice)
+    #[arg(long, env = "PKI_NEW_PASSPHRASE_FILE", value_name = "FILE", conflicts_with = "no_passphrase")]
+    pub new_passphrase_file: Option<PathBuf>,
+    /// Store the key unencrypted from now on (only for throw-away directories)
+    #[arg(long)]
+    pub no_passphrase: bool,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -114,3 +114,85 @@ fn the_root_key_can_live_offline() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("CRL of 'root' skipped: its key is not in this directory"), "{}", stderr(&o));
 }
+
+/// `pki change-passphrase`: the same key under a new passphrase, the old file replaced (no copy
+/// left under the old passphrase), recorded and signed in the ledger; a wrong old passphrase, a
+/// weak new one or a crash before the rename leave the key as it was.
+#[test]
+fn change_passphrase_replaces_the_key_file_atomically() {
+    let env = Env::new();
+    env.init();
+    std::fs::write(env.path("new.pass"), "a brand new passphrase\n").unwrap();
+    std::fs::write(env.path("weak.pass"), "short\n").unwrap();
+    let key = env.ca().join("cas/issuing/key.pem");
+    let spki = |pass: &str| {
+        let o = openssl(&["pkey", "-in", &key.display().to_string(), "-passin", pass, "-pubout"], env.tmp.path());
+        assert!(o.status.success(), "{}", stderr(&o));
+        o.stdout
+    };
+    let public_before = spki(&format!("pass:{INT_PASS}"));
+    // Refusals change nothing: a wrong old passphrase, a weak new one, a crash before the rename.
+    let before = snapshot(&env.ca());
+    for (args, crash, want) in [
+        (vec!["--passphrase-file", "wrong.pass", "--new-passphrase-file", "new.pass"], None, "wrong passphrase"),
+        (vec!["--passphrase-file", "int.pass", "--new-passphrase-file", "weak.pass"], None, "too weak"),
+        (vec!["--passphrase-file", "int.pass", "--new-passphrase-file", "new.pass"], Some("ca-key-replaced"), ""),
+    ] {
+        let mut c = env.pki();
+        c.args(["change-passphrase", "issuing"]).args(&args);
+        if let Some(p) = crash {
+            c.env("PKI_CRASH_AT", p);
+        }
+        let o = c.output().unwrap();
+        assert!(!o.status.success(), "{args:?}");
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+        if crash.is_none() {
+            assert_eq!(before, snapshot(&env.ca()), "{args:?} changed the directory");
+        }
+    }
+    // The crash after the new file was renamed in but before the ledger record: one whole key
+    // file under one of the two passphrases, and nothing else beside it.
+    let names: Vec<String> = std::fs::read_dir(env.ca().join("cas/issuing"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(spki("file:new.pass"), public_before, "the key renamed in before the crash is whole");
+    // Recorded this time (the crash came before the ledger record).
+    let v: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "change-passphrase",
+        "issuing",
+        "--passphrase-file",
+        "new.pass",
+        "--new-passphrase-file",
+        "new.pass",
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(v, serde_json::json!({"ca": "issuing", "encrypted": true, "was_encrypted": true}));
+    // Now under the new passphrase: the same key, 0600, OpenSSL opens it; the old one no longer.
+    assert_eq!(spki("file:new.pass"), public_before, "the same key");
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    let o = openssl(
+        &["pkey", "-in", &key.display().to_string(), "-passin", &format!("pass:{INT_PASS}"), "-noout"],
+        env.tmp.path(),
+    );
+    assert!(!o.status.success(), "the old passphrase still opens the key");
+    let o = env.run(&["issue", "--passphrase-file", "int.pass", "--dns", "a.acme.internal", "--out", "a"]);
+    assert!(stderr(&o).contains("wrong passphrase"), "{}", stderr(&o));
+    env.ok(&["issue", "--passphrase-file", "new.pass", "--dns", "a.acme.internal", "--out", "a"]);
+    // Recorded and signed; nothing for the audit to report.
+    let ledger = std::fs::read_to_string(env.ca().join("ledger.jsonl")).unwrap();
+    let rec = ledger.lines().rfind(|l| l.contains("\"ca-passphrase-changed\"")).unwrap();
+    assert!(rec.contains("\"sig\"") && !rec.contains("brand new"), "{rec}");
+    env.ok(&["ledger", "verify"]);
+    let o = env.run(&["audit", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    // Unencrypted on request (the audit then says how to undo it), and back.
+    env.ok(&["change-passphrase", "issuing", "--passphrase-file", "new.pass", "--no-passphrase"]);
+    assert!(std::fs::read_to_string(&key).unwrap().contains("BEGIN PRIVATE KEY"));
+    let o = env.run(&["audit"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("encrypt it: `pki change-passphrase issuing`"));
+    env.ok(&["change-passphrase", "issuing", "--new-passphrase-file", "int.pass"]);
+    assert_eq!(spki(&format!("pass:{INT_PASS}")), public_before);
+}

@@ -7,6 +7,7 @@ use crate::ctx::Ctx;
 use crate::exit_codes::Exit;
 
 mod audit;
+mod change_passphrase;
 mod completions;
 mod create_intermediate;
 mod export;
@@ -31,6 +32,7 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
     match cli.command {
         Command::Init(a) => init::run(a, g, ctx),
         Command::InitRoot(a) => init_root::run(a, g, ctx),
+        Command::ChangePassphrase(a) => change_passphrase::run(a, g, ctx),
         Command::CreateIntermediate(a) => create_intermediate::run(a, g, ctx),
         Command::Issue(a) => issue::run(a, g, ctx),
         Command::Renew(a) => renew::run(a, g, ctx),

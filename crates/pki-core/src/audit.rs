@@ -917,9 +917,10 @@ impl Audit<'_> {
             if self.dir.ca_key_encrypted(&ca.name)? == Some(false) {
                 let p = self.dir.ca_key_path(&ca.name);
                 let msg = format!(
-                    "the key of CA '{}' is stored unencrypted: anyone who can read {} can sign as this CA; encrypt it (`openssl pkcs8 -topk8 -v2 aes-256-cbc -in key.pem -out key.enc` in that directory, then move key.enc over key.pem)",
+                    "the key of CA '{}' is stored unencrypted: anyone who can read {} can sign as this CA; encrypt it: `pki change-passphrase {}`",
                     ca.name,
-                    p.display()
+                    p.display(),
+                    ca.name
                 );
                 self.push(
                     Finding::new(Severity::Warning, "ca-key-unencrypted", "ca", ca.name.clone(), msg).with_ca(&ca.name),

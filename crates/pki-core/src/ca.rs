@@ -225,6 +225,49 @@ impl Ca {
     }
 }
 
+/// Encrypts CA `name`'s key under a new passphrase (`new` is asked once the old one has opened
+/// the key; `None`: stored unencrypted), under the
+/// directory lock: the key is opened with its current passphrase (the usual sources, the CA's
+/// `passphrase_file` first), checked against the CA's certificate, encrypted anew and renamed
+/// over the old file; the change is recorded in the ledger, signed with that key. Returns
+/// whether the key was encrypted before.
+pub fn change_passphrase(
+    dir: &CaDir,
+    name: &str,
+    new: impl FnOnce() -> Result<Option<crate::Secret>>,
+    timeout: std::time::Duration,
+    ctx: &Context<'_>,
+) -> Result<bool> {
+    let settings = crate::settings::Settings::parse(
+        &dir.read_settings_text()?,
+        &dir.path(crate::store::SETTINGS).display().to_string(),
+    )?;
+    let ca = Ca::load(dir, name)?;
+    let lock = dir.lock(timeout)?;
+    let key_path = dir.ca_key_path(name);
+    let pem_text = dir.read_ca_key_pem(name)?;
+    let was_encrypted = pem_text.contains("BEGIN ENCRYPTED PRIVATE KEY");
+    let pf = settings.ca.get(name).and_then(|c| c.passphrase_file.clone());
+    let what = format!("CA '{name}' ({})", key_path.display());
+    let der = keys::private_key_der(&pem_text, &key_path, || ctx.pass.passphrase(name, &what, pf.as_deref()))?;
+    let pair = keys::key_pair(&der, &key_path)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&ca.der).map_err(|e| anyhow!("CA '{name}': {e}"))?;
+    if rcgen::PublicKeyData::subject_public_key_info(&pair) != cert.public_key().raw {
+        anyhow::bail!(
+            "{}: this key is not the key of CA '{name}''s certificate; nothing was changed",
+            key_path.display()
+        );
+    }
+    let new = new()?;
+    let new_pem = keys::to_pem(&der, new.as_ref())?;
+    let cert_der = rustls_pki_types::CertificateDer::from(ca.der.clone());
+    let issuer =
+        Issuer::from_ca_cert_der(&cert_der, pair).map_err(|e| anyhow!("CA '{name}': unusable certificate ({e})"))?;
+    lock.sign_with(crate::store::LedgerSigner::new(name, &ca.der, std::sync::Arc::new(issuer)));
+    lock.replace_ca_key(name, &new_pem, ctx.actor, &crate::certs::rfc3339(ctx.now), new.is_some())?;
+    Ok(was_encrypted)
+}
+
 /// Names a CA inside the directory: short, safe as a file name.
 pub fn check_ca_name(name: &str) -> Result<(), PkiError> {
     let ok = !name.is_empty()

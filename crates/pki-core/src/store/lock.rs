@@ -319,6 +319,21 @@ impl Locked<'_> {
         })
     }
 
+    /// Replaces CA `name`'s key file with `key_pem` (the same key, encrypted anew) and records
+    /// it: a synced temporary file renamed over the old one, so the old file is never left
+    /// behind and a crash leaves one whole key file, old or new.
+    pub fn replace_ca_key(&self, name: &str, key_pem: &str, actor: &Actor, time: &str, encrypted: bool) -> Result<()> {
+        self.dir.fs.write_atomic(&self.dir.ca_key_path(name), key_pem.as_bytes(), 0o600)?;
+        crash_point("ca-key-replaced");
+        let rec = self.append_ledger(
+            "ca-passphrase-changed",
+            actor,
+            time,
+            serde_json::json!({"ca": name, "encrypted": encrypted}),
+        )?;
+        self.mark_applied(rec.seq)
+    }
+
     /// True when no certificate with this serial was ever stored.
     pub fn serial_is_free(&self, serial: &Serial) -> Result<bool> {
         Ok(self.dir.fs.lstat(&self.dir.cert_path(serial))?.is_none())
