@@ -1150,7 +1150,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__issue)
-            opts="-p -h --profile --ca --cn --dns --ip --uri --spiffe-id --ttl --clip-ttl --key-type --csr --batch --out --force --key-passphrase-file --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-p -h --profile --ca --cn --dns --ip --uri --spiffe-id --ttl --not-after --clip-ttl --key-type --csr --batch --out --force --key-passphrase-file --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1189,6 +1189,10 @@ _pki() {
                     return 0
                     ;;
                 --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --not-after)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

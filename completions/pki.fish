@@ -127,6 +127,7 @@ complete -c pki -n "__fish_pki_using_subcommand issue" -l ip -d 'IP address SAN 
 complete -c pki -n "__fish_pki_using_subcommand issue" -l uri -d 'URI SAN (repeatable)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l spiffe-id -d 'SPIFFE ID of an X.509-SVID (a URI SAN, checked against the SPIFFE rules)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l ttl -d 'Lifetime (default: the profile\'s default_ttl, else the CA\'s, else 24h)' -r
+complete -c pki -n "__fish_pki_using_subcommand issue" -l not-after -d 'End of validity instead of --ttl: an RFC 3339 time or a date (midnight UTC), e.g. 2027-01-31' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l key-type -d 'Key type to generate: p256, p384, ed25519 or rsa3072 (alias rsa)' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l csr -d 'Sign this CSR (file or -) instead of generating a key' -r
 complete -c pki -n "__fish_pki_using_subcommand issue" -l batch -d 'Issue one certificate per JSON line of FILE (or -), under one lock and one unlock' -r

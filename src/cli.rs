@@ -110,7 +110,7 @@ pub enum Command {
     CreateIntermediate(CreateIntermediateArgs),
     /// Issue a leaf certificate under a profile (generated key, or a CSR's)
     #[command(
-        after_help = "EXAMPLES:\n  pki issue --dns api.acme.internal --out ./api\n  pki issue --profile agent --spiffe-id spiffe://acme.internal/agent/42 --ttl 1h --json --out -\n  pki issue --profile server --csr server.csr --out ./server\n  pki issue --batch requests.jsonl > results.jsonl\n\nThe request is checked against the profile (names, lifetime, key type, usages) and the CA's\nname constraints; anything outside them is refused (exit 2) and nothing is written. Names are\nchecked and issued in one form: DNS lower case without a trailing dot (ASCII only: punycode),\n::ffff:a.b.c.d as a.b.c.d, URIs with lower-case scheme and host and no query, fragment,\npercent-encoding, user info (any @) or dot segments; the CN is one of the DNS names. Lifetimes are whole\nseconds and at least 1m; notBefore is 60 s in the past (not counted).\nBatch lines are JSON objects with the fields profile, ca, cn, dns, ip, uri, spiffe_id, ttl,\nkey_type, csr, out, force, clip_ttl; one JSON result is printed per line, and the exit\nstatus is 1 when any request was refused."
+        after_help = "EXAMPLES:\n  pki issue --dns api.acme.internal --out ./api\n  pki issue --profile agent --spiffe-id spiffe://acme.internal/agent/42 --ttl 1h --json --out -\n  pki issue --profile server --csr server.csr --out ./server\n  pki issue --batch requests.jsonl > results.jsonl\n\nThe request is checked against the profile (names, lifetime, key type, usages) and the CA's\nname constraints; anything outside them is refused (exit 2) and nothing is written. Names are\nchecked and issued in one form: DNS lower case without a trailing dot (ASCII only: punycode),\n::ffff:a.b.c.d as a.b.c.d, URIs with lower-case scheme and host and no query, fragment,\npercent-encoding, user info (any @) or dot segments; the CN is one of the DNS names. Lifetimes are whole\nseconds and at least 1m (--not-after: at least 1m from now); notBefore is 60 s in the past (not\ncounted).\nBatch lines are JSON objects with the fields profile, ca, cn, dns, ip, uri, spiffe_id, ttl,\nnot_after, key_type, csr, out, force, clip_ttl; one JSON result is printed per line, and the exit\nstatus is 1 when any request was refused."
     )]
     Issue(IssueArgs),
     /// Issue a successor to a certificate: same names and profile (re-checked), new serial
@@ -376,6 +376,9 @@ pub struct IssueArgs {
     /// Lifetime (default: the profile's default_ttl, else the CA's, else 24h)
     #[arg(help_heading = "Policy", long, value_name = "DURATION")]
     pub ttl: Option<String>,
+    /// End of validity instead of --ttl: an RFC 3339 time or a date (midnight UTC), e.g. 2027-01-31
+    #[arg(help_heading = "Policy", long, value_name = "TIME", conflicts_with = "ttl")]
+    pub not_after: Option<String>,
     /// Shorten a lifetime above the profile's max_ttl or the CA's end instead of refusing it
     #[arg(help_heading = "Policy", long)]
     pub clip_ttl: bool,

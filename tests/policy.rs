@@ -721,3 +721,67 @@ fn subject_text_refuses_control_and_bidi_characters_and_keeps_utf8() {
     let e = assert_one_line_error(&env.run(&["issue", "--dns", "b.acme.internal", "--out", "-"]));
     assert!(e.contains("subject") && e.contains("bidirectional"), "{e}");
 }
+
+/// `--not-after` (and a batch line's `not_after`) sets the end exactly: a date is midnight UTC,
+/// an offset is converted to UTC; the profile's max_ttl still applies (or --clip-ttl); a time
+/// in the past, a fraction of a second, or beside --ttl is refused.
+#[test]
+fn not_after_sets_the_exact_end() {
+    let env = Env::new();
+    env.init();
+    let day = (time::OffsetDateTime::now_utc() + time::Duration::days(20)).date();
+    let date = format!("{day}");
+    let base = ["issue", "--passphrase-file", "int.pass", "--out", "-", "--json"];
+    let issue = |extra: &[&str]| -> std::process::Output { env.pki().args(base).args(extra).output().unwrap() };
+    let o = issue(&["--dns", "a.acme.internal", "--not-after", &date]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["not_after"], format!("{date}T00:00:00Z"));
+    std::fs::write(env.path("a.pem"), v["cert_pem"].as_str().unwrap()).unwrap();
+    let end =
+        String::from_utf8(openssl(&["x509", "-in", "a.pem", "-noout", "-enddate"], env.tmp.path()).stdout).unwrap();
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let want = format!("notAfter={} {:>2} 00:00:00 {} GMT", months[day.month() as usize - 1], day.day(), day.year());
+    assert_eq!(end.trim(), want);
+    let o = issue(&["--dns", "b.acme.internal", "--not-after", &format!("{date}T10:30:00+02:00")]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["not_after"], format!("{date}T08:30:00Z"));
+    // A batch line.
+    std::fs::write(
+        env.path("b.jsonl"),
+        format!("{{\"dns\": [\"c.acme.internal\"], \"not_after\": \"{date}T12:00:00Z\", \"out\": \"-\"}}\n"),
+    )
+    .unwrap();
+    let out = env.ok(&["issue", "--passphrase-file", "int.pass", "--batch", "b.jsonl"]);
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(v["not_after"], format!("{date}T12:00:00Z"), "{v}");
+    // Beyond the server profile's max_ttl of 90 days: refused, or clipped on request.
+    let far = format!("{}", (time::OffsetDateTime::now_utc() + time::Duration::days(200)).date());
+    let o = issue(&["--dns", "d.acme.internal", "--not-after", &far]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["error"]["code"].as_str(), v["error"]["rule"].as_str()),
+        (Some("profile-refused"), Some("max_ttl")),
+        "{v}"
+    );
+    let o = issue(&["--dns", "d.acme.internal", "--not-after", &far, "--clip-ttl"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["clipped"]["limit"], "max_ttl", "{v}");
+    // Refused: the past, fractions, both forms at once.
+    for (bad, want) in [
+        ("2020-01-01", "at least 1 minute from now"),
+        (&*format!("{date}T00:00:00.5Z"), "whole seconds"),
+        ("next week", "RFC 3339 time"),
+    ] {
+        let before = snapshot(&env.ca());
+        let o = issue(&["--dns", "e.acme.internal", "--not-after", bad]);
+        assert_eq!(o.status.code(), Some(2));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(v["error"]["code"], "bad-lifetime", "{v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains(want), "{v}");
+        assert_eq!(before, snapshot(&env.ca()));
+    }
+    let o = issue(&["--dns", "e.acme.internal", "--not-after", &date, "--ttl", "1h"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("cannot be used with"), "{}", stderr(&o));
+}

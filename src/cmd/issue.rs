@@ -56,6 +56,7 @@ fn spec_of(args: &IssueArgs) -> Spec {
         uri: args.uri.clone(),
         spiffe_id: args.spiffe_id.clone(),
         ttl: args.ttl.clone(),
+        not_after: args.not_after.clone(),
         key_type: args.key_type.clone(),
         out: args.out.clone(),
         csr: args.csr.clone(),
@@ -212,6 +213,7 @@ fn run_batch(
     });
     // Read on a thread of its own (see Issuing::issue_batch): the flags it needs, owned.
     let (profile, ca, ttl, key_type) = (args.profile.clone(), args.ca.clone(), args.ttl.clone(), args.key_type.clone());
+    let not_after = args.not_after.clone();
     let (force, clip_ttl) = (args.force, args.clip_ttl);
     let requests = lines.filter_map(move |(n, line)| {
         let line = match line {
@@ -226,7 +228,11 @@ fn run_batch(
             .map(|mut spec| {
                 spec.profile = spec.profile.or_else(|| profile.clone());
                 spec.ca = spec.ca.or_else(|| ca.clone());
-                spec.ttl = spec.ttl.or_else(|| ttl.clone());
+                // The command line's --ttl / --not-after apply to lines that give neither.
+                if spec.ttl.is_none() && spec.not_after.is_none() {
+                    spec.ttl = ttl.clone();
+                    spec.not_after = not_after.clone();
+                }
                 spec.key_type = spec.key_type.or_else(|| key_type.clone());
                 spec.force |= force;
                 spec.clip_ttl |= clip_ttl;

@@ -24,6 +24,34 @@ pub fn parse(flag: &str, value: &str) -> Result<Duration, PkiError> {
 /// installed and used before it ends.
 pub const MIN_LIFETIME: Duration = Duration::from_secs(60);
 
+/// Parses an absolute end (`--not-after`): an RFC 3339 time (`2027-01-31T18:00:00Z`, any
+/// offset) or a date (`2027-01-31`, midnight UTC). Returns the time and the lifetime from
+/// `now`, which must be at least [`MIN_LIFETIME`]; sub-second parts are refused.
+pub fn parse_not_after(
+    flag: &str,
+    value: &str,
+    now: time::OffsetDateTime,
+) -> Result<(time::OffsetDateTime, Duration), PkiError> {
+    let bad = |why: &'static str| PkiError::BadLifetime { flag: flag.to_string(), value: value.to_string(), why };
+    let v = value.trim();
+    let t = if v.len() == 10 {
+        time::Date::parse(v, time::macros::format_description!("[year]-[month]-[day]"))
+            .map(|d| d.midnight().assume_utc())
+            .map_err(|_| bad("give an RFC 3339 time (2027-01-31T18:00:00Z) or a date (2027-01-31)"))?
+    } else {
+        time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| bad("give an RFC 3339 time (2027-01-31T18:00:00Z) or a date (2027-01-31)"))?
+    };
+    if t.nanosecond() != 0 {
+        return Err(bad("give whole seconds: certificate times have one-second precision"));
+    }
+    let secs = (t - now).whole_seconds();
+    if secs < MIN_LIFETIME.as_secs() as i64 {
+        return Err(bad("it must be at least 1 minute from now"));
+    }
+    Ok((t.to_offset(time::UtcOffset::UTC), Duration::from_secs(secs as u64)))
+}
+
 /// Parses a lifetime (`--ttl`, `max_ttl`, `default_ttl`, `leaf_ttl`, `next_update`, a CA's
 /// `--ttl`): a duration of whole seconds, at least [`MIN_LIFETIME`]. Certificate times have
 /// one-second precision, so `1500ms` would be rounded to something not asked for; `30s` would be
@@ -54,6 +82,13 @@ pub fn show(d: Duration) -> String {
     } else {
         format!("{s}s")
     }
+}
+
+/// [`show`], with the span in words when it is an odd number of seconds (a `--not-after`):
+/// `35288213s (408d 10h)`.
+pub fn show_for_people(d: Duration) -> String {
+    let s = show(d);
+    if s.ends_with('s') && d.as_secs() >= 60 { format!("{s} ({})", human_span(d.as_secs() as i64)) } else { s }
 }
 
 /// A short human form: "3d 4h", "59m", "expired 2h ago".

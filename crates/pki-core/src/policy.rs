@@ -351,7 +351,7 @@ impl Profile {
                 "max_ttl",
                 format!(
                     "lifetime {} is longer than max_ttl {} (ask for less, or pass --clip-ttl)",
-                    crate::duration::show(ttl),
+                    crate::duration::show_for_people(ttl),
                     crate::duration::show(self.max_ttl)
                 ),
             ));

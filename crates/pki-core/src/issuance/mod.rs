@@ -93,6 +93,8 @@ pub struct Spec {
     pub spiffe_id: Option<String>,
     /// The lifetime, e.g. "24h".
     pub ttl: Option<String>,
+    /// The end instead of a lifetime: RFC 3339 or a date ([`duration::parse_not_after`]).
+    pub not_after: Option<String>,
     /// The key type to generate: p256, p384, ed25519 or rsa3072 ([`KeyType::parse`]).
     pub key_type: Option<String>,
     /// Where the result goes: a directory, or "-" for the caller's stream.
@@ -393,7 +395,15 @@ impl<'a> Issuing<'a> {
                 certs::rfc3339(issuer.not_after)
             );
         }
-        let requested_ttl = spec.ttl.as_deref().map(|t| duration::parse_lifetime("--ttl", t)).transpose()?;
+        let end = match (&spec.ttl, &spec.not_after) {
+            (Some(_), Some(_)) => bail!("give a lifetime (--ttl) or an end (--not-after), not both"),
+            (_, Some(v)) => Some(duration::parse_not_after("--not-after", v, now)?),
+            _ => None,
+        };
+        let requested_ttl = match end {
+            Some((_, ttl)) => Some(ttl),
+            None => spec.ttl.as_deref().map(|t| duration::parse_lifetime("--ttl", t)).transpose()?,
+        };
         let (ttl, ekus) = match &profile {
             Some(p) => {
                 let left = (issuer.not_after - now).whole_seconds().max(0) as u64;
@@ -453,7 +463,11 @@ impl<'a> Issuing<'a> {
                 .map_err(|why| PkiError::NameConstraints { ca: c.name.clone(), why })?;
         }
         let not_before = (now - certs::BACKDATE).max(issuer.not_before);
-        let mut not_after = certs::not_after(now, ttl)?;
+        let mut not_after = match end {
+            // Exactly the time asked for (whole years would otherwise be counted in calendar years).
+            Some((t, asked)) if asked == ttl => t,
+            _ => certs::not_after(now, ttl)?,
+        };
         if not_after > issuer.not_after {
             if spec.clip_ttl {
                 notes.push(format!(
