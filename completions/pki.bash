@@ -996,7 +996,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__init)
-            opts="-h --non-interactive --org --trust-domain --key-type --root-cn --intermediate --root-ttl --intermediate-ttl --new-passphrase-file --no-passphrase --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --non-interactive --org --trust-domain --key-type --base-url --root-cn --intermediate --root-ttl --intermediate-ttl --new-passphrase-file --no-passphrase --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1012,6 +1012,10 @@ _pki() {
                     ;;
                 --key-type)
                     COMPREPLY=($(compgen -W "p256 p384 ed25519 rsa3072" -- "${cur}"))
+                    return 0
+                    ;;
+                --base-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --root-cn)

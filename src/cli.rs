@@ -248,6 +248,11 @@ pub struct InitArgs {
     /// Key type of both CAs
     #[arg(long, value_enum)]
     pub key_type: Option<KeyType>,
+    /// Where CRLs and CA certificates will be published, e.g. http://pki.acme.internal: sets
+    /// [defaults] base_url and each CA's crl_url (BASE/crl/NAME.crl) and ca_issuers_url
+    /// (BASE/ca/NAME.crt), which certificates then carry
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
     /// Common name of the root CA (default: "<org> Root CA")
     #[arg(long, value_name = "CN")]
     pub root_cn: Option<String>,

@@ -793,3 +793,46 @@ fn uri_name_constraints_only_behind_the_dangerous_flag() {
     // ... and rustls-webpki rejects it, as the flag's help warns.
     assert!(webpki_verify(&env.path("s"), webpki::KeyUsage::client_auth()).is_err());
 }
+
+/// `init --base-url`: one setting ([defaults] base_url) from which every CA's crl_url and
+/// ca_issuers_url are made, the root's before the intermediate is signed (so it carries them),
+/// and a later `create-intermediate`'s too; certificates carry them (checked with OpenSSL).
+#[test]
+fn init_base_url_fills_every_cas_publication_urls() {
+    let env = Env::new();
+    let o = env.run(&[INIT_ARGS, &["--base-url", "https://pki.acme.internal?x"]].concat());
+    assert!(assert_one_line_error(&o).contains("invalid base URL"), "{}", stderr(&o));
+    assert!(!env.ca().exists());
+    env.ok(&[INIT_ARGS, &["--base-url", "HTTP://PKI.Acme.internal/"]].concat());
+    env.ok(&["create-intermediate", "team", "--passphrase-file", "root.pass", "--new-passphrase-file", "int.pass"]);
+    let toml = std::fs::read_to_string(env.ca().join("pki.toml")).unwrap();
+    assert!(toml.contains("base_url = \"http://pki.acme.internal\""), "{toml}");
+    for ca in ["root", "issuing", "team"] {
+        assert!(toml.contains(&format!("crl_url = \"http://pki.acme.internal/crl/{ca}.crl\"")), "{ca}: {toml}");
+        assert!(toml.contains(&format!("ca_issuers_url = \"http://pki.acme.internal/ca/{ca}.crt\"")), "{ca}: {toml}");
+    }
+    env.issue(&["--dns", "a.acme.internal", "--out", "a"]);
+    let ext = |file: &str| {
+        let o = openssl(
+            &["x509", "-in", file, "-noout", "-ext", "crlDistributionPoints,authorityInfoAccess"],
+            env.tmp.path(),
+        );
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let leaf = ext("a/cert.pem");
+    assert!(
+        leaf.contains("URI:http://pki.acme.internal/crl/issuing.crl")
+            && leaf.contains("CA Issuers - URI:http://pki.acme.internal/ca/issuing.crt"),
+        "{leaf}"
+    );
+    for ca in ["issuing", "team"] {
+        let int = ext(&env.ca().join(format!("cas/{ca}/cert.pem")).display().to_string());
+        assert!(
+            int.contains("URI:http://pki.acme.internal/crl/root.crl")
+                && int.contains("URI:http://pki.acme.internal/ca/root.crt"),
+            "{ca}: {int}"
+        );
+    }
+    let o = openssl_verify(env.tmp.path(), "a", "sslserver");
+    assert!(o.status.success(), "{}", stderr(&o));
+}

@@ -115,6 +115,12 @@ fn guided_init_takes_defaults_and_asks_again_after_a_typo() {
     t.wait_for("Please answer p256, p384, ed25519 or rsa3072.", 1);
     t.wait_for("Key type (p256, p384, ed25519 or rsa3072) [p256]:", 2);
     t.keys(&["Enter"]);
+    let base_prompt = "Base URL where CRLs and CA certificates will be published";
+    t.wait_for(base_prompt, 1);
+    t.type_line("ftp://pki.acme.internal"); // not http(s): asked again
+    t.wait_for("fetch CRLs and CA certificates over http:// (or https://); try again.", 1);
+    t.wait_for(base_prompt, 2);
+    t.type_line("http://pki.acme.internal");
     t.wait_for("New passphrase for the root CA key:", 1);
     t.type_line("aaaaaaaaaaaaaaaa"); // too repetitive: asked again
     t.wait_for("Too weak: it uses only 1 different characters; a new CA key needs at least 5", 1);
@@ -149,6 +155,11 @@ fn guided_init_takes_defaults_and_asks_again_after_a_typo() {
     // What the defaults made, and the passphrases that open the keys.
     let toml = std::fs::read_to_string(dir.join("pki.toml")).unwrap();
     assert!(toml.contains("organization = \"Acme\"") && toml.contains("trust_domain = \"acme.internal\""), "{toml}");
+    assert!(
+        toml.contains("base_url = \"http://pki.acme.internal\"")
+            && toml.contains("crl_url = \"http://pki.acme.internal/crl/issuing.crl\""),
+        "{toml}"
+    );
     for key in ["cas/root/key.pem", "cas/issuing/key.pem"] {
         let path = dir.join(key).display().to_string();
         let o = openssl(&["pkey", "-in", &path, "-passin", "pass:correct horse battery", "-noout"], env.tmp.path());
@@ -174,6 +185,7 @@ fn ctrl_c_leaves_no_directory_and_a_working_terminal() {
             ("Organisation name [Acme]:", ""),
             ("Trust domain", ""),
             ("Key type", ""),
+            ("Base URL", ""),
             ("New passphrase", "abc def ghi jkl"),
         ] {
             if at.starts_with(prompt) {

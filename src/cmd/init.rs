@@ -27,6 +27,23 @@ fn ask(ctx: &mut Ctx, question: &str, default: &str) -> Result<String> {
     Ok(if t.is_empty() { default.to_string() } else { t.to_string() })
 }
 
+/// Commented suggestions of publication URLs under each CA's table, for a directory made
+/// without a base URL (uncomment once a web server serves them; README).
+fn suggest_urls(text: &str, td: &str, int: &str) -> String {
+    let text = text.replace(
+        "[ca.root]\n",
+        &format!(
+            "[ca.root]\n# next_update = \"30d\"\n# crl_url = \"http://pki.{td}/crl/root.crl\"\n# ca_issuers_url = \"http://pki.{td}/ca/root.crt\"\n"
+        ),
+    );
+    text.replace(
+        &format!("[ca.{int}]\n"),
+        &format!(
+            "[ca.{int}]\n# next_update = \"7d\"\n# crl_url = \"http://pki.{td}/crl/{int}.crl\"\n# ca_issuers_url = \"http://pki.{td}/ca/{int}.crt\"\n"
+        ),
+    )
+}
+
 pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let interactive = !args.non_interactive && ctx.interactive;
     check_ca_name(&args.intermediate)?;
@@ -61,6 +78,23 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
                 }
             };
         }
+    }
+    let mut base_url = args.base_url.as_deref().map(pki_core::settings::check_base_url).transpose()?;
+    if interactive && args.base_url.is_none() {
+        base_url = loop {
+            let a = ask(
+                ctx,
+                "Base URL where CRLs and CA certificates will be published (e.g. http://pki.acme.internal; none: not yet)",
+                "none",
+            )?;
+            if a == "none" {
+                break None;
+            }
+            match pki_core::settings::check_base_url(&a) {
+                Ok(u) => break Some(u),
+                Err(e) => ctx.say(format!("{e}; try again.")),
+            }
+        };
     }
     let td = td.trim().trim_end_matches('.').to_ascii_lowercase();
     certs::check_dns_name(&td, false).map_err(|why| PkiError::BadName {
@@ -120,6 +154,14 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         timeout,
         &ctx.core(),
     )?;
+    // The root's publication URLs go in before the intermediate is made: its certificate
+    // carries them (CRL distribution point, CA issuers).
+    if let Some(base) = &base_url {
+        let lock = dir.lock(timeout)?;
+        let text = settings::set_default(&dir.read_settings_text()?, "base_url", base)?;
+        let text = settings::set_publication_urls(&text, "root", base)?;
+        lock.write_settings(&text, &ctx.actor, &certs::rfc3339(ctx.now))?;
+    }
     ctx.pass.given = root_pass.clone();
     let req = IntermediateRequest {
         name: args.intermediate.clone(),
@@ -139,17 +181,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         let text = settings::set_default(&text, "ca", &int.name)? + &settings::default_profiles(&td, &int.name);
         let text = settings::set_default(&text, "profile", "server")?;
         // Suggested publication URLs: uncomment once a web server serves DIR/crl/ (README).
-        let text = text.replace(
-            "[ca.root]\n",
-            &format!("[ca.root]\n# next_update = \"30d\"\n# crl_url = \"http://pki.{td}/crl/root.crl\"\n# ca_issuers_url = \"http://pki.{td}/root.crt\"\n"),
-        );
-        let text = text.replace(
-            &format!("[ca.{}]\n", int.name),
-            &format!(
-                "[ca.{n}]\n# next_update = \"7d\"\n# crl_url = \"http://pki.{td}/crl/{n}.crl\"\n# ca_issuers_url = \"http://pki.{td}/{n}.crt\"\n",
-                n = int.name
-            ),
-        );
+        let text = if base_url.is_some() { text } else { suggest_urls(&text, &td, &int.name) };
         lock.write_settings(&text, &ctx.actor, &certs::rfc3339(ctx.now))?;
     }
 

@@ -47,6 +47,10 @@ pub struct Defaults {
     pub key_type: Option<KeyType>,
     /// The lifetime of leaves when neither flag nor profile gives one.
     pub leaf_ttl: Option<String>,
+    /// Where this directory's CRLs and CA certificates are published (`http://pki.acme.internal`):
+    /// a new CA's `crl_url` and `ca_issuers_url` are made from it ([`publication_urls`]), and
+    /// `pki serve` serves under it.
+    pub base_url: Option<String>,
 }
 
 /// `[ca.NAME]`: one CA's settings.
@@ -182,6 +186,33 @@ pub fn add_ca(text: &str, name: &str, parent: Option<&str>, default_ttl: Option<
         t["default_ttl"] = toml_edit::value(ttl);
     }
     cas.insert(name, toml_edit::Item::Table(t));
+    Ok(doc.to_string())
+}
+
+/// Checks a base URL for publication: `http://` or `https://`, a host, no query, fragment,
+/// user info or percent-encoding ([`crate::certs::canonical_uri`]); returned canonical, without
+/// a trailing '/'.
+pub fn check_base_url(url: &str) -> Result<String, crate::PkiError> {
+    let bad = |why: String| crate::PkiError::BadName { kind: "base URL", value: url.to_string(), why };
+    let c = crate::certs::canonical_uri(url.trim()).map_err(bad)?;
+    if !(c.starts_with("http://") || c.starts_with("https://")) {
+        return Err(bad("relying parties fetch CRLs and CA certificates over http:// (or https://)".into()));
+    }
+    Ok(c.trim_end_matches('/').to_string())
+}
+
+/// The URLs under `base` where CA `name`'s CRL and certificate are published, as `pki serve`
+/// serves them: `BASE/crl/NAME.crl` and `BASE/ca/NAME.crt` (both DER).
+pub fn publication_urls(base: &str, name: &str) -> (String, String) {
+    (format!("{base}/crl/{name}.crl"), format!("{base}/ca/{name}.crt"))
+}
+
+/// Sets `[ca.NAME] crl_url` and `ca_issuers_url` from `base` ([`publication_urls`]).
+pub fn set_publication_urls(text: &str, name: &str, base: &str) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().context("pki.toml is not valid TOML")?;
+    let (crl, issuers) = publication_urls(base, name);
+    doc["ca"][name]["crl_url"] = toml_edit::value(crl);
+    doc["ca"][name]["ca_issuers_url"] = toml_edit::value(issuers);
     Ok(doc.to_string())
 }
 

@@ -166,11 +166,12 @@ pub fn create_intermediate(
         &certs::rfc3339(ctx.now),
     )?;
     let text = dir.read_settings_text()?;
-    lock.write_settings(
-        &settings::add_ca(&text, &req.name, Some(&parent.name), None)?,
-        ctx.actor,
-        &certs::rfc3339(ctx.now),
-    )?;
+    let mut text = settings::add_ca(&text, &req.name, Some(&parent.name), None)?;
+    // A directory with a base URL publishes every CA's CRL and certificate under it.
+    if let Some(base) = &settings.defaults.base_url {
+        text = settings::set_publication_urls(&text, &req.name, &settings::check_base_url(base)?)?;
+    }
+    lock.write_settings(&text, ctx.actor, &certs::rfc3339(ctx.now))?;
     drop(lock);
     Ca::load(dir, &req.name)
 }
