@@ -609,22 +609,28 @@ mod tests {
         assert_eq!(p.check(&ok, false).unwrap(), Duration::from_secs(3600));
         let mut r = ok.clone();
         r.ttl = Some(Duration::from_secs(48 * 3600));
-        assert!(p.check(&r, false).unwrap_err().0.contains("longer than max_ttl"));
+        let e = p.check(&r, false).unwrap_err();
+        assert!(e.why.contains("longer than max_ttl") && e.rule == "max_ttl", "{e:?}");
         assert_eq!(p.check(&r, true).unwrap(), Duration::from_secs(24 * 3600));
         let mut r = ok.clone();
         r.uris = vec!["spiffe://acme.internal/admin/1".into()];
-        assert!(p.check(&r, false).unwrap_err().0.contains("allowed_uris"));
+        let e = p.check(&r, false).unwrap_err();
+        assert!(e.why.contains("allowed_uris") && e.rule == "allowed_uris", "{e:?}");
         let mut r = ok.clone();
         r.dns = vec!["x.acme.internal".into()];
-        assert!(p.check(&r, false).unwrap_err().0.contains("allowed_dns"));
+        let e = p.check(&r, false).unwrap_err();
+        assert!(e.why.contains("allowed_dns") && e.rule == "allowed_dns", "{e:?}");
         let mut r = ok.clone();
         r.ips = vec!["192.168.1.1".parse().unwrap()];
-        assert!(p.check(&r, false).unwrap_err().0.contains("allowed_ips"));
+        let e = p.check(&r, false).unwrap_err();
+        assert!(e.why.contains("allowed_ips") && e.rule == "allowed_ips", "{e:?}");
         let mut r = ok.clone();
         r.key_type = "rsa".into();
-        assert!(p.check(&r, false).unwrap_err().0.contains("key_types"));
+        let e = p.check(&r, false).unwrap_err();
+        assert!(e.why.contains("key_types") && e.rule == "key_types", "{e:?}");
         let mut r = ok;
         r.csr_ekus = Some(vec!["codeSigning".into()]);
-        assert!(p.check(&r, false).unwrap_err().0.contains("codeSigning"));
+        let e = p.check(&r, false).unwrap_err();
+        assert!(e.why.contains("codeSigning") && e.rule == "ext_key_usage", "{e:?}");
     }
 }
