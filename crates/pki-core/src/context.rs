@@ -24,7 +24,7 @@ pub trait PassphraseSource: Send + Sync {
 }
 
 /// A source with no passphrase: unlocking an encrypted key fails with
-/// [`PkiError::NoPassphrase`](crate::PkiError::NoPassphrase) unless `pki.toml` names a file.
+/// [`PkiError::NoPassphrase`] unless `pki.toml` names a file.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoPassphrase;
 
