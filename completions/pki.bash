@@ -76,6 +76,9 @@ _pki() {
             pki,revoke)
                 cmd="pki__subcmd__revoke"
                 ;;
+            pki,serve)
+                cmd="pki__subcmd__serve"
+                ;;
             pki,settings)
                 cmd="pki__subcmd__settings"
                 ;;
@@ -144,6 +147,9 @@ _pki() {
                 ;;
             pki__subcmd__help,revoke)
                 cmd="pki__subcmd__help__subcmd__revoke"
+                ;;
+            pki__subcmd__help,serve)
+                cmd="pki__subcmd__help__subcmd__serve"
                 ;;
             pki__subcmd__help,settings)
                 cmd="pki__subcmd__help__subcmd__settings"
@@ -224,7 +230,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root change-passphrase create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -590,7 +596,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root change-passphrase create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
+            opts="init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -898,6 +904,20 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help__subcmd__revoke)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1719,6 +1739,48 @@ _pki() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__serve)
+            opts="-h --http --poll --check --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --http)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --poll)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

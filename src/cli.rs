@@ -103,6 +103,11 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki change-passphrase issuing --passphrase-file old.pass --new-passphrase-file new.pass\n  pki change-passphrase root                 # asks for the old one, then the new one twice\n  pki change-passphrase issuing --passphrase-file old.pass --no-passphrase   # store it unencrypted\n\nThe key is opened with its current passphrase (the usual sources), checked against the CA's\ncertificate, encrypted anew and renamed over the old file under the directory lock: no copy of\nthe key under the old passphrase is left behind. The change is recorded in the ledger, signed\nwith that key. Update [ca.NAME] passphrase_file, or the cron job's passphrase files, yourself."
     )]
     ChangePassphrase(ChangePassphraseArgs),
+    /// Serve CRLs, CA certificates and trust bundles over HTTP (a long-running service)
+    #[command(
+        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus). A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory; serve takes no lock and holds no key. One JSON log line per\nrequest on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
+    )]
+    Serve(ServeArgs),
     /// Create an intermediate CA signed by the root
     #[command(
         after_help = "EXAMPLES:\n  pki create-intermediate issuing --passphrase-file root.pass --new-passphrase-file issuing.pass\n  pki create-intermediate k8s --cn \"Acme k8s CA\" --permit-dns .svc.acme.internal --permit-ip 10.0.0.0/8"
@@ -292,6 +297,19 @@ pub struct InitRootArgs {
     /// Store the key unencrypted (only for throw-away directories)
     #[arg(long)]
     pub no_passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Plain-HTTP listen address [default: [serve] http, else 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// How often the directory is checked for changes [default: [serve] poll, else 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub poll: Option<String>,
+    /// Check the directory and the settings, print what would be served, and exit
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -100,8 +100,8 @@ fn finds_exactly_what_will_break_within_the_window() {
             ("warning", "cert-expiring", &h47),
             ("critical", "crl-stale", "issuing"),
             ("warning", "ca-cannot-cover", "short"),
-            // The new intermediate has issued nothing and has no CRL URL: noted, not a failure.
-            ("info", "crl-missing", "short"),
+            // create-intermediate published its first CRL; a week later it is stale like the other.
+            ("critical", "crl-stale", "short"),
         ]),
         "{r:#}"
     );
@@ -116,10 +116,10 @@ fn finds_exactly_what_will_break_within_the_window() {
         (Some(8), Some(6), Some(1), Some(1))
     );
     assert_eq!(s["short_lived_expiring"], 1, "the 1-hour agent certificate is counted, not listed");
-    assert_eq!((s["critical"].as_u64(), s["warning"].as_u64(), s["info"].as_u64()), (Some(2), Some(2), Some(1)));
+    assert_eq!((s["critical"].as_u64(), s["warning"].as_u64(), s["info"].as_u64()), (Some(3), Some(2), Some(0)));
     // Sorted by severity, then by time left.
     let order: Vec<&str> = r["findings"].as_array().unwrap().iter().map(|f| f["severity"].as_str().unwrap()).collect();
-    assert_eq!(order, ["critical", "critical", "warning", "warning", "info"]);
+    assert_eq!(order, ["critical", "critical", "critical", "warning", "warning"]);
     let first = &r["findings"][0];
     assert_eq!(first["code"], "crl-stale", "the stale CRL (negative time left) comes first");
     let a = r["findings"].as_array().unwrap().iter().find(|f| f["id"] == one_h.as_str()).unwrap();
@@ -136,17 +136,22 @@ fn finds_exactly_what_will_break_within_the_window() {
     // --fail-on critical still fails (two criticals); --ca short narrows to that CA.
     let (code, r3) = audit_json(&env, T1, &["--expiring", "48h", "--ca", "short"]);
     assert_eq!(code, 1);
-    assert_eq!(findings(&r3), set(&[("warning", "ca-cannot-cover", "short"), ("info", "crl-missing", "short")]));
+    assert_eq!(findings(&r3), set(&[("warning", "ca-cannot-cover", "short"), ("critical", "crl-stale", "short")]));
     let (code, _) = audit_json(&env, T1, &["--expiring", "48h", "--ca", "short", "--fail-on", "critical"]);
-    assert_eq!(code, 0, "only warnings and info: --fail-on critical passes");
+    assert_eq!(code, 1, "a stale CRL is critical");
+    // With short's CRL made again at T1, only a warning is left: --fail-on critical passes.
+    env.ok_at(T1, &["gen-crl", "--ca", "short", "--passphrase-file", "int.pass"]);
+    let (code, r4) = audit_json(&env, T1, &["--expiring", "48h", "--ca", "short", "--fail-on", "critical"]);
+    assert_eq!(findings(&r4), set(&[("warning", "ca-cannot-cover", "short")]));
+    assert_eq!(code, 0, "only warnings: --fail-on critical passes");
 
     // The plain output (not a terminal) is one line per finding plus a summary line.
     let o = env.at(T1, &["audit", "--expiring", "48h"]);
     assert_eq!(o.status.code(), Some(1));
     let text = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(text.lines().count(), 6, "{text}");
+    assert_eq!(text.lines().count(), 5, "{text}");
     assert!(text.lines().next().unwrap().starts_with("critical\tcrl-stale\tissuing\t"), "{text}");
-    assert!(text.lines().last().unwrap().starts_with("5 finding(s): 2 critical, 2 warning, 1 info"), "{text}");
+    assert!(text.lines().last().unwrap().starts_with("4 finding(s): 2 critical, 2 warning, 0 info"), "{text}");
 
     // After the CRL is regenerated that finding is gone, and nothing was changed by the audits.
     let before = snapshot(&env.ca());
@@ -419,9 +424,9 @@ fn prometheus_textfile_follows_the_format_and_carries_the_gauges() {
     assert_eq!(o.status.code(), Some(1));
     let text = std::fs::read_to_string(&prom).unwrap();
     let m = parse_textfile(&text);
-    assert_eq!(m["pki_audit_findings{severity=\"critical\"}"], 2.0);
+    assert_eq!(m["pki_audit_findings{severity=\"critical\"}"], 3.0);
     assert_eq!(m["pki_audit_findings{severity=\"warning\"}"], 2.0);
-    assert_eq!(m["pki_audit_findings_by_code{code=\"crl-stale\",severity=\"critical\"}"], 1.0);
+    assert_eq!(m["pki_audit_findings_by_code{code=\"crl-stale\",severity=\"critical\"}"], 2.0);
     assert_eq!(m["pki_certificate_earliest_expiry_seconds{ca=\"issuing\",profile=\"server\"}"], 3600.0);
     assert_eq!(m["pki_certificate_earliest_expiry_seconds{ca=\"issuing\",profile=\"agent\"}"], 1800.0);
     assert_eq!(m["pki_certificates{ca=\"issuing\",profile=\"server\",state=\"superseded\"}"], 1.0);

@@ -5,12 +5,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
-use base64::Engine;
 use x509_parser::prelude::*;
 
 use crate::cli::{BundleFormat, ExportArgs, GlobalArgs};
 use crate::ctx::{Ctx, read_passphrase_file};
 use crate::exit_codes::{Exit, PkiError};
+use pki_core::bundle;
 use pki_core::ca::Ca;
 use pki_core::limits;
 use pki_core::serial::Serial;
@@ -22,37 +22,17 @@ pub fn run(args: ExportArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         return export_p12(&args, p12, &dir, ctx);
     }
     let text = if args.root {
-        roots(&dir)?.iter().map(|c| c.pem.clone()).collect::<String>()
+        bundle::pem(&bundle::roots(&dir)?)
     } else if let Some(ca) = &args.chain {
         Ca::chain(&dir, ca)?.iter().map(|c| c.pem.clone()).collect::<String>()
     } else {
-        let roots = roots(&dir)?;
+        let roots = bundle::roots(&dir)?;
         match args.format {
-            BundleFormat::Pem => roots.iter().map(|c| c.pem.clone()).collect::<String>(),
-            BundleFormat::Spiffe => {
-                let seq = dir.last_ledger_record()?.map(|(r, _)| r.seq).unwrap_or(0);
-                let keys: Vec<serde_json::Value> = roots.iter().map(|c| jwk(&c.der)).collect::<Result<_>>()?;
-                let v = serde_json::json!({ "keys": keys, "spiffe_sequence": seq, "spiffe_refresh_hint": 3600 });
-                serde_json::to_string_pretty(&v)? + "\n"
-            }
+            BundleFormat::Pem => bundle::pem(&roots),
+            BundleFormat::Spiffe => serde_json::to_string_pretty(&bundle::spiffe(&dir, &roots)?)? + "\n",
         }
     };
     write_out(args.out.as_deref(), text.as_bytes(), 0o644, args.force, ctx)
-}
-
-fn roots(dir: &CaDir) -> Result<Vec<Ca>> {
-    let roots: Vec<Ca> = dir
-        .ca_names()?
-        .iter()
-        .map(|n| Ca::load(dir, n))
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .filter(|c| c.self_signed)
-        .collect();
-    if roots.is_empty() {
-        return Err(PkiError::NoRoot { dir: dir.root.clone() }.into());
-    }
-    Ok(roots)
 }
 
 fn write_out(out: Option<&Path>, bytes: &[u8], mode: u32, force: bool, ctx: &mut Ctx) -> Result<Exit> {
@@ -68,43 +48,6 @@ fn write_out(out: Option<&Path>, bytes: &[u8], mode: u32, force: bool, ctx: &mut
         }
     }
     Ok(Exit::Success)
-}
-
-/// A SPIFFE bundle key (SPIFFE Trust Domain and Bundle, section 4): the public key as a JWK,
-/// with the CA certificate in x5c and use "x509-svid".
-fn jwk(der: &[u8]) -> Result<serde_json::Value> {
-    let (_, x) = X509Certificate::from_der(der).map_err(|e| anyhow!("malformed CA certificate ({e})"))?;
-    let spki = x.public_key();
-    let url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let std = base64::engine::general_purpose::STANDARD;
-    let point = spki.subject_public_key.data.as_ref();
-    let alg = spki.algorithm.algorithm.to_id_string();
-    let curve = spki.algorithm.parameters.as_ref().and_then(|p| p.as_oid().ok()).map(|o| o.to_id_string());
-    let mut k = match (alg.as_str(), curve.as_deref()) {
-        (pki_core::keys::OID_EC, Some(c)) => {
-            let (crv, n) = match c {
-                pki_core::keys::OID_P256 => ("P-256", 32),
-                pki_core::keys::OID_P384 => ("P-384", 48),
-                _ => bail!("unsupported curve {c} in a CA certificate"),
-            };
-            if point.len() != 1 + 2 * n || point[0] != 4 {
-                bail!("CA public key is not an uncompressed EC point");
-            }
-            serde_json::json!({"kty": "EC", "crv": crv, "x": url.encode(&point[1..1 + n]), "y": url.encode(&point[1 + n..])})
-        }
-        (pki_core::keys::OID_ED25519, _) => serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": url.encode(point)}),
-        (pki_core::keys::OID_RSA, _) => match spki.parsed() {
-            Ok(x509_parser::public_key::PublicKey::RSA(r)) => {
-                let trim = |b: &[u8]| b.iter().skip_while(|&&x| x == 0).copied().collect::<Vec<u8>>();
-                serde_json::json!({"kty": "RSA", "n": url.encode(trim(r.modulus)), "e": url.encode(trim(r.exponent))})
-            }
-            _ => bail!("malformed RSA key in a CA certificate"),
-        },
-        _ => bail!("unsupported key algorithm {alg} in a CA certificate"),
-    };
-    k["use"] = "x509-svid".into();
-    k["x5c"] = serde_json::json!([std.encode(der)]);
-    Ok(k)
 }
 
 fn export_p12(args: &ExportArgs, p12: &Path, dir: &CaDir, ctx: &mut Ctx) -> Result<Exit> {

@@ -185,14 +185,14 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         lock.write_settings(&text, &ctx.actor, &certs::rfc3339(ctx.now))?;
     }
 
-    // First CRLs for both levels, so relying parties (nginx, `openssl -crl_check_all`) have one
-    // per CA from the start.
+    // The root's first CRL (create_intermediate made the intermediate's), so relying parties
+    // (nginx, `openssl -crl_check_all`) have one per CA from the start.
     let settings = pki_core::settings::Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
-    for (ca, pass) in [(&root, &root_pass), (&int, &int_pass)] {
-        ctx.pass.given = pass.clone();
-        let issuer = std::sync::Arc::new(ca.unlock(&dir, &ctx.core(), None)?);
+    ctx.pass.given = root_pass.clone();
+    let issuer = std::sync::Arc::new(root.unlock(&dir, &ctx.core(), None)?);
+    {
         let lock = dir.lock(timeout)?;
-        pki_core::crl::generate(&dir, &lock, ca, &issuer, pki_core::crl::lifetime(&settings, ca)?, &ctx.core())?;
+        pki_core::crl::generate(&dir, &lock, &root, &issuer, pki_core::crl::lifetime(&settings, &root)?, &ctx.core())?;
     }
     ctx.pass.given = None;
     dir.publish(&g.dir)?;

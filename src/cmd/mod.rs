@@ -23,6 +23,7 @@ mod profiles;
 mod reindex;
 mod renew;
 mod revoke;
+mod serve;
 mod settings;
 mod trust;
 mod verify;
@@ -33,6 +34,7 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
         Command::Init(a) => init::run(a, g, ctx),
         Command::InitRoot(a) => init_root::run(a, g, ctx),
         Command::ChangePassphrase(a) => change_passphrase::run(a, g, ctx),
+        Command::Serve(a) => serve::run(a, g, ctx),
         Command::CreateIntermediate(a) => create_intermediate::run(a, g, ctx),
         Command::Issue(a) => issue::run(a, g, ctx),
         Command::Renew(a) => renew::run(a, g, ctx),

@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod audit;
+pub mod bundle;
 pub mod ca;
 pub mod certs;
 pub mod context;

@@ -26,6 +26,19 @@ pub struct Settings {
     /// Issuance profiles, enforced by `pki issue --profile NAME`.
     #[serde(default)]
     pub profiles: BTreeMap<String, ProfileSpec>,
+    /// `[serve]`: what `pki serve` does when its flags do not say.
+    #[serde(default)]
+    pub serve: ServeSettings,
+}
+
+/// `[serve]`: the defaults of `pki serve`'s flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSettings {
+    /// The plain-HTTP listener (`--http`), e.g. "127.0.0.1:8080".
+    pub http: Option<String>,
+    /// How often the directory is checked for changes (`--poll`), e.g. "1s".
+    pub poll: Option<String>,
 }
 
 /// `[defaults]`: what applies when a flag is not given.

@@ -172,8 +172,17 @@ pub fn create_intermediate(
         text = settings::set_publication_urls(&text, &req.name, &settings::check_base_url(base)?)?;
     }
     lock.write_settings(&text, ctx.actor, &certs::rfc3339(ctx.now))?;
+    // Its first CRL, signed with the new key while it is at hand: relying parties (and
+    // `pki serve`'s /readyz) find one for every CA from the start.
+    let ca = Ca::load(dir, &req.name)?;
+    let der = rustls_pki_types::CertificateDer::from(ca.der.clone());
+    let own = std::sync::Arc::new(
+        rcgen::Issuer::from_ca_cert_der(&der, public).map_err(|e| anyhow::anyhow!("CA '{}': {e}", req.name))?,
+    );
+    let settings = Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
+    crate::crl::generate(dir, &lock, &ca, &own, crate::crl::lifetime(&settings, &ca)?, ctx)?;
     drop(lock);
-    Ca::load(dir, &req.name)
+    Ok(ca)
 }
 
 /// The organisation (O=) of a subject as [`Ca::subject`] spells it, if any.

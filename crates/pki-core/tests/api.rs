@@ -24,8 +24,9 @@ use time::macros::datetime;
 const T0: OffsetDateTime = datetime!(2026-12-01 00:00:00 UTC);
 const DAY: Duration = Duration::from_secs(86400);
 const WAIT: Duration = Duration::from_secs(10);
-/// Ledger records of [`new_ca`]: settings-written, ca-created (root), ca-created, settings-written.
-const SETUP_RECORDS: u64 = 4;
+/// Ledger records of [`new_ca`]: settings-written, ca-created (root), ca-created,
+/// settings-written, crl-published (the intermediate's first CRL).
+const SETUP_RECORDS: u64 = 5;
 
 fn actor() -> Actor {
     Actor::named("api-test")
@@ -326,7 +327,8 @@ fn revoking_records_the_revocation_and_publishes_a_crl_listing_it() {
     let done = revoke(&dir, &i.serial, "keyCompromise", T0 + time::Duration::hours(1)).unwrap();
     assert_eq!(done.revocation.revoked_at, "2026-12-01T01:00:00Z");
     let summary = done.crl.expect("a CRL was published");
-    assert_eq!((summary.ca.as_str(), summary.number, summary.entries), ("issuing", 1, 1));
+    // Number 2: create_intermediate published number 1.
+    assert_eq!((summary.ca.as_str(), summary.number, summary.entries), ("issuing", 2, 1));
     assert_eq!(dir.find_inventory(&i.serial).unwrap().unwrap().status, Status::Revoked);
     let crl_der = dir.current_crl_der("issuing").unwrap().unwrap();
     match &inspect::inspect(&crl_der, "crl", T0).unwrap()[0] {

@@ -424,6 +424,33 @@ impl CaDir {
         self.root.join(CRL_DIR).join(format!("{ca}.revoked.tsv"))
     }
 
+    /// A cheap stamp of what a reader of published objects depends on: the size and change time
+    /// of the ledger (every committed change appends to it), of pki.toml and of every file in
+    /// `crl/` and each CA's certificate. Equal stamps mean nothing published changed; `pki serve`
+    /// polls it (a few stat calls) instead of re-reading the objects.
+    pub fn publication_stamp(&self) -> Result<u64> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut stat = |p: &Path| -> Result<()> {
+            if let Some(st) = self.fs.lstat(p)? {
+                (p, st.st_size, st.st_mtime, st.st_mtime_nsec, st.st_ino).hash(&mut h);
+            }
+            Ok(())
+        };
+        stat(&self.path(LEDGER))?;
+        stat(&self.path(SETTINGS))?;
+        let crl_dir = self.root.join(CRL_DIR);
+        let mut names = self.fs.read_dir(&crl_dir).unwrap_or_default();
+        names.sort();
+        for (n, _) in &names {
+            stat(&crl_dir.join(n))?;
+        }
+        for ca in self.ca_names()? {
+            stat(&self.ca_cert_path(&ca))?;
+        }
+        Ok(h.finish())
+    }
+
     /// The current CRL of a CA: (DER path, PEM path).
     pub fn crl_paths(&self, ca: &str) -> (PathBuf, PathBuf) {
         let d = self.root.join(CRL_DIR);

@@ -1,0 +1,176 @@
+//! The HTTP endpoints, one function each, with the specification beside it. Only GET and HEAD
+//! exist; a path is served only if it names a published object exactly (no file system path is
+//! ever built from a request, so `/crl/../pki.toml` is simply not found).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use time::OffsetDateTime;
+
+use crate::Shared;
+use crate::published::{Object, Published};
+
+/// The response type of every endpoint.
+pub type Resp = Response<Full<Bytes>>;
+
+/// How long a cache may keep a CRL at most: a new CRL (a revocation) reaches relying parties
+/// behind a cache within this, even when its nextUpdate is days away.
+pub const CRL_MAX_AGE: i64 = 300;
+/// How long a cache may keep a CA certificate or a bundle.
+pub const CERT_MAX_AGE: i64 = 3600;
+
+fn text(status: StatusCode, body: impl Into<Bytes>, content_type: &'static str) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+/// The route label of a path, for metrics (bounded whatever clients send).
+pub fn route(path: &str) -> &'static str {
+    match path {
+        "/healthz" => "/healthz",
+        "/readyz" => "/readyz",
+        "/metrics" => "/metrics",
+        "/bundle.pem" => "/bundle.pem",
+        "/bundle.spiffe.json" => "/bundle.spiffe.json",
+        p if p.starts_with("/crl/") => "/crl",
+        p if p.starts_with("/ca/") => "/ca",
+        _ => "other",
+    }
+}
+
+/// Answers one request.
+pub fn handle<B>(req: &Request<B>, shared: &Shared, now: OffsetDateTime) -> Resp {
+    let path = req.uri().path();
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        // RFC 9110 section 15.5.6: 405 lists the allowed methods.
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n", "text/plain; charset=utf-8");
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let published = shared.published();
+    match path {
+        "/healthz" => text(StatusCode::OK, "ok\n", "text/plain; charset=utf-8"),
+        "/readyz" => readyz(&published, shared, now),
+        "/metrics" => text(
+            StatusCode::OK,
+            shared.metrics.render(&published, shared.open_connections(), now),
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
+        _ => match published.objects.get(path) {
+            Some(o) => object(req, o, now),
+            None => text(StatusCode::NOT_FOUND, "not found\n", "text/plain; charset=utf-8"),
+        },
+    }
+}
+
+/// `/readyz`: 200 while every served CRL is within its nextUpdate, every CA has one and the
+/// last read of the directory worked; else 503 with the reasons (JSON).
+fn readyz(p: &Published, shared: &Shared, now: OffsetDateTime) -> Resp {
+    let mut problems: Vec<String> =
+        p.stale(now).iter().map(|c| format!("the CRL of CA '{}' is past its nextUpdate", c.ca)).collect();
+    problems.extend(p.missing_crls.iter().map(|c| format!("CA '{c}' has no CRL")));
+    if let Some(e) = shared.reload_error() {
+        problems.push(format!("the directory could not be read again: {e}"));
+    }
+    let ready = problems.is_empty();
+    let body = serde_json::json!({ "ready": ready, "problems": problems }).to_string() + "\n";
+    text(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body, "application/json")
+}
+
+/// An HTTP date (RFC 9110 section 5.6.7): `Wed, 02 Dec 2026 14:00:00 GMT`.
+fn http_date(t: OffsetDateTime) -> String {
+    let f = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    t.to_offset(time::UtcOffset::UTC).format(&f).unwrap_or_default()
+}
+
+fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
+    let f = time::macros::format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    time::PrimitiveDateTime::parse(s.trim(), &f).ok().map(|t| t.assume_utc())
+}
+
+/// A published object, with validators; conditional requests (RFC 9110 section 13.1.2,
+/// 13.1.3) get 304 Not Modified. If-None-Match takes precedence over If-Modified-Since.
+fn object<B>(req: &Request<B>, o: &Object, now: OffsetDateTime) -> Resp {
+    let max_age = match o.content_type {
+        "application/pkix-crl" => CRL_MAX_AGE,
+        _ if o.expires.is_some() => CRL_MAX_AGE,
+        _ => CERT_MAX_AGE,
+    };
+    // Never past the CRL's nextUpdate: a cache must not serve a CRL a relying party refuses.
+    let max_age = o.expires.map_or(max_age, |e| max_age.min((e - now).whole_seconds().max(0)));
+    let not_modified = match req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(inm) => inm.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == o.etag),
+        None => req
+            .headers()
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date)
+            .is_some_and(|since| o.last_modified.replace_nanosecond(0).unwrap_or(o.last_modified) <= since),
+    };
+    let mut r = if not_modified {
+        let mut r = Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = StatusCode::NOT_MODIFIED;
+        r
+    } else {
+        let mut r = Response::new(Full::new(o.body.clone()));
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(o.content_type));
+        r
+    };
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&o.etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&http_date(o.last_modified)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
+        h.insert(header::CACHE_CONTROL, v);
+    }
+    r
+}
+
+/// One JSON log line per request on stderr (the path cut to 200 characters; never a header).
+pub fn log_request(method: &Method, path: &str, status: u16, bytes: usize, started: Instant, peer: &str) {
+    let path: String = path.chars().take(200).collect();
+    let line = serde_json::json!({
+        "time": pki_core::certs::rfc3339(OffsetDateTime::now_utc()),
+        "level": "info",
+        "msg": "request",
+        "method": method.as_str(),
+        "path": path,
+        "status": status,
+        "bytes": bytes,
+        "duration_ms": (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        "peer": peer,
+    });
+    eprintln!("{line}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_round_trip() {
+        let t = time::macros::datetime!(2026-12-02 14:00:05 UTC);
+        assert_eq!(http_date(t), "Wed, 02 Dec 2026 14:00:05 GMT");
+        assert_eq!(parse_http_date("Wed, 02 Dec 2026 14:00:05 GMT"), Some(t));
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+
+    #[test]
+    fn routes_are_bounded() {
+        assert_eq!(route("/crl/../../etc/passwd"), "/crl");
+        assert_eq!(route("/x".repeat(100).as_str()), "other");
+    }
+}

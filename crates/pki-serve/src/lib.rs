@@ -1,0 +1,240 @@
+//! `pki serve`: the CA directory online. Serves each CA's CRL and certificate, the roots as a
+//! PEM and a SPIFFE bundle, `/healthz`, `/readyz` and Prometheus `/metrics` over HTTP, read from
+//! the same directory the CLI writes.
+//!
+//! The server never takes the directory lock to read: it polls the directory's publication
+//! stamp ([`pki_core::store::CaDir::publication_stamp`], a few `stat` calls) every
+//! [`Config::poll`] and, when it changed, reads everything again and swaps it in whole. A CLI
+//! `pki revoke` is therefore served within one poll interval plus the time to read the
+//! directory. It holds no CA key.
+
+pub mod http;
+pub mod metrics;
+pub mod published;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::published::Published;
+
+/// What `pki serve` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The CA directory.
+    pub dir: PathBuf,
+    /// The plain-HTTP listener (CRLs and CA certificates are fetched over plain HTTP: RFC 5280
+    /// section 4.2.1.13; the objects are signed).
+    pub http: SocketAddr,
+    /// How often the directory is checked for changes.
+    pub poll: Duration,
+    /// Connections open at once; more are closed at once (and counted).
+    pub max_connections: usize,
+    /// A client must send a request's headers within this (slow-drip clients are cut off).
+    pub header_timeout: Duration,
+    /// The longest a connection stays open, whatever it does.
+    pub connection_lifetime: Duration,
+    /// In-flight requests get this long to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// The defaults for a directory and an address.
+    pub fn new(dir: PathBuf, http: SocketAddr) -> Config {
+        Config {
+            dir,
+            http,
+            poll: Duration::from_secs(1),
+            max_connections: 512,
+            header_timeout: Duration::from_secs(10),
+            connection_lifetime: Duration::from_secs(300),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Largest request head accepted (request line and headers); larger gets 431 from hyper.
+pub const MAX_HEAD: usize = 16 * 1024;
+/// Most headers in one request.
+pub const MAX_HEADERS: usize = 64;
+
+/// What every connection shares.
+pub struct Shared {
+    published: RwLock<Arc<Published>>,
+    reload_error: Mutex<Option<String>>,
+    open: AtomicUsize,
+    /// The counters behind `/metrics`.
+    pub metrics: metrics::Metrics,
+}
+
+impl Shared {
+    /// What is served now.
+    pub fn published(&self) -> Arc<Published> {
+        self.published.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// Why the last read of the directory failed, if it did.
+    pub fn reload_error(&self) -> Option<String> {
+        self.reload_error.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+    /// Connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+}
+
+/// Reads the directory once, as the server would: the configuration check (`serve --check`).
+pub fn check(cfg: &Config) -> Result<Published> {
+    published::build(&cfg.dir)
+}
+
+/// One JSON log line on stderr that is not about a request.
+pub fn log(level: &str, msg: &str, fields: serde_json::Value) {
+    let mut v =
+        serde_json::json!({ "time": pki_core::certs::rfc3339(OffsetDateTime::now_utc()), "level": level, "msg": msg });
+    if let (Some(o), serde_json::Value::Object(f)) = (v.as_object_mut(), fields) {
+        o.extend(f);
+    }
+    eprintln!("{v}");
+}
+
+/// Runs the server until SIGTERM or SIGINT; `ready` is called with the bound address once it
+/// accepts connections. Builds its own tokio runtime.
+pub fn run(cfg: Config, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+    let first = published::build(&cfg.dir)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    rt.block_on(serve(cfg, first, ready))
+}
+
+async fn serve(cfg: Config, first: Published, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+    let shared = Arc::new(Shared {
+        published: RwLock::new(Arc::new(first)),
+        reload_error: Mutex::new(None),
+        open: AtomicUsize::new(0),
+        metrics: metrics::Metrics::default(),
+    });
+    let listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot listen on {}", cfg.http))?;
+    let addr = listener.local_addr()?;
+    let reloader = tokio::spawn(reload_loop(cfg.clone(), shared.clone()));
+    ready(addr);
+    let limit = Arc::new(Semaphore::new(cfg.max_connections));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                // Out of file descriptors and the like: wait a little rather than spin.
+                Err(e) => {
+                    log("warn", "accept failed", serde_json::json!({"error": e.to_string()}));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let Ok(permit) = limit.clone().try_acquire_owned() else {
+            shared.metrics.refused_connection();
+            drop(stream);
+            continue;
+        };
+        let shared2 = shared.clone();
+        let peer_s = peer.to_string();
+        let svc = service_fn(move |req: hyper::Request<Incoming>| {
+            let shared = shared2.clone();
+            let peer = peer_s.clone();
+            async move {
+                let started = Instant::now();
+                let resp = http::handle(&req, &shared, OffsetDateTime::now_utc());
+                let status = resp.status().as_u16();
+                let bytes = hyper::body::Body::size_hint(resp.body()).exact().unwrap_or(0) as usize;
+                shared.metrics.request(http::route(req.uri().path()), status, started.elapsed());
+                http::log_request(req.method(), req.uri().path(), status, bytes, started, &peer);
+                Ok::<_, std::convert::Infallible>(resp)
+            }
+        });
+        let conn = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(cfg.header_timeout)
+            .max_buf_size(MAX_HEAD)
+            .max_headers(MAX_HEADERS)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        let shared3 = shared.clone();
+        let lifetime = cfg.connection_lifetime;
+        shared3.open.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(lifetime, conn).await;
+            shared3.open.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    log("info", "shutting down", serde_json::json!({"open_connections": shared.open_connections()}));
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(cfg.shutdown_grace) => {
+            log("warn", "connections still open after the grace period", serde_json::json!({}));
+        }
+    }
+    reloader.abort();
+    log("info", "stopped", serde_json::json!({}));
+    Ok(())
+}
+
+/// Polls the directory's stamp; reads it again when it changed (or on SIGHUP). A failed read
+/// keeps the last good objects served and makes `/readyz` fail until a read works again.
+async fn reload_loop(cfg: Config, shared: Arc<Shared>) {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    let mut tick = tokio::time::interval(cfg.poll);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let forced = tokio::select! {
+            _ = tick.tick() => false,
+            _ = hup.recv() => true,
+        };
+        let dir = cfg.dir.clone();
+        let known = shared.published().stamp;
+        let result = tokio::task::spawn_blocking(move || -> Result<Option<Published>> {
+            let stamp = pki_core::store::CaDir::open(&dir)?.publication_stamp()?;
+            if stamp == known && !forced {
+                return Ok(None);
+            }
+            published::build(&dir).map(Some)
+        })
+        .await;
+        match result {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(p))) => {
+                let crls = p.crls.len();
+                *shared.published.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(p);
+                *shared.reload_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                shared.metrics.reload(true);
+                log("info", "reloaded", serde_json::json!({"crls": crls, "forced": forced}));
+            }
+            Ok(Err(e)) => {
+                let msg = format!("{e:#}");
+                shared.metrics.reload(false);
+                log(
+                    "error",
+                    "cannot read the directory; serving the last good copy",
+                    serde_json::json!({"error": msg}),
+                );
+                *shared.reload_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(msg);
+            }
+            Err(_) => {}
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! `pki serve` for real: started on a loopback port over a directory the CLI keeps changing,
+//! fetched by OpenSSL (`verify -crl_download` follows the CDP in the certificate) and by a raw
+//! HTTP/1.1 client that sends what a careless or hostile client sends.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+struct Server {
+    child: Child,
+    port: u16,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// `pki serve --http 127.0.0.1:PORT --poll 200ms`, once its "listening" line is out.
+    fn start(env: &Env, port: u16) -> Server {
+        let mut child = env
+            .pki()
+            .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--poll", "200ms"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = child.stderr.take().unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if line.contains("\"listening\"") {
+                    let _ = tx.send(());
+                }
+                log2.lock().unwrap().push(line);
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(20)).expect("pki serve said it is listening");
+        Server { child, port, log }
+    }
+
+    fn get(&self, path: &str, headers: &[&str]) -> Reply {
+        let mut req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+        for h in headers {
+            req.push_str(h);
+            req.push_str("\r\n");
+        }
+        req.push_str("\r\n");
+        self.raw(req.as_bytes())
+    }
+
+    /// Sends bytes, reads until the server closes (or 5 s), parses the first response.
+    fn raw(&self, bytes: &[u8]) -> Reply {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = s.write_all(bytes);
+        let mut buf = vec![];
+        let _ = s.read_to_end(&mut buf);
+        Reply::parse(&buf)
+    }
+
+    fn stop(mut self) -> (Option<i32>, Vec<String>) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let t = Instant::now();
+        let code = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st.code();
+            }
+            assert!(t.elapsed() < Duration::from_secs(20), "pki serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        (code, self.log.lock().unwrap().clone())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn parse(buf: &[u8]) -> Reply {
+        let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(buf.len());
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let mut lines = head.lines();
+        let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Reply { status, headers, body: buf.get(end + 4..).unwrap_or_default().to_vec() }
+    }
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A certificate issued after the base URL is set carries the CDP; OpenSSL downloads the CRL
+/// from `serve` and accepts the good certificate; after a CLI revoke (serve not restarted) the
+/// served CRL changes within the poll interval and OpenSSL rejects the revoked one.
+#[test]
+fn serve_publishes_crls_that_openssl_downloads_and_follows_the_cli() {
+    let env = Env::new();
+    let port = free_port();
+    env.ok(&[INIT_ARGS, &["--base-url", &format!("http://127.0.0.1:{port}")]].concat());
+    env.issue(&["--dns", "good.acme.internal", "--out", "good"]);
+    let bad = env.issue(&["--dns", "bad.acme.internal", "--out", "bad"]);
+    let srv = Server::start(&env, port);
+    // OpenSSL downloads each CRL from the CDP of the certificate it checks (the leaf's names
+    // /crl/issuing.crl, the intermediate's /crl/root.crl); the root itself has no CDP, so its
+    // entry for -crl_check_all comes from the same server as a file.
+    let root_crl = srv.get("/crl/root.crl.pem", &[]);
+    assert_eq!(root_crl.status, 200);
+    std::fs::write(env.path("root-crl.pem"), &root_crl.body).unwrap();
+    let verify = |dir: &str| {
+        openssl(
+            &[
+                "verify",
+                "-crl_check_all",
+                "-crl_download",
+                "-CRLfile",
+                "root-crl.pem",
+                "-CAfile",
+                &format!("{dir}/root.pem"),
+                "-untrusted",
+                &format!("{dir}/chain.pem"),
+                &format!("{dir}/cert.pem"),
+            ],
+            env.tmp.path(),
+        )
+    };
+    for dir in ["good", "bad"] {
+        let o = verify(dir);
+        assert!(o.status.success(), "{dir}: {}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    }
+    let before = srv.get("/crl/issuing.crl", &[]);
+    assert_eq!(before.status, 200);
+    assert_eq!(before.header("content-type"), Some("application/pkix-crl"));
+    env.ok(&["revoke", &bad, "--reason", "keyCompromise", "--passphrase-file", "int.pass"]);
+    let t = Instant::now();
+    loop {
+        let now = srv.get("/crl/issuing.crl", &[]);
+        if now.body != before.body {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "the served CRL did not change within 5 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("the revocation was served {} ms after revoke returned", t.elapsed().as_millis());
+    let o = verify("bad");
+    assert!(!o.status.success(), "the revoked certificate still verifies");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("certificate revoked")
+            || stderr(&o).contains("certificate revoked")
+    );
+    assert!(verify("good").status.success());
+    let (code, log) = srv.stop();
+    assert_eq!(code, Some(0), "{log:?}");
+    // One JSON line per request, and the life-cycle lines.
+    let requests: Vec<serde_json::Value> = log
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .filter(|v| v["msg"] == "request")
+        .collect();
+    assert!(requests.iter().any(|r| r["path"] == "/crl/issuing.crl" && r["status"] == 200), "{log:?}");
+    let downloads = requests.iter().filter(|r| r["path"] == "/crl/issuing.crl").count();
+    assert!(downloads >= 4, "OpenSSL fetched the leaf's CDP for each verify: {log:?}");
+    assert!(log.iter().any(|l| l.contains("\"stopped\"")), "{log:?}");
+}
+
+/// Every published path, its content type and cache headers; conditional requests get 304;
+/// /readyz and /metrics say what they should.
+#[test]
+fn serve_answers_as_a_cache_expects() {
+    let env = Env::new();
+    env.init();
+    env.ok(&["create-intermediate", "team", "--passphrase-file", "root.pass", "--new-passphrase-file", "int.pass"]);
+    let srv = Server::start(&env, free_port());
+    for (path, ct) in [
+        ("/crl/issuing.crl", "application/pkix-crl"),
+        ("/crl/team.crl", "application/pkix-crl"),
+        ("/crl/root.crl.pem", "application/x-pem-file"),
+        ("/ca/issuing.crt", "application/pkix-cert"),
+        ("/ca/root.pem", "application/x-pem-file"),
+        ("/bundle.pem", "application/x-pem-file"),
+        ("/bundle.spiffe.json", "application/json"),
+    ] {
+        let r = srv.get(path, &[]);
+        assert_eq!((r.status, r.header("content-type")), (200, Some(ct)), "{path}");
+        let etag = r.header("etag").unwrap().to_string();
+        let lm = r.header("last-modified").unwrap().to_string();
+        let cc = r.header("cache-control").unwrap();
+        let max_age: i64 = cc.strip_prefix("public, max-age=").unwrap().parse().unwrap();
+        assert!(max_age <= if path.starts_with("/crl/") { 300 } else { 3600 }, "{path}: {cc}");
+        assert_eq!(srv.get(path, &[&format!("If-None-Match: {etag}")]).status, 304, "{path}");
+        assert_eq!(srv.get(path, &[&format!("If-Modified-Since: {lm}")]).status, 304, "{path}");
+        assert_eq!(srv.get(path, &["If-None-Match: \"other\""]).status, 200, "{path}");
+    }
+    // The bytes are the directory's.
+    let crl = srv.get("/crl/issuing.crl", &[]);
+    assert_eq!(crl.body, std::fs::read(env.ca().join("crl/issuing.crl")).unwrap());
+    let pem = srv.get("/ca/root.crt", &[]);
+    assert_eq!(pem.body, pem_ders(&env.ca().join("cas/root/cert.pem")).remove(0));
+    let spiffe: serde_json::Value = serde_json::from_slice(&srv.get("/bundle.spiffe.json", &[]).body).unwrap();
+    assert_eq!(spiffe["keys"][0]["use"], "x509-svid");
+    // Health and readiness; metrics in the text format with the CRL gauges.
+    assert_eq!(srv.get("/healthz", &[]).status, 200);
+    let ready = srv.get("/readyz", &[]);
+    assert_eq!(ready.status, 200, "{}", String::from_utf8_lossy(&ready.body));
+    let m = String::from_utf8(srv.get("/metrics", &[]).body).unwrap();
+    for want in [
+        "pki_crl_age_seconds{ca=\"issuing\"}",
+        "pki_crl_next_update_seconds{ca=\"team\"}",
+        "pki_http_requests_total{route=\"/crl\",status=\"304\"}",
+        "pki_http_request_duration_seconds_bucket{le=\"+Inf\"}",
+    ] {
+        assert!(m.contains(want), "{want} missing from\n{m}");
+    }
+    // A CRL past its nextUpdate makes /readyz fail (published here with the clock 8 days back,
+    // so its 7-day nextUpdate has passed), within the poll interval.
+    let past = (time::OffsetDateTime::now_utc() - time::Duration::days(8))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    env.ok_at(&past, &["gen-crl", "--ca", "team", "--passphrase-file", "int.pass"]);
+    let t = Instant::now();
+    let not_ready = loop {
+        let r = srv.get("/readyz", &[]);
+        if r.status == 503 {
+            break r;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "/readyz still {} after a stale CRL", r.status);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let v: serde_json::Value = serde_json::from_slice(&not_ready.body).unwrap();
+    assert_eq!(v["problems"][0], "the CRL of CA 'team' is past its nextUpdate", "{v}");
+    let m = String::from_utf8(srv.get("/metrics", &[]).body).unwrap();
+    let line = m.lines().find(|l| l.starts_with("pki_crl_next_update_seconds{ca=\"team\"}")).unwrap();
+    assert!(line.ends_with(|c: char| c.is_ascii_digit()) && line.contains(" -"), "negative when stale: {line}");
+    drop(srv);
+}
+
+/// Malformed and abusive requests: each gets its status, nothing panics, and the next good
+/// request is answered.
+#[test]
+fn serve_refuses_bad_requests_and_keeps_serving() {
+    let env = Env::new();
+    env.init();
+    let srv = Server::start(&env, free_port());
+    let big_header = format!("GET /crl/issuing.crl HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let many_headers = format!(
+        "GET /crl/issuing.crl HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..100).map(|i| format!("X-{i}: v\r\n")).collect::<String>()
+    );
+    let body_on_get = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 10485760\r\nConnection: close\r\n\r\n{}",
+        "b".repeat(65536)
+    );
+    let cases: Vec<(&str, Vec<u8>, &[u16])> = vec![
+        ("path traversal", b"GET /crl/../pki.toml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), &[404]),
+        (
+            "encoded traversal",
+            b"GET /crl/%2e%2e/pki.toml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+            &[404],
+        ),
+        ("a key", b"GET /cas/issuing/key.pem HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), &[404]),
+        ("unknown CA", b"GET /crl/nope.crl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), &[404]),
+        (
+            "POST",
+            b"POST /crl/issuing.crl HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            &[405],
+        ),
+        ("DELETE", b"DELETE /ca/root.crt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), &[405]),
+        ("oversized header", big_header.into_bytes(), &[431]),
+        ("too many headers", many_headers.into_bytes(), &[431]),
+        ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n".to_vec(), &[400]),
+        ("no version", b"GET /healthz\r\n\r\n".to_vec(), &[400]),
+        ("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), &[0, 400, 405, 505]),
+        ("bad method", b"G\x01T /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), &[400]),
+        ("10 MB body on a GET", body_on_get.into_bytes(), &[200]),
+        (
+            "long path",
+            format!("GET /{} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "x".repeat(8000)).into_bytes(),
+            &[404, 414, 431],
+        ),
+        ("query string", b"GET /healthz?x=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), &[200]),
+        (
+            "absolute URI",
+            b"GET http://evil.example/crl/issuing.crl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+            &[200],
+        ),
+        (
+            "bad If-Modified-Since",
+            b"GET /crl/issuing.crl HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: yesterday\r\nConnection: close\r\n\r\n"
+                .to_vec(),
+            &[200],
+        ),
+        ("HEAD", b"HEAD /crl/issuing.crl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), &[200]),
+        ("empty", b"".to_vec(), &[0]),
+        ("only CRLF", b"\r\n\r\n\r\n".to_vec(), &[0, 400]),
+    ];
+    for (what, bytes, want) in cases {
+        let r = srv.raw(&bytes);
+        assert!(want.contains(&r.status), "{what}: status {} (want {want:?})", r.status);
+        let ok = srv.get("/healthz", &[]);
+        assert_eq!(ok.status, 200, "after {what}, a good request");
+    }
+    // HEAD has the headers and no body.
+    let h = srv.raw(b"HEAD /crl/issuing.crl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(h.body.is_empty() && h.header("content-length").is_some_and(|l| l != "0"), "{h:?}");
+    // 200 idle connections, then a good request is still answered.
+    let idle: Vec<TcpStream> = (0..200).map(|_| TcpStream::connect(("127.0.0.1", srv.port)).unwrap()).collect();
+    assert_eq!(srv.get("/healthz", &[]).status, 200);
+    drop(idle);
+    let (code, log) = srv.stop();
+    assert_eq!(code, Some(0));
+    assert!(!log.iter().any(|l| l.contains("panicked")), "{log:?}");
+}
+
+/// `serve --check` reads the directory and the settings and exits: a bad listen address is one
+/// line naming where it came from.
+#[test]
+fn serve_check_validates_the_configuration() {
+    let env = Env::new();
+    env.init();
+    let out = env.ok(&["serve", "--check"]);
+    assert!(out.lines().any(|l| l == "/crl/issuing.crl") && out.lines().any(|l| l == "/bundle.spiffe.json"), "{out}");
+    env.append_settings("\n[serve]\nhttp = \"localhost\"\n");
+    let o = env.run(&["serve", "--check"]);
+    let e = assert_one_line_error(&o);
+    assert!(e.contains("invalid listen address 'localhost'") && e.contains("[serve] http"), "{e}");
+    let o = env.run(&["serve", "--check", "--http", "127.0.0.1:99999"]);
+    assert!(assert_one_line_error(&o).contains("--http"));
+}
