@@ -1770,7 +1770,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__serve)
-            opts="-h --http --poll --check --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --http --poll --ca --check --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1781,6 +1781,10 @@ _pki() {
                     return 0
                     ;;
                 --poll)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

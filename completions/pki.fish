@@ -101,6 +101,7 @@ complete -c pki -n "__fish_pki_using_subcommand change-passphrase" -l json -d 'P
 complete -c pki -n "__fish_pki_using_subcommand change-passphrase" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand serve" -l http -d 'Plain-HTTP listen address [default: [serve] http, else 127.0.0.1:8080]' -r
 complete -c pki -n "__fish_pki_using_subcommand serve" -l poll -d 'How often the directory is checked for changes [default: [serve] poll, else 1s]' -r
+complete -c pki -n "__fish_pki_using_subcommand serve" -l ca -d 'Keep this intermediate\'s CRL fresh: its key is unlocked at start (the usual passphrase sources) and a CRL that is due is published (repeatable; never a root) [default: [serve] cas]' -r
 complete -c pki -n "__fish_pki_using_subcommand serve" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand serve" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand serve" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F

@@ -105,7 +105,7 @@ pub enum Command {
     ChangePassphrase(ChangePassphraseArgs),
     /// Serve CRLs, CA certificates and trust bundles over HTTP (a long-running service)
     #[command(
-        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus). A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory; serve takes no lock and holds no key. One JSON log line per\nrequest on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
+        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus). A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory. With --ca NAME (never a root) serve also publishes NAME's CRL\nwhen it is due, under the lock; otherwise it takes no lock and holds no key. One JSON log line per\nrequest on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
     )]
     Serve(ServeArgs),
     /// Create an intermediate CA signed by the root
@@ -307,6 +307,10 @@ pub struct ServeArgs {
     /// How often the directory is checked for changes [default: [serve] poll, else 1s]
     #[arg(long, value_name = "DURATION")]
     pub poll: Option<String>,
+    /// Keep this intermediate's CRL fresh: its key is unlocked at start (the usual passphrase
+    /// sources) and a CRL that is due is published (repeatable; never a root) [default: [serve] cas]
+    #[arg(long, value_name = "CA")]
+    pub ca: Vec<String>,
     /// Check the directory and the settings, print what would be served, and exit
     #[arg(long)]
     pub check: bool,

@@ -20,9 +20,14 @@ struct Server {
 impl Server {
     /// `pki serve --http 127.0.0.1:PORT --poll 200ms`, once its "listening" line is out.
     fn start(env: &Env, port: u16) -> Server {
+        Server::start_with(env, port, &[])
+    }
+
+    fn start_with(env: &Env, port: u16, extra: &[&str]) -> Server {
         let mut child = env
             .pki()
             .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--poll", "200ms"])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -234,6 +239,24 @@ fn serve_answers_as_a_cache_expects() {
     ] {
         assert!(m.contains(want), "{want} missing from\n{m}");
     }
+    // promtool, Prometheus's own checker, accepts the exposition.
+    let promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    match promtool {
+        Ok(mut p) => {
+            p.stdin.take().unwrap().write_all(m.as_bytes()).unwrap();
+            let o = p.wait_with_output().unwrap();
+            assert!(o.status.success(), "promtool: {}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        }
+        Err(_) => {
+            assert!(std::env::var_os("CI").is_none(), "promtool is required in CI (.ci/run installs it)");
+            eprintln!("SKIPPED: promtool is not installed");
+        }
+    }
     // A CRL past its nextUpdate makes /readyz fail (published here with the clock 8 days back,
     // so its 7-day nextUpdate has passed), within the poll interval.
     let past = (time::OffsetDateTime::now_utc() - time::Duration::days(8))
@@ -348,4 +371,75 @@ fn serve_check_validates_the_configuration() {
     assert!(e.contains("invalid listen address 'localhost'") && e.contains("[serve] http"), "{e}");
     let o = env.run(&["serve", "--check", "--http", "127.0.0.1:99999"]);
     assert!(assert_one_line_error(&o).contains("--http"));
+}
+
+/// `serve --ca issuing` keeps that CA's CRL fresh: a stale one is replaced, one behind a CLI
+/// `revoke --no-crl` is republished, each within a poll or two, under the lock and recorded
+/// in the ledger; a root's key is never loaded, and a wrong passphrase stops it at start.
+#[test]
+fn serve_keeps_an_intermediates_crl_fresh_and_never_loads_the_root() {
+    let env = Env::new();
+    env.init();
+    let leaf = env.issue(&["--dns", "a.acme.internal", "--out", "a"]);
+    let past = (time::OffsetDateTime::now_utc() - time::Duration::days(8))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    env.ok_at(&past, &["gen-crl", "--ca", "issuing", "--passphrase-file", "int.pass"]);
+    for (args, want) in [
+        (vec!["serve", "--check", "--ca", "root", "--passphrase-file", "root.pass"], "never loads a root's key"),
+        (vec!["serve", "--check", "--ca", "issuing", "--passphrase-file", "wrong.pass"], "wrong passphrase"),
+    ] {
+        let o = env.run(&args);
+        assert!(assert_one_line_error(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    let srv = Server::start_with(&env, free_port(), &["--ca", "issuing", "--passphrase-file", "int.pass"]);
+    let wait_for = |what: &str, ok: &dyn Fn() -> bool| {
+        let t = Instant::now();
+        while !ok() {
+            assert!(t.elapsed() < Duration::from_secs(5), "{what} within 5 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for("a fresh CRL and /readyz 200", &|| srv.get("/readyz", &[]).status == 200);
+    let listed = |serial: &str| {
+        std::fs::write(env.path("served.crl"), srv.get("/crl/issuing.crl", &[]).body).unwrap();
+        let o = openssl(&["crl", "-inform", "DER", "-in", "served.crl", "-noout", "-text"], env.tmp.path());
+        String::from_utf8_lossy(&o.stdout).contains(&format!("Serial Number: {serial}"))
+    };
+    assert!(!listed(&leaf));
+    env.ok(&["revoke", &leaf, "--no-crl", "--passphrase-file", "int.pass"]);
+    wait_for("the revocation in the served CRL", &|| listed(&leaf));
+    env.ok(&["ledger", "verify"]);
+    let ledger = std::fs::read_to_string(env.ca().join("ledger.jsonl")).unwrap();
+    assert!(ledger.contains("pki serve: CRL due"), "serve's CRLs are recorded with who made them");
+    let (code, log) = srv.stop();
+    assert_eq!(code, Some(0));
+    assert_eq!(log.iter().filter(|l| l.contains("published a CRL that was due")).count(), 2, "{log:?}");
+    env.ok(&["audit", "--deep"]);
+}
+
+/// The shipped systemd unit is one systemd accepts (`systemd-analyze verify`, with this build's
+/// binary in place of /usr/local/bin/pki); only the not-installed man page may be reported.
+#[test]
+fn the_systemd_unit_verifies() {
+    if std::process::Command::new("systemd-analyze").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "systemd-analyze is required in CI (.ci/run installs it)");
+        eprintln!("SKIPPED: systemd-analyze is not installed");
+        return;
+    }
+    let env = Env::new();
+    let unit = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/pki-serve.service"))
+        .unwrap();
+    assert!(
+        unit.contains("NoNewPrivileges=yes")
+            && unit.contains("ProtectSystem=strict")
+            && unit.contains("ExecStartPre=/usr/local/bin/pki serve --check")
+    );
+    let path = env.path("pki-serve.service");
+    std::fs::write(&path, unit.replace("/usr/local/bin/pki", env!("CARGO_BIN_EXE_pki"))).unwrap();
+    let o = std::process::Command::new("systemd-analyze").args(["verify", "--man=no"]).arg(&path).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+    let problems: Vec<&str> =
+        text.lines().filter(|l| !l.trim().is_empty() && !l.contains("man:") && !l.contains("man ")).collect();
+    assert!(problems.is_empty(), "systemd-analyze verify: {text}");
 }

@@ -30,6 +30,10 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     let mut cfg = pki_serve::Config::new(g.dir.clone(), addr);
     cfg.poll = poll;
+    let names = if args.ca.is_empty() { settings.serve.cas.clone() } else { args.ca.clone() };
+    // Unlocked before listening: a wrong passphrase is one line at start, not a stale CRL later.
+    let signers: Vec<pki_serve::Signer> =
+        names.iter().map(|n| pki_serve::Signer::unlock(&g.dir, n, &ctx.core())).collect::<Result<_>>()?;
     if args.check {
         let p = pki_serve::check(&cfg)?;
         for path in p.objects.keys() {
@@ -47,8 +51,13 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         ));
         return Ok(Exit::Success);
     }
-    pki_serve::run(cfg, |bound| {
-        pki_serve::log("info", "listening", serde_json::json!({"http": format!("http://{bound}")}));
+    let keeps: Vec<String> = signers.iter().map(|s| s.ca.name.clone()).collect();
+    pki_serve::run(cfg, signers, |bound| {
+        pki_serve::log(
+            "info",
+            "listening",
+            serde_json::json!({"http": format!("http://{bound}"), "keeps_crls_fresh_for": keeps}),
+        );
     })?;
     Ok(Exit::Success)
 }

@@ -39,6 +39,9 @@ pub struct ServeSettings {
     pub http: Option<String>,
     /// How often the directory is checked for changes (`--poll`), e.g. "1s".
     pub poll: Option<String>,
+    /// Intermediates whose CRLs serve keeps fresh (`--ca`), their keys unlocked at start.
+    #[serde(default)]
+    pub cas: Vec<String>,
 }
 
 /// `[defaults]`: what applies when a flag is not given.

@@ -6,7 +6,10 @@
 //! stamp ([`pki_core::store::CaDir::publication_stamp`], a few `stat` calls) every
 //! [`Config::poll`] and, when it changed, reads everything again and swaps it in whole. A CLI
 //! `pki revoke` is therefore served within one poll interval plus the time to read the
-//! directory. It holds no CA key.
+//! directory. It holds the keys only of the intermediates it is asked to keep CRLs fresh for
+//! ([`Signer`]), never the root's: a CRL of those that is due (none yet, behind a revocation,
+//! or past half its life: [`pki_core::crl::is_due`]) is published under the directory lock,
+//! taken only for that.
 
 pub mod http;
 pub mod metrics;
@@ -69,6 +72,61 @@ pub const MAX_HEAD: usize = 16 * 1024;
 /// Most headers in one request.
 pub const MAX_HEADERS: usize = 64;
 
+/// An intermediate whose CRL `serve` keeps fresh, with its key unlocked (in memory only).
+pub struct Signer {
+    /// The CA.
+    pub ca: pki_core::ca::Ca,
+    /// Its key, ready to sign.
+    pub issuer: Arc<rcgen::Issuer<'static, rcgen::KeyPair>>,
+}
+
+impl Signer {
+    /// Unlocks CA `name`'s key for serve; the root's is refused (it stays offline).
+    pub fn unlock(root: &std::path::Path, name: &str, ctx: &pki_core::Context<'_>) -> Result<Signer> {
+        let dir = pki_core::store::CaDir::open(root)?;
+        let ca = pki_core::ca::Ca::load(&dir, name)?;
+        if ca.self_signed {
+            anyhow::bail!(
+                "serve never loads a root's key ('{name}'): make its CRL with `pki gen-crl --ca {name}` (serve serves it as a file)"
+            );
+        }
+        let settings = pki_core::settings::Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
+        let pf = settings.ca.get(name).and_then(|c| c.passphrase_file.clone());
+        let issuer = Arc::new(ca.unlock(&dir, ctx, pf.as_deref())?);
+        Ok(Signer { ca, issuer })
+    }
+}
+
+/// Publishes the CRL of each signer that is due, under the directory lock (5 s at most: a
+/// busy CLI is simply waited for on the next tick). Returns what was published or failed.
+fn publish_due(root: &std::path::Path, signers: &[Signer]) -> Vec<(String, Result<u64>)> {
+    let mut out = vec![];
+    let Ok(dir) = pki_core::store::CaDir::open(root) else { return out };
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
+    for s in signers {
+        let name = s.ca.name.clone();
+        match pki_core::crl::is_due(&dir, &name, now) {
+            Ok(false) => continue,
+            Ok(true) => {}
+            Err(e) => {
+                out.push((name, Err(e)));
+                continue;
+            }
+        }
+        let r = (|| -> Result<u64> {
+            let settings = pki_core::settings::Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
+            let lock = dir.lock(Duration::from_secs(5))?;
+            let actor = pki_core::Actor::from_env(Some("pki serve: CRL due".into()));
+            let ctx = pki_core::Context { now, actor: &actor, pass: &pki_core::NoPassphrase, rng: &pki_core::OsRandom };
+            let lifetime = pki_core::crl::lifetime(&settings, &s.ca)?;
+            let (summary, _, _) = pki_core::crl::generate(&dir, &lock, &s.ca, &s.issuer, lifetime, &ctx)?;
+            Ok(summary.number)
+        })();
+        out.push((name, r));
+    }
+    out
+}
+
 /// What every connection shares.
 pub struct Shared {
     published: RwLock<Arc<Published>>,
@@ -110,13 +168,13 @@ pub fn log(level: &str, msg: &str, fields: serde_json::Value) {
 
 /// Runs the server until SIGTERM or SIGINT; `ready` is called with the bound address once it
 /// accepts connections. Builds its own tokio runtime.
-pub fn run(cfg: Config, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+pub fn run(cfg: Config, signers: Vec<Signer>, ready: impl FnOnce(SocketAddr)) -> Result<()> {
     let first = published::build(&cfg.dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    rt.block_on(serve(cfg, first, ready))
+    rt.block_on(serve(cfg, Arc::new(signers), first, ready))
 }
 
-async fn serve(cfg: Config, first: Published, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+async fn serve(cfg: Config, signers: Arc<Vec<Signer>>, first: Published, ready: impl FnOnce(SocketAddr)) -> Result<()> {
     let shared = Arc::new(Shared {
         published: RwLock::new(Arc::new(first)),
         reload_error: Mutex::new(None),
@@ -125,7 +183,7 @@ async fn serve(cfg: Config, first: Published, ready: impl FnOnce(SocketAddr)) ->
     });
     let listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot listen on {}", cfg.http))?;
     let addr = listener.local_addr()?;
-    let reloader = tokio::spawn(reload_loop(cfg.clone(), shared.clone()));
+    let reloader = tokio::spawn(reload_loop(cfg.clone(), shared.clone(), signers));
     ready(addr);
     let limit = Arc::new(Semaphore::new(cfg.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -196,7 +254,7 @@ async fn serve(cfg: Config, first: Published, ready: impl FnOnce(SocketAddr)) ->
 
 /// Polls the directory's stamp; reads it again when it changed (or on SIGHUP). A failed read
 /// keeps the last good objects served and makes `/readyz` fail until a read works again.
-async fn reload_loop(cfg: Config, shared: Arc<Shared>) {
+async fn reload_loop(cfg: Config, shared: Arc<Shared>, signers: Arc<Vec<Signer>>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
     let mut tick = tokio::time::interval(cfg.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -207,6 +265,22 @@ async fn reload_loop(cfg: Config, shared: Arc<Shared>) {
         };
         let dir = cfg.dir.clone();
         let known = shared.published().stamp;
+        let signers2 = signers.clone();
+        let published_crls =
+            tokio::task::spawn_blocking(move || publish_due(&dir, &signers2)).await.unwrap_or_default();
+        for (ca, r) in published_crls {
+            match r {
+                Ok(number) => {
+                    log("info", "published a CRL that was due", serde_json::json!({"ca": ca, "number": number}))
+                }
+                Err(e) => log(
+                    "error",
+                    "cannot publish a CRL that is due",
+                    serde_json::json!({"ca": ca, "error": format!("{e:#}")}),
+                ),
+            }
+        }
+        let dir = cfg.dir.clone();
         let result = tokio::task::spawn_blocking(move || -> Result<Option<Published>> {
             let stamp = pki_core::store::CaDir::open(&dir)?.publication_stamp()?;
             if stamp == known && !forced {
