@@ -23,6 +23,8 @@ ENVIRONMENT:
   PKI_DIR              CA directory (same as --dir; default ./pki)
   PKI_PASSPHRASE_FILE  file holding the passphrase of the CA key to unlock
   PKI_PASSPHRASE_DIR   directory of per-CA passphrase files (NAME.pass), tried first
+  CREDENTIALS_DIRECTORY  systemd's LoadCredential= directory: the passphrase directory when
+                       PKI_PASSPHRASE_DIR is not set
   PKI_PASSPHRASE       the passphrase itself (prefer a file: env can leak to child processes)
   PKI_NEW_PASSPHRASE_FILE  passphrase for a CA key being created while another is unlocked
   PKI_ACTOR            who is acting, recorded in the ledger (default user@host)

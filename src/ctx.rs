@@ -51,7 +51,10 @@ impl Ctx {
             pass: Passphrases {
                 given: None,
                 file: passphrase_file,
-                dir: passphrase_dir,
+                // systemd's LoadCredential= puts NAME.pass files in $CREDENTIALS_DIRECTORY: used
+                // as the passphrase directory when none is given.
+                dir: passphrase_dir
+                    .or_else(|| std::env::var_os("CREDENTIALS_DIRECTORY").filter(|v| !v.is_empty()).map(PathBuf::from)),
                 env_value: std::env::var("PKI_PASSPHRASE").ok().map(Zeroizing::new),
                 tty: interactive,
             },

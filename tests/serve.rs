@@ -392,6 +392,16 @@ fn serve_keeps_an_intermediates_crl_fresh_and_never_loads_the_root() {
         let o = env.run(&args);
         assert!(assert_one_line_error(&o).contains(want), "{args:?}: {}", stderr(&o));
     }
+    // The passphrase from systemd's credentials directory (LoadCredential=issuing.pass:...).
+    std::fs::create_dir(env.path("creds")).unwrap();
+    std::fs::copy(env.path("int.pass"), env.path("creds/issuing.pass")).unwrap();
+    let o = env
+        .pki()
+        .args(["serve", "--check", "--ca", "issuing"])
+        .env("CREDENTIALS_DIRECTORY", env.path("creds"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
     let srv = Server::start_with(&env, free_port(), &["--ca", "issuing", "--passphrase-file", "int.pass"]);
     let wait_for = |what: &str, ok: &dyn Fn() -> bool| {
         let t = Instant::now();
