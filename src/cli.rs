@@ -38,7 +38,7 @@ ENVIRONMENT:
     name = "pki",
     version,
     about = "A private certificate authority in one file-backed directory",
-    long_about = "pki runs a private certificate authority from a directory: no server, no database.\n\
+    long_about = "pki runs a private certificate authority from a directory: no database, no server needed\n(`pki serve` publishes its CRLs and CA certificates over HTTP).\n\
 It issues short-lived X.509 certificates for mutual TLS, keeps an inventory and a tamper-evident ledger, \
 and is safe to call from many CI jobs at once.",
     after_help = "EXAMPLES:\n  pki init\n  pki issue --dns api.acme.internal --ttl 24h --out ./api\n  pki list --status valid\n  pki inspect ./api/cert.pem",
