@@ -351,19 +351,17 @@ fn weak_passphrases_for_new_ca_keys_are_refused() {
     let env = Env::new();
     std::fs::write(env.path("short.pass"), "hunter2!\n").unwrap();
     std::fs::write(env.path("same.pass"), "abababababababab\n").unwrap();
+    // INIT_ARGS with other passphrase files.
     let init = |root: &str, int: &str| {
-        env.run(&[
-            "init",
-            "--non-interactive",
-            "--org",
-            "Acme",
-            "--trust-domain",
-            "acme.internal",
-            "--passphrase-file",
-            root,
-            "--new-passphrase-file",
-            int,
-        ])
+        let args: Vec<&str> = INIT_ARGS
+            .iter()
+            .map(|a| match *a {
+                "root.pass" => root,
+                "int.pass" => int,
+                a => a,
+            })
+            .collect();
+        env.run(&args)
     };
     for (root, int, want) in [
         (

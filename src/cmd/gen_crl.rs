@@ -61,8 +61,7 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             ));
             continue;
         }
-        let pf = settings.ca.get(&name).and_then(|c| c.passphrase_file.clone());
-        let issuer = match ca.unlock(&dir, &ctx.core(), pf.as_deref()) {
+        let issuer = match ca.unlock(&dir, &ctx.core(), settings.passphrase_file(&name)) {
             Ok(i) => std::sync::Arc::new(i),
             // With --all, a CA whose key cannot be unlocked here (its passphrase is kept
             // elsewhere, e.g. an offline root) does not stop the others; it is an error only

@@ -6,11 +6,12 @@ use std::io::{BufRead, Write};
 
 use anyhow::{Context, Result};
 
-use crate::cli::{GlobalArgs, InitArgs, KeyType};
+use crate::cli::{GlobalArgs, InitArgs};
 use crate::ctx::{Ctx, Secret, read_passphrase_file};
 use crate::exit_codes::{Exit, PkiError};
 use pki_core::ca::check_ca_name;
 use pki_core::certs::{self, Constraints};
+use pki_core::keys::KeyType;
 use pki_core::setup::{self, IntermediateRequest, RootRequest};
 use pki_core::store::CaDir;
 use pki_core::{duration, settings};
@@ -57,7 +58,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
 
     let mut org = args.org.clone().unwrap_or_else(|| "Acme".into());
     let mut td = args.trust_domain.clone().unwrap_or_else(|| "acme.internal".into());
-    let mut key_type = args.key_type.unwrap_or(KeyType::P256);
+    let mut key_type: KeyType = args.key_type.map_or(KeyType::P256, Into::into);
     if interactive {
         ctx.say(format!("Setting up a private CA in {}\n", g.dir.display()));
         if args.org.is_none() {
@@ -69,12 +70,9 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         if args.key_type.is_none() {
             key_type = loop {
                 let answer = ask(ctx, "Key type (p256, p384, ed25519 or rsa3072)", "p256")?;
-                match pki_core::keys::KeyType::parse(&answer) {
-                    Some(pki_core::keys::KeyType::P256) => break KeyType::P256,
-                    Some(pki_core::keys::KeyType::P384) => break KeyType::P384,
-                    Some(pki_core::keys::KeyType::Ed25519) => break KeyType::Ed25519,
-                    Some(pki_core::keys::KeyType::Rsa3072) => break KeyType::Rsa3072,
-                    None => ctx.say(format!("Please answer {}.", pki_core::keys::KeyType::CHOICES)),
+                match KeyType::parse(&answer) {
+                    Some(k) => break k,
+                    None => ctx.say(format!("Please answer {}.", KeyType::CHOICES)),
                 }
             };
         }
@@ -146,7 +144,6 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     // Built beside the target and moved into place at the end: an interrupted init (Ctrl-C, a
     // kill) leaves no half-made CA directory behind.
     let dir = CaDir::create_staged(&g.dir)?;
-    let key_type = pki_core::keys::KeyType::from(key_type);
     let root = setup::create_root(
         &dir,
         &RootRequest { name: "root", cn: &root_cn, org: Some(&org), trust_domain: Some(&td), key_type, ttl: root_ttl },

@@ -33,7 +33,7 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let names = if args.ca.is_empty() { settings.serve.cas.clone() } else { args.ca.clone() };
     // Unlocked before listening: a wrong passphrase is one line at start, not a stale CRL later.
     let signers: Vec<pki_serve::Signer> =
-        names.iter().map(|n| pki_serve::Signer::unlock(&g.dir, n, &ctx.core())).collect::<Result<_>>()?;
+        names.iter().map(|n| pki_serve::Signer::unlock(&dir, &settings, n, &ctx.core())).collect::<Result<_>>()?;
     if args.check {
         let p = pki_serve::check(&cfg)?;
         for path in p.objects.keys() {

@@ -312,3 +312,24 @@ pub fn mtls(
     }
     Err("handshake did not finish".into())
 }
+
+/// Runs tests/interop/verify.go (Go's crypto/x509) on a manifest of CAs and leaves; returns its
+/// results, each `{"check", "target", "ok", "detail"}`, or None (with a message) when Go is not
+/// installed outside CI.
+#[allow(dead_code)]
+pub fn go_verify(env: &Env, manifest: &serde_json::Value) -> Option<Vec<serde_json::Value>> {
+    let Some(go) = std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).map(|d| d.join("go")).find(|p| p.is_file()))
+    else {
+        assert!(std::env::var_os("CI").is_none(), "go is required in CI");
+        eprintln!("SKIPPED: go is not installed");
+        return None;
+    };
+    let path = env.path("manifest.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(manifest).unwrap()).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/verify.go");
+    let o = Command::new(go).args(["run"]).arg(src).arg(&path).env("GO111MODULE", "off").output().unwrap();
+    assert!(o.status.success(), "go: {}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    Some(v["results"].as_array().unwrap().clone())
+}

@@ -11,13 +11,13 @@ use crate::store::CaDir;
 
 /// The directory's root CAs (self-signed), in name order; an error when there is none.
 pub fn roots(dir: &CaDir) -> Result<Vec<Ca>> {
-    let mut roots = vec![];
-    for n in dir.ca_names()? {
-        let c = Ca::load(dir, &n)?;
-        if c.self_signed {
-            roots.push(c);
-        }
-    }
+    let cas = dir.ca_names()?.iter().map(|n| Ca::load(dir, n)).collect::<Result<Vec<_>>>()?;
+    roots_among(dir, cas)
+}
+
+/// The roots among CAs already loaded from `dir`; an error when there is none.
+pub fn roots_among(dir: &CaDir, cas: impl IntoIterator<Item = Ca>) -> Result<Vec<Ca>> {
+    let roots: Vec<Ca> = cas.into_iter().filter(|c| c.self_signed).collect();
     if roots.is_empty() {
         return Err(PkiError::NoRoot { dir: dir.root.clone() }.into());
     }

@@ -247,9 +247,9 @@ pub fn change_passphrase(
     let key_path = dir.ca_key_path(name);
     let pem_text = dir.read_ca_key_pem(name)?;
     let was_encrypted = pem_text.contains("BEGIN ENCRYPTED PRIVATE KEY");
-    let pf = settings.ca.get(name).and_then(|c| c.passphrase_file.clone());
     let what = format!("CA '{name}' ({})", key_path.display());
-    let der = keys::private_key_der(&pem_text, &key_path, || ctx.pass.passphrase(name, &what, pf.as_deref()))?;
+    let pf = settings.passphrase_file(name);
+    let der = keys::private_key_der(&pem_text, &key_path, || ctx.pass.passphrase(name, &what, pf))?;
     let pair = keys::key_pair(&der, &key_path)?;
     let (_, cert) = x509_parser::parse_x509_certificate(&ca.der).map_err(|e| anyhow!("CA '{name}': {e}"))?;
     if rcgen::PublicKeyData::subject_public_key_info(&pair) != cert.public_key().raw {

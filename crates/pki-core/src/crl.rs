@@ -533,11 +533,16 @@ fn parse_crl<'a>(
 /// thisUpdate and nextUpdate of a CA's current CRL, if it has one.
 pub fn current_times(dir: &CaDir, ca: &str) -> Result<Option<(OffsetDateTime, Option<OffsetDateTime>)>> {
     let Some(der) = dir.current_crl_der(ca)? else { return Ok(None) };
-    let crl = parse_crl(dir, ca, &der)?;
+    times_of(dir, ca, &der).map(Some)
+}
+
+/// thisUpdate and nextUpdate of CA `ca`'s CRL `der` (already read: `dir.current_crl_der`).
+pub fn times_of(dir: &CaDir, ca: &str, der: &[u8]) -> Result<(OffsetDateTime, Option<OffsetDateTime>)> {
+    let crl = parse_crl(dir, ca, der)?;
     let t = |a: x509_parser::time::ASN1Time| {
         OffsetDateTime::from_unix_timestamp(a.timestamp()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     };
-    Ok(Some((t(crl.last_update()), crl.next_update().map(t))))
+    Ok((t(crl.last_update()), crl.next_update().map(t)))
 }
 
 /// The age in seconds of the CA's current CRL when it needs no refresh yet: younger than

@@ -177,8 +177,7 @@ impl Publish {
         let settings = Settings::parse(&dir.read_settings_text()?, &dir.path(SETTINGS).display().to_string())?;
         let ca = Ca::load(dir, ca)?;
         let issuer = if publish {
-            let pf = settings.ca.get(&ca.name).and_then(|c| c.passphrase_file.clone());
-            Some(std::sync::Arc::new(ca.unlock(dir, ctx, pf.as_deref())?))
+            Some(std::sync::Arc::new(ca.unlock(dir, ctx, settings.passphrase_file(&ca.name))?))
         } else {
             None
         };

@@ -145,6 +145,12 @@ impl Settings {
 }
 
 impl Settings {
+    /// The file `[ca.NAME] passphrase_file` names for CA `ca`'s key, if any (tried before the
+    /// other passphrase sources).
+    pub fn passphrase_file(&self, ca: &str) -> Option<&std::path::Path> {
+        self.ca.get(ca).and_then(|c| c.passphrase_file.as_deref())
+    }
+
     /// A profile by name, checked; `file` names the settings file in messages.
     pub fn profile(&self, name: &str, file: &str) -> Result<Profile> {
         let spec = self.profiles.get(name).ok_or_else(|| {

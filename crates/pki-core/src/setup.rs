@@ -120,8 +120,7 @@ pub fn create_intermediate(
         .into());
     }
     let settings = Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
-    let pf = settings.ca.get(&parent.name).and_then(|c| c.passphrase_file.clone());
-    let issuer = std::sync::Arc::new(parent.unlock(dir, ctx, pf.as_deref())?);
+    let issuer = std::sync::Arc::new(parent.unlock(dir, ctx, settings.passphrase_file(&parent.name))?);
     let new_pass = new_pass()?;
     let key = keys::generate(req.key_type)?;
     let key_pem = keys::to_pem(&key.der, new_pass.as_ref())?;
@@ -179,7 +178,7 @@ pub fn create_intermediate(
     let own = std::sync::Arc::new(
         rcgen::Issuer::from_ca_cert_der(&der, public).map_err(|e| anyhow::anyhow!("CA '{}': {e}", req.name))?,
     );
-    let settings = Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
+    // The settings read above: the new CA's own table (written just now) sets no next_update.
     crate::crl::generate(dir, &lock, &ca, &own, crate::crl::lifetime(&settings, &ca)?, ctx)?;
     drop(lock);
     Ok(ca)

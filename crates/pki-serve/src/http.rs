@@ -83,19 +83,17 @@ fn readyz(p: &Published, shared: &Shared, now: OffsetDateTime) -> Resp {
     text(if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, body, "application/json")
 }
 
-/// An HTTP date (RFC 9110 section 5.6.7): `Wed, 02 Dec 2026 14:00:00 GMT`.
+/// The HTTP date format (RFC 9110 section 5.6.7, IMF-fixdate): `Wed, 02 Dec 2026 14:00:00 GMT`.
+const HTTP_DATE: &[time::format_description::BorrowedFormatItem<'static>] = time::macros::format_description!(
+    "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+);
+
 fn http_date(t: OffsetDateTime) -> String {
-    let f = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    t.to_offset(time::UtcOffset::UTC).format(&f).unwrap_or_default()
+    t.to_offset(time::UtcOffset::UTC).format(HTTP_DATE).unwrap_or_default()
 }
 
 fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
-    let f = time::macros::format_description!(
-        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
-    );
-    time::PrimitiveDateTime::parse(s.trim(), &f).ok().map(|t| t.assume_utc())
+    time::PrimitiveDateTime::parse(s.trim(), HTTP_DATE).ok().map(|t| t.assume_utc())
 }
 
 /// A published object, with validators; conditional requests (RFC 9110 section 13.1.2,

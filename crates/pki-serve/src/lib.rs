@@ -17,7 +17,6 @@ pub mod published;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -81,18 +80,21 @@ pub struct Signer {
 }
 
 impl Signer {
-    /// Unlocks CA `name`'s key for serve; the root's is refused (it stays offline).
-    pub fn unlock(root: &std::path::Path, name: &str, ctx: &pki_core::Context<'_>) -> Result<Signer> {
-        let dir = pki_core::store::CaDir::open(root)?;
-        let ca = pki_core::ca::Ca::load(&dir, name)?;
+    /// Unlocks CA `name`'s key for serve (`[ca.NAME] passphrase_file` first, then the usual
+    /// sources); the root's is refused (it stays offline).
+    pub fn unlock(
+        dir: &pki_core::store::CaDir,
+        settings: &pki_core::settings::Settings,
+        name: &str,
+        ctx: &pki_core::Context<'_>,
+    ) -> Result<Signer> {
+        let ca = pki_core::ca::Ca::load(dir, name)?;
         if ca.self_signed {
             anyhow::bail!(
                 "serve never loads a root's key ('{name}'): make its CRL with `pki gen-crl --ca {name}` (serve serves it as a file)"
             );
         }
-        let settings = pki_core::settings::Settings::parse(&dir.read_settings_text()?, "pki.toml")?;
-        let pf = settings.ca.get(name).and_then(|c| c.passphrase_file.clone());
-        let issuer = Arc::new(ca.unlock(&dir, ctx, pf.as_deref())?);
+        let issuer = Arc::new(ca.unlock(dir, ctx, settings.passphrase_file(name))?);
         Ok(Signer { ca, issuer })
     }
 }
@@ -131,7 +133,9 @@ fn publish_due(root: &std::path::Path, signers: &[Signer]) -> Vec<(String, Resul
 pub struct Shared {
     published: RwLock<Arc<Published>>,
     reload_error: Mutex<Option<String>>,
-    open: AtomicUsize,
+    /// One permit per open connection, [`Config::max_connections`] in all.
+    connections: Arc<Semaphore>,
+    max_connections: usize,
     /// The counters behind `/metrics`.
     pub metrics: metrics::Metrics,
 }
@@ -147,7 +151,7 @@ impl Shared {
     }
     /// Connections open now.
     pub fn open_connections(&self) -> usize {
-        self.open.load(Ordering::Relaxed)
+        self.max_connections - self.connections.available_permits()
     }
 }
 
@@ -178,14 +182,14 @@ async fn serve(cfg: Config, signers: Arc<Vec<Signer>>, first: Published, ready: 
     let shared = Arc::new(Shared {
         published: RwLock::new(Arc::new(first)),
         reload_error: Mutex::new(None),
-        open: AtomicUsize::new(0),
+        connections: Arc::new(Semaphore::new(cfg.max_connections)),
+        max_connections: cfg.max_connections,
         metrics: metrics::Metrics::default(),
     });
     let listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot listen on {}", cfg.http))?;
     let addr = listener.local_addr()?;
     let reloader = tokio::spawn(reload_loop(cfg.clone(), shared.clone(), signers));
     ready(addr);
-    let limit = Arc::new(Semaphore::new(cfg.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
@@ -203,7 +207,7 @@ async fn serve(cfg: Config, signers: Arc<Vec<Signer>>, first: Published, ready: 
             _ = term.recv() => break,
             _ = int.recv() => break,
         };
-        let Ok(permit) = limit.clone().try_acquire_owned() else {
+        let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
             shared.metrics.refused_connection();
             drop(stream);
             continue;
@@ -230,12 +234,9 @@ async fn serve(cfg: Config, signers: Arc<Vec<Signer>>, first: Published, ready: 
             .max_headers(MAX_HEADERS)
             .serve_connection(TokioIo::new(stream), svc);
         let conn = graceful.watch(conn);
-        let shared3 = shared.clone();
         let lifetime = cfg.connection_lifetime;
-        shared3.open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let _ = tokio::time::timeout(lifetime, conn).await;
-            shared3.open.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }

@@ -73,6 +73,7 @@ pub fn build(root: &Path) -> Result<Published> {
     let dir = CaDir::open(root)?;
     let stamp = dir.publication_stamp()?;
     let mut p = Published { stamp, ..Default::default() };
+    let mut cas = vec![];
     for name in dir.ca_names()? {
         let ca = Ca::load(&dir, &name).with_context(|| format!("CA '{name}'"))?;
         p.objects
@@ -81,8 +82,9 @@ pub fn build(root: &Path) -> Result<Published> {
             format!("/ca/{name}.pem"),
             object(ca.pem.clone().into_bytes(), "application/x-pem-file", ca.not_before, None),
         );
-        match (dir.current_crl_der(&name)?, pki_core::crl::current_times(&dir, &name)?) {
-            (Some(der), Some((this_update, next_update))) => {
+        match dir.current_crl_der(&name)? {
+            Some(der) => {
+                let (this_update, next_update) = pki_core::crl::times_of(&dir, &name, &der)?;
                 p.objects
                     .insert(format!("/crl/{name}.crl"), object(der, "application/pkix-crl", this_update, next_update));
                 if let Some(pem) = dir.current_crl_pem(&name)? {
@@ -91,10 +93,11 @@ pub fn build(root: &Path) -> Result<Published> {
                 }
                 p.crls.push(CrlState { ca: name, this_update, next_update });
             }
-            _ => p.missing_crls.push(name),
+            None => p.missing_crls.push(name),
         }
+        cas.push(ca);
     }
-    let roots = pki_core::bundle::roots(&dir)?;
+    let roots = pki_core::bundle::roots_among(&dir, cas)?;
     let newest = roots.iter().map(|c| c.not_before).max().unwrap_or(OffsetDateTime::UNIX_EPOCH);
     p.objects.insert(
         "/bundle.pem".into(),

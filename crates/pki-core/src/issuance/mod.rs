@@ -292,8 +292,7 @@ impl<'a> Issuing<'a> {
     pub fn unlock(&mut self, name: &str, ctx: &Context<'_>) -> Result<()> {
         if !self.issuers.contains_key(name) {
             let chain = self.chain(name)?;
-            let pf = self.settings.ca.get(name).and_then(|c| c.passphrase_file.clone());
-            let issuer = chain[0].unlock(self.dir, ctx, pf.as_deref())?;
+            let issuer = chain[0].unlock(self.dir, ctx, self.settings.passphrase_file(name))?;
             self.issuers.insert(name.to_string(), Arc::new(issuer));
         }
         Ok(())
