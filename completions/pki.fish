@@ -102,6 +102,13 @@ complete -c pki -n "__fish_pki_using_subcommand change-passphrase" -s h -l help 
 complete -c pki -n "__fish_pki_using_subcommand serve" -l http -d 'Plain-HTTP listen address [default: [serve] http, else 127.0.0.1:8080]' -r
 complete -c pki -n "__fish_pki_using_subcommand serve" -l poll -d 'How often the directory is checked for changes [default: [serve] poll, else 1s]' -r
 complete -c pki -n "__fish_pki_using_subcommand serve" -l ca -d 'Keep this intermediate\'s CRL fresh: its key is unlocked at start (the usual passphrase sources) and a CRL that is due is published (repeatable; never a root) [default: [serve] cas]' -r
+complete -c pki -n "__fish_pki_using_subcommand serve" -l https -d 'HTTPS listen address (same paths; ACME and attestation need it) [default: [serve] https, else none]' -r
+complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-ca -d 'Issue the HTTPS certificate from this CA (its key is unlocked at start, never a root\'s), renewed with a third of its lifetime left [default: [serve] tls_ca]' -r
+complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-name -d 'DNS name the issued HTTPS certificate carries besides the listen address (repeatable) [default: [serve] tls_names]' -r
+complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-profile -d 'Profile the issued HTTPS certificate is checked against [default: [serve] tls_profile, else the default profile]' -r
+complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-ttl -d 'Lifetime of the issued HTTPS certificate [default: [serve] tls_ttl, else 24h]' -r
+complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-cert -d 'Present this certificate chain (PEM, leaf first) instead; re-read when it changes' -r -F
+complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-key -d 'The unencrypted key of --tls-cert (PEM)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand serve" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand serve" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand serve" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F

@@ -107,7 +107,7 @@ pub enum Command {
     ChangePassphrase(ChangePassphraseArgs),
     /// Serve CRLs, CA certificates and trust bundles over HTTP (a long-running service)
     #[command(
-        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus). A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory. With --ca NAME (never a root) serve also publishes NAME's CRL\nwhen it is due, under the lock; otherwise it takes no lock and holds no key. One JSON log line per\nrequest on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
+        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --https 127.0.0.1:8443 --tls-ca issuing --tls-profile serve --tls-name pki.acme.internal\n  pki serve --https 0.0.0.0:443 --tls-cert /etc/pki/tls.pem --tls-key /etc/pki/tls.key\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus). A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory. With --ca NAME (never a root) serve also publishes NAME's CRL\nwhen it is due, under the lock; otherwise it takes no lock and holds no key.\nThe HTTPS listener serves the same paths. Its certificate is issued by --tls-ca under\n--tls-profile (inventory and ledger, as `pki issue`) for --tls-name and the listen address, and\nrenewed with a third of its lifetime left; or it is --tls-cert/--tls-key, read again when the\nfiles change. One JSON log line per request on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
     )]
     Serve(ServeArgs),
     /// Create an intermediate CA signed by the root
@@ -313,6 +313,31 @@ pub struct ServeArgs {
     /// sources) and a CRL that is due is published (repeatable; never a root) [default: [serve] cas]
     #[arg(long, value_name = "CA")]
     pub ca: Vec<String>,
+    /// HTTPS listen address (same paths; ACME and attestation need it) [default: [serve] https,
+    /// else none]
+    #[arg(long, value_name = "ADDR")]
+    pub https: Option<String>,
+    /// Issue the HTTPS certificate from this CA (its key is unlocked at start, never a root's),
+    /// renewed with a third of its lifetime left [default: [serve] tls_ca]
+    #[arg(long, value_name = "CA", conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls_ca: Option<String>,
+    /// DNS name the issued HTTPS certificate carries besides the listen address (repeatable)
+    /// [default: [serve] tls_names]
+    #[arg(long, value_name = "DNS")]
+    pub tls_name: Vec<String>,
+    /// Profile the issued HTTPS certificate is checked against [default: [serve] tls_profile,
+    /// else the default profile]
+    #[arg(long, value_name = "PROFILE")]
+    pub tls_profile: Option<String>,
+    /// Lifetime of the issued HTTPS certificate [default: [serve] tls_ttl, else 24h]
+    #[arg(long, value_name = "DURATION")]
+    pub tls_ttl: Option<String>,
+    /// Present this certificate chain (PEM, leaf first) instead; re-read when it changes
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The unencrypted key of --tls-cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Check the directory and the settings, print what would be served, and exit
     #[arg(long)]
     pub check: bool,

@@ -453,3 +453,310 @@ fn the_systemd_unit_verifies() {
         text.lines().filter(|l| !l.trim().is_empty() && !l.contains("man:") && !l.contains("man ")).collect();
     assert!(problems.is_empty(), "systemd-analyze verify: {text}");
 }
+
+/// A profile for serve's own HTTPS certificate: loopback addresses and `localhost`.
+const SERVE_PROFILE: &str = "\n[profiles.serve]\nca = \"issuing\"\ndefault_ttl = \"24h\"\nmax_ttl = \"7d\"\nkey_types = [\"p256\"]\next_key_usage = [\"serverAuth\"]\nallowed_dns = [\"localhost\"]\nallowed_ips = [\"127.0.0.0/8\"]\n";
+
+/// One HTTPS GET through rustls (rustls-webpki checks the chain against `root_pem` and the
+/// name `host`; the connection goes to 127.0.0.1). Returns the reply and the leaf's serial.
+fn https_get(port: u16, root_pem: &std::path::Path, host: &str, path: &str) -> Result<(Reply, String), String> {
+    use rustls_pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore::empty();
+    for der in pem_ders(root_pem) {
+        roots.add(CertificateDer::from(der)).unwrap();
+    }
+    let cfg =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from(host.to_string()).unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(cfg), name).unwrap();
+    let sock = TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    tls.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut buf = vec![];
+    match tls.read_to_end(&mut buf) {
+        Ok(_) => {}
+        // hyper closes without close_notify after `Connection: close`; the body is complete.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => {}
+        Err(e) => return Err(e.to_string()),
+    }
+    let leaf = tls.conn.peer_certificates().unwrap()[0].to_vec();
+    let (_, x) = x509_parser::parse_x509_certificate(&leaf).unwrap();
+    Ok((Reply::parse(&buf), x.raw_serial_as_string().replace(':', "").to_uppercase()))
+}
+
+fn log_field(log: &[String], msg: &str, field: &str) -> Option<String> {
+    log.iter()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["msg"] == msg)
+        .and_then(|v| v[field].as_str().map(str::to_string))
+}
+
+/// `--https` with `--tls-ca`: serve issues its own certificate (through the profile, into the
+/// inventory and ledger) for the listen address and `--tls-name`; OpenSSL (curl) and rustls
+/// both accept it by IP and by name; with a third of its lifetime left it is renewed (the old
+/// one superseded) and new handshakes get the successor, serve not restarted.
+#[test]
+fn serve_https_issues_and_renews_its_own_certificate() {
+    let env = Env::new();
+    env.init();
+    env.append_settings(SERVE_PROFILE);
+    env.ok(&["export", "--root", "--out", "root.pem"]);
+    let https = free_port();
+    let srv = Server::start_with(
+        &env,
+        free_port(),
+        &[
+            "--https",
+            &format!("127.0.0.1:{https}"),
+            "--tls-ca",
+            "issuing",
+            "--tls-profile",
+            "serve",
+            "--tls-name",
+            "localhost",
+            "--tls-ttl",
+            "1m",
+            "--passphrase-file",
+            "int.pass",
+        ],
+    );
+    let first = log_field(&srv.log.lock().unwrap(), "listening", "tls_serial").expect("tls_serial logged");
+    // OpenSSL, by IP address.
+    let o = std::process::Command::new("curl")
+        .args(["-sS", "--cacert", "root.pem", &format!("https://127.0.0.1:{https}/healthz")])
+        .current_dir(env.tmp.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n", "curl: {}", stderr(&o));
+    // rustls, by name: the same objects as over plain HTTP.
+    let (r, serial) = https_get(https, &env.path("root.pem"), "localhost", "/crl/issuing.crl").unwrap();
+    assert_eq!((r.status, serial.as_str()), (200, first.as_str()));
+    assert_eq!(r.body, std::fs::read(env.ca().join("crl/issuing.crl")).unwrap());
+    assert!(https_get(https, &env.path("root.pem"), "other.acme.internal", "/healthz").is_err(), "name not in SANs");
+    // In the inventory like any certificate, with its names and who asked.
+    let listed: serde_json::Value = serde_json::from_str(&env.ok(&["list", "--json"])).unwrap_or_else(|_| {
+        serde_json::Value::Array(
+            env.ok(&["list", "--json"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect(),
+        )
+    });
+    let rec = listed.as_array().unwrap().iter().find(|r| r["serial"] == first.as_str()).expect("listed").clone();
+    assert_eq!(rec["profile"], "serve");
+    let ledger = std::fs::read_to_string(env.ca().join("ledger.jsonl")).unwrap();
+    assert!(ledger.contains("pki serve: HTTPS certificate"));
+    let metrics = srv.get("/metrics", &[]);
+    assert!(String::from_utf8_lossy(&metrics.body).contains("pki_serve_tls_cert_expiry_seconds "));
+    // 1m + 60 s backdate: renewed 40 s before its end, i.e. about 20 s after start.
+    let t = Instant::now();
+    let second = loop {
+        if let Some(s) = log_field(&srv.log.lock().unwrap(), "new HTTPS certificate", "serial") {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "renewed within 60 s");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_ne!(second, first);
+    let (r, serial) = https_get(https, &env.path("root.pem"), "127.0.0.1", "/healthz").unwrap();
+    assert_eq!((r.status, serial), (200, second.clone()));
+    let old = env.ok(&["list", "--json", "--name", "localhost"]);
+    assert!(
+        old.lines().any(|l| l.contains(&first) && l.contains("\"superseded\"")),
+        "the old one is superseded: {old}"
+    );
+    let (code, log) = srv.stop();
+    assert_eq!(code, Some(0), "{log:?}");
+    env.ok(&["audit", "--deep"]);
+}
+
+/// `--tls-cert/--tls-key`: the files are presented, and read again when another tool replaces
+/// them (no restart). Bad TLS configurations are one-line errors at start (`--check`).
+#[test]
+fn serve_https_from_files_and_bad_tls_configurations() {
+    let env = Env::new();
+    env.init();
+    env.append_settings(SERVE_PROFILE);
+    env.ok(&["export", "--root", "--out", "root.pem"]);
+    let a = env.issue(&["--profile", "serve", "--dns", "localhost", "--ip", "127.0.0.1", "--out", "a"]);
+    let b = env.issue(&["--profile", "serve", "--dns", "localhost", "--ip", "127.0.0.1", "--out", "b"]);
+    std::fs::create_dir(env.path("live")).unwrap();
+    let place = |from: &str| {
+        for f in ["fullchain.pem", "key.pem"] {
+            std::fs::copy(env.path(&format!("{from}/{f}")), env.path(&format!("live/{f}.new"))).unwrap();
+            std::fs::rename(env.path(&format!("live/{f}.new")), env.path(&format!("live/{f}"))).unwrap();
+        }
+    };
+    place("a");
+    let https = free_port();
+    let addr = format!("127.0.0.1:{https}");
+    let srv = Server::start_with(
+        &env,
+        free_port(),
+        &["--https", &addr, "--tls-cert", "live/fullchain.pem", "--tls-key", "live/key.pem"],
+    );
+    assert_eq!(https_get(https, &env.path("root.pem"), "localhost", "/healthz").unwrap().1, a);
+    std::thread::sleep(Duration::from_millis(1100)); // a visibly newer modification time
+    place("b");
+    let t = Instant::now();
+    while https_get(https, &env.path("root.pem"), "localhost", "/healthz").unwrap().1 != b {
+        assert!(t.elapsed() < Duration::from_secs(5), "the replaced files are served within 5 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(srv.stop().0, Some(0));
+
+    std::fs::copy(env.path("a/cert.pem"), env.path("mismatch.pem")).unwrap();
+    std::fs::write(
+        env.path("enc.key"),
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--https", &addr], "--https needs a certificate"),
+        (vec!["--tls-ca", "issuing"], "no HTTPS listener"),
+        (vec!["--https", &addr, "--tls-ca", "issuing", "--passphrase-file", "int.pass"], "allowed_ips"),
+        (
+            vec![
+                "--https",
+                "0.0.0.0:8443",
+                "--tls-ca",
+                "issuing",
+                "--tls-profile",
+                "serve",
+                "--passphrase-file",
+                "int.pass",
+            ],
+            "--tls-name",
+        ),
+        (
+            vec!["--https", &addr, "--tls-ca", "root", "--tls-profile", "serve", "--passphrase-file", "root.pass"],
+            "root",
+        ),
+        (vec!["--https", &addr, "--tls-cert", "mismatch.pem", "--tls-key", "b/key.pem"], "does not fit"),
+        (vec!["--https", &addr, "--tls-cert", "a/fullchain.pem", "--tls-key", "enc.key"], "encrypted"),
+        (vec!["--https", &addr, "--tls-cert", "a/fullchain.pem"], "--tls-key"),
+        (vec!["--https", &addr, "--tls-cert", "nope.pem", "--tls-key", "a/key.pem"], "nope.pem"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["serve", "--check"];
+        args.extend(extra.iter().copied());
+        let o = env.run(&args);
+        let e = assert_one_line_error(&o);
+        assert!(e.contains(want), "{extra:?}: {e}");
+    }
+}
+
+/// SIGTERM while a large CRL (150,000 entries, megabytes) is being read slowly: serve keeps
+/// running until that response is complete, then exits 0.
+#[test]
+fn sigterm_lets_a_slow_download_finish() {
+    let env = Env::new();
+    env.init();
+    {
+        use std::fmt::Write as _;
+        let mut lines = String::new();
+        for i in 0..150_000u64 {
+            let _ = writeln!(
+                lines,
+                "{:032X}\tissuing\t2026-01-01T00:00:00Z\tkeyCompromise\t-\t2099-01-01T00:00:00Z\tleaf",
+                0x4000_0000_0000_0000_0000_0000_0000_0000u128 + u128::from(i) * 7919
+            );
+        }
+        let p = env.ca().join("crl/issuing.revoked.tsv");
+        let mut f = std::fs::OpenOptions::new().append(true).create(true).open(p).unwrap();
+        f.write_all(lines.as_bytes()).unwrap();
+    }
+    env.ok(&["gen-crl", "--ca", "issuing", "--passphrase-file", "int.pass"]);
+    let crl = std::fs::read(env.ca().join("crl/issuing.crl")).unwrap();
+    assert!(crl.len() > 4_000_000, "a CRL of {} bytes", crl.len());
+    let srv = Server::start(&env, free_port());
+    let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+    s.write_all(b"GET /crl/issuing.crl HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 1024];
+    let n = s.read(&mut first).unwrap();
+    assert!(n > 0);
+    unsafe { libc::kill(srv.child.id() as i32, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(700));
+    let mut srv = srv;
+    assert!(srv.child.try_wait().unwrap().is_none(), "serve waits for the response in flight");
+    let mut rest = vec![];
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.read_to_end(&mut rest).unwrap();
+    let mut all = first[..n].to_vec();
+    all.extend(rest);
+    let r = Reply::parse(&all);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.len(), crl.len(), "the whole CRL arrived");
+    assert!(r.body == crl);
+    let (code, log) = srv.stop();
+    assert_eq!(code, Some(0));
+    assert!(log.iter().any(|l| l.contains("\"stopped\"")), "{log:?}");
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap()
+}
+
+/// Load, bounded in count and time: 1,000 idle connections held open while good requests are
+/// still answered, then 4,000 CRL downloads from 8 threads; serve's resident memory stays under
+/// a bound (printed) and it answers everything.
+#[test]
+fn serve_memory_stays_bounded_under_load() {
+    // Room for 1,000 sockets in this process too.
+    unsafe {
+        let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut l);
+        l.rlim_cur = l.rlim_max.min(8192);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &l);
+    }
+    let env = Env::new();
+    env.init();
+    let srv = Server::start(&env, free_port());
+    let pid = srv.child.id();
+    assert_eq!(srv.get("/healthz", &[]).status, 200);
+    let start = rss_kib(pid);
+    let idle: Vec<TcpStream> = (0..1000)
+        .map(|_| {
+            let mut s = TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+            // A request head begun and never finished: the slowloris.
+            s.write_all(b"GET /crl/issuing.crl HTTP/1.1\r\nHost: x\r\n").unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(srv.get("/healthz", &[]).status, 200, "answered beside 1,000 idle connections");
+    let with_idle = rss_kib(pid);
+    let port = srv.port;
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut ok = 0;
+                for _ in 0..500 {
+                    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    s.write_all(b"GET /crl/issuing.crl HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+                    let mut buf = vec![];
+                    let _ = s.read_to_end(&mut buf);
+                    ok += usize::from(Reply::parse(&buf).status == 200);
+                }
+                ok
+            })
+        })
+        .collect();
+    let answered: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let after = rss_kib(pid);
+    drop(idle);
+    eprintln!(
+        "serve RSS: {start} KiB at start, {with_idle} KiB with 1,000 idle connections, {after} KiB after 4,000 downloads"
+    );
+    assert_eq!(answered, 4000);
+    // 1,000 connections at 16 KiB of request buffer each, plus the runtime: well under 64 MiB.
+    assert!(after < 64 * 1024 && with_idle < 64 * 1024, "{start} / {with_idle} / {after} KiB");
+    let (code, _) = srv.stop();
+    assert_eq!(code, Some(0));
+}

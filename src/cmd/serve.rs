@@ -1,46 +1,75 @@
-//! `pki serve`: runs the HTTP server of `pki-serve` over the directory until SIGTERM.
+//! `pki serve`: runs the HTTP(S) server of `pki-serve` over the directory until SIGTERM.
+//! Flags win over `[serve]` in pki.toml, which wins over the defaults.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use anyhow::{Result, anyhow};
+use anyhow::{Result, anyhow, bail};
 
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::ctx::Ctx;
 use crate::exit_codes::Exit;
 
+fn listen_addr(v: &str, from: &str) -> Result<SocketAddr> {
+    v.parse().map_err(|_| anyhow!("invalid listen address '{v}' ({from}): give IP:PORT, e.g. 127.0.0.1:8080"))
+}
+
 pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let dir = pki_core::store::CaDir::open(&g.dir)?;
     let file = dir.path("pki.toml").display().to_string();
     let settings = pki_core::settings::Settings::parse(&dir.read_settings_text()?, &file)?;
-    let (http, http_from) = match (&args.http, &settings.serve.http) {
-        (Some(v), _) => (v.clone(), "--http".to_string()),
-        (None, Some(v)) => (v.clone(), format!("{file}: [serve] http")),
-        (None, None) => ("127.0.0.1:8080".to_string(), "the default".to_string()),
+    let serve = &settings.serve;
+    let addr = match (&args.http, &serve.http) {
+        (Some(v), _) => listen_addr(v, "--http")?,
+        (None, Some(v)) => listen_addr(v, &format!("{file}: [serve] http"))?,
+        (None, None) => listen_addr("127.0.0.1:8080", "the default")?,
     };
-    let addr: SocketAddr = http
-        .parse()
-        .map_err(|_| anyhow!("invalid listen address '{http}' ({http_from}): give IP:PORT, e.g. 127.0.0.1:8080"))?;
-    let poll = match (&args.poll, &settings.serve.poll) {
+    let poll = match (&args.poll, &serve.poll) {
         (Some(v), _) => pki_core::duration::parse("--poll", v)?,
         (None, Some(v)) => pki_core::duration::parse("[serve] poll", v)?,
         (None, None) => std::time::Duration::from_secs(1),
     };
     if poll.is_zero() || poll > std::time::Duration::from_secs(3600) {
-        anyhow::bail!("invalid poll interval: from 1ms to 1h");
+        bail!("invalid poll interval: from 1ms to 1h");
     }
     let mut cfg = pki_serve::Config::new(g.dir.clone(), addr);
     cfg.poll = poll;
-    let names = if args.ca.is_empty() { settings.serve.cas.clone() } else { args.ca.clone() };
+    cfg.https = match (&args.https, &serve.https) {
+        (Some(v), _) => Some(listen_addr(v, "--https")?),
+        (None, Some(v)) => Some(listen_addr(v, &format!("{file}: [serve] https"))?),
+        (None, None) => None,
+    };
+    cfg.tls = tls_source(&args, serve, cfg.https)?;
+    let names = if args.ca.is_empty() { serve.cas.clone() } else { args.ca.clone() };
     // Unlocked before listening: a wrong passphrase is one line at start, not a stale CRL later.
-    let signers: Vec<pki_serve::Signer> =
+    let mut signers: Vec<pki_serve::Signer> =
         names.iter().map(|n| pki_serve::Signer::unlock(&dir, &settings, n, &ctx.core())).collect::<Result<_>>()?;
+    if let Some(pki_serve::tls::Source::Issue(own)) = &cfg.tls {
+        // Checked against the profile before any key is unlocked for it.
+        own.check(&dir)?;
+        if !signers.iter().any(|s| s.ca.name == own.ca) {
+            let mut s = pki_serve::Signer::unlock(&dir, &settings, &own.ca, &ctx.core())?;
+            s.keeps_crl = false;
+            signers.push(s);
+        }
+    }
     if args.check {
         let p = pki_serve::check(&cfg)?;
         for path in p.objects.keys() {
             writeln_out(ctx, path)?;
         }
+        let https = match (&cfg.https, &cfg.tls) {
+            (Some(a), Some(pki_serve::tls::Source::Issue(own))) => {
+                format!(" and https://{a} (certificate from CA '{}')", own.ca)
+            }
+            (Some(a), Some(pki_serve::tls::Source::Files { cert, .. })) => {
+                // Read now, as serve would at start: a bad file is found by --check.
+                pki_serve::tls::Tls::start(&cfg.dir, cfg.tls.clone().expect("set"), &[])?;
+                format!(" and https://{a} (certificate {})", cert.display())
+            }
+            _ => String::new(),
+        };
         ctx.say(format!(
-            "ok: {} object(s) to serve on http://{addr} ({} CRL(s){})",
+            "ok: {} object(s) to serve on http://{addr}{https} ({} CRL(s){})",
             p.objects.len(),
             p.crls.len(),
             if p.missing_crls.is_empty() {
@@ -51,15 +80,65 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         ));
         return Ok(Exit::Success);
     }
-    let keeps: Vec<String> = signers.iter().map(|s| s.ca.name.clone()).collect();
-    pki_serve::run(cfg, signers, |bound| {
-        pki_serve::log(
-            "info",
-            "listening",
-            serde_json::json!({"http": format!("http://{bound}"), "keeps_crls_fresh_for": keeps}),
-        );
+    let keeps: Vec<String> = signers.iter().filter(|s| s.keeps_crl).map(|s| s.ca.name.clone()).collect();
+    pki_serve::run(cfg, signers, |l| {
+        let mut fields = serde_json::json!({"http": format!("http://{}", l.http), "keeps_crls_fresh_for": keeps, "max_connections": l.max_connections});
+        if let Some((a, serial)) = &l.https {
+            fields["https"] = format!("https://{a}").into();
+            fields["tls_serial"] = serial.clone().into();
+        }
+        pki_serve::log("info", "listening", fields);
     })?;
     Ok(Exit::Success)
+}
+
+/// Where the HTTPS certificate comes from: --tls-cert/--tls-key, else --tls-ca, else the same
+/// in [serve]. Either without an HTTPS listener is a mistake worth one line.
+fn tls_source(
+    args: &ServeArgs,
+    serve: &pki_core::settings::ServeSettings,
+    https: Option<SocketAddr>,
+) -> Result<Option<pki_serve::tls::Source>> {
+    let files = match (&args.tls_cert, &args.tls_key, &args.tls_ca) {
+        (Some(c), Some(k), _) => Some((c.clone(), k.clone())),
+        (None, None, None) => match (&serve.tls_cert, &serve.tls_key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            (None, None) => None,
+            _ => bail!("[serve] tls_cert and tls_key go together"),
+        },
+        _ => None,
+    };
+    let ca = args.tls_ca.clone().or_else(|| if files.is_none() { serve.tls_ca.clone() } else { None });
+    let Some(https) = https else {
+        if files.is_some() || ca.is_some() {
+            bail!("a TLS certificate is configured but no HTTPS listener: give --https ADDR (or [serve] https)");
+        }
+        return Ok(None);
+    };
+    if let Some((cert, key)) = files {
+        return Ok(Some(pki_serve::tls::Source::Files { cert, key }));
+    }
+    let Some(ca) = ca else {
+        bail!(
+            "--https needs a certificate: --tls-ca CA (serve issues and renews its own) or --tls-cert FILE --tls-key FILE"
+        );
+    };
+    let ttl = args.tls_ttl.clone().or_else(|| serve.tls_ttl.clone()).unwrap_or_else(|| "24h".into());
+    pki_core::duration::parse("--tls-ttl", &ttl)?;
+    let dns = if args.tls_name.is_empty() { serve.tls_names.clone() } else { args.tls_name.clone() };
+    // The listen address goes in unless it is a wildcard one (0.0.0.0, ::), which no client
+    // connects to by that address.
+    let ips: Vec<IpAddr> = if https.ip().is_unspecified() { vec![] } else { vec![https.ip()] };
+    if dns.is_empty() && ips.is_empty() {
+        bail!("--https {https} listens on every address: name the host the certificate is for with --tls-name DNS");
+    }
+    Ok(Some(pki_serve::tls::Source::Issue(pki_serve::tls::OwnCert {
+        ca,
+        profile: args.tls_profile.clone().or_else(|| serve.tls_profile.clone()),
+        dns,
+        ips,
+        ttl,
+    })))
 }
 
 fn writeln_out(ctx: &mut Ctx, line: &str) -> Result<()> {

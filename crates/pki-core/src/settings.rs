@@ -4,6 +4,7 @@
 //! with toml_edit so that a person's comments and ordering survive `pki create-intermediate`.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
@@ -42,6 +43,22 @@ pub struct ServeSettings {
     /// Intermediates whose CRLs serve keeps fresh (`--ca`), their keys unlocked at start.
     #[serde(default)]
     pub cas: Vec<String>,
+    /// The HTTPS listener (`--https`), e.g. "127.0.0.1:8443".
+    pub https: Option<String>,
+    /// The CA serve issues its own HTTPS certificate from (`--tls-ca`).
+    pub tls_ca: Option<String>,
+    /// The profile that certificate is checked against (`--tls-profile`; default: the default
+    /// profile).
+    pub tls_profile: Option<String>,
+    /// DNS names the HTTPS certificate carries besides the listen address (`--tls-name`).
+    #[serde(default)]
+    pub tls_names: Vec<String>,
+    /// The HTTPS certificate's lifetime (`--tls-ttl`, default 24h); renewed with a third left.
+    pub tls_ttl: Option<String>,
+    /// A certificate chain file to present instead (`--tls-cert`), re-read when it changes.
+    pub tls_cert: Option<PathBuf>,
+    /// Its key (`--tls-key`), unencrypted.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `[defaults]`: what applies when a flag is not given.

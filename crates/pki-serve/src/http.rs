@@ -59,7 +59,12 @@ pub fn handle<B>(req: &Request<B>, shared: &Shared, now: OffsetDateTime) -> Resp
         "/readyz" => readyz(&published, shared, now),
         "/metrics" => text(
             StatusCode::OK,
-            shared.metrics.render(&published, shared.open_connections(), now),
+            shared.metrics.render(
+                &published,
+                shared.open_connections(),
+                shared.tls.as_ref().map(|t| t.current().not_after),
+                now,
+            ),
             "text/plain; version=0.0.4; charset=utf-8",
         ),
         _ => match published.objects.get(path) {
@@ -77,6 +82,16 @@ fn readyz(p: &Published, shared: &Shared, now: OffsetDateTime) -> Resp {
     problems.extend(p.missing_crls.iter().map(|c| format!("CA '{c}' has no CRL")));
     if let Some(e) = shared.reload_error() {
         problems.push(format!("the directory could not be read again: {e}"));
+    }
+    if let Some(t) = &shared.tls {
+        let c = t.current();
+        if c.not_after <= now {
+            problems.push(format!(
+                "the HTTPS certificate {} expired at {}",
+                c.serial,
+                pki_core::certs::rfc3339(c.not_after)
+            ));
+        }
     }
     let ready = problems.is_empty();
     let body = serde_json::json!({ "ready": ready, "problems": problems }).to_string() + "\n";

@@ -14,6 +14,7 @@
 pub mod http;
 pub mod metrics;
 pub mod published;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,9 +40,14 @@ pub struct Config {
     /// The plain-HTTP listener (CRLs and CA certificates are fetched over plain HTTP: RFC 5280
     /// section 4.2.1.13; the objects are signed).
     pub http: SocketAddr,
+    /// The HTTPS listener, if any (ACME and attestation need it).
+    pub https: Option<SocketAddr>,
+    /// Where the HTTPS listener's certificate comes from.
+    pub tls: Option<tls::Source>,
     /// How often the directory is checked for changes.
     pub poll: Duration,
-    /// Connections open at once; more are closed at once (and counted).
+    /// Connections open at once; more are closed at once (and counted). Lowered at start to
+    /// what the open-file limit allows ([`raise_file_limit`]).
     pub max_connections: usize,
     /// A client must send a request's headers within this (slow-drip clients are cut off).
     pub header_timeout: Duration,
@@ -57,8 +63,10 @@ impl Config {
         Config {
             dir,
             http,
+            https: None,
+            tls: None,
             poll: Duration::from_secs(1),
-            max_connections: 512,
+            max_connections: 4096,
             header_timeout: Duration::from_secs(10),
             connection_lifetime: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
@@ -77,6 +85,9 @@ pub struct Signer {
     pub ca: pki_core::ca::Ca,
     /// Its key, ready to sign.
     pub issuer: Arc<rcgen::Issuer<'static, rcgen::KeyPair>>,
+    /// Whether serve keeps this CA's CRL fresh (`--ca`); a CA unlocked only for the HTTPS
+    /// certificate (`--tls-ca`) is not.
+    pub keeps_crl: bool,
 }
 
 impl Signer {
@@ -95,7 +106,7 @@ impl Signer {
             );
         }
         let issuer = Arc::new(ca.unlock(dir, ctx, settings.passphrase_file(name))?);
-        Ok(Signer { ca, issuer })
+        Ok(Signer { ca, issuer, keeps_crl: true })
     }
 }
 
@@ -105,7 +116,7 @@ fn publish_due(root: &std::path::Path, signers: &[Signer]) -> Vec<(String, Resul
     let mut out = vec![];
     let Ok(dir) = pki_core::store::CaDir::open(root) else { return out };
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
-    for s in signers {
+    for s in signers.iter().filter(|s| s.keeps_crl) {
         let name = s.ca.name.clone();
         match pki_core::crl::is_due(&dir, &name, now) {
             Ok(false) => continue,
@@ -136,6 +147,8 @@ pub struct Shared {
     /// One permit per open connection, [`Config::max_connections`] in all.
     connections: Arc<Semaphore>,
     max_connections: usize,
+    /// The HTTPS certificate, when there is an HTTPS listener.
+    pub tls: Option<Arc<tls::Tls>>,
     /// The counters behind `/metrics`.
     pub metrics: metrics::Metrics,
 }
@@ -172,75 +185,132 @@ pub fn log(level: &str, msg: &str, fields: serde_json::Value) {
 
 /// Runs the server until SIGTERM or SIGINT; `ready` is called with the bound address once it
 /// accepts connections. Builds its own tokio runtime.
-pub fn run(cfg: Config, signers: Vec<Signer>, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+pub fn run(mut cfg: Config, signers: Vec<Signer>, ready: impl FnOnce(Listening)) -> Result<()> {
     let first = published::build(&cfg.dir)?;
+    let files = raise_file_limit();
+    // Each connection is a descriptor; keep some for the directory, the listeners and logs.
+    cfg.max_connections = cfg.max_connections.min(files.saturating_sub(64).max(16) as usize);
+    // The HTTPS certificate is issued (or read) before anything listens: a refused request is
+    // one error at start, not a listener without a certificate.
+    let tls = match &cfg.tls {
+        Some(source) if cfg.https.is_some() => Some(Arc::new(tls::Tls::start(&cfg.dir, source.clone(), &signers)?)),
+        _ => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    rt.block_on(serve(cfg, Arc::new(signers), first, ready))
+    rt.block_on(serve(cfg, Arc::new(signers), tls, first, ready))
 }
 
-async fn serve(cfg: Config, signers: Arc<Vec<Signer>>, first: Published, ready: impl FnOnce(SocketAddr)) -> Result<()> {
+/// Raises the soft open-file limit to the hard one (as Go's runtime does: the soft 1,024 of a
+/// login shell would otherwise cap connections) and returns it.
+pub fn raise_file_limit() -> u64 {
+    let mut l = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) != 0 {
+            return 1024;
+        }
+        if l.rlim_cur < l.rlim_max {
+            let want = libc::rlimit { rlim_cur: l.rlim_max, rlim_max: l.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &want) == 0 {
+                l.rlim_cur = l.rlim_max;
+            }
+        }
+    }
+    l.rlim_cur
+}
+
+/// The addresses `serve` listens on, once it accepts connections.
+#[derive(Debug, Clone)]
+pub struct Listening {
+    /// The plain-HTTP listener.
+    pub http: SocketAddr,
+    /// The HTTPS listener, with the serial of the certificate it presents.
+    pub https: Option<(SocketAddr, String)>,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+async fn serve(
+    cfg: Config,
+    signers: Arc<Vec<Signer>>,
+    tls: Option<Arc<tls::Tls>>,
+    first: Published,
+    ready: impl FnOnce(Listening),
+) -> Result<()> {
     let shared = Arc::new(Shared {
         published: RwLock::new(Arc::new(first)),
         reload_error: Mutex::new(None),
         connections: Arc::new(Semaphore::new(cfg.max_connections)),
         max_connections: cfg.max_connections,
+        tls: tls.clone(),
         metrics: metrics::Metrics::default(),
     });
     let listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot listen on {}", cfg.http))?;
-    let addr = listener.local_addr()?;
+    let (https, acceptor) = match (cfg.https, &tls) {
+        (Some(a), Some(t)) => {
+            let l = TcpListener::bind(a).await.with_context(|| format!("cannot listen on {a}"))?;
+            (Some(l), Some(tokio_rustls::TlsAcceptor::from(t.server_config()?)))
+        }
+        _ => (None, None),
+    };
+    let listening = Listening {
+        http: listener.local_addr()?,
+        https: match (&https, &tls) {
+            (Some(l), Some(t)) => Some((l.local_addr()?, t.current().serial.clone())),
+            _ => None,
+        },
+        max_connections: cfg.max_connections,
+    };
     let reloader = tokio::spawn(reload_loop(cfg.clone(), shared.clone(), signers));
-    ready(addr);
+    ready(listening);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                // Out of file descriptors and the like: wait a little rather than spin.
-                Err(e) => {
-                    log("warn", "accept failed", serde_json::json!({"error": e.to_string()}));
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
+        let (accepted, secure) = tokio::select! {
+            r = listener.accept() => (r, false),
+            r = accept_or_wait(https.as_ref()) => (r, true),
             _ = term.recv() => break,
             _ = int.recv() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(x) => x,
+            // Out of file descriptors and the like: wait a little rather than spin.
+            Err(e) => {
+                log("warn", "accept failed", serde_json::json!({"error": e.to_string()}));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
         };
         let Ok(permit) = shared.connections.clone().try_acquire_owned() else {
             shared.metrics.refused_connection();
             drop(stream);
             continue;
         };
-        let shared2 = shared.clone();
-        let peer_s = peer.to_string();
-        let svc = service_fn(move |req: hyper::Request<Incoming>| {
-            let shared = shared2.clone();
-            let peer = peer_s.clone();
-            async move {
-                let started = Instant::now();
-                let resp = http::handle(&req, &shared, OffsetDateTime::now_utc());
-                let status = resp.status().as_u16();
-                let bytes = hyper::body::Body::size_hint(resp.body()).exact().unwrap_or(0) as usize;
-                shared.metrics.request(http::route(req.uri().path()), status, started.elapsed());
-                http::log_request(req.method(), req.uri().path(), status, bytes, started, &peer);
-                Ok::<_, std::convert::Infallible>(resp)
+        let (shared, cfg, watcher) = (shared.clone(), cfg.clone(), graceful.watcher());
+        match (secure, &acceptor) {
+            (true, Some(acceptor)) => {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    // The handshake is bounded like the request head: a client that stalls in it
+                    // is cut off with the same timeout.
+                    match tokio::time::timeout(cfg.header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => serve_connection(tls_stream, peer, shared, cfg, watcher).await,
+                        Ok(Err(_)) | Err(_) => shared.metrics.failed_handshake(),
+                    }
+                    drop(permit);
+                });
             }
-        });
-        let conn = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(cfg.header_timeout)
-            .max_buf_size(MAX_HEAD)
-            .max_headers(MAX_HEADERS)
-            .serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn);
-        let lifetime = cfg.connection_lifetime;
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(lifetime, conn).await;
-            drop(permit);
-        });
+            _ => {
+                tokio::spawn(async move {
+                    serve_connection(stream, peer, shared, cfg, watcher).await;
+                    drop(permit);
+                });
+            }
+        }
     }
     drop(listener);
+    drop(https);
     log("info", "shutting down", serde_json::json!({"open_connections": shared.open_connections()}));
     tokio::select! {
         _ = graceful.shutdown() => {}
@@ -251,6 +321,47 @@ async fn serve(cfg: Config, signers: Arc<Vec<Signer>>, first: Published, ready: 
     reloader.abort();
     log("info", "stopped", serde_json::json!({}));
     Ok(())
+}
+
+async fn accept_or_wait(l: Option<&TcpListener>) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Serves HTTP/1.1 on one connection (plain or TLS) until it closes, its lifetime ends, or a
+/// graceful shutdown has let its request in flight finish.
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    cfg: Config,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let peer_s = peer.to_string();
+    let svc = service_fn(move |req: hyper::Request<Incoming>| {
+        let shared = shared.clone();
+        let peer = peer_s.clone();
+        async move {
+            let started = Instant::now();
+            let resp = http::handle(&req, &shared, OffsetDateTime::now_utc());
+            let status = resp.status().as_u16();
+            let bytes = hyper::body::Body::size_hint(resp.body()).exact().unwrap_or(0) as usize;
+            shared.metrics.request(http::route(req.uri().path()), status, started.elapsed());
+            http::log_request(req.method(), req.uri().path(), status, bytes, started, &peer);
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(cfg.header_timeout)
+        .max_buf_size(MAX_HEAD)
+        .max_headers(MAX_HEADERS)
+        .serve_connection(TokioIo::new(stream), svc);
+    let _ = tokio::time::timeout(cfg.connection_lifetime, watcher.watch(conn)).await;
 }
 
 /// Polls the directory's stamp; reads it again when it changed (or on SIGHUP). A failed read
@@ -279,6 +390,20 @@ async fn reload_loop(cfg: Config, shared: Arc<Shared>, signers: Arc<Vec<Signer>>
                     "cannot publish a CRL that is due",
                     serde_json::json!({"ca": ca, "error": format!("{e:#}")}),
                 ),
+            }
+        }
+        if let Some(t) = shared.tls.clone() {
+            let dir = cfg.dir.clone();
+            match tokio::task::spawn_blocking(move || t.maintain(&dir, OffsetDateTime::now_utc())).await {
+                Ok(Ok(Some(serial))) => {
+                    log("info", "new HTTPS certificate", serde_json::json!({"serial": serial}));
+                }
+                Ok(Err(e)) => log(
+                    "error",
+                    "cannot renew the HTTPS certificate; serving the current one",
+                    serde_json::json!({"error": format!("{e:#}")}),
+                ),
+                _ => {}
             }
         }
         let dir = cfg.dir.clone();

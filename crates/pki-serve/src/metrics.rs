@@ -23,6 +23,7 @@ struct Inner {
     reloads: u64,
     reload_errors: u64,
     refused_connections: u64,
+    failed_handshakes: u64,
 }
 
 /// The counters, shared by every connection.
@@ -59,8 +60,19 @@ impl Metrics {
         self.with(|m| m.refused_connections += 1);
     }
 
-    /// The exposition text.
-    pub fn render(&self, published: &Published, open_connections: usize, now: OffsetDateTime) -> String {
+    /// A TLS handshake that failed or timed out.
+    pub fn failed_handshake(&self) {
+        self.with(|m| m.failed_handshakes += 1);
+    }
+
+    /// The exposition text; `tls_not_after` is the end of the HTTPS certificate, if any.
+    pub fn render(
+        &self,
+        published: &Published,
+        open_connections: usize,
+        tls_not_after: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> String {
         let mut s = String::new();
         self.with(|m| {
             let _ = writeln!(s, "# HELP pki_http_requests_total HTTP requests answered, by route and status.");
@@ -91,7 +103,17 @@ impl Metrics {
             );
             let _ = writeln!(s, "# TYPE pki_serve_refused_connections_total counter");
             let _ = writeln!(s, "pki_serve_refused_connections_total {}", m.refused_connections);
+            let _ =
+                writeln!(s, "# HELP pki_serve_tls_handshake_failures_total TLS handshakes that failed or timed out.");
+            let _ = writeln!(s, "# TYPE pki_serve_tls_handshake_failures_total counter");
+            let _ = writeln!(s, "pki_serve_tls_handshake_failures_total {}", m.failed_handshakes);
         });
+        if let Some(t) = tls_not_after {
+            let _ =
+                writeln!(s, "# HELP pki_serve_tls_cert_expiry_seconds Seconds until the HTTPS certificate expires.");
+            let _ = writeln!(s, "# TYPE pki_serve_tls_cert_expiry_seconds gauge");
+            let _ = writeln!(s, "pki_serve_tls_cert_expiry_seconds {}", (t - now).whole_seconds());
+        }
         let _ = writeln!(s, "# HELP pki_serve_open_connections Connections open now.");
         let _ = writeln!(s, "# TYPE pki_serve_open_connections gauge");
         let _ = writeln!(s, "pki_serve_open_connections {open_connections}");

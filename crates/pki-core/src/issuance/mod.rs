@@ -288,6 +288,12 @@ impl<'a> Issuing<'a> {
         Ok(c)
     }
 
+    /// Uses a CA key the caller has already unlocked (a long-running server unlocks its keys
+    /// once, at start) instead of unlocking it again.
+    pub fn adopt(&mut self, name: &str, issuer: Arc<Issuer<'static, KeyPair>>) {
+        self.issuers.insert(name.to_string(), issuer);
+    }
+
     /// Unlocks a CA key once per process (the KDF is deliberately slow).
     pub fn unlock(&mut self, name: &str, ctx: &Context<'_>) -> Result<()> {
         if !self.issuers.contains_key(name) {
