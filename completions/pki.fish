@@ -61,7 +61,7 @@ complete -c pki -n "__fish_pki_using_subcommand init" -l key-type -d 'Key type o
 p384\t'ECDSA P-384'
 ed25519\t'Ed25519 (not every verifier accepts it)'
 rsa3072\t'RSA 3072-bit, SHA-256 signatures'"
-complete -c pki -n "__fish_pki_using_subcommand init" -l base-url -d 'Where CRLs and CA certificates will be published, e.g. http://pki.acme.internal: sets [defaults] base_url and each CA\'s crl_url (BASE/crl/NAME.crl) and ca_issuers_url (BASE/ca/NAME.crt), which certificates then carry' -r
+complete -c pki -n "__fish_pki_using_subcommand init" -l base-url -d 'Where CRLs and CA certificates will be published, e.g. http://pki.acme.internal: sets [defaults] base_url and each CA\'s crl_url (BASE/crl/NAME.crl), ca_issuers_url (BASE/ca/NAME.crt) and ocsp_url (BASE/ocsp/NAME), which certificates then carry' -r
 complete -c pki -n "__fish_pki_using_subcommand init" -l root-cn -d 'Common name of the root CA (default: "<org> Root CA")' -r
 complete -c pki -n "__fish_pki_using_subcommand init" -l intermediate -d 'Name of the issuing intermediate CA' -r
 complete -c pki -n "__fish_pki_using_subcommand init" -l root-ttl -d 'Lifetime of the root CA' -r

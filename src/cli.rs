@@ -107,7 +107,7 @@ pub enum Command {
     ChangePassphrase(ChangePassphraseArgs),
     /// Serve CRLs, CA certificates and trust bundles over HTTP (a long-running service)
     #[command(
-        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --https 127.0.0.1:8443 --tls-ca issuing --tls-profile serve --tls-name pki.acme.internal\n  pki serve --https 0.0.0.0:443 --tls-cert /etc/pki/tls.pem --tls-key /etc/pki/tls.key\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus). A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory. With --ca NAME (never a root) serve also publishes NAME's CRL\nwhen it is due, under the lock; otherwise it takes no lock and holds no key.\nThe HTTPS listener serves the same paths. Its certificate is issued by --tls-ca under\n--tls-profile (inventory and ledger, as `pki issue`) for --tls-name and the listen address, and\nrenewed with a third of its lifetime left; or it is --tls-cert/--tls-key, read again when the\nfiles change. One JSON log line per request on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
+        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --https 127.0.0.1:8443 --tls-ca issuing --tls-profile serve --tls-name pki.acme.internal\n  pki serve --https 0.0.0.0:443 --tls-cert /etc/pki/tls.pem --tls-key /etc/pki/tls.key\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus), and OCSP at /ocsp/CA (POST) and /ocsp/CA/BASE64 (GET) for each --ca\nor --tls-ca CA, signed by a responder certificate serve issues from it. A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory. With --ca NAME (never a root) serve also publishes NAME's CRL\nwhen it is due, under the lock; otherwise it takes no lock and holds no key.\nThe HTTPS listener serves the same paths. Its certificate is issued by --tls-ca under\n--tls-profile (inventory and ledger, as `pki issue`) for --tls-name and the listen address, and\nrenewed with a third of its lifetime left; or it is --tls-cert/--tls-key, read again when the\nfiles change. One JSON log line per request on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
     )]
     Serve(ServeArgs),
     /// Create an intermediate CA signed by the root
@@ -256,8 +256,8 @@ pub struct InitArgs {
     #[arg(long, value_enum)]
     pub key_type: Option<KeyType>,
     /// Where CRLs and CA certificates will be published, e.g. http://pki.acme.internal: sets
-    /// [defaults] base_url and each CA's crl_url (BASE/crl/NAME.crl) and ca_issuers_url
-    /// (BASE/ca/NAME.crt), which certificates then carry
+    /// [defaults] base_url and each CA's crl_url (BASE/crl/NAME.crl), ca_issuers_url
+    /// (BASE/ca/NAME.crt) and ocsp_url (BASE/ocsp/NAME), which certificates then carry
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
     /// Common name of the root CA (default: "<org> Root CA")

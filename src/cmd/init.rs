@@ -40,7 +40,7 @@ fn suggest_urls(text: &str, td: &str, int: &str) -> String {
     text.replace(
         &format!("[ca.{int}]\n"),
         &format!(
-            "[ca.{int}]\n# next_update = \"7d\"\n# crl_url = \"http://pki.{td}/crl/{int}.crl\"\n# ca_issuers_url = \"http://pki.{td}/ca/{int}.crt\"\n"
+            "[ca.{int}]\n# next_update = \"7d\"\n# crl_url = \"http://pki.{td}/crl/{int}.crl\"\n# ca_issuers_url = \"http://pki.{td}/ca/{int}.crt\"\n# ocsp_url = \"http://pki.{td}/ocsp/{int}\"\n"
         ),
     )
 }

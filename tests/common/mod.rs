@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
+pub mod server;
+
 pub const ROOT_PASS: &str = "root passphrase 1";
 pub const INT_PASS: &str = "issuing passphrase 2";
 /// `pki init` of the tests' directories: Acme, acme.internal, encrypted keys.

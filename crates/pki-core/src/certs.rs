@@ -206,6 +206,8 @@ pub struct IssuerUrls {
     pub crl_url: Option<String>,
     /// The CA issuers URL (authority information access).
     pub ca_issuers_url: Option<String>,
+    /// The OCSP responder URL (authority information access).
+    pub ocsp_url: Option<String>,
 }
 
 impl IssuerUrls {
@@ -214,12 +216,18 @@ impl IssuerUrls {
         if let Some(u) = &self.crl_url {
             p.crl_distribution_points = vec![rcgen::CrlDistributionPoint { uris: vec![u.clone()] }];
         }
-        if let Some(u) = &self.ca_issuers_url {
-            // AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { id-ad-caIssuers, URI }
-            let oid_ca_issuers = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x02];
-            let mut desc = oid_ca_issuers.to_vec();
-            desc.extend(der_tlv(0x86, u.as_bytes()));
-            let value = der_tlv(0x30, &der_tlv(0x30, &desc));
+        // AuthorityInfoAccessSyntax ::= SEQUENCE OF AccessDescription { accessMethod, URI }:
+        // id-ad-ocsp first, then id-ad-caIssuers.
+        let mut descs = vec![];
+        for (oid_last, url) in [(0x01u8, &self.ocsp_url), (0x02, &self.ca_issuers_url)] {
+            if let Some(u) = url {
+                let mut desc = vec![0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, oid_last];
+                desc.extend(der_tlv(0x86, u.as_bytes()));
+                descs.extend(der_tlv(0x30, &desc));
+            }
+        }
+        if !descs.is_empty() {
+            let value = der_tlv(0x30, &descs);
             p.custom_extensions.push(rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], value));
         }
     }
@@ -404,6 +412,12 @@ pub fn build_leaf(
         p.key_usages.push(KeyUsagePurpose::KeyEncipherment);
     }
     p.extended_key_usages = spec.ekus.iter().map(|e| eku(e)).collect();
+    if spec.ekus.iter().any(|e| e == "OCSPSigning") {
+        // A delegated OCSP responder's certificate is short-lived and not itself checked for
+        // revocation: id-pkix-ocsp-nocheck (RFC 6960 section 4.2.2.2.1), value NULL.
+        p.custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 48, 1, 5], vec![0x05, 0x00]));
+    }
     p.use_authority_key_identifier_extension = true;
     spec.urls.apply(&mut p);
     let mut sans = Vec::new();

@@ -111,6 +111,22 @@ impl std::hash::Hasher for SerialHash {
     }
 }
 
+/// What a CA's next CRL would list, as (serial, revocation time, reasonCode; None for
+/// unspecified): the latest state of each serial in its revoked list, released holds left out,
+/// expired certificates kept. OCSP answers from this, so it agrees with the CRLs.
+pub fn current_revocations(dir: &crate::store::CaDir, ca: &str) -> Result<Vec<(Serial, OffsetDateTime, Option<u8>)>> {
+    let text = dir.revoked_list_text(ca)?;
+    let mut out = vec![];
+    for e in entries(&text, "")? {
+        out.push((
+            Serial::parse(e.serial)?,
+            parse_rfc3339(e.revoked_at)?,
+            reason_code(e.reason).filter(|r| *r != RevocationReason::Unspecified).map(|r| r as u8),
+        ));
+    }
+    Ok(out)
+}
+
 /// The entries of a revoked list that a CRL lists now: the latest state of each serial, without
 /// released holds and without those whose certificates expired at or before `keep_after`
 /// (RFC 5280 §3.3 allows dropping them once a CRL issued after their expiry listed them). In

@@ -41,6 +41,7 @@ pub mod inspect;
 pub mod issuance;
 pub mod keys;
 pub mod limits;
+pub mod ocsp;
 pub mod policy;
 pub mod revocation;
 

@@ -100,6 +100,14 @@ pub struct CaSettings {
     pub crl_url: Option<String>,
     /// The CA issuers URL written into certificates it issues.
     pub ca_issuers_url: Option<String>,
+    /// The OCSP responder URL written into certificates it issues (AIA id-ad-ocsp).
+    pub ocsp_url: Option<String>,
+    /// How long an OCSP response of this CA is good for (nextUpdate - thisUpdate; default 1h,
+    /// never past the CA's current CRL's nextUpdate).
+    pub ocsp_next_update: Option<String>,
+    /// Who signs this CA's OCSP responses in `pki serve`: "delegated" (default: a short-lived
+    /// responder certificate serve issues from the CA) or "ca" (the CA's key itself).
+    pub ocsp_signer: Option<String>,
     /// Lifetime of this CA's CRLs (default 7d; 30d for a root).
     pub next_update: Option<String>,
     /// File with this CA key's passphrase, for cron (`gen-crl --all`); else the usual sources.
@@ -145,7 +153,18 @@ impl Settings {
                 duration::parse_lifetime("next_update", t)
                     .with_context(|| format!("{file}: [ca.{name}] next_update"))?;
             }
-            for (k, u) in [("crl_url", &ca.crl_url), ("ca_issuers_url", &ca.ca_issuers_url)] {
+            if let Some(t) = &ca.ocsp_next_update {
+                duration::parse_lifetime("ocsp_next_update", t)
+                    .with_context(|| format!("{file}: [ca.{name}] ocsp_next_update"))?;
+            }
+            if let Some(m) = &ca.ocsp_signer
+                && m != "delegated"
+                && m != "ca"
+            {
+                anyhow::bail!("{file}: [ca.{name}] ocsp_signer = \"{m}\": expected \"delegated\" or \"ca\"");
+            }
+            for (k, u) in [("crl_url", &ca.crl_url), ("ca_issuers_url", &ca.ca_issuers_url), ("ocsp_url", &ca.ocsp_url)]
+            {
                 if let Some(u) = u
                     && crate::certs::check_uri(u).is_err()
                 {
@@ -240,18 +259,19 @@ pub fn check_base_url(url: &str) -> Result<String, crate::PkiError> {
     Ok(c.trim_end_matches('/').to_string())
 }
 
-/// The URLs under `base` where CA `name`'s CRL and certificate are published, as `pki serve`
-/// serves them: `BASE/crl/NAME.crl` and `BASE/ca/NAME.crt` (both DER).
-pub fn publication_urls(base: &str, name: &str) -> (String, String) {
-    (format!("{base}/crl/{name}.crl"), format!("{base}/ca/{name}.crt"))
+/// The URLs under `base` where CA `name`'s CRL, certificate and OCSP responder are, as `pki
+/// serve` serves them: `BASE/crl/NAME.crl` and `BASE/ca/NAME.crt` (both DER), `BASE/ocsp/NAME`.
+pub fn publication_urls(base: &str, name: &str) -> (String, String, String) {
+    (format!("{base}/crl/{name}.crl"), format!("{base}/ca/{name}.crt"), format!("{base}/ocsp/{name}"))
 }
 
-/// Sets `[ca.NAME] crl_url` and `ca_issuers_url` from `base` ([`publication_urls`]).
+/// Sets `[ca.NAME] crl_url`, `ca_issuers_url` and `ocsp_url` from `base` ([`publication_urls`]).
 pub fn set_publication_urls(text: &str, name: &str, base: &str) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("pki.toml is not valid TOML")?;
-    let (crl, issuers) = publication_urls(base, name);
+    let (crl, issuers, ocsp) = publication_urls(base, name);
     doc["ca"][name]["crl_url"] = toml_edit::value(crl);
     doc["ca"][name]["ca_issuers_url"] = toml_edit::value(issuers);
+    doc["ca"][name]["ocsp_url"] = toml_edit::value(ocsp);
     Ok(doc.to_string())
 }
 

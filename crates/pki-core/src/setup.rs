@@ -135,6 +135,7 @@ pub fn create_intermediate(
         urls: certs::IssuerUrls {
             crl_url: settings.ca.get(&parent.name).and_then(|c| c.crl_url.clone()),
             ca_issuers_url: settings.ca.get(&parent.name).and_then(|c| c.ca_issuers_url.clone()),
+            ocsp_url: settings.ca.get(&parent.name).and_then(|c| c.ocsp_url.clone()),
         },
     };
     let cert = certs::build_intermediate(&spec, &public, &issuer, &Serial::random_from(ctx.rng)?)?;

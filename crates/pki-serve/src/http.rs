@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
+use sha2::Digest;
 use time::OffsetDateTime;
 
 use crate::Shared;
@@ -40,6 +41,7 @@ pub fn route(path: &str) -> &'static str {
         "/bundle.spiffe.json" => "/bundle.spiffe.json",
         p if p.starts_with("/crl/") => "/crl",
         p if p.starts_with("/ca/") => "/ca",
+        p if p.starts_with("/ocsp/") => "/ocsp",
         _ => "other",
     }
 }
@@ -47,6 +49,16 @@ pub fn route(path: &str) -> &'static str {
 /// Answers one request.
 pub fn handle<B>(req: &Request<B>, shared: &Shared, now: OffsetDateTime) -> Resp {
     let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/ocsp/")
+        && (req.method() == Method::GET || req.method() == Method::HEAD)
+    {
+        return ocsp_get(req, rest, shared, now);
+    }
+    if path.starts_with("/ocsp/") && req.method() != Method::POST {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "OCSP: GET or POST\n", "text/plain; charset=utf-8");
+        r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+        return r;
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         // RFC 9110 section 15.5.6: 405 lists the allowed methods.
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n", "text/plain; charset=utf-8");
@@ -63,6 +75,7 @@ pub fn handle<B>(req: &Request<B>, shared: &Shared, now: OffsetDateTime) -> Resp
                 &published,
                 shared.open_connections(),
                 shared.tls.as_ref().map(|t| t.current().not_after),
+                shared.ocsp.signed(),
                 now,
             ),
             "text/plain; version=0.0.4; charset=utf-8",
@@ -72,6 +85,84 @@ pub fn handle<B>(req: &Request<B>, shared: &Shared, now: OffsetDateTime) -> Resp
             None => text(StatusCode::NOT_FOUND, "not found\n", "text/plain; charset=utf-8"),
         },
     }
+}
+
+/// What the OCSP responder said, for the request's log line.
+#[derive(Clone, Debug)]
+pub struct OcspNote(pub String);
+
+/// The media type of OCSP responses (RFC 6960 appendix C.2).
+const OCSP_RESPONSE: &str = "application/ocsp-response";
+
+fn ocsp_resp(answer: crate::ocsp::Answer) -> Resp {
+    let mut r = Response::new(Full::new(answer.der));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(OCSP_RESPONSE));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let note = match answer.why {
+        Some(w) => format!("{}: {w}", answer.status),
+        None => answer.status,
+    };
+    r.extensions_mut().insert(OcspNote(note));
+    r
+}
+
+/// `GET /ocsp/<ca>/<base64>` (RFC 6960 appendix A.1, RFC 5019 section 5): a nonce-less
+/// response carries the validators and caching headers of RFC 5019 section 6.2.
+fn ocsp_get<B>(req: &Request<B>, rest: &str, shared: &Shared, now: OffsetDateTime) -> Resp {
+    let (ca, b64) = rest.split_once('/').unwrap_or((rest, ""));
+    let p = shared.published();
+    let answer = match crate::ocsp::decode_get(b64) {
+        Some(der) => shared.ocsp.answer(&p, ca, &der, now),
+        None => crate::ocsp::Answer::failure_of(
+            pki_core::ocsp::Failure::MalformedRequest,
+            "the GET path is not a base64 request".into(),
+        ),
+    };
+    match answer.cacheable {
+        Some((this_update, next_update)) => {
+            let h = sha2::Sha256::digest(&answer.der);
+            let etag = format!("\"{}\"", h[..12].iter().map(|b| format!("{b:02x}")).collect::<String>());
+            let o = Object {
+                body: answer.der.clone(),
+                content_type: OCSP_RESPONSE,
+                etag,
+                last_modified: this_update,
+                expires: Some(next_update),
+            };
+            let mut r = object(req, &o, now);
+            if let Ok(v) = HeaderValue::from_str(&http_date(next_update)) {
+                r.headers_mut().insert(header::EXPIRES, v);
+            }
+            if let Some(cc) = r.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_string) {
+                let cc = format!("{cc}, no-transform, must-revalidate");
+                if let Ok(v) = HeaderValue::from_str(&cc) {
+                    r.headers_mut().insert(header::CACHE_CONTROL, v);
+                }
+            }
+            r.extensions_mut().insert(OcspNote(answer.status));
+            r
+        }
+        None => ocsp_resp(answer),
+    }
+}
+
+/// `POST /ocsp/<ca>` with the DER request as the body (at most [`pki_core::ocsp::MAX_REQUEST`]
+/// bytes: more is 413 before it is read).
+pub async fn ocsp_post(req: Request<hyper::body::Incoming>, shared: &Shared) -> Resp {
+    use http_body_util::BodyExt;
+    let ca = req.uri().path().trim_start_matches("/ocsp/").trim_end_matches('/').to_string();
+    let too_big =
+        || text(StatusCode::PAYLOAD_TOO_LARGE, "an OCSP request is at most 8 KiB\n", "text/plain; charset=utf-8");
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > pki_core::ocsp::MAX_REQUEST as u64) {
+        return too_big();
+    }
+    let body = match http_body_util::Limited::new(req.into_body(), pki_core::ocsp::MAX_REQUEST).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => return too_big(),
+    };
+    let p = shared.published();
+    ocsp_resp(shared.ocsp.answer(&p, &ca, &body, OffsetDateTime::now_utc()))
 }
 
 /// `/readyz`: 200 while every served CRL is within its nextUpdate, every CA has one and the
@@ -116,6 +207,7 @@ fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
 fn object<B>(req: &Request<B>, o: &Object, now: OffsetDateTime) -> Resp {
     let max_age = match o.content_type {
         "application/pkix-crl" => CRL_MAX_AGE,
+        OCSP_RESPONSE => crate::ocsp::MAX_AGE,
         _ if o.expires.is_some() => CRL_MAX_AGE,
         _ => CERT_MAX_AGE,
     };
@@ -153,9 +245,17 @@ fn object<B>(req: &Request<B>, o: &Object, now: OffsetDateTime) -> Resp {
 }
 
 /// One JSON log line per request on stderr (the path cut to 200 characters; never a header).
-pub fn log_request(method: &Method, path: &str, status: u16, bytes: usize, started: Instant, peer: &str) {
+pub fn log_request(
+    method: &Method,
+    path: &str,
+    status: u16,
+    bytes: usize,
+    started: Instant,
+    peer: &str,
+    ocsp: Option<&str>,
+) {
     let path: String = path.chars().take(200).collect();
-    let line = serde_json::json!({
+    let mut line = serde_json::json!({
         "time": pki_core::certs::rfc3339(OffsetDateTime::now_utc()),
         "level": "info",
         "msg": "request",
@@ -166,6 +266,9 @@ pub fn log_request(method: &Method, path: &str, status: u16, bytes: usize, start
         "duration_ms": (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         "peer": peer,
     });
+    if let Some(o) = ocsp {
+        line["ocsp"] = o.chars().take(300).collect::<String>().into();
+    }
     eprintln!("{line}");
 }
 

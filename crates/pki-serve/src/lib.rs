@@ -13,6 +13,7 @@
 
 pub mod http;
 pub mod metrics;
+pub mod ocsp;
 pub mod published;
 pub mod tls;
 
@@ -149,6 +150,8 @@ pub struct Shared {
     max_connections: usize,
     /// The HTTPS certificate, when there is an HTTPS listener.
     pub tls: Option<Arc<tls::Tls>>,
+    /// The OCSP responders and their response cache.
+    pub ocsp: Arc<ocsp::Ocsp>,
     /// The counters behind `/metrics`.
     pub metrics: metrics::Metrics,
 }
@@ -196,8 +199,9 @@ pub fn run(mut cfg: Config, signers: Vec<Signer>, ready: impl FnOnce(Listening))
         Some(source) if cfg.https.is_some() => Some(Arc::new(tls::Tls::start(&cfg.dir, source.clone(), &signers)?)),
         _ => None,
     };
+    let ocsp = Arc::new(ocsp::Ocsp::start(&cfg.dir, &signers)?);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
-    rt.block_on(serve(cfg, Arc::new(signers), tls, first, ready))
+    rt.block_on(serve(cfg, Arc::new(signers), tls, ocsp, first, ready))
 }
 
 /// Raises the soft open-file limit to the hard one (as Go's runtime does: the soft 1,024 of a
@@ -234,6 +238,7 @@ async fn serve(
     cfg: Config,
     signers: Arc<Vec<Signer>>,
     tls: Option<Arc<tls::Tls>>,
+    ocsp: Arc<ocsp::Ocsp>,
     first: Published,
     ready: impl FnOnce(Listening),
 ) -> Result<()> {
@@ -243,6 +248,7 @@ async fn serve(
         connections: Arc::new(Semaphore::new(cfg.max_connections)),
         max_connections: cfg.max_connections,
         tls: tls.clone(),
+        ocsp: ocsp.clone(),
         metrics: metrics::Metrics::default(),
     });
     let listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot listen on {}", cfg.http))?;
@@ -347,11 +353,17 @@ async fn serve_connection<S>(
         let peer = peer_s.clone();
         async move {
             let started = Instant::now();
-            let resp = http::handle(&req, &shared, OffsetDateTime::now_utc());
+            let (method, path) = (req.method().clone(), req.uri().path().to_string());
+            let resp = if method == hyper::Method::POST && path.starts_with("/ocsp/") {
+                http::ocsp_post(req, &shared).await
+            } else {
+                http::handle(&req, &shared, OffsetDateTime::now_utc())
+            };
             let status = resp.status().as_u16();
             let bytes = hyper::body::Body::size_hint(resp.body()).exact().unwrap_or(0) as usize;
-            shared.metrics.request(http::route(req.uri().path()), status, started.elapsed());
-            http::log_request(req.method(), req.uri().path(), status, bytes, started, &peer);
+            shared.metrics.request(http::route(&path), status, started.elapsed());
+            let note = resp.extensions().get::<http::OcspNote>().map(|n| n.0.as_str());
+            http::log_request(&method, &path, status, bytes, started, &peer, note);
             Ok::<_, std::convert::Infallible>(resp)
         }
     });
@@ -390,6 +402,20 @@ async fn reload_loop(cfg: Config, shared: Arc<Shared>, signers: Arc<Vec<Signer>>
                     "cannot publish a CRL that is due",
                     serde_json::json!({"ca": ca, "error": format!("{e:#}")}),
                 ),
+            }
+        }
+        {
+            let (o, dir) = (shared.ocsp.clone(), cfg.dir.clone());
+            match tokio::task::spawn_blocking(move || o.maintain(&dir, OffsetDateTime::now_utc())).await {
+                Ok(Ok(cas)) if !cas.is_empty() => {
+                    log("info", "new OCSP responder certificate", serde_json::json!({"cas": cas}));
+                }
+                Ok(Err(e)) => log(
+                    "error",
+                    "cannot renew an OCSP responder certificate; answering with the current one",
+                    serde_json::json!({"error": format!("{e:#}")}),
+                ),
+                _ => {}
             }
         }
         if let Some(t) = shared.tls.clone() {

@@ -71,6 +71,7 @@ impl Metrics {
         published: &Published,
         open_connections: usize,
         tls_not_after: Option<OffsetDateTime>,
+        ocsp_signed: u64,
         now: OffsetDateTime,
     ) -> String {
         let mut s = String::new();
@@ -108,6 +109,10 @@ impl Metrics {
             let _ = writeln!(s, "# TYPE pki_serve_tls_handshake_failures_total counter");
             let _ = writeln!(s, "pki_serve_tls_handshake_failures_total {}", m.failed_handshakes);
         });
+        let _ =
+            writeln!(s, "# HELP pki_ocsp_responses_signed_total OCSP responses signed (the rest came from the cache).");
+        let _ = writeln!(s, "# TYPE pki_ocsp_responses_signed_total counter");
+        let _ = writeln!(s, "pki_ocsp_responses_signed_total {ocsp_signed}");
         if let Some(t) = tls_not_after {
             let _ =
                 writeln!(s, "# HELP pki_serve_tls_cert_expiry_seconds Seconds until the HTTPS certificate expires.");

@@ -53,6 +53,19 @@ pub struct Published {
     pub missing_crls: Vec<String>,
     /// The stamp of the directory this was read from.
     pub stamp: u64,
+    /// Each CA as OCSP answers for it: CertID matching and every serial's status.
+    pub ocsp: BTreeMap<String, OcspCa>,
+}
+
+/// A CA as the OCSP responder sees it at one moment.
+#[derive(Debug)]
+pub struct OcspCa {
+    /// Its name and key hashed for CertID matching.
+    pub issuer: pki_core::ocsp::Issuer,
+    /// Issued and revoked serials.
+    pub statuses: pki_core::ocsp::Statuses,
+    /// Its CRL's nextUpdate: no OCSP response says more than the CRL does.
+    pub crl_next_update: Option<OffsetDateTime>,
 }
 
 fn object(
@@ -91,10 +104,17 @@ pub fn build(root: &Path) -> Result<Published> {
                     let o = object(pem, "application/x-pem-file", this_update, next_update);
                     p.objects.insert(format!("/crl/{name}.crl.pem"), o);
                 }
-                p.crls.push(CrlState { ca: name, this_update, next_update });
+                p.crls.push(CrlState { ca: name.clone(), this_update, next_update });
             }
-            None => p.missing_crls.push(name),
+            None => p.missing_crls.push(name.clone()),
         }
+        let crl_next_update = p.crls.iter().find(|c| c.ca == name).and_then(|c| c.next_update);
+        let ocsp = OcspCa {
+            issuer: pki_core::ocsp::Issuer::of(&ca)?,
+            statuses: pki_core::ocsp::Statuses::load(&dir, &name)?,
+            crl_next_update,
+        };
+        p.ocsp.insert(name, ocsp);
         cas.push(ca);
     }
     let roots = pki_core::bundle::roots_among(&dir, cas)?;

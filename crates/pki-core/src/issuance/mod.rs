@@ -549,6 +549,7 @@ impl<'a> Issuing<'a> {
             urls: certs::IssuerUrls {
                 crl_url: self.settings.ca.get(&ca_name).and_then(|c| c.crl_url.clone()),
                 ca_issuers_url: self.settings.ca.get(&ca_name).and_then(|c| c.ca_issuers_url.clone()),
+                ocsp_url: self.settings.ca.get(&ca_name).and_then(|c| c.ocsp_url.clone()),
             },
             key_origin,
             notes,
