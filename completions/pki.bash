@@ -542,7 +542,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__gen__subcmd__crl)
-            opts="-h --ca --all --next-update --if-older-than --out --der --ledger-head --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --ca --all --next-update --if-older-than --out --der --ledger-head --ocsp --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

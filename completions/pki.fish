@@ -258,6 +258,7 @@ complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l lock-timeout -d 'How
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l all -d 'Every CA of the directory'
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l der -d '--out in DER instead of PEM'
+complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l ocsp -d 'Also sign OCSP responses in advance for every certificate this CA issued (for `pki serve` to answer for a CA whose key it never holds, e.g. an offline root); every later CRL of this CA renews them'
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand gen-crl" -s h -l help -d 'Print help'
 complete -c pki -n "__fish_pki_using_subcommand audit" -l expiring -d 'Report certificates, CAs and CRLs that expire within this window' -r

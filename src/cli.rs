@@ -148,7 +148,7 @@ pub enum Command {
     /// Generate (sign and publish) a CA's CRL
     #[command(
         name = "gen-crl",
-        after_help = "EXAMPLES:\n  pki gen-crl                              # the issuing CA\n  pki gen-crl --ca root\n  pki gen-crl --all --if-older-than 12h   # in cron: only what is due\n  pki gen-crl --ca issuing --out - --der > issuing.crl\n\nThe current CRLs are kept as DIR/crl/NAME.crl (DER) and DIR/crl/NAME.crl.pem. Lifetime:\n--next-update, else [ca.NAME] next_update in pki.toml, else 7d (30d for a root)."
+        after_help = "EXAMPLES:\n  pki gen-crl                              # the issuing CA\n  pki gen-crl --ca root\n  pki gen-crl --all --if-older-than 12h   # in cron: only what is due\n  pki gen-crl --ca issuing --out - --der > issuing.crl\n  pki gen-crl --ca root --ocsp             # the root's OCSP responses, signed where its key is\n\nThe current CRLs are kept as DIR/crl/NAME.crl (DER) and DIR/crl/NAME.crl.pem. Lifetime:\n--next-update, else [ca.NAME] next_update in pki.toml, else 7d (30d for a root)."
     )]
     GenCrl(GenCrlArgs),
     /// Find what will cause an outage: expiring certificates, CAs and CRLs, integrity and policy problems
@@ -656,6 +656,11 @@ pub struct GenCrlArgs {
     /// Refuse to publish when the ledger no longer holds this kept head (`pki ledger head`)
     #[arg(long, value_name = "FILE")]
     pub ledger_head: Option<PathBuf>,
+    /// Also sign OCSP responses in advance for every certificate this CA issued (for `pki
+    /// serve` to answer for a CA whose key it never holds, e.g. an offline root); every later
+    /// CRL of this CA renews them
+    #[arg(long)]
+    pub ocsp: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,

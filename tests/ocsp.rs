@@ -445,3 +445,114 @@ type BadCase = (&'static str, &'static str, Vec<u8>, u16, Option<u8>);
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// The root's key stays offline: `gen-crl --ca root --ocsp` signs its responses in advance,
+/// serve (holding no key at all) serves them, and the root's next CRL renews them: after the
+/// intermediate is revoked, serve answers `revoked` without a restart.
+#[test]
+fn an_offline_roots_responses_are_signed_in_advance_and_follow_its_crls() {
+    let env = Env::new();
+    let port = free_port();
+    setup(&env, port);
+    let cwd = env.tmp.path();
+    env.ok(&["issue", "--dns", "good.acme.internal", "--out", "good"]);
+    std::fs::copy(env.ca().join("cas/issuing/cert.pem"), env.path("issuing.pem")).unwrap();
+    let srv = Server::start(&env, port);
+    let url = format!("http://127.0.0.1:{port}/ocsp/root");
+    let ask = |alg: &str| {
+        sh(
+            cwd,
+            &format!(
+                "openssl ocsp {alg} -no_nonce -issuer good/root.pem -cert issuing.pem -url {url} -CAfile good/root.pem 2>&1"
+            ),
+        )
+    };
+    assert!(ask("").contains("Error querying OCSP responder") || !ask("").contains(": good"), "nothing signed yet");
+    let o = env.run(&["gen-crl", "--ca", "root", "--ocsp"]);
+    assert!(o.status.success() && stderr(&o).contains("OCSP responses of 'root' signed in advance"), "{}", stderr(&o));
+    let t = Instant::now();
+    while !ask("").contains("issuing.pem: good") {
+        assert!(t.elapsed() < Duration::from_secs(5), "served within 5 s: {}", ask(""));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = ask("-sha256");
+    assert!(out.contains("Response verify OK") && out.contains("issuing.pem: good"), "{out}");
+    // Revoking the intermediate regenerates the root's CRL, and with it the responses.
+    let serial = sh(cwd, "openssl x509 -in issuing.pem -noout -serial");
+    let serial = serial.trim().trim_start_matches("serial=");
+    env.ok(&["revoke", serial, "--reason", "cACompromise"]);
+    let t = Instant::now();
+    loop {
+        let out = ask("");
+        if verdict(&out) == "revoked cACompromise" {
+            assert!(out.contains("Response verify OK"), "{out}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "revoked within 5 s: {out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!env.ca().join("crl/issuing.ocsp.tsv").exists(), "only the CA asked for has them");
+    let ledger = std::fs::read_to_string(env.ca().join("ledger.jsonl")).unwrap();
+    assert_eq!(ledger.matches("\"ocsp-presigned\"").count(), 2);
+    assert_eq!(srv.stop().0, Some(0));
+}
+
+/// nginx as a real consumer (acceptance 3): `ssl_verify_client on` with `ssl_ocsp on` asks
+/// serve (the URL in the client certificate) and accepts the client, then refuses it after a
+/// CLI `pki revoke`, serve not restarted.
+#[test]
+fn nginx_checks_client_certificates_with_serves_ocsp() {
+    if Command::new("nginx").arg("-v").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "nginx is required in CI (.ci/run installs it)");
+        eprintln!("SKIPPED: nginx is not installed");
+        return;
+    }
+    let env = Env::new();
+    let port = free_port();
+    setup(&env, port);
+    let cwd = env.tmp.path();
+    env.ok(&["issue", "--dns", "api.acme.internal", "--out", "api"]);
+    env.ok(&["issue", "--profile", "client", "--dns", "agent.acme.internal", "--out", "agent"]);
+    sh(cwd, "cat api/root.pem api/chain.pem > client-cas.pem");
+    let srv = Server::start_with(&env, port, &["--ca", "issuing"]);
+    let https = free_port();
+    let d = cwd.display();
+    let conf = format!(
+        "master_process off;\ndaemon on;\npid {d}/nginx.pid;\nerror_log {d}/nginx.err info;\nevents {{}}\nhttp {{\n  access_log off;\n  client_body_temp_path {d};\n  server {{\n    listen 127.0.0.1:{https} ssl;\n    ssl_certificate {d}/api/fullchain.pem;\n    ssl_certificate_key {d}/api/key.pem;\n    ssl_client_certificate {d}/client-cas.pem;\n    ssl_verify_client on;\n    ssl_verify_depth 2;\n    ssl_ocsp leaf;\n    location / {{ return 200 \"hello\\n\"; }}\n  }}\n}}\n"
+    );
+    std::fs::write(env.path("nginx.conf"), conf).unwrap();
+    let o = Command::new("nginx").arg("-c").arg(env.path("nginx.conf")).output().unwrap();
+    assert!(o.status.success(), "nginx: {}", stderr(&o));
+    let curl = || {
+        sh(
+            cwd,
+            &format!(
+                "curl -s -o /dev/null -w '%{{http_code}}' --resolve api.acme.internal:{https}:127.0.0.1 --cacert api/root.pem --cert agent/fullchain.pem --key agent/key.pem https://api.acme.internal:{https}/"
+            ),
+        )
+    };
+    let first = curl();
+    env.ok(&["revoke", "--cert", "agent/cert.pem", "--reason", "keyCompromise"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = curl();
+    let _ = sh(cwd, "kill $(cat nginx.pid)");
+    let (_, log) = srv.stop();
+    assert_eq!(
+        first,
+        "200",
+        "accepted while good; nginx: {}",
+        std::fs::read_to_string(env.path("nginx.err")).unwrap_or_default()
+    );
+    assert_eq!(
+        after,
+        "400",
+        "refused once revoked; nginx: {}",
+        std::fs::read_to_string(env.path("nginx.err")).unwrap_or_default()
+    );
+    assert!(
+        log.iter().any(|l| l.contains("\"path\":\"/ocsp/issuing") && l.contains("\"ocsp\":\"revoked\"")),
+        "nginx asked serve"
+    );
+    let err = std::fs::read_to_string(env.path("nginx.err")).unwrap_or_default();
+    assert!(err.contains("revoked"), "nginx says why: {err}");
+}

@@ -554,6 +554,11 @@ pub fn generate(
         "sha256": crate::store::sha256_hex(&der),
     });
     lock.commit_crl(&ca.name, &der, &pem_text, data, ctx.actor, &rfc3339(ctx.now))?;
+    // OCSP responses signed in advance (`gen-crl --ocsp`) follow every CRL of their CA: the
+    // same statuses, the same nextUpdate.
+    if dir.presigned_ocsp_path(&ca.name).exists() {
+        crate::ocsp::presign(dir, lock, ca, issuer, next, ctx)?;
+    }
     Ok((summary, der, pem_text))
 }
 

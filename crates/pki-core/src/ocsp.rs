@@ -397,6 +397,14 @@ impl Statuses {
             },
             |_, _| {},
         )?;
+        // The CAs it signed are not in the inventory: their certificates are in cas/.
+        let this = Ca::load(dir, ca)?;
+        for name in dir.ca_names()? {
+            let other = Ca::load(dir, &name)?;
+            if name != ca && !other.self_signed && other.issuer_raw == this.subject_raw {
+                s.issued.insert(trimmed(other.serial.bytes()));
+            }
+        }
         for (serial, at, reason) in crate::crl::current_revocations(dir, ca)? {
             s.revoked.insert(trimmed(serial.bytes()).to_vec(), (at, reason));
         }
@@ -409,6 +417,14 @@ impl Statuses {
             return CertStatus::Revoked { at: *at, reason: *reason };
         }
         if self.issued.contains(serial) { CertStatus::Good } else { CertStatus::Unknown }
+    }
+
+    /// Every serial the CA issued (big-endian, leading zeros removed).
+    pub fn issued(&self) -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = self.issued.long.iter().cloned().collect();
+        v.extend(self.issued.short.iter().map(|k| trimmed(&k.to_be_bytes()).to_vec()));
+        v.sort();
+        v
     }
 
     /// Serials issued by the CA.
@@ -580,6 +596,138 @@ pub fn response(
     let mut out = der(0x0a, &[0]);
     out.extend(der(0xa0, &der(0x30, &rb)));
     Ok(der(0x30, &out))
+}
+
+impl HashAlg {
+    /// The DER AlgorithmIdentifier (with NULL parameters, as OpenSSL writes it).
+    fn algorithm_identifier(self) -> Vec<u8> {
+        let oid: &[u8] = match self {
+            HashAlg::Sha1 => &[0x2b, 0x0e, 0x03, 0x02, 0x1a],
+            HashAlg::Sha256 => &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01],
+            HashAlg::Sha384 => &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02],
+            HashAlg::Sha512 => &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03],
+        };
+        let mut a = der(0x06, oid);
+        a.extend([0x05, 0x00]);
+        der(0x30, &a)
+    }
+
+    /// Parses a name given by [`HashAlg::name`].
+    pub fn of_name(s: &str) -> Option<HashAlg> {
+        HashAlg::ALL.into_iter().find(|a| a.name() == s)
+    }
+}
+
+impl Issuer {
+    /// The CertID of a serial of this CA in algorithm `alg`, as a client builds it.
+    pub fn cert_id(&self, alg: HashAlg, serial: &[u8]) -> Vec<u8> {
+        let (_, n, k) = self.hashes.iter().find(|(a, ..)| *a == alg).expect("every algorithm is hashed");
+        let mut id = alg.algorithm_identifier();
+        id.extend(der(0x04, n));
+        id.extend(der(0x04, k));
+        let serial = trimmed(serial);
+        let mut int = vec![];
+        if serial.first().is_some_and(|b| b & 0x80 != 0) {
+            int.push(0);
+        }
+        int.extend_from_slice(serial);
+        id.extend(der(0x02, &int));
+        der(0x30, &id)
+    }
+}
+
+/// Hash algorithms of the CertIDs pre-signed responses are made for (what clients send:
+/// OpenSSL SHA-1 by default, SHA-256 with `-sha256`).
+pub const PRESIGNED_ALGS: [HashAlg; 2] = [HashAlg::Sha1, HashAlg::Sha256];
+
+/// Signs, with the CA's own key, a response for every certificate CA `ca` issued in each of
+/// [`PRESIGNED_ALGS`], valid until `next_update` (its CRL's), and writes them to
+/// `crl/NAME.ocsp.tsv` under the lock, recorded in the ledger: how `pki serve` answers for a
+/// CA whose key it never holds (an offline root). Lines: `ALG<TAB>SERIAL<TAB>BASE64 DER`.
+/// Returns how many certificates.
+pub fn presign(
+    dir: &CaDir,
+    lock: &crate::store::Locked<'_>,
+    ca: &Ca,
+    issuer: &Arc<rcgen::Issuer<'static, rcgen::KeyPair>>,
+    next_update: OffsetDateTime,
+    ctx: &crate::Context<'_>,
+) -> Result<usize> {
+    use base64::Engine;
+    let responder = Responder::by_ca(ca, issuer.clone())?;
+    let matcher = Issuer::of(ca)?;
+    let statuses = Statuses::load(dir, &ca.name)?;
+    let serials = statuses.issued();
+    let now = ctx.now.replace_nanosecond(0).unwrap_or(ctx.now);
+    let mut text = format!(
+        "# OCSP responses of CA '{}' signed in advance by `pki gen-crl --ocsp`: thisUpdate {}, nextUpdate {}\n",
+        ca.name,
+        crate::certs::rfc3339(now),
+        crate::certs::rfc3339(next_update)
+    );
+    for serial in &serials {
+        for alg in PRESIGNED_ALGS {
+            let id = matcher.cert_id(alg, serial);
+            let single = Single { id: &id, status: statuses.status(serial), this_update: now, next_update };
+            let der = response(&responder, now, &[single], None)?;
+            let hex: String = serial.iter().map(|b| format!("{b:02X}")).collect();
+            text.push_str(&format!(
+                "{}\t{hex}\t{}\n",
+                alg.name(),
+                base64::engine::general_purpose::STANDARD.encode(der)
+            ));
+        }
+    }
+    let data = serde_json::json!({
+        "ca": ca.name, "certificates": serials.len(), "this_update": crate::certs::rfc3339(now),
+        "next_update": crate::certs::rfc3339(next_update),
+        "sha256": crate::store::sha256_hex(text.as_bytes()),
+    });
+    lock.commit_presigned_ocsp(&ca.name, &text, data, ctx.actor, &crate::certs::rfc3339(ctx.now))?;
+    Ok(serials.len())
+}
+
+/// OCSP responses signed in advance, as `pki serve` reads them back.
+#[derive(Debug, Default)]
+pub struct Presigned {
+    /// By (algorithm, serial): the response DER.
+    pub responses: HashMap<(HashAlg, Vec<u8>), Vec<u8>>,
+    /// Their thisUpdate and nextUpdate.
+    pub this_update: Option<OffsetDateTime>,
+    /// nextUpdate.
+    pub next_update: Option<OffsetDateTime>,
+}
+
+impl Presigned {
+    /// Reads CA `ca`'s file, if any.
+    pub fn load(dir: &CaDir, ca: &str) -> Result<Option<Presigned>> {
+        use base64::Engine;
+        let Some(text) = dir.read_presigned_ocsp(ca)? else { return Ok(None) };
+        let mut p = Presigned::default();
+        let bad = || anyhow!("{}: not a file of OCSP responses", dir.presigned_ocsp_path(ca).display());
+        for line in text.lines() {
+            if let Some(h) = line.strip_prefix("# ") {
+                let time = |k: &str| {
+                    h.split(k)
+                        .nth(1)
+                        .and_then(|r| r.split([',', ' ']).nth(1))
+                        .and_then(|t| crate::certs::parse_rfc3339(t).ok())
+                };
+                p.this_update = time("thisUpdate");
+                p.next_update = time("nextUpdate");
+                continue;
+            }
+            let mut f = line.split('\t');
+            let (Some(alg), Some(serial), Some(b64), None) = (f.next(), f.next(), f.next(), f.next()) else {
+                return Err(bad());
+            };
+            let alg = HashAlg::of_name(alg).ok_or_else(bad)?;
+            let serial = crate::serial::Serial::parse(serial).map_err(|_| bad())?;
+            let der = base64::engine::general_purpose::STANDARD.decode(b64).map_err(|_| bad())?;
+            p.responses.insert((alg, trimmed(serial.bytes()).to_vec()), der);
+        }
+        Ok(Some(p))
+    }
 }
 
 /// The plan of a delegated responder certificate for CA `ca`: P-256, CN "`ca` OCSP

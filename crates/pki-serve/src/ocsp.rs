@@ -181,11 +181,13 @@ impl Ocsp {
             Ok(r) => r,
             Err(e) => return Answer::failure(e.status, e.why),
         };
-        let (Some(target), Some(live)) = (
-            p.ocsp.get(ca),
-            self.live.read().unwrap_or_else(|e| e.into_inner()).get(ca).map(|l| (l.responder.clone(), l.validity)),
-        ) else {
-            return Answer::failure(Failure::Unauthorized, format!("this responder does not answer for CA '{ca}'"));
+        let Some(target) = p.ocsp.get(ca) else {
+            return Answer::failure(Failure::Unauthorized, format!("no CA '{ca}' in this directory"));
+        };
+        let live =
+            self.live.read().unwrap_or_else(|e| e.into_inner()).get(ca).map(|l| (l.responder.clone(), l.validity));
+        let Some(live) = live else {
+            return presigned(target, ca, &req, now);
         };
         let (responder, validity) = live;
         if let Some(bad) = req.ids.iter().find(|id| !target.issuer.matches(id)) {
@@ -241,6 +243,54 @@ impl Ocsp {
             return Answer { der, cacheable: Some((this_update, next_update)), status, why: None };
         }
         Answer { der, cacheable: None, status, why: None }
+    }
+}
+
+/// A CA whose key serve does not hold: the responses the CLI signed in advance (one CertID
+/// per request; a nonce cannot be echoed in them and is left out, as RFC 9654 allows).
+fn presigned(
+    target: &crate::published::OcspCa,
+    ca: &str,
+    req: &pki_core::ocsp::Request<'_>,
+    now: OffsetDateTime,
+) -> Answer {
+    let Some(pre) = &target.presigned else {
+        return Answer::failure(
+            Failure::Unauthorized,
+            format!(
+                "serve holds no key for CA '{ca}' and it has no responses signed in advance (`pki gen-crl --ca {ca} --ocsp`)"
+            ),
+        );
+    };
+    let [id] = req.ids.as_slice() else {
+        return Answer::failure(
+            Failure::MalformedRequest,
+            format!("CA '{ca}' is answered one certificate per request"),
+        );
+    };
+    if !target.issuer.matches(id) {
+        return Answer::failure(
+            Failure::Unauthorized,
+            format!("a CertID ({}) names another issuer than CA '{ca}'", id.alg.name()),
+        );
+    }
+    if pre.next_update.is_some_and(|n| n <= now) {
+        return Answer::failure(
+            Failure::InternalError,
+            format!("the responses of CA '{ca}' signed in advance have expired: run `pki gen-crl --ca {ca}`"),
+        );
+    }
+    match pre.responses.get(&(id.alg, id.serial.to_vec())) {
+        Some(der) => Answer {
+            der: Bytes::from(der.clone()),
+            cacheable: pre.this_update.zip(pre.next_update),
+            status: status_name(target.statuses.status(id.serial)),
+            why: None,
+        },
+        None => Answer::failure(
+            Failure::Unauthorized,
+            format!("no response signed in advance for that serial of CA '{ca}' ({})", id.alg.name()),
+        ),
     }
 }
 

@@ -66,6 +66,8 @@ pub struct OcspCa {
     pub statuses: pki_core::ocsp::Statuses,
     /// Its CRL's nextUpdate: no OCSP response says more than the CRL does.
     pub crl_next_update: Option<OffsetDateTime>,
+    /// Responses signed in advance by the CLI (`gen-crl --ocsp`), for a CA serve has no key for.
+    pub presigned: Option<pki_core::ocsp::Presigned>,
 }
 
 fn object(
@@ -113,6 +115,7 @@ pub fn build(root: &Path) -> Result<Published> {
             issuer: pki_core::ocsp::Issuer::of(&ca)?,
             statuses: pki_core::ocsp::Statuses::load(&dir, &name)?,
             crl_next_update,
+            presigned: pki_core::ocsp::Presigned::load(&dir, &name)?,
         };
         p.ocsp.insert(name, ocsp);
         cas.push(ca);

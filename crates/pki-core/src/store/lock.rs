@@ -609,6 +609,20 @@ impl Locked<'_> {
         Ok(n)
     }
 
+    /// Writes CA `ca`'s OCSP responses signed in advance (atomically) and records it.
+    pub fn commit_presigned_ocsp(
+        &self,
+        ca: &str,
+        text: &str,
+        data: serde_json::Value,
+        actor: &Actor,
+        time: &str,
+    ) -> Result<()> {
+        self.dir.fs.write_atomic(&self.dir.presigned_ocsp_path(ca), text.as_bytes(), 0o600)?;
+        let committed = self.append_ledger("ocsp-presigned", actor, time, data)?;
+        self.mark_applied(committed.seq)
+    }
+
     /// Publishes a CA's new CRL (DER and PEM, each replaced atomically) and records it.
     pub fn commit_crl(
         &self,

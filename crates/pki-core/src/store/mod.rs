@@ -419,6 +419,24 @@ impl CaDir {
         )
     }
 
+    /// The file of CA `ca`'s OCSP responses signed in advance: `crl/NAME.ocsp.tsv`.
+    pub fn presigned_ocsp_path(&self, ca: &str) -> PathBuf {
+        self.root.join(CRL_DIR).join(format!("{ca}.ocsp.tsv"))
+    }
+
+    /// CA `ca`'s OCSP responses signed in advance (`gen-crl --ocsp`), if it has them.
+    pub fn read_presigned_ocsp(&self, ca: &str) -> Result<Option<String>> {
+        match self.fs.open_if_exists(&self.presigned_ocsp_path(ca))? {
+            Some(mut f) => {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut f, &mut s)
+                    .with_context(|| format!("cannot read {}", self.presigned_ocsp_path(ca).display()))?;
+                Ok(Some(s))
+            }
+            None => Ok(None),
+        }
+    }
+
     /// `crl/NAME.revoked.tsv`: every revocation of certificates NAME issued, appended in order.
     pub fn revoked_list_path(&self, ca: &str) -> PathBuf {
         self.root.join(CRL_DIR).join(format!("{ca}.revoked.tsv"))
