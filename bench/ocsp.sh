@@ -8,20 +8,22 @@
 # For each size N: a directory (plain keys) with 1,000 real certificates (100 of them revoked)
 # and N-1,000 synthetic inventory lines (like bench/run.sh P2), an index.txt with the same
 # serials for OpenSSL. The load: GET requests (RFC 5019; no nonce) for the 1,000 real
-# certificates, one picked at random per request, 2 wrk threads, 32 connections:
-#   - responses per second at saturation, pki and openssl;
-#   - p99 latency of pki at a fixed rate below saturation (16 connections each waiting 10 ms
-#     between requests: about 1,600 requests per second).
+# certificates:
+#   - responses per second at saturation, pki and openssl, by the same tool: h2load (HTTP/1.1,
+#     2 threads, 32 connections, cycling through the 1,000 request URLs; wrk gets no answer
+#     from OpenSSL's HTTP/1.0 responder);
+#   - p99 latency of pki at a fixed rate below saturation, by wrk (16 connections each waiting
+#     10 ms between requests, one URL picked at random per request: about 1,500 per second).
 # Everything runs in a network namespace of its own (`unshare -n`, loopback only): OpenSSL's
-# responder binds every address. Needs root (unshare), wrk, openssl, python3.
+# responder binds every address. Needs root (unshare), h2load, wrk, openssl, python3.
 set -euo pipefail
 DUR=${1:-10}
 SIZES=${SIZES:-1000 1000000}
 here=$(cd "$(dirname "$0")/.." && pwd)
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; fi
+if ! command -v wrk >/dev/null || ! command -v h2load >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nghttp2-client >/dev/null; fi
 fi
-command -v wrk >/dev/null || { echo "bench/ocsp.sh: needs wrk (apt install wrk)" >&2; exit 2; }
+command -v wrk >/dev/null && command -v h2load >/dev/null || { echo "bench/ocsp.sh: needs wrk and h2load (apt install wrk nghttp2-client)" >&2; exit 2; }
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 PKI="$here/target/release/pki"
 mkdir -p "$here/target"
@@ -43,7 +45,9 @@ if pause > 0 then delay = function() return pause end end
 LUA
 
 rps() { awk '/^Requests\/sec:/ {print $2}'; }
+h2rps() { awk '/^finished in/ {print $4}'; }
 p99() { awk '$1 == "99%" {print $2}'; }
+export -f rps p99 h2rps
 
 printf '%-10s %14s %14s %8s %12s %10s\n' "issued" "pki req/s" "openssl req/s" "ratio" "pki p99" "pki rate"
 for N in $SIZES; do
@@ -51,6 +55,12 @@ for N in $SIZES; do
   "$PKI" --dir "$d" init --non-interactive --org Acme --trust-domain acme.internal --no-passphrase >/dev/null 2>&1
   for i in $(seq 1 1000); do echo "{\"dns\":[\"c$i.acme.internal\"],\"out\":\"-\"}"; done > batch.jsonl
   "$PKI" --dir "$d" issue --batch batch.jsonl --json > issued.jsonl 2>/dev/null
+  python3 -c 'import json; json.dump([json.loads(l)["serial"] for l in open("issued.jsonl")], open("serials.json", "w"))'
+  for s in $(python3 -c 'import json; print(" ".join(json.load(open("serials.json"))[:100]))'); do
+    "$PKI" --dir "$d" revoke "$s" --reason keyCompromise --no-crl >/dev/null 2>&1
+  done
+  "$PKI" --dir "$d" gen-crl >/dev/null 2>&1
+  # Grown after the revocations (each revoke reads the inventory).
   python3 - "$d" "$N" <<'PY'
 import json, os, random, sys
 d, n = sys.argv[1], int(sys.argv[2])
@@ -62,10 +72,6 @@ with open(os.path.join(d, "inventory.tsv"), "a") as I:
         s = "%032X" % random.getrandbits(127)
         I.write(f"{s:<32}\tvalid     \t2026-10-15T00:00:00Z\t2027-01-13T00:00:00Z\t{'-':<20}\t{'-':<20}\t{'-':<32}\tissuing\tserver\tp256\tCN=s{i}.acme.internal\tDNS:s{i}.acme.internal\n")
 PY
-  for s in $(python3 -c 'import json; print(" ".join(json.load(open("serials.json"))[:100]))'); do
-    "$PKI" --dir "$d" revoke "$s" --reason keyCompromise --no-crl >/dev/null 2>&1
-  done
-  "$PKI" --dir "$d" gen-crl >/dev/null 2>&1
   # OpenSSL's index.txt: every line of our inventory, V or R.
   python3 - "$d" <<'PY'
 import os, sys
@@ -101,9 +107,11 @@ PY
     ossl_pid=\$!
     until curl -sf http://127.0.0.1:18180/readyz >/dev/null; do sleep 0.2; done
     sleep 1
-    PREFIX=/ocsp/issuing/ wrk -t2 -c32 -d2s -s paths.lua http://127.0.0.1:18180 >/dev/null
-    echo PKI \$(PREFIX=/ocsp/issuing/ wrk -t2 -c32 -d${DUR}s -s paths.lua http://127.0.0.1:18180 | rps)
-    echo OSSL \$(PREFIX=/ wrk -t2 -c32 -d${DUR}s -s paths.lua http://127.0.0.1:18181 | rps)
+    sed 's|^|http://127.0.0.1:18180/ocsp/issuing/|' paths.txt > urls-pki.txt
+    sed 's|^|http://127.0.0.1:18181/|' paths.txt > urls-ossl.txt
+    h2load --h1 -t2 -c32 -n 20000 -i urls-pki.txt >/dev/null
+    echo PKI \$(h2load --h1 -t2 -c32 -n $((20000 * DUR)) -i urls-pki.txt | h2rps)
+    echo OSSL \$(h2load --h1 -t2 -c32 -n $((2000 * DUR)) -i urls-ossl.txt | h2rps)
     r=\$(PREFIX=/ocsp/issuing/ DELAY_MS=10 wrk -t2 -c16 -d${DUR}s --latency -s paths.lua http://127.0.0.1:18180)
     echo P99 \$(echo \"\$r\" | p99) RATE \$(echo \"\$r\" | rps)
     kill \$pki_pid \$ossl_pid; wait \$pki_pid 2>/dev/null || true

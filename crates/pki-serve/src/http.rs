@@ -269,7 +269,7 @@ pub fn log_request(
     if let Some(o) = ocsp {
         line["ocsp"] = o.chars().take(300).collect::<String>().into();
     }
-    eprintln!("{line}");
+    crate::log_line(&line);
 }
 
 #[cfg(test)]
