@@ -78,14 +78,14 @@ pub fn run(args: GenCrlArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             Err(e) => return Err(e),
         };
         let lock = dir.lock(timeout)?;
-        let first_presign = args.ocsp && !dir.presigned_ocsp_path(&name).exists();
+        let first_presign = args.ocsp && !dir.has_presigned_ocsp(&name)?;
         let (summary, der, pem_text) = crl::generate(&dir, &lock, &ca, &issuer, lifetime, &ctx.core())?;
         if first_presign {
             let next = pki_core::certs::parse_rfc3339(&summary.next_update)?;
             pki_core::ocsp::presign(&dir, &lock, &ca, &issuer, next, &ctx.core())?;
         }
         drop(lock);
-        if args.ocsp || dir.presigned_ocsp_path(&name).exists() {
+        if args.ocsp || dir.has_presigned_ocsp(&name)? {
             ctx.say(format!(
                 "OCSP responses of '{name}' signed in advance until {} ({})",
                 summary.next_update,

@@ -268,7 +268,7 @@ pub fn build_intermediate(
     p.signed_by(key, issuer).map_err(|e| anyhow!("cannot sign the intermediate certificate: {e}"))
 }
 
-fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let n = content.len();
     if n < 0x80 {

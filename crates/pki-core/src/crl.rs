@@ -556,7 +556,7 @@ pub fn generate(
     lock.commit_crl(&ca.name, &der, &pem_text, data, ctx.actor, &rfc3339(ctx.now))?;
     // OCSP responses signed in advance (`gen-crl --ocsp`) follow every CRL of their CA: the
     // same statuses, the same nextUpdate.
-    if dir.presigned_ocsp_path(&ca.name).exists() {
+    if dir.has_presigned_ocsp(&ca.name)? {
         crate::ocsp::presign(dir, lock, ca, issuer, next, ctx)?;
     }
     Ok((summary, der, pem_text))

@@ -376,15 +376,16 @@ pub struct Statuses {
 }
 
 impl Statuses {
-    /// Reads CA `ca`'s issued serials (inventory) and revocations (its revoked list, as the
-    /// next CRL will list them).
-    pub fn load(dir: &CaDir, ca: &str) -> Result<Statuses> {
-        let mut s = Statuses::default();
+    /// Reads the issued serials (inventory, one pass for every CA) and revocations (each CA's
+    /// revoked list, as its next CRL will list them) of all of `cas`, the directory's CAs as
+    /// the caller already loaded them.
+    pub fn load_all(dir: &CaDir, cas: &[Ca]) -> Result<HashMap<String, Statuses>> {
+        let mut all: HashMap<String, Statuses> = cas.iter().map(|c| (c.name.clone(), Statuses::default())).collect();
         let mut buf = Vec::with_capacity(20);
         dir.scan_inventory(
             |_, v| {
                 if let Ok(v) = v
-                    && v.ca == ca
+                    && let Some(s) = all.get_mut(v.ca)
                 {
                     buf.clear();
                     if crate::serial::Serial::decode_canonical_into(v.serial, &mut buf) {
@@ -397,18 +398,19 @@ impl Statuses {
             },
             |_, _| {},
         )?;
-        // The CAs it signed are not in the inventory: their certificates are in cas/.
-        let this = Ca::load(dir, ca)?;
-        for name in dir.ca_names()? {
-            let other = Ca::load(dir, &name)?;
-            if name != ca && !other.self_signed && other.issuer_raw == this.subject_raw {
-                s.issued.insert(trimmed(other.serial.bytes()));
+        for ca in cas {
+            let s = all.get_mut(&ca.name).expect("one per CA");
+            // The CAs it signed are not in the inventory: their certificates are in cas/.
+            for other in cas {
+                if other.name != ca.name && !other.self_signed && other.issuer_raw == ca.subject_raw {
+                    s.issued.insert(trimmed(other.serial.bytes()));
+                }
+            }
+            for (serial, at, reason) in crate::crl::current_revocations(dir, &ca.name)? {
+                s.revoked.insert(trimmed(serial.bytes()).to_vec(), (at, reason));
             }
         }
-        for (serial, at, reason) in crate::crl::current_revocations(dir, ca)? {
-            s.revoked.insert(trimmed(serial.bytes()).to_vec(), (at, reason));
-        }
-        Ok(s)
+        Ok(all)
     }
 
     /// The status of a serial (big-endian bytes, leading zeros removed).
@@ -512,22 +514,7 @@ pub struct Single<'a> {
     pub next_update: OffsetDateTime,
 }
 
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 4);
-    let n = content.len();
-    out.push(tag);
-    if n < 0x80 {
-        out.push(n as u8);
-    } else if n < 0x100 {
-        out.extend_from_slice(&[0x81, n as u8]);
-    } else if n < 0x1_0000 {
-        out.extend_from_slice(&[0x82, (n >> 8) as u8, n as u8]);
-    } else {
-        out.extend_from_slice(&[0x83, (n >> 16) as u8, (n >> 8) as u8, n as u8]);
-    }
-    out.extend_from_slice(content);
-    out
-}
+use crate::certs::der_tlv as der;
 
 /// GeneralizedTime, whole seconds (RFC 5280 section 4.1.2.5.2).
 fn generalized(t: OffsetDateTime) -> Vec<u8> {
@@ -656,7 +643,8 @@ pub fn presign(
     use base64::Engine;
     let responder = Responder::by_ca(ca, issuer.clone())?;
     let matcher = Issuer::of(ca)?;
-    let statuses = Statuses::load(dir, &ca.name)?;
+    let cas = dir.ca_names()?.iter().map(|n| Ca::load(dir, n)).collect::<Result<Vec<_>>>()?;
+    let statuses = Statuses::load_all(dir, &cas)?.remove(&ca.name).unwrap_or_default();
     let serials = statuses.issued();
     let now = ctx.now.replace_nanosecond(0).unwrap_or(ctx.now);
     let mut text = format!(

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use sha2::Digest;
 use time::OffsetDateTime;
 
 use crate::Shared;
@@ -92,7 +91,7 @@ pub fn handle<B>(req: &Request<B>, shared: &Shared, now: OffsetDateTime) -> Resp
 pub struct OcspNote(pub String);
 
 /// The media type of OCSP responses (RFC 6960 appendix C.2).
-const OCSP_RESPONSE: &str = "application/ocsp-response";
+pub const OCSP_RESPONSE: &str = "application/ocsp-response";
 
 fn ocsp_resp(answer: crate::ocsp::Answer) -> Resp {
     let mut r = Response::new(Full::new(answer.der));
@@ -113,24 +112,15 @@ fn ocsp_get<B>(req: &Request<B>, rest: &str, shared: &Shared, now: OffsetDateTim
     let p = shared.published();
     let answer = match crate::ocsp::decode_get(b64) {
         Some(der) => shared.ocsp.answer(&p, ca, &der, now),
-        None => crate::ocsp::Answer::failure_of(
+        None => crate::ocsp::Answer::failure(
             pki_core::ocsp::Failure::MalformedRequest,
             "the GET path is not a base64 request".into(),
         ),
     };
-    match answer.cacheable {
-        Some((this_update, next_update)) => {
-            let h = sha2::Sha256::digest(&answer.der);
-            let etag = format!("\"{}\"", h[..12].iter().map(|b| format!("{b:02x}")).collect::<String>());
-            let o = Object {
-                body: answer.der.clone(),
-                content_type: OCSP_RESPONSE,
-                etag,
-                last_modified: this_update,
-                expires: Some(next_update),
-            };
-            let mut r = object(req, &o, now);
-            if let Ok(v) = HeaderValue::from_str(&http_date(next_update)) {
+    match &answer.cacheable {
+        Some(o) => {
+            let mut r = object(req, o, now);
+            if let Some(v) = o.expires.and_then(|e| HeaderValue::from_str(&http_date(e)).ok()) {
                 r.headers_mut().insert(header::EXPIRES, v);
             }
             if let Some(cc) = r.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).map(str::to_string) {

@@ -111,6 +111,25 @@ impl Signer {
     }
 }
 
+/// Issues serve's own certificates (HTTPS, OCSP responder) with a CA key it already holds:
+/// opens the directory for issuing, adopts the key, and hands `f` the issuing state and a
+/// context (now, an actor noted `note`, no passphrase source, the OS's randomness).
+pub(crate) fn with_issuing<T>(
+    dir: &std::path::Path,
+    ca: &str,
+    issuer: &Arc<rcgen::Issuer<'static, rcgen::KeyPair>>,
+    note: &str,
+    f: impl FnOnce(&mut pki_core::issuance::Issuing<'_>, &pki_core::Context<'_>) -> Result<T>,
+) -> Result<T> {
+    let dir = pki_core::store::CaDir::open(dir)?;
+    let mut issuing = pki_core::issuance::Issuing::open(&dir)?;
+    issuing.adopt(ca, issuer.clone());
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
+    let actor = pki_core::Actor::from_env(Some(note.into()));
+    let ctx = pki_core::Context { now, actor: &actor, pass: &pki_core::NoPassphrase, rng: &pki_core::OsRandom };
+    f(&mut issuing, &ctx)
+}
+
 /// Publishes the CRL of each signer that is due, under the directory lock (5 s at most: a
 /// busy CLI is simply waited for on the next tick). Returns what was published or failed.
 fn publish_due(root: &std::path::Path, signers: &[Signer]) -> Vec<(String, Result<u64>)> {

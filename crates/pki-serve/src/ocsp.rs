@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use pki_core::ocsp::{CertStatus, Failure, Responder};
 
 use crate::Signer;
-use crate::published::Published;
+use crate::published::{Object, Published};
 
 /// Lifetime of a delegated responder certificate; a successor is issued with a third left.
 pub const RESPONDER_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -40,15 +40,12 @@ struct Live {
     issuer: Arc<rcgen::Issuer<'static, rcgen::KeyPair>>,
 }
 
-/// A signed response kept for nonce-less requests.
+/// A signed response kept for nonce-less requests: the HTTP object (body, ETag computed once,
+/// Last-Modified = thisUpdate, expiry = nextUpdate) and what it was made from.
 #[derive(Clone)]
 pub struct Cached {
-    /// The DER.
-    pub der: Bytes,
-    /// thisUpdate (HTTP Last-Modified).
-    pub this_update: OffsetDateTime,
-    /// nextUpdate (HTTP Expires).
-    pub next_update: OffsetDateTime,
+    /// The response as an HTTP object.
+    pub object: Object,
     /// The directory stamp it was made from.
     stamp: u64,
     /// The responder generation it was signed by.
@@ -59,7 +56,8 @@ pub struct Cached {
 pub struct Ocsp {
     live: RwLock<HashMap<String, Live>>,
     generation: std::sync::atomic::AtomicU64,
-    cache: RwLock<HashMap<(String, Vec<u8>), Cached>>,
+    /// By CA, then by the request's CertID bytes: a hit allocates nothing.
+    cache: RwLock<HashMap<String, HashMap<Vec<u8>, Cached>>>,
     signed: std::sync::atomic::AtomicU64,
     last_failure: Mutex<Option<std::time::Instant>>,
 }
@@ -73,16 +71,11 @@ fn validity_of(settings: &pki_core::settings::Settings, ca: &str) -> Result<Dura
 
 /// Issues a delegated responder certificate for `ca` under the lock (inventory, ledger).
 fn issue_responder(dir: &Path, ca: &str, issuer: &Arc<rcgen::Issuer<'static, rcgen::KeyPair>>) -> Result<Responder> {
-    let dir = pki_core::store::CaDir::open(dir)?;
-    let mut issuing = pki_core::issuance::Issuing::open(&dir)?;
-    issuing.adopt(ca, issuer.clone());
-    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
-    let actor = pki_core::Actor::from_env(Some("pki serve: OCSP responder certificate".into()));
-    let ctx = pki_core::Context { now, actor: &actor, pass: &pki_core::NoPassphrase, rng: &pki_core::OsRandom };
-    let plan = pki_core::ocsp::responder_plan(&mut issuing, ca, RESPONDER_TTL, now)?;
-    let lock = dir.lock(Duration::from_secs(5))?;
-    let done = issuing.commit_plan(&plan, &lock, &pki_core::issuance::Out::Stdout, None, &ctx)?;
-    drop(lock);
+    let done = crate::with_issuing(dir, ca, issuer, "pki serve: OCSP responder certificate", |issuing, ctx| {
+        let plan = pki_core::ocsp::responder_plan(issuing, ca, RESPONDER_TTL, ctx.now)?;
+        let lock = issuing.dir.lock(Duration::from_secs(5))?;
+        issuing.commit_plan(&plan, &lock, &pki_core::issuance::Out::Stdout, None, ctx)
+    })?;
     let issued = done.issued;
     let key = issued.key_pem.as_ref().ok_or_else(|| anyhow!("no responder key"))?;
     let der = pem::parse(&issued.cert_pem).map_err(|e| anyhow!("responder certificate: {e}"))?.into_contents();
@@ -208,15 +201,17 @@ impl Ocsp {
             return Answer::failure(Failure::InternalError, format!("CA '{ca}' has no current CRL to answer from"));
         }
         let generation = self.generation.load(std::sync::atomic::Ordering::Relaxed);
-        let cache_key = (req.nonce.is_none() && req.ids.len() == 1).then(|| (ca.to_string(), req.ids[0].raw.to_vec()));
-        if let Some(k) = &cache_key
-            && let Some(c) = self.cache.read().unwrap_or_else(|e| e.into_inner()).get(k)
+        let cacheable = req.nonce.is_none() && req.ids.len() == 1;
+        if cacheable
+            && let Some(c) =
+                self.cache.read().unwrap_or_else(|e| e.into_inner()).get(ca).and_then(|m| m.get(req.ids[0].raw))
             && c.stamp == p.stamp
             && c.generation == generation
-            && now < c.this_update + (c.next_update - c.this_update) / 2
+            && let Some(next) = c.object.expires
+            && now < c.object.last_modified + (next - c.object.last_modified) / 2
         {
             let status = status_name(target.statuses.status(req.ids[0].serial));
-            return Answer { der: c.der.clone(), cacheable: Some((c.this_update, c.next_update)), status, why: None };
+            return Answer { der: c.object.body.clone(), cacheable: Some(c.object.clone()), status, why: None };
         }
         let singles: Vec<pki_core::ocsp::Single<'_>> = req
             .ids
@@ -234,13 +229,15 @@ impl Ocsp {
             Err(e) => return Answer::failure(Failure::InternalError, format!("{e:#}")),
         };
         self.signed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(k) = cache_key {
+        if cacheable {
+            let object = response_object(der.clone(), this_update, next_update);
             let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
-            if cache.len() >= CACHE_ENTRIES {
+            if cache.values().map(HashMap::len).sum::<usize>() >= CACHE_ENTRIES {
                 cache.clear();
             }
-            cache.insert(k, Cached { der: der.clone(), this_update, next_update, stamp: p.stamp, generation });
-            return Answer { der, cacheable: Some((this_update, next_update)), status, why: None };
+            let c = Cached { object: object.clone(), stamp: p.stamp, generation };
+            cache.entry(ca.to_string()).or_default().insert(req.ids[0].raw.to_vec(), c);
+            return Answer { der, cacheable: Some(object), status, why: None };
         }
         Answer { der, cacheable: None, status, why: None }
     }
@@ -283,7 +280,10 @@ fn presigned(
     match pre.responses.get(&(id.alg, id.serial.to_vec())) {
         Some(der) => Answer {
             der: Bytes::from(der.clone()),
-            cacheable: pre.this_update.zip(pre.next_update),
+            cacheable: pre
+                .this_update
+                .zip(pre.next_update)
+                .map(|(t, n)| response_object(Bytes::from(der.clone()), t, n)),
             status: status_name(target.statuses.status(id.serial)),
             why: None,
         },
@@ -291,6 +291,18 @@ fn presigned(
             Failure::Unauthorized,
             format!("no response signed in advance for that serial of CA '{ca}' ({})", id.alg.name()),
         ),
+    }
+}
+
+/// A response as an HTTP object (RFC 5019 section 6.2: validators from thisUpdate, kept no
+/// longer than nextUpdate).
+fn response_object(der: Bytes, this_update: OffsetDateTime, next_update: OffsetDateTime) -> Object {
+    Object {
+        etag: crate::published::etag_of(&der),
+        body: der,
+        content_type: crate::http::OCSP_RESPONSE,
+        last_modified: this_update,
+        expires: Some(next_update),
     }
 }
 
@@ -306,8 +318,8 @@ fn status_name(s: CertStatus) -> String {
 pub struct Answer {
     /// The OCSPResponse DER.
     pub der: Bytes,
-    /// For a nonce-less success: (thisUpdate, nextUpdate), so HTTP caches may keep it.
-    pub cacheable: Option<(OffsetDateTime, OffsetDateTime)>,
+    /// For a nonce-less success: the response as an HTTP object HTTP caches may keep.
+    pub cacheable: Option<Object>,
     /// The statuses given, or the failure, for the log line.
     pub status: String,
     /// Why the request failed, for the log line.
@@ -316,11 +328,7 @@ pub struct Answer {
 
 impl Answer {
     /// A failure response, with why (for the log).
-    pub fn failure_of(f: Failure, why: String) -> Answer {
-        Answer::failure(f, why)
-    }
-
-    fn failure(f: Failure, why: String) -> Answer {
+    pub fn failure(f: Failure, why: String) -> Answer {
         let status = match f {
             Failure::MalformedRequest => "malformedRequest",
             Failure::InternalError => "internalError",

@@ -76,9 +76,14 @@ fn object(
     last_modified: OffsetDateTime,
     expires: Option<OffsetDateTime>,
 ) -> Object {
-    let h = Sha256::digest(&body);
-    let etag = format!("\"{}\"", h[..12].iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let etag = etag_of(&body);
     Object { body: Bytes::from(body), content_type, etag, last_modified, expires }
+}
+
+/// A strong HTTP validator for a body: a quoted prefix of its SHA-256.
+pub fn etag_of(body: &[u8]) -> String {
+    let h = Sha256::digest(body);
+    format!("\"{}\"", h[..12].iter().map(|b| format!("{b:02x}")).collect::<String>())
 }
 
 /// Reads the directory's published objects. Takes no lock: CRLs and certificates are replaced
@@ -88,9 +93,15 @@ pub fn build(root: &Path) -> Result<Published> {
     let dir = CaDir::open(root)?;
     let stamp = dir.publication_stamp()?;
     let mut p = Published { stamp, ..Default::default() };
-    let mut cas = vec![];
-    for name in dir.ca_names()? {
-        let ca = Ca::load(&dir, &name).with_context(|| format!("CA '{name}'"))?;
+    let cas = dir
+        .ca_names()?
+        .iter()
+        .map(|name| Ca::load(&dir, name).with_context(|| format!("CA '{name}'")))
+        .collect::<Result<Vec<_>>>()?;
+    // One pass over the inventory for every CA's OCSP statuses.
+    let mut statuses = pki_core::ocsp::Statuses::load_all(&dir, &cas)?;
+    for ca in &cas {
+        let name = ca.name.clone();
         p.objects
             .insert(format!("/ca/{name}.crt"), object(ca.der.clone(), "application/pkix-cert", ca.not_before, None));
         p.objects.insert(
@@ -112,13 +123,12 @@ pub fn build(root: &Path) -> Result<Published> {
         }
         let crl_next_update = p.crls.iter().find(|c| c.ca == name).and_then(|c| c.next_update);
         let ocsp = OcspCa {
-            issuer: pki_core::ocsp::Issuer::of(&ca)?,
-            statuses: pki_core::ocsp::Statuses::load(&dir, &name)?,
+            issuer: pki_core::ocsp::Issuer::of(ca)?,
+            statuses: statuses.remove(&name).unwrap_or_default(),
             crl_next_update,
             presigned: pki_core::ocsp::Presigned::load(&dir, &name)?,
         };
         p.ocsp.insert(name, ocsp);
-        cas.push(ca);
     }
     let roots = pki_core::bundle::roots_among(&dir, cas)?;
     let newest = roots.iter().map(|c| c.not_before).max().unwrap_or(OffsetDateTime::UNIX_EPOCH);

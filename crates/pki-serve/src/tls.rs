@@ -170,28 +170,24 @@ fn issue(
     issuer: &Arc<rcgen::Issuer<'static, rcgen::KeyPair>>,
     renews: Option<&str>,
 ) -> Result<Current> {
-    let dir = pki_core::store::CaDir::open(dir)?;
-    let mut issuing = pki_core::issuance::Issuing::open(&dir)?;
-    issuing.adopt(&own.ca, issuer.clone());
-    let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
-    let actor = pki_core::Actor::from_env(Some("pki serve: HTTPS certificate".into()));
-    let ctx = pki_core::Context { now, actor: &actor, pass: &pki_core::NoPassphrase, rng: &pki_core::OsRandom };
-    let wait = Duration::from_secs(5);
-    let renewed = renews.map(|old| -> Result<_> {
-        let r = pki_core::issuance::Renewal {
-            serial: Some(pki_core::serial::Serial::parse(old)?),
-            ttl: Some(own.ttl.clone()),
-            out: Some("-".into()),
-            ..Default::default()
-        };
-        Ok(issuing.renew(&r, None, wait, &ctx)?.0)
-    });
-    let req = match renewed {
-        Some(Ok(req)) => req,
-        _ => issuing
-            .issue(&own.spec(), &pki_core::issuance::Out::Stdout, None, wait, &ctx)
-            .with_context(|| format!("cannot issue the HTTPS certificate from CA '{}'", own.ca))?,
-    };
+    let req = crate::with_issuing(dir, &own.ca, issuer, "pki serve: HTTPS certificate", |issuing, ctx| {
+        let wait = Duration::from_secs(5);
+        let renewed = renews.map(|old| -> Result<_> {
+            let r = pki_core::issuance::Renewal {
+                serial: Some(pki_core::serial::Serial::parse(old)?),
+                ttl: Some(own.ttl.clone()),
+                out: Some("-".into()),
+                ..Default::default()
+            };
+            Ok(issuing.renew(&r, None, wait, ctx)?.0)
+        });
+        match renewed {
+            Some(Ok(req)) => Ok(req),
+            _ => issuing
+                .issue(&own.spec(), &pki_core::issuance::Out::Stdout, None, wait, ctx)
+                .with_context(|| format!("cannot issue the HTTPS certificate from CA '{}'", own.ca)),
+        }
+    })?;
     let issued = req.issued;
     let key_pem = issued.key_pem.as_ref().ok_or_else(|| anyhow!("issuance returned no key"))?;
     let chain = format!("{}{}", issued.cert_pem, issued.chain_pem);

@@ -424,6 +424,11 @@ impl CaDir {
         self.root.join(CRL_DIR).join(format!("{ca}.ocsp.tsv"))
     }
 
+    /// Whether CA `ca` has OCSP responses signed in advance (`gen-crl --ocsp`).
+    pub fn has_presigned_ocsp(&self, ca: &str) -> Result<bool> {
+        Ok(self.fs.lstat(&self.presigned_ocsp_path(ca))?.is_some())
+    }
+
     /// CA `ca`'s OCSP responses signed in advance (`gen-crl --ocsp`), if it has them.
     pub fn read_presigned_ocsp(&self, ca: &str) -> Result<Option<String>> {
         match self.fs.open_if_exists(&self.presigned_ocsp_path(ca))? {
