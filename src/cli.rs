@@ -338,6 +338,18 @@ pub struct ServeArgs {
     /// The unencrypted key of --tls-cert (PEM)
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Port http-01 validation connects to on the name being validated (ACME profiles)
+    /// [default: [serve.acme] http01_port, else 80]
+    #[arg(long, value_name = "PORT")]
+    pub acme_http01_port: Option<u16>,
+    /// DNS server (IP:PORT) that ACME validation resolves names through [default: [serve.acme]
+    /// dns_resolver, else the system's resolver]
+    #[arg(long, value_name = "ADDR")]
+    pub acme_dns_resolver: Option<String>,
+    /// Base URL clients reach serve at, when a proxy is in front (ACME checks each request's
+    /// URL against it) [default: [serve.acme] base_url, else https:// and the request's Host]
+    #[arg(long, value_name = "URL")]
+    pub acme_base_url: Option<String>,
     /// Check the directory and the settings, print what would be served, and exit
     #[arg(long)]
     pub check: bool,

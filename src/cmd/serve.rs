@@ -52,6 +52,22 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             signers.push(s);
         }
     }
+    // ACME: every profile with acme = true, from the CA it issues from (unlocked like
+    // --tls-ca's when not already).
+    for (name, spec) in &settings.profiles {
+        if !spec.acme {
+            continue;
+        }
+        let profile = settings.profile(name, &file)?;
+        let ca = pki_core::ca::issuing_ca(&dir, &settings, profile.ca.as_deref())?;
+        if !signers.iter().any(|s| s.ca.name == ca) {
+            let mut s = pki_serve::Signer::unlock(&dir, &settings, &ca, &ctx.core())?;
+            s.keeps_crl = false;
+            signers.push(s);
+        }
+        cfg.acme_profiles.insert(name.clone(), ca);
+    }
+    cfg.acme = acme_settings(&args, &serve.acme, &file)?;
     if args.check {
         let p = pki_serve::check(&cfg)?;
         for path in p.objects.keys() {
@@ -81,11 +97,18 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         return Ok(Exit::Success);
     }
     let keeps: Vec<String> = signers.iter().filter(|s| s.keeps_crl).map(|s| s.ca.name.clone()).collect();
+    let acme: Vec<String> = cfg.acme_profiles.keys().cloned().collect();
     pki_serve::run(cfg, signers, |l| {
         let mut fields = serde_json::json!({"http": format!("http://{}", l.http), "keeps_crls_fresh_for": keeps, "max_connections": l.max_connections});
         if let Some((a, serial)) = &l.https {
             fields["https"] = format!("https://{a}").into();
             fields["tls_serial"] = serial.clone().into();
+        }
+        if let Some(a) = &l.https
+            && !acme.is_empty()
+        {
+            fields["acme"] =
+                acme.iter().map(|p| format!("https://{}/acme/{p}/directory", a.0)).collect::<Vec<_>>().into();
         }
         pki_serve::log("info", "listening", fields);
     })?;
@@ -139,6 +162,39 @@ fn tls_source(
         ips,
         ttl,
     })))
+}
+
+/// The ACME validation settings: flags, else [serve.acme], else the defaults.
+fn acme_settings(
+    args: &ServeArgs,
+    a: &pki_core::settings::AcmeSettings,
+    file: &str,
+) -> Result<pki_serve::acme::Settings> {
+    let resolver = match (&args.acme_dns_resolver, &a.dns_resolver) {
+        (Some(v), _) => Some((v.clone(), "--acme-dns-resolver".to_string())),
+        (None, Some(v)) => Some((v.clone(), format!("{file}: [serve.acme] dns_resolver"))),
+        _ => None,
+    };
+    let dns_resolver = resolver
+        .map(|(v, from)| {
+            v.parse::<SocketAddr>()
+                .map_err(|_| anyhow!("invalid DNS server '{v}' ({from}): give IP:PORT, e.g. 127.0.0.1:53"))
+        })
+        .transpose()?;
+    let base_url = args.acme_base_url.clone().or_else(|| a.base_url.clone());
+    if let Some(u) = &base_url
+        && (!u.starts_with("https://")
+            || u.len() <= 8
+            || u.contains(char::is_whitespace)
+            || u[8..].contains('/') && !u.ends_with('/'))
+    {
+        bail!("invalid ACME base URL '{u}': give https://HOST[:PORT], as clients reach serve");
+    }
+    Ok(pki_serve::acme::Settings {
+        base_url,
+        http01_port: args.acme_http01_port.or(a.http01_port).unwrap_or(80),
+        dns_resolver,
+    })
 }
 
 fn writeln_out(ctx: &mut Ctx, line: &str) -> Result<()> {

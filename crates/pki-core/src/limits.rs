@@ -18,6 +18,8 @@ pub const MAX_SETTINGS: u64 = 1 << 20;
 pub const MAX_LINE: usize = 64 << 10;
 /// A CRL or revocation list of the directory: 1 GiB (tens of millions of entries).
 pub const MAX_CRL: u64 = 1 << 30;
+/// Largest ACME state file `pki serve` reads back (an order holds its certificate chain).
+pub const MAX_ACME_OBJECT: u64 = 256 << 10;
 
 /// Human words for a limit: "1 MiB", "4 KiB".
 pub fn show(limit: u64) -> String {

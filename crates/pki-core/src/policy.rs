@@ -47,6 +47,9 @@ pub struct ProfileSpec {
     /// (default: yes, except for SPIFFE profiles, whose SVIDs are usually one-shot). The audit
     /// reports an expiring or expired short-lived certificate with no successor only then.
     pub expect_renewal: Option<bool>,
+    /// Whether `pki serve` offers this profile as an ACME directory (`/acme/NAME/directory`).
+    #[serde(default)]
+    pub acme: bool,
 }
 
 /// Key algorithms a profile can allow; pki generates p256, p384, ed25519 and rsa (3072-bit) keys; CSRs may bring any.
@@ -74,6 +77,8 @@ pub struct Profile {
     pub spiffe: bool,
     /// Whether its certificates are expected to be renewed before they expire.
     pub expect_renewal: bool,
+    /// Whether `pki serve` offers it over ACME.
+    pub acme: bool,
     /// URI patterns a request's URIs must match.
     pub allowed_uris: Vec<String>,
     /// DNS patterns a request's names must match.
@@ -212,6 +217,14 @@ impl ProfileSpec {
                 ));
             }
         }
+        if self.acme && self.spiffe {
+            // RFC 8555 identifiers are DNS names and IP addresses (RFC 8738); a SPIFFE ID has no
+            // identifier type and no ACME challenge proves control of one.
+            return Err(format!(
+                "{}: a SPIFFE profile is not offered over ACME (ACME has no identifier type for SPIFFE IDs): issue SVIDs with `pki issue` or attestation",
+                key("acme")
+            ));
+        }
         let mut ip_nets = vec![];
         for c in &self.allowed_ips {
             ip_nets.push(parse_cidr("allowed_ips", c).map_err(|e| format!("{}: {e}", key("allowed_ips")))?);
@@ -233,6 +246,7 @@ impl ProfileSpec {
             ext_key_usage: if ekus.is_empty() { vec!["serverAuth".into(), "clientAuth".into()] } else { ekus },
             spiffe: self.spiffe,
             expect_renewal: self.expect_renewal.unwrap_or(!self.spiffe),
+            acme: self.acme,
             // Patterns in the form names are compared in (certs::canonical_uri, add_dns): scheme
             // and host lower case, no trailing dot.
             allowed_uris: self.allowed_uris.iter().map(|u| canonical_pattern(u)).collect(),

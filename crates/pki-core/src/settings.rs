@@ -59,6 +59,23 @@ pub struct ServeSettings {
     pub tls_cert: Option<PathBuf>,
     /// Its key (`--tls-key`), unencrypted.
     pub tls_key: Option<PathBuf>,
+    /// `[serve.acme]`: how ACME validates (profiles opt in with `acme = true`).
+    #[serde(default)]
+    pub acme: AcmeSettings,
+}
+
+/// `[serve.acme]`: the defaults of `pki serve`'s `--acme-*` flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeSettings {
+    /// The port http-01 validation connects to (`--acme-http01-port`, default 80).
+    pub http01_port: Option<u16>,
+    /// The DNS server names are resolved through (`--acme-dns-resolver`, IP:PORT; default:
+    /// the system's resolver).
+    pub dns_resolver: Option<String>,
+    /// The base URL clients reach serve at, when behind a proxy (`--acme-base-url`; default:
+    /// `https://` and the request's Host).
+    pub base_url: Option<String>,
 }
 
 /// `[defaults]`: what applies when a flag is not given.

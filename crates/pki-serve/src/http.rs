@@ -41,6 +41,7 @@ pub fn route(path: &str) -> &'static str {
         p if p.starts_with("/crl/") => "/crl",
         p if p.starts_with("/ca/") => "/ca",
         p if p.starts_with("/ocsp/") => "/ocsp",
+        p if p.starts_with("/acme/") => "/acme",
         _ => "other",
     }
 }
@@ -86,9 +87,10 @@ pub fn handle<B>(req: &Request<B>, shared: &Shared, now: OffsetDateTime) -> Resp
     }
 }
 
-/// What the OCSP responder said, for the request's log line.
+/// What a responder said beyond the status, for the request's log line: the field name
+/// (`ocsp`, `acme`) and the words.
 #[derive(Clone, Debug)]
-pub struct OcspNote(pub String);
+pub struct Note(pub &'static str, pub String);
 
 /// The media type of OCSP responses (RFC 6960 appendix C.2).
 pub const OCSP_RESPONSE: &str = "application/ocsp-response";
@@ -101,7 +103,7 @@ fn ocsp_resp(answer: crate::ocsp::Answer) -> Resp {
         Some(w) => format!("{}: {w}", answer.status),
         None => answer.status,
     };
-    r.extensions_mut().insert(OcspNote(note));
+    r.extensions_mut().insert(Note("ocsp", note));
     r
 }
 
@@ -129,7 +131,7 @@ fn ocsp_get<B>(req: &Request<B>, rest: &str, shared: &Shared, now: OffsetDateTim
                     r.headers_mut().insert(header::CACHE_CONTROL, v);
                 }
             }
-            r.extensions_mut().insert(OcspNote(answer.status));
+            r.extensions_mut().insert(Note("ocsp", answer.status));
             r
         }
         None => ocsp_resp(answer),
@@ -242,7 +244,7 @@ pub fn log_request(
     bytes: usize,
     started: Instant,
     peer: &str,
-    ocsp: Option<&str>,
+    note: Option<&Note>,
 ) {
     let path: String = path.chars().take(200).collect();
     let mut line = serde_json::json!({
@@ -256,8 +258,8 @@ pub fn log_request(
         "duration_ms": (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
         "peer": peer,
     });
-    if let Some(o) = ocsp {
-        line["ocsp"] = o.chars().take(300).collect::<String>().into();
+    if let Some(Note(field, words)) = note {
+        line[*field] = words.chars().take(300).collect::<String>().into();
     }
     crate::log_line(&line);
 }

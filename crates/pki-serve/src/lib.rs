@@ -11,6 +11,7 @@
 //! or past half its life: [`pki_core::crl::is_due`]) is published under the directory lock,
 //! taken only for that.
 
+pub mod acme;
 pub mod http;
 pub mod metrics;
 pub mod ocsp;
@@ -56,6 +57,11 @@ pub struct Config {
     pub connection_lifetime: Duration,
     /// In-flight requests get this long to finish after SIGTERM.
     pub shutdown_grace: Duration,
+    /// ACME: the profiles served as ACME directories (profile -> its CA; empty: no ACME) and
+    /// the validation settings.
+    pub acme_profiles: std::collections::BTreeMap<String, String>,
+    /// `[serve.acme]` and the `--acme-*` flags.
+    pub acme: acme::Settings,
 }
 
 impl Config {
@@ -71,6 +77,8 @@ impl Config {
             header_timeout: Duration::from_secs(10),
             connection_lifetime: Duration::from_secs(300),
             shutdown_grace: Duration::from_secs(10),
+            acme_profiles: Default::default(),
+            acme: Default::default(),
         }
     }
 }
@@ -121,11 +129,21 @@ pub(crate) fn with_issuing<T>(
     note: &str,
     f: impl FnOnce(&mut pki_core::issuance::Issuing<'_>, &pki_core::Context<'_>) -> Result<T>,
 ) -> Result<T> {
+    with_issuing_as(dir, ca, issuer, pki_core::Actor::from_env(Some(note.into())), f)
+}
+
+/// As [`with_issuing`], on behalf of `actor` (an ACME account).
+pub(crate) fn with_issuing_as<T>(
+    dir: &std::path::Path,
+    ca: &str,
+    issuer: &Arc<rcgen::Issuer<'static, rcgen::KeyPair>>,
+    actor: pki_core::Actor,
+    f: impl FnOnce(&mut pki_core::issuance::Issuing<'_>, &pki_core::Context<'_>) -> Result<T>,
+) -> Result<T> {
     let dir = pki_core::store::CaDir::open(dir)?;
     let mut issuing = pki_core::issuance::Issuing::open(&dir)?;
     issuing.adopt(ca, issuer.clone());
     let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
-    let actor = pki_core::Actor::from_env(Some(note.into()));
     let ctx = pki_core::Context { now, actor: &actor, pass: &pki_core::NoPassphrase, rng: &pki_core::OsRandom };
     f(&mut issuing, &ctx)
 }
@@ -171,6 +189,8 @@ pub struct Shared {
     pub tls: Option<Arc<tls::Tls>>,
     /// The OCSP responders and their response cache.
     pub ocsp: Arc<ocsp::Ocsp>,
+    /// The ACME server, when profiles are offered over ACME and there is an HTTPS listener.
+    pub acme: Option<Arc<acme::Acme>>,
     /// The counters behind `/metrics`.
     pub metrics: metrics::Metrics,
 }
@@ -270,6 +290,22 @@ async fn serve(
     first: Published,
     ready: impl FnOnce(Listening),
 ) -> Result<()> {
+    let acme = match (&cfg.https, cfg.acme_profiles.is_empty()) {
+        (Some(_), false) => {
+            let a = Arc::new(acme::Acme::start(&cfg.dir, cfg.acme.clone(), cfg.acme_profiles.clone(), &signers)?);
+            a.resume();
+            Some(a)
+        }
+        (None, false) => {
+            log(
+                "warn",
+                "profiles with acme = true are not served: ACME needs the HTTPS listener (--https)",
+                serde_json::json!({"profiles": cfg.acme_profiles.keys().collect::<Vec<_>>()}),
+            );
+            None
+        }
+        _ => None,
+    };
     let shared = Arc::new(Shared {
         published: RwLock::new(Arc::new(first)),
         reload_error: Mutex::new(None),
@@ -277,6 +313,7 @@ async fn serve(
         max_connections: cfg.max_connections,
         tls: tls.clone(),
         ocsp: ocsp.clone(),
+        acme,
         metrics: metrics::Metrics::default(),
     });
     let listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot listen on {}", cfg.http))?;
@@ -329,7 +366,7 @@ async fn serve(
                     // The handshake is bounded like the request head: a client that stalls in it
                     // is cut off with the same timeout.
                     match tokio::time::timeout(cfg.header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => serve_connection(tls_stream, peer, shared, cfg, watcher).await,
+                        Ok(Ok(tls_stream)) => serve_connection(tls_stream, peer, shared, cfg, watcher, true).await,
                         Ok(Err(_)) | Err(_) => shared.metrics.failed_handshake(),
                     }
                     drop(permit);
@@ -337,7 +374,7 @@ async fn serve(
             }
             _ => {
                 tokio::spawn(async move {
-                    serve_connection(stream, peer, shared, cfg, watcher).await;
+                    serve_connection(stream, peer, shared, cfg, watcher, false).await;
                     drop(permit);
                 });
             }
@@ -372,6 +409,7 @@ async fn serve_connection<S>(
     shared: Arc<Shared>,
     cfg: Config,
     watcher: hyper_util::server::graceful::Watcher,
+    secure: bool,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -382,7 +420,11 @@ async fn serve_connection<S>(
         async move {
             let started = Instant::now();
             let (method, path) = (req.method().clone(), req.uri().path().to_string());
-            let resp = if method == hyper::Method::POST && path.starts_with("/ocsp/") {
+            let resp = if path.starts_with("/acme/")
+                && let Some(acme) = shared.acme.clone()
+            {
+                acme.handle(req, secure).await
+            } else if method == hyper::Method::POST && path.starts_with("/ocsp/") {
                 http::ocsp_post(req, &shared).await
             } else {
                 http::handle(&req, &shared, OffsetDateTime::now_utc())
@@ -390,7 +432,7 @@ async fn serve_connection<S>(
             let status = resp.status().as_u16();
             let bytes = hyper::body::Body::size_hint(resp.body()).exact().unwrap_or(0) as usize;
             shared.metrics.request(http::route(&path), status, started.elapsed());
-            let note = resp.extensions().get::<http::OcspNote>().map(|n| n.0.as_str());
+            let note = resp.extensions().get::<http::Note>();
             http::log_request(&method, &path, status, bytes, started, &peer, note);
             Ok::<_, std::convert::Infallible>(resp)
         }

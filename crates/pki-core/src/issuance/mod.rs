@@ -33,7 +33,7 @@ mod renew;
 pub use batch::{BatchLine, BatchSink, BatchTally};
 #[cfg(test)]
 pub(crate) use names::parse_csr;
-pub use names::{Names, key_type_of_spki};
+pub use names::{Names, csr_names, key_type_of_spki};
 pub use output::{Files, OUT_FILES, Out, Requested};
 pub use renew::Renewal;
 

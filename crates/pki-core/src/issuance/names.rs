@@ -146,6 +146,14 @@ pub(super) fn read_csr(path: &str, given: Option<&[u8]>) -> Result<CsrContent> {
     parse_csr(&bytes, path)
 }
 
+/// A CSR's names and public key (its SubjectPublicKeyInfo, DER), after every check issuance
+/// makes of a CSR (signature, CA:TRUE, usages): what a server compares with what it authorized
+/// before issuing from it. `what` names the source in messages.
+pub fn csr_names(bytes: &[u8], what: &str) -> Result<(Names, Vec<u8>)> {
+    let c = parse_csr(bytes, what)?;
+    Ok((c.names, c.spki_der))
+}
+
 /// The checks of [`read_csr`] on bytes already read; `path` names the source in messages.
 pub(crate) fn parse_csr(bytes: &[u8], path: &str) -> Result<CsrContent> {
     let der = if bytes.windows(11).any(|w| w == b"-----BEGIN ") {

@@ -1044,6 +1044,7 @@ fn raw_fields(line: &str) -> Option<(u64, &str, &str)> {
     Some((seq, std::str::from_utf8(event).ok()?, std::str::from_utf8(prev).ok()?))
 }
 
+mod acme;
 mod chain;
 mod fsio;
 mod head;
@@ -1052,6 +1053,7 @@ mod records;
 mod reindex;
 mod root;
 
+pub use acme::{ACME_DIR, AcmeKind, valid_acme_id};
 pub use fsio::{SyncSet, sha256_hex, write_atomic};
 pub(crate) use fsio::{temp_path, write_new_file_outside};
 pub use head::{LedgerSig, LedgerSigner, SigProblem, SignedHead, is_signed, signature_of, verify_by_cert, verify_line};
