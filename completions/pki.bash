@@ -1770,7 +1770,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__serve)
-            opts="-h --http --poll --ca --https --tls-ca --tls-name --tls-profile --tls-ttl --tls-cert --tls-key --check --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --http --poll --ca --https --tls-ca --tls-name --tls-profile --tls-ttl --tls-cert --tls-key --acme-http01-port --acme-dns-resolver --acme-base-url --check --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1813,6 +1813,18 @@ _pki() {
                     return 0
                     ;;
                 --tls-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --acme-http01-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --acme-dns-resolver)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --acme-base-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

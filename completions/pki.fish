@@ -109,6 +109,9 @@ complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-profile -d 'Profil
 complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-ttl -d 'Lifetime of the issued HTTPS certificate [default: [serve] tls_ttl, else 24h]' -r
 complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-cert -d 'Present this certificate chain (PEM, leaf first) instead; re-read when it changes' -r -F
 complete -c pki -n "__fish_pki_using_subcommand serve" -l tls-key -d 'The unencrypted key of --tls-cert (PEM)' -r -F
+complete -c pki -n "__fish_pki_using_subcommand serve" -l acme-http01-port -d 'Port http-01 validation connects to on the name being validated (ACME profiles) [default: [serve.acme] http01_port, else 80]' -r
+complete -c pki -n "__fish_pki_using_subcommand serve" -l acme-dns-resolver -d 'DNS server (IP:PORT) that ACME validation resolves names through [default: [serve.acme] dns_resolver, else the system\'s resolver]' -r
+complete -c pki -n "__fish_pki_using_subcommand serve" -l acme-base-url -d 'Base URL clients reach serve at, when a proxy is in front (ACME checks each request\'s URL against it) [default: [serve.acme] base_url, else https:// and the request\'s Host]' -r
 complete -c pki -n "__fish_pki_using_subcommand serve" -l dir -d 'The CA directory' -r -F
 complete -c pki -n "__fish_pki_using_subcommand serve" -l passphrase-file -d 'File holding the passphrase of the CA key to unlock (first line; never pass it in argv)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand serve" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F

@@ -520,7 +520,9 @@ impl Acme {
                 None => {}
                 Some("deactivated") => a.status = "deactivated".into(),
                 Some(s) => {
-                    return Err(Problem::malformed(format!("an account's status can only become deactivated, not {s}")));
+                    return Err(Problem::malformed(format!(
+                        "an account's status can only become deactivated, not {s}"
+                    )));
                 }
             }
             let mut s = self.lock();

@@ -1,0 +1,516 @@
+//! ACME on `pki serve` (RFC 8555), driven by real clients. The same lego and certbot command
+//! lines run against Pebble (the reference server, resolving through `pebble-challtestsrv`)
+//! and against `pki serve` in one test; instant-acme drives the policy checks, a failed
+//! http-01 and a restart between newOrder and finalize. Every certificate is checked with
+//! OpenSSL against our root and found in `pki list` and the ledger with its ACME account.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::server::*;
+use common::*;
+
+/// The ACME profile the tests serve: names under example.test and loopback addresses.
+const PROFILE: &str = r#"
+[profiles.acme]
+ca = "issuing"
+allowed_dns = ["*.example.test"]
+allowed_ips = ["127.0.0.0/8"]
+max_ttl = "24h"
+acme = true
+"#;
+
+fn need(tool: &str) {
+    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().unwrap().status.success();
+    assert!(found, "{tool} is not installed: .ci/run installs it (apt-get install pebble lego certbot)");
+}
+
+fn wait_port(port: u16, what: &str) {
+    let t = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t.elapsed() < Duration::from_secs(20), "{what} did not listen on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A CA directory with the ACME profile, `pki serve` with ACME on HTTPS, and the DNS every
+/// test name resolves through (pebble-challtestsrv: every A query is 127.0.0.1).
+struct Lab {
+    env: Env,
+    dns: u16,
+    http01: u16,
+    http: u16,
+    https: u16,
+    serve: Option<Server>,
+    _dns: Killed,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        need("pebble-challtestsrv");
+        let env = Env::new();
+        env.init_plain();
+        env.append_settings(PROFILE);
+        std::fs::copy(env.ca().join("cas/root/cert.pem"), env.path("root.pem")).unwrap();
+        let (dns, mgmt) = (free_port(), free_port());
+        let child = Command::new("pebble-challtestsrv")
+            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", "", "-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .args(["-dns01", &format!("127.0.0.1:{dns}"), "-management", &format!("127.0.0.1:{mgmt}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let dns_child = Killed(child);
+        wait_port(mgmt, "pebble-challtestsrv");
+        let mut lab =
+            Lab { env, dns, http01: free_port(), http: free_port(), https: free_port(), serve: None, _dns: dns_child };
+        lab.start();
+        lab
+    }
+
+    fn start(&mut self) {
+        let (https, http01, dns) =
+            (format!("127.0.0.1:{}", self.https), self.http01.to_string(), format!("127.0.0.1:{}", self.dns));
+        self.serve = Some(Server::start_with(
+            &self.env,
+            self.http,
+            &[
+                "--https",
+                &https,
+                "--tls-ca",
+                "issuing",
+                "--tls-profile",
+                "acme",
+                "--ca",
+                "issuing",
+                "--acme-http01-port",
+                &http01,
+                "--acme-dns-resolver",
+                &dns,
+            ],
+        ));
+    }
+
+    fn restart(&mut self) {
+        let (code, _) = self.serve.take().unwrap().stop();
+        assert_eq!(code, Some(0));
+        self.start();
+    }
+
+    fn directory(&self) -> String {
+        format!("https://127.0.0.1:{}/acme/acme/directory", self.https)
+    }
+
+    fn list(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.env.ok(&["list", "--json"])).unwrap()
+    }
+
+    fn ledger(&self) -> Vec<serde_json::Value> {
+        ledger_chain_intact(&self.env.ca()).1
+    }
+
+    fn log(&self) -> String {
+        self.serve.as_ref().unwrap().log.lock().unwrap().join("\n")
+    }
+}
+
+fn sh(cwd: &Path, envs: &[(&str, &str)], cmd: &str) -> (bool, String) {
+    let o = Command::new("sh").arg("-c").arg(cmd).current_dir(cwd).envs(envs.iter().copied()).output().unwrap();
+    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+fn serial_of(cert: &Path) -> String {
+    let o = openssl(&["x509", "-noout", "-serial", "-in", cert.to_str().unwrap()], cert.parent().unwrap());
+    String::from_utf8_lossy(&o.stdout).trim().trim_start_matches("serial=").to_string()
+}
+
+/// OpenSSL verifies a leaf under our root with its chain, for serverAuth.
+fn openssl_verifies(env: &Env, dir: &Path, leaf: &str, chain: &str) {
+    let root = env.path("root.pem");
+    let args = [
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "sslserver",
+        "-CAfile",
+        root.to_str().unwrap(),
+        "-untrusted",
+        chain,
+        leaf,
+    ];
+    let o = openssl(&args, dir);
+    assert!(o.status.success(), "openssl verify {leaf}: {}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+}
+
+fn status_of(lab: &Lab, serial: &str) -> String {
+    let l = lab.list();
+    let c = l.iter().find(|c| c["serial"] == serial).unwrap_or_else(|| panic!("{serial} not in pki list: {l:?}"));
+    c["status"].as_str().unwrap().to_string()
+}
+
+/// The ledger's cert-issued record of a serial: its actor is the ACME account.
+fn issued_by(lab: &Lab, serial: &str) -> String {
+    let rec = lab
+        .ledger()
+        .into_iter()
+        .find(|r| r["event"] == "cert-issued" && r["data"]["serial"] == serial)
+        .unwrap_or_else(|| panic!("no cert-issued record for {serial}"));
+    rec["actor"].as_str().unwrap().to_string()
+}
+
+/// Acceptance 1: lego (run, renew, revoke) and certbot (certonly --standalone, revoke), with
+/// the same command lines against Pebble and against `pki serve`.
+#[test]
+fn lego_and_certbot_same_command_lines_as_against_pebble() {
+    for t in ["pebble", "lego", "certbot"] {
+        need(t);
+    }
+    let lab = Lab::new();
+    let env = &lab.env;
+    // Pebble's HTTPS certificate from our CA, so one root.pem serves both servers.
+    env.ok(&["issue", "--profile", "acme", "--ip", "127.0.0.1", "--out", "pebble-tls"]);
+    let pebble_port = free_port();
+    std::fs::write(
+        env.path("pebble.json"),
+        serde_json::json!({"pebble": {
+            "listenAddress": format!("127.0.0.1:{pebble_port}"),
+            "managementListenAddress": format!("127.0.0.1:{}", free_port()),
+            "certificate": "pebble-tls/fullchain.pem",
+            "privateKey": "pebble-tls/key.pem",
+            "httpPort": lab.http01,
+            "tlsPort": free_port(),
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": false
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let pebble = Command::new("pebble")
+        .args(["-config", "pebble.json", "-dnsserver", &format!("127.0.0.1:{}", lab.dns)])
+        .env("PEBBLE_VA_NOSLEEP", "1")
+        .env("PEBBLE_WFE_NONCEREJECT", "0")
+        .current_dir(env.tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _pebble = Killed(pebble);
+    wait_port(pebble_port, "pebble");
+    let servers = [("pebble", format!("https://127.0.0.1:{pebble_port}/dir")), ("pki", lab.directory())];
+    let h = lab.http01;
+    let lego_env = [("LEGO_CA_CERTIFICATES", "root.pem")];
+    let certbot_env = [("REQUESTS_CA_BUNDLE", "root.pem")];
+    for (name, url) in &servers {
+        let lego = format!(
+            "lego --server {url} --accept-tos --email ci@example.test -d lego.example.test --http --http.port 127.0.0.1:{h} --path ./lego-{name}"
+        );
+        let certbot_dirs = format!("--config-dir cb-{name}/config --work-dir cb-{name}/work --logs-dir cb-{name}/logs");
+        let steps = [
+            ("lego run", format!("{lego} run"), &lego_env),
+            ("lego renew", format!("{lego} renew --days 9999 --no-random-sleep"), &lego_env),
+            ("lego revoke", format!("{lego} revoke"), &lego_env),
+            (
+                "certbot certonly",
+                format!(
+                    "certbot certonly --non-interactive --standalone --server {url} --preferred-challenges http --http-01-port {h} --http-01-address 127.0.0.1 -d certbot.example.test --agree-tos --register-unsafely-without-email {certbot_dirs}"
+                ),
+                &certbot_env,
+            ),
+            (
+                "certbot revoke",
+                format!(
+                    "certbot revoke --non-interactive --server {url} --cert-path cb-{name}/config/live/certbot.example.test/cert.pem --no-delete-after-revoke {certbot_dirs}"
+                ),
+                &certbot_env,
+            ),
+        ];
+        for (what, cmd, envs) in steps {
+            let (ok, out) = sh(env.tmp.path(), &envs[..], &cmd);
+            assert!(
+                ok,
+                "{what} against {name} failed:\n{out}\n{}",
+                if *name == "pki" { lab.log() } else { String::new() }
+            );
+            if what == "lego renew" {
+                // `lego revoke` archives the files: keep the renewed certificate it revokes.
+                let kept = env.path(&format!("lego-{name}-renewed"));
+                std::fs::create_dir_all(&kept).unwrap();
+                for f in ["lego.example.test.crt", "lego.example.test.issuer.crt"] {
+                    std::fs::copy(env.path(&format!("lego-{name}/certificates/{f}")), kept.join(f)).unwrap();
+                }
+            }
+        }
+    }
+    // What pki issued: verified by OpenSSL, in the inventory with the account in the ledger,
+    // revoked by the clients.
+    let lego_dir = env.path("lego-pki-renewed");
+    openssl_verifies(env, &lego_dir, "lego.example.test.crt", "lego.example.test.issuer.crt");
+    let live = env.path("cb-pki/config/live/certbot.example.test");
+    openssl_verifies(env, &live, "cert.pem", "chain.pem");
+    let lego_serial = serial_of(&lego_dir.join("lego.example.test.crt"));
+    let certbot_serial = serial_of(&live.join("cert.pem"));
+    let prefix = format!("acme:https://127.0.0.1:{}/acme/acme/acct/", lab.https);
+    for s in [&lego_serial, &certbot_serial] {
+        assert_eq!(status_of(&lab, s), "revoked", "{s}");
+        assert!(issued_by(&lab, s).starts_with(&prefix), "{s}: {}", issued_by(&lab, s));
+    }
+    let revoked_by: Vec<String> = lab
+        .ledger()
+        .iter()
+        .filter(|r| r["event"] == "cert-revoked")
+        .map(|r| r["actor"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(revoked_by.len(), 2, "{revoked_by:?}");
+    assert!(revoked_by.iter().all(|a| a.starts_with(&prefix)), "{revoked_by:?}");
+    // The renewal is another certificate of the same account, also issued through ACME.
+    let acme_issued: Vec<serde_json::Value> = lab
+        .ledger()
+        .into_iter()
+        .filter(|r| r["event"] == "cert-issued" && r["actor"].as_str().unwrap().starts_with(&prefix))
+        .collect();
+    assert_eq!(acme_issued.len(), 3, "lego run, lego renew, certbot: {acme_issued:?}");
+    // The next CRL (serve keeps the issuing CA's fresh) lists both revocations.
+    let t = Instant::now();
+    loop {
+        let crl = lab.serve.as_ref().unwrap().get("/crl/issuing.crl", &[]);
+        std::fs::write(env.path("issuing.crl"), &crl.body).unwrap();
+        let o = openssl(&["crl", "-inform", "DER", "-in", "issuing.crl", "-noout", "-text"], env.tmp.path());
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        if [&lego_serial, &certbot_serial].iter().all(|s| text.contains(s.as_str())) {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(20), "the CRL does not list the revocations:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Audit finds nothing wrong beyond the test directory's plain keys.
+    let audit = env.run(&["audit", "--deep", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let findings = finding_triples(&report);
+    assert!(findings.iter().all(|(_, code, _)| code == "ca-key-unencrypted"), "{findings:?}");
+}
+
+/// An http-01 responder on `port` serving what `tokens` holds (404 for anything else).
+fn http01_responder(port: u16, tokens: Arc<Mutex<HashMap<String, String>>>) {
+    let l = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut line = String::new();
+            let _ = BufReader::new(&s).read_line(&mut line);
+            let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+            let token = path.strip_prefix("/.well-known/acme-challenge/").unwrap_or("");
+            let reply = match tokens.lock().unwrap().get(token) {
+                Some(k) => format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{k}", k.len()),
+                None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string(),
+            };
+            let _ = s.write_all(reply.as_bytes());
+        }
+    });
+}
+
+/// A CSR (DER) made by OpenSSL for `key` with these SANs and extra `-addext` arguments.
+fn csr(dir: &Path, key: &str, sans: &str, extra: &[&str]) -> Vec<u8> {
+    if !dir.join(key).exists() {
+        let o = openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key], dir);
+        assert!(o.status.success());
+    }
+    let mut args = vec!["req", "-new", "-key", key, "-subj", "/O=Acme", "-outform", "DER", "-out", "csr.der"];
+    let san = format!("subjectAltName={sans}");
+    args.extend(["-addext", &san]);
+    for e in extra {
+        args.extend(["-addext", e]);
+    }
+    let o = openssl(&args, dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::read(dir.join("csr.der")).unwrap()
+}
+
+fn problem_type(e: &instant_acme::Error) -> String {
+    match e {
+        instant_acme::Error::Api(p) => p.r#type.clone().unwrap_or_default().replace("urn:ietf:params:acme:error:", ""),
+        other => format!("not a problem document: {other}"),
+    }
+}
+
+/// Completes every pending authorization of `order` by http-01 through `tokens`.
+async fn authorize(order: &mut instant_acme::Order, tokens: &Arc<Mutex<HashMap<String, String>>>) {
+    let mut authzs = order.authorizations();
+    while let Some(a) = authzs.next().await {
+        let mut a = a.unwrap();
+        if a.status != instant_acme::AuthorizationStatus::Pending {
+            continue;
+        }
+        let mut ch = a.challenge(instant_acme::ChallengeType::Http01).unwrap();
+        tokens.lock().unwrap().insert(ch.token.clone(), ch.key_authorization().as_str().to_string());
+        ch.set_ready().await.unwrap();
+    }
+}
+
+fn retry() -> instant_acme::RetryPolicy {
+    instant_acme::RetryPolicy::new()
+        .initial_delay(Duration::from_millis(100))
+        .backoff(1.5)
+        .timeout(Duration::from_secs(20))
+}
+
+/// Acceptances 2 and 3 with instant-acme (ES256): names outside the profile, CSRs that differ
+/// from the order, ask for CA:TRUE, use the account key or a key type the profile refuses, a
+/// failed http-01, a restart between newOrder and finalize, revocation by the account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instant_acme_policy_and_restart() {
+    use instant_acme::{Account, Identifier, NewAccount, NewOrder, OrderStatus};
+    let mut lab = Lab::new();
+    let tokens = Arc::new(Mutex::new(HashMap::new()));
+    http01_responder(lab.http01, tokens.clone());
+    let root = lab.env.path("root.pem");
+    let (account, credentials) = Account::builder_with_root(&root)
+        .unwrap()
+        .create(
+            &NewAccount {
+                contact: &["mailto:ops@example.test"],
+                terms_of_service_agreed: true,
+                only_return_existing: false,
+            },
+            lab.directory(),
+            None,
+        )
+        .await
+        .unwrap();
+    let dns = |n: &str| Identifier::Dns(n.to_string());
+    // A name outside the profile: refused at newOrder, nothing written.
+    let before = lab.list().len();
+    let Err(e) = account.new_order(&NewOrder::new(&[dns("svc.other.test")])).await else {
+        panic!("an order for a name outside the profile was accepted")
+    };
+    assert_eq!(problem_type(&e), "rejectedIdentifier", "{e}");
+    // A good order, authorized.
+    let mut order = account
+        .new_order(&NewOrder::new(&[dns("a.example.test"), Identifier::Ip("127.0.0.1".parse().unwrap())]))
+        .await
+        .unwrap();
+    authorize(&mut order, &tokens).await;
+    assert_eq!(order.poll_ready(&retry()).await.unwrap(), OrderStatus::Ready);
+    let dir = lab.env.tmp.path().to_path_buf();
+    // CSRs finalize refuses, each with its problem type and nothing in the inventory.
+    let cred: serde_json::Value = serde_json::to_value(&credentials).unwrap();
+    let pkcs8 = base64_decode_any(cred["key_pkcs8"].as_str().unwrap());
+    std::fs::write(dir.join("account.der"), pkcs8).unwrap();
+    assert!(openssl(&["pkey", "-inform", "DER", "-in", "account.der", "-out", "account.pem"], &dir).status.success());
+    let p384 = {
+        assert!(
+            openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "p384.pem"], &dir)
+                .status
+                .success()
+        );
+        csr(&dir, "p384.pem", "DNS:a.example.test,IP:127.0.0.1", &[])
+    };
+    let refused = [
+        ("other names", csr(&dir, "k.pem", "DNS:b.example.test,IP:127.0.0.1", &[]), "badCSR"),
+        ("a name fewer", csr(&dir, "k.pem", "DNS:a.example.test", &[]), "badCSR"),
+        (
+            "CA:TRUE",
+            csr(&dir, "k.pem", "DNS:a.example.test,IP:127.0.0.1", &["basicConstraints=critical,CA:TRUE"]),
+            "badCSR",
+        ),
+        ("the account key", csr(&dir, "account.pem", "DNS:a.example.test,IP:127.0.0.1", &[]), "badCSR"),
+        ("a P-384 key", p384, "badPublicKey"),
+    ];
+    for (what, der, want) in refused {
+        let e = order.finalize_csr(&der).await.unwrap_err();
+        assert_eq!(problem_type(&e), want, "{what}: {e}");
+    }
+    assert_eq!(lab.list().len(), before, "nothing issued for refused requests");
+    // The good CSR.
+    order.finalize_csr(&csr(&dir, "k.pem", "DNS:a.example.test,IP:127.0.0.1", &[])).await.unwrap();
+    let chain = order.poll_certificate(&retry()).await.unwrap();
+    std::fs::create_dir_all(dir.join("a")).unwrap();
+    let pems = pem_blocks(&chain);
+    assert_eq!(pems.len(), 2, "leaf and issuing CA");
+    std::fs::write(dir.join("a/leaf.pem"), &pems[0]).unwrap();
+    std::fs::write(dir.join("a/chain.pem"), &pems[1]).unwrap();
+    openssl_verifies(&lab.env, &dir.join("a"), "leaf.pem", "chain.pem");
+    let serial = serial_of(&dir.join("a/leaf.pem"));
+    assert_eq!(status_of(&lab, &serial), "valid");
+    assert!(issued_by(&lab, &serial).contains("/acme/acme/acct/"));
+
+    // A failed http-01 (nothing served): the authorization and the order become invalid.
+    let mut bad = account.new_order(&NewOrder::new(&[dns("unserved.example.test")])).await.unwrap();
+    {
+        let mut authzs = bad.authorizations();
+        let mut a = authzs.next().await.unwrap().unwrap();
+        a.challenge(instant_acme::ChallengeType::Http01).unwrap().set_ready().await.unwrap();
+    }
+    assert_eq!(bad.poll_ready(&retry()).await.unwrap(), OrderStatus::Invalid);
+    {
+        let mut authzs = bad.authorizations();
+        let a = authzs.next().await.unwrap().unwrap();
+        assert_eq!(a.status, instant_acme::AuthorizationStatus::Invalid);
+    }
+
+    // Acceptance 3: serve restarts between newOrder and finalize; the client completes.
+    let order = account.new_order(&NewOrder::new(&[dns("restart.example.test")])).await.unwrap();
+    let url = order.url().to_string();
+    lab.restart();
+    let mut order = account.order(url).await.unwrap();
+    authorize(&mut order, &tokens).await;
+    assert_eq!(order.poll_ready(&retry()).await.unwrap(), OrderStatus::Ready);
+    order.finalize_csr(&csr(&dir, "k2.pem", "DNS:restart.example.test", &[])).await.unwrap();
+    let chain = order.poll_certificate(&retry()).await.unwrap();
+    assert!(chain.contains("BEGIN CERTIFICATE"));
+
+    // Revocation by the ordering account shows in pki list.
+    let der = pem_ders_of(&pems[0]);
+    account
+        .revoke(&instant_acme::RevocationRequest {
+            certificate: &rustls_pki_types::CertificateDer::from(der.clone()),
+            reason: Some(instant_acme::RevocationReason::Superseded),
+        })
+        .await
+        .unwrap();
+    assert_eq!(status_of(&lab, &serial), "revoked");
+    let e = account
+        .revoke(&instant_acme::RevocationRequest {
+            certificate: &rustls_pki_types::CertificateDer::from(der),
+            reason: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(problem_type(&e), "alreadyRevoked");
+    // The state survived the restart on disk, 0600.
+    let accounts: Vec<PathBuf> =
+        std::fs::read_dir(lab.env.ca().join("acme/accounts")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(accounts.len(), 1);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&accounts[0]).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+fn pem_blocks(text: &str) -> Vec<String> {
+    text.split_inclusive("-----END CERTIFICATE-----\n").filter(|b| b.contains("BEGIN")).map(str::to_string).collect()
+}
+
+fn pem_ders_of(pem_text: &str) -> Vec<u8> {
+    pem::parse(pem_text).unwrap().contents().to_vec()
+}
+
+/// instant-acme stores the account key as base64 (standard or URL-safe, with or without
+/// padding depending on the version).
+fn base64_decode_any(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    e.decode(s.trim_end_matches('=')).or_else(|_| base64::engine::general_purpose::STANDARD.decode(s)).unwrap()
+}
