@@ -514,3 +514,434 @@ fn base64_decode_any(s: &str) -> Vec<u8> {
     let e = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     e.decode(s.trim_end_matches('=')).or_else(|_| base64::engine::general_purpose::STANDARD.decode(s)).unwrap()
 }
+
+/// A JOSE client written here from RFC 8555 and RFC 7515 alone (ring signs, curl carries): it
+/// covers the account keys instant-acme and lego do not make (EdDSA, ES384) and sends what no
+/// client library would (replayed nonces, wrong URLs, forged signatures).
+mod jose {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use ring::signature::{self, KeyPair};
+    use serde_json::{Value, json};
+    use std::path::PathBuf;
+    use std::process::Command;
+
+    pub enum Key {
+        Ed25519(signature::Ed25519KeyPair),
+        P384(signature::EcdsaKeyPair),
+        P256(signature::EcdsaKeyPair),
+    }
+
+    pub struct Client {
+        pub key: Key,
+        pub kid: Option<String>,
+        pub nonce: String,
+        pub root: PathBuf,
+        pub new_nonce: String,
+    }
+
+    pub struct Resp {
+        pub status: u16,
+        pub headers: Vec<(String, String)>,
+        pub body: Vec<u8>,
+    }
+
+    impl Resp {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        }
+        pub fn json(&self) -> Value {
+            serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+        }
+        /// The RFC 8555 error type of a problem document.
+        pub fn problem(&self) -> String {
+            assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text());
+            assert!(self.header("replay-nonce").is_some(), "a problem document carries a fresh nonce");
+            self.json()["type"].as_str().unwrap_or("").replace("urn:ietf:params:acme:error:", "")
+        }
+        pub fn text(&self) -> String {
+            format!("{} {:?} {}", self.status, self.headers, String::from_utf8_lossy(&self.body))
+        }
+    }
+
+    /// curl, with the response's status, headers and body.
+    pub fn curl(root: &std::path::Path, args: &[&str]) -> Resp {
+        let o = Command::new("curl")
+            .args(["-sS", "-i", "--http1.1", "--cacert", root.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        super::Reply::parse(&o.stdout).into()
+    }
+
+    impl From<super::Reply> for Resp {
+        fn from(r: super::Reply) -> Resp {
+            Resp { status: r.status, headers: r.headers, body: r.body }
+        }
+    }
+
+    impl Client {
+        pub fn new(key: Key, root: PathBuf, new_nonce: String) -> Client {
+            let mut c = Client { key, kid: None, nonce: String::new(), root, new_nonce };
+            c.refresh_nonce();
+            c
+        }
+
+        pub fn refresh_nonce(&mut self) {
+            let r = curl(&self.root, &["-I", &self.new_nonce]);
+            assert_eq!(r.status, 200, "{}", r.text());
+            self.nonce = r.header("replay-nonce").unwrap().to_string();
+        }
+
+        pub fn alg(&self) -> &'static str {
+            match self.key {
+                Key::Ed25519(_) => "EdDSA",
+                Key::P384(_) => "ES384",
+                Key::P256(_) => "ES256",
+            }
+        }
+
+        pub fn jwk(&self) -> Value {
+            match &self.key {
+                Key::Ed25519(k) => json!({"kty": "OKP", "crv": "Ed25519", "x": B64.encode(k.public_key().as_ref())}),
+                Key::P384(k) | Key::P256(k) => {
+                    let p = k.public_key().as_ref();
+                    let (crv, n) = if p.len() == 97 { ("P-384", 48) } else { ("P-256", 32) };
+                    json!({"kty": "EC", "crv": crv, "x": B64.encode(&p[1..1 + n]), "y": B64.encode(&p[1 + n..])})
+                }
+            }
+        }
+
+        /// RFC 7638, computed here independently of the server.
+        pub fn thumbprint(&self) -> String {
+            let j = self.jwk();
+            let canonical = match &self.key {
+                Key::Ed25519(_) => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, j["x"].as_str().unwrap()),
+                Key::P384(_) | Key::P256(_) => format!(
+                    r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+                    j["crv"].as_str().unwrap(),
+                    j["x"].as_str().unwrap(),
+                    j["y"].as_str().unwrap()
+                ),
+            };
+            B64.encode(ring::digest::digest(&ring::digest::SHA256, canonical.as_bytes()))
+        }
+
+        fn sign(&self, input: &[u8]) -> Vec<u8> {
+            match &self.key {
+                Key::Ed25519(k) => k.sign(input).as_ref().to_vec(),
+                Key::P384(k) | Key::P256(k) => {
+                    k.sign(&ring::rand::SystemRandom::new(), input).unwrap().as_ref().to_vec()
+                }
+            }
+        }
+
+        /// The flattened JWS of `payload` (None: POST-as-GET) for `url`, with `header`
+        /// members overriding the usual ones.
+        pub fn jws(&self, url: &str, payload: Option<&Value>, header: Value) -> Value {
+            let mut h = json!({"alg": self.alg(), "nonce": self.nonce, "url": url});
+            match &self.kid {
+                Some(k) => h["kid"] = k.clone().into(),
+                None => h["jwk"] = self.jwk(),
+            }
+            for (k, v) in header.as_object().unwrap() {
+                if v.is_null() {
+                    h.as_object_mut().unwrap().remove(k);
+                } else {
+                    h[k] = v.clone();
+                }
+            }
+            let protected = B64.encode(h.to_string());
+            let payload = payload.map(|p| B64.encode(p.to_string())).unwrap_or_default();
+            let sig = self.sign(format!("{protected}.{payload}").as_bytes());
+            json!({"protected": protected, "payload": payload, "signature": B64.encode(sig)})
+        }
+
+        /// POSTs a body as is, keeping the nonce the answer brings.
+        pub fn post_raw(&mut self, url: &str, body: &str, content_type: &str) -> Resp {
+            let ct = format!("Content-Type: {content_type}");
+            let r = curl(&self.root, &["-X", "POST", "-H", &ct, "--data-binary", body, url]);
+            if let Some(n) = r.header("replay-nonce") {
+                self.nonce = n.to_string();
+            }
+            r
+        }
+
+        pub fn post(&mut self, url: &str, payload: Option<&Value>) -> Resp {
+            let body = self.jws(url, payload, json!({})).to_string();
+            self.post_raw(url, &body, "application/jose+json")
+        }
+    }
+}
+
+/// EdDSA and ES384 accounts through a whole order, and the JWS checks: every refusal a problem
+/// document of the RFC 8555 type with a fresh nonce, and nothing changed.
+#[test]
+fn eddsa_and_es384_accounts_and_refused_requests() {
+    use jose::*;
+    use serde_json::json;
+    need("curl");
+    let lab = Lab::new();
+    let tokens = Arc::new(Mutex::new(HashMap::new()));
+    http01_responder(lab.http01, tokens.clone());
+    let root = lab.env.path("root.pem");
+    let dir_url = lab.directory();
+    let d = curl(&root, &[&dir_url]).json();
+    let url = |k: &str| d[k].as_str().unwrap().to_string();
+    assert_eq!(url("newNonce"), format!("https://127.0.0.1:{}/acme/acme/new-nonce", lab.https));
+    let rng = ring::rand::SystemRandom::new();
+    let ed = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+    let p384 =
+        ring::signature::EcdsaKeyPair::generate_pkcs8(&ring::signature::ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+    let keys = [
+        ("ed", Key::Ed25519(ring::signature::Ed25519KeyPair::from_pkcs8(ed.as_ref()).unwrap())),
+        (
+            "p384",
+            Key::P384(
+                ring::signature::EcdsaKeyPair::from_pkcs8(
+                    &ring::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+                    p384.as_ref(),
+                    &rng,
+                )
+                .unwrap(),
+            ),
+        ),
+    ];
+    let dir = lab.env.tmp.path().to_path_buf();
+    let mut clients = vec![];
+    for (name, key) in keys {
+        let mut c = Client::new(key, root.clone(), url("newNonce"));
+        let r = c.post(
+            &url("newAccount"),
+            Some(&json!({"termsOfServiceAgreed": true, "contact": [format!("mailto:{name}@example.test")]})),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        c.kid = Some(r.header("location").unwrap().to_string());
+        let host = format!("{name}.example.test");
+        let r = c.post(&url("newOrder"), Some(&json!({"identifiers": [{"type": "dns", "value": host}]})));
+        assert_eq!(r.status, 201, "{}", r.text());
+        let order_url = r.header("location").unwrap().to_string();
+        let order = r.json();
+        let authz_url = order["authorizations"][0].as_str().unwrap().to_string();
+        let authz = c.post(&authz_url, None).json();
+        let ch = authz["challenges"].as_array().unwrap().iter().find(|c| c["type"] == "http-01").unwrap().clone();
+        let token = ch["token"].as_str().unwrap().to_string();
+        tokens.lock().unwrap().insert(token.clone(), format!("{token}.{}", c.thumbprint()));
+        let r = c.post(ch["url"].as_str().unwrap(), Some(&json!({})));
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.header("link").unwrap_or("").contains("rel=\"up\""), "{}", r.text());
+        let t = Instant::now();
+        while c.post(&authz_url, None).json()["status"] != "valid" {
+            assert!(t.elapsed() < Duration::from_secs(15), "{name}: never validated: {}", lab.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let der = csr(&dir, &format!("{name}-leaf.pem"), &format!("DNS:{host}"), &[]);
+        let r = c.post(order["finalize"].as_str().unwrap(), Some(&json!({"csr": base64_url(&der)})));
+        assert_eq!(r.status, 200, "{}", r.text());
+        let order = c.post(&order_url, None).json();
+        assert_eq!(order["status"], "valid", "{order}");
+        let cert = c.post(order["certificate"].as_str().unwrap(), None);
+        assert_eq!(cert.header("content-type"), Some("application/pem-certificate-chain"));
+        let pems = pem_blocks(&String::from_utf8_lossy(&cert.body));
+        let out = dir.join(name);
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(out.join("leaf.pem"), &pems[0]).unwrap();
+        std::fs::write(out.join("chain.pem"), &pems[1]).unwrap();
+        openssl_verifies(&lab.env, &out, "leaf.pem", "chain.pem");
+        clients.push(c);
+    }
+    let (c, other) = {
+        let (a, b) = clients.split_at_mut(1);
+        (&mut a[0], &mut b[0])
+    };
+    let new_order = url("newOrder");
+    let order_body = json!({"identifiers": [{"type": "dns", "value": "x.example.test"}]});
+    // A replayed nonce.
+    let body = c.jws(&new_order, Some(&order_body), json!({})).to_string();
+    let first = c.post_raw(&new_order, &body, "application/jose+json");
+    assert_eq!(first.status, 201, "{}", first.text());
+    // The first use created an order; the state is compared from here on.
+    let before = common::snapshot(&lab.env.ca());
+    let r = c.post_raw(&new_order, &body, "application/jose+json");
+    assert_eq!((r.status, r.problem().as_str()), (400, "badNonce"), "{}", r.text());
+    // Refusals, each a problem document of its type, each signed with a fresh nonce.
+    type Body = Box<dyn Fn(&Client) -> String>;
+    let jws = |u: String, p: serde_json::Value, h: serde_json::Value| -> Body {
+        Box::new(move |c: &Client| c.jws(&u, Some(&p), h.clone()).to_string())
+    };
+    let (my_kid, their_kid) = (c.kid.clone().unwrap(), other.kid.clone().unwrap());
+    let ids = |v: serde_json::Value| json!({ "identifiers": v });
+    let jose_ct = "application/jose+json";
+    let cases: Vec<(&str, Body, &str, u16, &str)> = vec![
+        (
+            "url of another endpoint",
+            jws(url("revokeCert"), order_body.clone(), json!({})),
+            jose_ct,
+            403,
+            "unauthorized",
+        ),
+        (
+            "alg none",
+            jws(new_order.clone(), order_body.clone(), json!({"alg": "none"})),
+            jose_ct,
+            400,
+            "badSignatureAlgorithm",
+        ),
+        (
+            "HS256",
+            jws(new_order.clone(), order_body.clone(), json!({"alg": "HS256"})),
+            jose_ct,
+            400,
+            "badSignatureAlgorithm",
+        ),
+        (
+            "alg of another key",
+            jws(new_order.clone(), order_body.clone(), json!({"alg": "ES256"})),
+            jose_ct,
+            400,
+            "badSignatureAlgorithm",
+        ),
+        ("no nonce", jws(new_order.clone(), order_body.clone(), json!({"nonce": null})), jose_ct, 400, "badNonce"),
+        ("jwk and kid", jws(new_order.clone(), order_body.clone(), json!({"jwk": c.jwk()})), jose_ct, 400, "malformed"),
+        (
+            "unknown account",
+            jws(new_order.clone(), order_body.clone(), json!({"kid": format!("{my_kid}x")})),
+            jose_ct,
+            400,
+            "accountDoesNotExist",
+        ),
+        (
+            "another account's kid",
+            jws(new_order.clone(), order_body.clone(), json!({"kid": their_kid})),
+            jose_ct,
+            400,
+            "badSignatureAlgorithm",
+        ),
+        (
+            "wrong media type",
+            jws(new_order.clone(), order_body.clone(), json!({})),
+            "application/json",
+            415,
+            "malformed",
+        ),
+        ("not JSON", Box::new(|_: &Client| "{".to_string()), jose_ct, 400, "malformed"),
+        (
+            "general serialization",
+            Box::new(|_: &Client| json!({"payload": "", "signatures": []}).to_string()),
+            jose_ct,
+            400,
+            "malformed",
+        ),
+        ("a body over 64 KiB", Box::new(|_: &Client| "x".repeat(70_000)), jose_ct, 413, "malformed"),
+        (
+            "wildcard",
+            jws(new_order.clone(), ids(json!([{"type": "dns", "value": "*.example.test"}])), json!({})),
+            jose_ct,
+            400,
+            "rejectedIdentifier",
+        ),
+        (
+            "email identifier",
+            jws(new_order.clone(), ids(json!([{"type": "email", "value": "a@example.test"}])), json!({})),
+            jose_ct,
+            400,
+            "unsupportedIdentifier",
+        ),
+        (
+            "name outside allowed_dns",
+            jws(new_order.clone(), ids(json!([{"type": "dns", "value": "x.other.test"}])), json!({})),
+            jose_ct,
+            400,
+            "rejectedIdentifier",
+        ),
+        (
+            "IP outside allowed_ips",
+            jws(new_order.clone(), ids(json!([{"type": "ip", "value": "10.1.2.3"}])), json!({})),
+            jose_ct,
+            400,
+            "rejectedIdentifier",
+        ),
+        (
+            "notAfter",
+            jws(
+                new_order.clone(),
+                json!({"identifiers": [{"type": "dns", "value": "x.example.test"}], "notAfter": "2030-01-01T00:00:00Z"}),
+                json!({}),
+            ),
+            jose_ct,
+            400,
+            "malformed",
+        ),
+    ];
+    for (what, body, ct, status, kind) in cases {
+        c.refresh_nonce();
+        let r = c.post_raw(&new_order, &body(c), ct);
+        assert_eq!((r.status, r.problem()), (status, kind.to_string()), "{what}: {}", r.text());
+    }
+    // A forged signature.
+    c.refresh_nonce();
+    let mut forged = c.jws(&new_order, Some(&order_body), json!({}));
+    let mut sig = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        forged["signature"].as_str().unwrap(),
+    )
+    .unwrap();
+    sig[0] ^= 1;
+    forged["signature"] = base64_url(&sig).into();
+    let r = c.post_raw(&new_order, &forged.to_string(), "application/jose+json");
+    assert_eq!((r.status, r.problem().as_str()), (400, "malformed"), "{}", r.text());
+    // Another account's order is not found for this one.
+    c.refresh_nonce();
+    let theirs =
+        other.post(&url("newOrder"), Some(&json!({"identifiers": [{"type": "dns", "value": "y.example.test"}]})));
+    let theirs_url = theirs.header("location").unwrap().to_string();
+    let r = c.post(&theirs_url, None);
+    assert_eq!((r.status, r.problem().as_str()), (404, "malformed"), "{}", r.text());
+    // ACME is not served over plain HTTP, nor for a profile without acme = true.
+    let r = lab.serve.as_ref().unwrap().get("/acme/acme/directory", &[]);
+    assert_eq!(r.status, 403);
+    let r = curl(&root, &[&dir_url.replace("/acme/acme/", "/acme/server/")]);
+    assert_eq!((r.status, r.problem().as_str()), (404, "malformed"), "{}", r.text());
+    // Nothing the refusals touched changed, except the other account's order.
+    let after = common::snapshot(&lab.env.ca());
+    let changed: Vec<&String> = after.keys().chain(before.keys()).filter(|k| before.get(*k) != after.get(*k)).collect();
+    assert!(changed.iter().all(|k| k.starts_with("acme/orders/") || k.starts_with("acme/authzs/")), "{changed:?}");
+    assert_eq!(changed.len(), 2, "the other account's order and its authorization: {changed:?}");
+    // Deactivation: the account is refused afterwards.
+    let kid = c.kid.clone().unwrap();
+    let r = c.post(&kid, Some(&json!({"status": "deactivated"})));
+    assert_eq!(r.json()["status"], "deactivated", "{}", r.text());
+    let r = c.post(&new_order, Some(&order_body));
+    assert_eq!((r.status, r.problem().as_str()), (403, "unauthorized"), "{}", r.text());
+
+    // revokeCert signed by the certificate's own key (RFC 8555 section 7.6), after one signed
+    // by an unrelated key is refused.
+    let leaf_der = pem::parse(std::fs::read(dir.join("ed/leaf.pem")).unwrap()).unwrap().contents().to_vec();
+    let serial = serial_of(&dir.join("ed/leaf.pem"));
+    let p256 = |file: &str| {
+        let der = pem::parse(std::fs::read(dir.join(file)).unwrap()).unwrap().contents().to_vec();
+        let k =
+            ring::signature::EcdsaKeyPair::from_pkcs8(&ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng);
+        Key::P256(k.unwrap())
+    };
+    let revoke = json!({"certificate": base64_url(&leaf_der), "reason": 1});
+    let mut stranger = Client::new(p256("p384-leaf.pem"), root.clone(), url("newNonce"));
+    let r = stranger.post(&url("revokeCert"), Some(&revoke));
+    assert_eq!((r.status, r.problem().as_str()), (403, "unauthorized"), "{}", r.text());
+    assert_eq!(status_of(&lab, &serial), "valid");
+    let mut holder = Client::new(p256("ed-leaf.pem"), root.clone(), url("newNonce"));
+    let r = holder.post(&url("revokeCert"), Some(&json!({"certificate": base64_url(&leaf_der), "reason": 7})));
+    assert_eq!((r.status, r.problem().as_str()), (400, "badRevocationReason"), "{}", r.text());
+    let r = holder.post(&url("revokeCert"), Some(&revoke));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(status_of(&lab, &serial), "revoked");
+    let l = lab.list();
+    let rec = l.iter().find(|c| c["serial"] == serial.as_str()).unwrap();
+    assert_eq!(rec["reason"], "keyCompromise", "{rec}");
+}
+
+fn base64_url(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
