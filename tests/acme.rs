@@ -874,6 +874,16 @@ fn eddsa_and_es384_accounts_and_refused_requests() {
             "malformed",
         ),
     ];
+    let many: Vec<serde_json::Value> =
+        (0..101).map(|i| json!({"type": "dns", "value": format!("n{i}.example.test")})).collect();
+    let mut cases = cases;
+    cases.push((
+        "101 identifiers",
+        jws(new_order.clone(), ids(many.into()), json!({})),
+        jose_ct,
+        400,
+        "rejectedIdentifier",
+    ));
     for (what, body, ct, status, kind) in cases {
         c.refresh_nonce();
         let r = c.post_raw(&new_order, &body(c), ct);
@@ -908,12 +918,46 @@ fn eddsa_and_es384_accounts_and_refused_requests() {
     let changed: Vec<&String> = after.keys().chain(before.keys()).filter(|k| before.get(*k) != after.get(*k)).collect();
     assert!(changed.iter().all(|k| k.starts_with("acme/orders/") || k.starts_with("acme/authzs/")), "{changed:?}");
     assert_eq!(changed.len(), 2, "the other account's order and its authorization: {changed:?}");
-    // Deactivation: the account is refused afterwards.
+    // Contacts: mailto only, at most 10, one address each.
     let kid = c.kid.clone().unwrap();
+    let eleven: Vec<String> = (0..11).map(|i| format!("mailto:a{i}@example.test")).collect();
+    for (contact, kind) in [
+        (json!(eleven), "invalidContact"),
+        (json!(["tel:+15550100"]), "unsupportedContact"),
+        (json!(["mailto:a@example.test,b@example.test"]), "invalidContact"),
+        (json!(["mailto:a@example.test?subject=x"]), "invalidContact"),
+    ] {
+        let r = c.post(&kid, Some(&json!({ "contact": contact })));
+        assert_eq!((r.status, r.problem()), (400, kind.to_string()), "{contact}: {}", r.text());
+    }
+    let r = c.post(&kid, Some(&json!({"contact": ["mailto:new@example.test"]})));
+    assert_eq!(r.json()["contact"], json!(["mailto:new@example.test"]), "{}", r.text());
+    // Deactivation: the account is refused afterwards.
     let r = c.post(&kid, Some(&json!({"status": "deactivated"})));
     assert_eq!(r.json()["status"], "deactivated", "{}", r.text());
     let r = c.post(&new_order, Some(&order_body));
     assert_eq!((r.status, r.problem().as_str()), (403, "unauthorized"), "{}", r.text());
+
+    // A challenge answer over 1 KiB is not read past the limit: the authorization is invalid.
+    let r = other.post(&url("newOrder"), Some(&json!({"identifiers": [{"type": "dns", "value": "big.example.test"}]})));
+    let authz_url = r.json()["authorizations"][0].as_str().unwrap().to_string();
+    let authz = other.post(&authz_url, None).json();
+    let ch = authz["challenges"][0].clone();
+    tokens.lock().unwrap().insert(ch["token"].as_str().unwrap().to_string(), "x".repeat(2000));
+    other.post(ch["url"].as_str().unwrap(), Some(&json!({})));
+    let t = Instant::now();
+    let authz = loop {
+        let a = other.post(&authz_url, None).json();
+        if a["status"] != "pending" {
+            break a;
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "never validated");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(authz["status"], "invalid", "{authz}");
+    let err = &authz["challenges"][0]["error"];
+    assert_eq!(err["type"], "urn:ietf:params:acme:error:connection", "{authz}");
+    assert!(err["detail"].as_str().unwrap().contains("over 1024 bytes"), "{authz}");
 
     // revokeCert signed by the certificate's own key (RFC 8555 section 7.6), after one signed
     // by an unrelated key is refused.
