@@ -16,6 +16,9 @@ _pki() {
             ",$1")
                 cmd="pki"
                 ;;
+            pki,acme)
+                cmd="pki__subcmd__acme"
+                ;;
             pki,audit)
                 cmd="pki__subcmd__audit"
                 ;;
@@ -87,6 +90,54 @@ _pki() {
                 ;;
             pki,verify)
                 cmd="pki__subcmd__verify"
+                ;;
+            pki__subcmd__acme,eab)
+                cmd="pki__subcmd__acme__subcmd__eab"
+                ;;
+            pki__subcmd__acme,help)
+                cmd="pki__subcmd__acme__subcmd__help"
+                ;;
+            pki__subcmd__acme__subcmd__eab,add)
+                cmd="pki__subcmd__acme__subcmd__eab__subcmd__add"
+                ;;
+            pki__subcmd__acme__subcmd__eab,help)
+                cmd="pki__subcmd__acme__subcmd__eab__subcmd__help"
+                ;;
+            pki__subcmd__acme__subcmd__eab,list)
+                cmd="pki__subcmd__acme__subcmd__eab__subcmd__list"
+                ;;
+            pki__subcmd__acme__subcmd__eab,remove)
+                cmd="pki__subcmd__acme__subcmd__eab__subcmd__remove"
+                ;;
+            pki__subcmd__acme__subcmd__eab__subcmd__help,add)
+                cmd="pki__subcmd__acme__subcmd__eab__subcmd__help__subcmd__add"
+                ;;
+            pki__subcmd__acme__subcmd__eab__subcmd__help,help)
+                cmd="pki__subcmd__acme__subcmd__eab__subcmd__help__subcmd__help"
+                ;;
+            pki__subcmd__acme__subcmd__eab__subcmd__help,list)
+                cmd="pki__subcmd__acme__subcmd__eab__subcmd__help__subcmd__list"
+                ;;
+            pki__subcmd__acme__subcmd__eab__subcmd__help,remove)
+                cmd="pki__subcmd__acme__subcmd__eab__subcmd__help__subcmd__remove"
+                ;;
+            pki__subcmd__acme__subcmd__help,eab)
+                cmd="pki__subcmd__acme__subcmd__help__subcmd__eab"
+                ;;
+            pki__subcmd__acme__subcmd__help,help)
+                cmd="pki__subcmd__acme__subcmd__help__subcmd__help"
+                ;;
+            pki__subcmd__acme__subcmd__help__subcmd__eab,add)
+                cmd="pki__subcmd__acme__subcmd__help__subcmd__eab__subcmd__add"
+                ;;
+            pki__subcmd__acme__subcmd__help__subcmd__eab,list)
+                cmd="pki__subcmd__acme__subcmd__help__subcmd__eab__subcmd__list"
+                ;;
+            pki__subcmd__acme__subcmd__help__subcmd__eab,remove)
+                cmd="pki__subcmd__acme__subcmd__help__subcmd__eab__subcmd__remove"
+                ;;
+            pki__subcmd__help,acme)
+                cmd="pki__subcmd__help__subcmd__acme"
                 ;;
             pki__subcmd__help,audit)
                 cmd="pki__subcmd__help__subcmd__audit"
@@ -160,6 +211,18 @@ _pki() {
             pki__subcmd__help,verify)
                 cmd="pki__subcmd__help__subcmd__verify"
                 ;;
+            pki__subcmd__help__subcmd__acme,eab)
+                cmd="pki__subcmd__help__subcmd__acme__subcmd__eab"
+                ;;
+            pki__subcmd__help__subcmd__acme__subcmd__eab,add)
+                cmd="pki__subcmd__help__subcmd__acme__subcmd__eab__subcmd__add"
+                ;;
+            pki__subcmd__help__subcmd__acme__subcmd__eab,list)
+                cmd="pki__subcmd__help__subcmd__acme__subcmd__eab__subcmd__list"
+                ;;
+            pki__subcmd__help__subcmd__acme__subcmd__eab,remove)
+                cmd="pki__subcmd__help__subcmd__acme__subcmd__eab__subcmd__remove"
+                ;;
             pki__subcmd__help__subcmd__ledger,head)
                 cmd="pki__subcmd__help__subcmd__ledger__subcmd__head"
                 ;;
@@ -230,7 +293,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,6 +319,342 @@ _pki() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme)
+            opts="-h --dir --passphrase-file --passphrase-dir --lock-timeout --note --help eab help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__eab)
+            opts="-h --dir --passphrase-file --passphrase-dir --lock-timeout --note --help add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__eab__subcmd__add)
+            opts="-h --directory --kid --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --directory)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --kid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__eab__subcmd__help)
+            opts="add list remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__eab__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__eab__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__eab__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__eab__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__eab__subcmd__list)
+            opts="-h --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__eab__subcmd__remove)
+            opts="-h --kid --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --kid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__help)
+            opts="eab help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__help__subcmd__eab)
+            opts="add list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__help__subcmd__eab__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__help__subcmd__eab__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__help__subcmd__eab__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__acme__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -596,8 +995,78 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger ledger-verify completions man help"
+            opts="init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__acme)
+            opts="eab"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__acme__subcmd__eab)
+            opts="add list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__acme__subcmd__eab__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__acme__subcmd__eab__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__acme__subcmd__eab__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1770,7 +2239,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__serve)
-            opts="-h --http --poll --ca --https --tls-ca --tls-name --tls-profile --tls-ttl --tls-cert --tls-key --acme-http01-port --acme-dns-resolver --acme-base-url --check --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --http --poll --ca --https --tls-ca --tls-name --tls-profile --tls-ttl --tls-cert --tls-key --acme-http01-port --acme-tlsalpn01-port --acme-dns-resolver --acme-base-url --check --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1817,6 +2286,10 @@ _pki() {
                     return 0
                     ;;
                 --acme-http01-port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --acme-tlsalpn01-port)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

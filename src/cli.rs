@@ -185,6 +185,11 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki ledger verify\n  pki ledger head > /backup/pki-head.json\n  pki audit --ledger-head /backup/pki-head.json"
     )]
     Ledger(LedgerArgs),
+    /// ACME on `pki serve`: External Account Binding keys of its directories
+    #[command(
+        after_help = "EXAMPLES:\n  pki acme eab add --directory web --kid team-payments\n  pki acme eab list\n  pki acme eab remove --kid team-payments"
+    )]
+    Acme(AcmeArgs),
     /// Check the ledger's hash chain (the same as `pki ledger verify`)
     #[command(hide = true, after_help = "EXAMPLES:\n  pki ledger-verify\n  pki ledger-verify --json")]
     LedgerVerify(LedgerVerifyArgs),
@@ -342,6 +347,10 @@ pub struct ServeArgs {
     /// [default: [serve.acme] http01_port, else 80]
     #[arg(long, value_name = "PORT")]
     pub acme_http01_port: Option<u16>,
+    /// Port tls-alpn-01 validation connects to (ACME profiles) [default: [serve.acme]
+    /// tlsalpn01_port, else 443]
+    #[arg(long, value_name = "PORT")]
+    pub acme_tlsalpn01_port: Option<u16>,
     /// DNS server (IP:PORT) that ACME validation resolves names through [default: [serve.acme]
     /// dns_resolver, else the system's resolver]
     #[arg(long, value_name = "ADDR")]
@@ -802,6 +811,69 @@ pub struct AuditArgs {
 pub struct ProfilesArgs {
     /// Show only this profile
     pub name: Option<String>,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AcmeArgs {
+    #[command(subcommand)]
+    pub action: AcmeAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AcmeAction {
+    /// External Account Binding keys (RFC 8555 section 7.3.4): one account each
+    Eab(EabArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EabArgs {
+    #[command(subcommand)]
+    pub action: EabAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EabAction {
+    /// Add a key: prints the HMAC key (base64url) once, for the team's ACME client
+    #[command(
+        after_help = "EXAMPLES:\n  pki acme eab add --directory web --kid team-payments\n  pki acme eab add --directory web --kid ci-7 --json | jq -r .hmac_key\n\nThe directory is a profile with acme = true (and acme_eab = true to require a binding). The\nclient registers once with the key id and HMAC key (certbot --eab-kid --eab-hmac-key, lego --eab\n--kid --hmac); the key then belongs to that account and is refused for any other. The ledger\nrecords the key id, who added it and the account it bound; never the HMAC key."
+    )]
+    Add(EabAddArgs),
+    /// List the keys (never their HMAC keys) and the accounts they bound
+    #[command(after_help = "EXAMPLES:\n  pki acme eab list\n  pki acme eab list --json")]
+    List(EabListArgs),
+    /// Remove a key: no account can register with it any more (one it bound stays)
+    #[command(after_help = "EXAMPLES:\n  pki acme eab remove --kid team-payments")]
+    Remove(EabRemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EabAddArgs {
+    /// The ACME directory: a profile with acme = true
+    #[arg(long, value_name = "PROFILE")]
+    pub directory: String,
+    /// The key id clients send (letters, digits, '-', '_'; at most 64)
+    #[arg(long, value_name = "KID")]
+    pub kid: String,
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EabListArgs {
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EabRemoveArgs {
+    /// The key id
+    #[arg(long, value_name = "KID")]
+    pub kid: String,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,

@@ -53,7 +53,9 @@ impl Drop for Killed {
 struct Lab {
     env: Env,
     dns: u16,
+    mgmt: u16,
     http01: u16,
+    tlsalpn01: u16,
     http: u16,
     https: u16,
     serve: Option<Server>,
@@ -62,10 +64,15 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
+        Lab::with("")
+    }
+
+    /// With more settings (profiles) after the ACME profile.
+    fn with(extra: &str) -> Lab {
         need("pebble-challtestsrv");
         let env = Env::new();
         env.init_plain();
-        env.append_settings(PROFILE);
+        env.append_settings(&format!("{PROFILE}{extra}"));
         std::fs::copy(env.ca().join("cas/root/cert.pem"), env.path("root.pem")).unwrap();
         let (dns, mgmt) = (free_port(), free_port());
         let child = Command::new("pebble-challtestsrv")
@@ -77,8 +84,17 @@ impl Lab {
             .unwrap();
         let dns_child = Killed(child);
         wait_port(mgmt, "pebble-challtestsrv");
-        let mut lab =
-            Lab { env, dns, http01: free_port(), http: free_port(), https: free_port(), serve: None, _dns: dns_child };
+        let mut lab = Lab {
+            env,
+            dns,
+            mgmt,
+            http01: free_port(),
+            tlsalpn01: free_port(),
+            http: free_port(),
+            https: free_port(),
+            serve: None,
+            _dns: dns_child,
+        };
         lab.start();
         lab
     }
@@ -86,6 +102,7 @@ impl Lab {
     fn start(&mut self) {
         let (https, http01, dns) =
             (format!("127.0.0.1:{}", self.https), self.http01.to_string(), format!("127.0.0.1:{}", self.dns));
+        let tlsalpn01 = self.tlsalpn01.to_string();
         self.serve = Some(Server::start_with(
             &self.env,
             self.http,
@@ -100,6 +117,8 @@ impl Lab {
                 "issuing",
                 "--acme-http01-port",
                 &http01,
+                "--acme-tlsalpn01-port",
+                &tlsalpn01,
                 "--acme-dns-resolver",
                 &dns,
             ],
@@ -113,7 +132,52 @@ impl Lab {
     }
 
     fn directory(&self) -> String {
-        format!("https://127.0.0.1:{}/acme/acme/directory", self.https)
+        self.directory_of("acme")
+    }
+
+    fn directory_of(&self, profile: &str) -> String {
+        format!("https://127.0.0.1:{}/acme/{profile}/directory", self.https)
+    }
+
+    /// Pebble on a free port, validating on the lab's challenge ports and resolving through
+    /// its DNS, with a certificate from the lab's CA; EAB required when keys are given.
+    fn pebble(&self, name: &str, eab: &[(&str, &str)]) -> (Killed, String) {
+        need("pebble");
+        let env = &self.env;
+        if !env.path("pebble-tls/fullchain.pem").exists() {
+            env.ok(&["issue", "--profile", "acme", "--ip", "127.0.0.1", "--out", "pebble-tls"]);
+        }
+        let port = free_port();
+        let keys: serde_json::Map<String, serde_json::Value> =
+            eab.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(*v))).collect();
+        std::fs::write(
+            env.path(&format!("{name}.json")),
+            serde_json::json!({"pebble": {
+                "listenAddress": format!("127.0.0.1:{port}"),
+                "managementListenAddress": format!("127.0.0.1:{}", free_port()),
+                "certificate": "pebble-tls/fullchain.pem",
+                "privateKey": "pebble-tls/key.pem",
+                "httpPort": self.http01,
+                "tlsPort": self.tlsalpn01,
+                "ocspResponderURL": "",
+                "externalAccountBindingRequired": !eab.is_empty(),
+                "externalAccountMACKeys": keys,
+            }})
+            .to_string(),
+        )
+        .unwrap();
+        let child = Command::new("pebble")
+            .args(["-config", &format!("{name}.json"), "-dnsserver", &format!("127.0.0.1:{}", self.dns)])
+            .env("PEBBLE_VA_NOSLEEP", "1")
+            .env("PEBBLE_WFE_NONCEREJECT", "0")
+            .current_dir(env.tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let child = Killed(child);
+        wait_port(port, "pebble");
+        (child, format!("https://127.0.0.1:{port}/dir"))
     }
 
     fn list(&self) -> Vec<serde_json::Value> {
@@ -182,36 +246,9 @@ fn lego_and_certbot_same_command_lines_as_against_pebble() {
     }
     let lab = Lab::new();
     let env = &lab.env;
-    // Pebble's HTTPS certificate from our CA, so one root.pem serves both servers.
-    env.ok(&["issue", "--profile", "acme", "--ip", "127.0.0.1", "--out", "pebble-tls"]);
-    let pebble_port = free_port();
-    std::fs::write(
-        env.path("pebble.json"),
-        serde_json::json!({"pebble": {
-            "listenAddress": format!("127.0.0.1:{pebble_port}"),
-            "managementListenAddress": format!("127.0.0.1:{}", free_port()),
-            "certificate": "pebble-tls/fullchain.pem",
-            "privateKey": "pebble-tls/key.pem",
-            "httpPort": lab.http01,
-            "tlsPort": free_port(),
-            "ocspResponderURL": "",
-            "externalAccountBindingRequired": false
-        }})
-        .to_string(),
-    )
-    .unwrap();
-    let pebble = Command::new("pebble")
-        .args(["-config", "pebble.json", "-dnsserver", &format!("127.0.0.1:{}", lab.dns)])
-        .env("PEBBLE_VA_NOSLEEP", "1")
-        .env("PEBBLE_WFE_NONCEREJECT", "0")
-        .current_dir(env.tmp.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _pebble = Killed(pebble);
-    wait_port(pebble_port, "pebble");
-    let servers = [("pebble", format!("https://127.0.0.1:{pebble_port}/dir")), ("pki", lab.directory())];
+    // Pebble's HTTPS certificate is from our CA, so one root.pem serves both servers.
+    let (_pebble, pebble_url) = lab.pebble("pebble", &[]);
+    let servers = [("pebble", pebble_url), ("pki", lab.directory())];
     let h = lab.http01;
     let lego_env = [("LEGO_CA_CERTIFICATES", "root.pem")];
     let certbot_env = [("REQUESTS_CA_BUNDLE", "root.pem")];
@@ -988,4 +1025,263 @@ fn eddsa_and_es384_accounts_and_refused_requests() {
 fn base64_url(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// A profile that registers accounts with an External Account Binding only, and allows
+/// wildcard names (validated by dns-01 only).
+const EAB_PROFILE: &str = r#"
+[profiles.wild]
+ca = "issuing"
+allowed_dns = ["**.example.test"]
+allow_wildcards = true
+max_ttl = "24h"
+acme = true
+acme_eab = true
+"#;
+
+/// The HMAC keys Pebble is configured with (base64url, as its example configuration has them).
+const PEBBLE_EAB: [(&str, &str); 2] = [
+    ("kid-1", "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"),
+    ("kid-2", "b10lLJs8l1GPIzsLP0s6pMt8O0XVGnfTaCeROxQM0BIt2XrJMDHJZBM5NuQmQJQH"),
+];
+
+/// Issue 24, acceptance 1: lego --tls (tls-alpn-01), lego --dns exec (dns-01, through a hook
+/// that sets the TXT record in pebble-challtestsrv), lego --eab with a wildcard name, certbot
+/// --eab-kid --eab-hmac-key, and a registration without the binding refused with
+/// externalAccountRequired: the same command lines against Pebble and against pki serve.
+#[test]
+fn tls_alpn_dns_and_eab_same_command_lines_as_against_pebble() {
+    for t in ["lego", "certbot", "curl"] {
+        need(t);
+    }
+    let lab = Lab::with(EAB_PROFILE);
+    let env = &lab.env;
+    let hook = env.path("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nset -e\ncase \"$1\" in\n  present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{m}/set-txt ;;\n  cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{m}/clear-txt ;;\nesac\n",
+            m = lab.mgmt
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (_p1, pebble) = lab.pebble("pebble", &[]);
+    let (_p2, pebble_eab) = lab.pebble("pebble-eab", &PEBBLE_EAB);
+    let pki_keys: Vec<(String, String)> = ["kid-1", "kid-2"]
+        .iter()
+        .map(|k| (k.to_string(), env.ok(&["acme", "eab", "add", "--directory", "wild", "--kid", k]).trim().to_string()))
+        .collect();
+    let pebble_keys: Vec<(String, String)> = PEBBLE_EAB.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let servers =
+        [("pebble", pebble, pebble_eab, pebble_keys), ("pki", lab.directory(), lab.directory_of("wild"), pki_keys)];
+    let (t, h, dns) = (lab.tlsalpn01, lab.http01, lab.dns);
+    for (name, url, eab_url, keys) in &servers {
+        let lego = |server: &str, path: &str| {
+            format!("lego --server {server} --accept-tos --email ci@example.test --path ./{path}-{name}")
+        };
+        let dns_exec = format!("--dns exec --dns.resolvers 127.0.0.1:{dns} --dns.disable-cp");
+        let certbot_dirs = format!("--config-dir cb-{name}/config --work-dir cb-{name}/work --logs-dir cb-{name}/logs");
+        let steps: Vec<(&str, String, bool)> = vec![
+            (
+                "lego --tls",
+                format!("{} -d tls.example.test --tls --tls.port 127.0.0.1:{t} run", lego(url, "lego-tls")),
+                true,
+            ),
+            ("lego --dns exec", format!("{} -d dns.example.test {dns_exec} run", lego(url, "lego-dns")), true),
+            (
+                "lego without EAB",
+                format!("{} -d noeab.wild.example.test {dns_exec} run", lego(eab_url, "lego-noeab")),
+                false,
+            ),
+            (
+                "lego --eab (wildcard by dns-01)",
+                format!(
+                    "{} --eab --kid {} --hmac {} -d '*.wild.example.test' {dns_exec} run",
+                    lego(eab_url, "lego-eab"),
+                    keys[0].0,
+                    keys[0].1
+                ),
+                true,
+            ),
+            (
+                "certbot --eab",
+                format!(
+                    "certbot certonly --non-interactive --standalone --server {eab_url} --preferred-challenges http --http-01-port {h} --http-01-address 127.0.0.1 -d certbot.wild.example.test --agree-tos --register-unsafely-without-email --eab-kid {} --eab-hmac-key {} {certbot_dirs}",
+                    keys[1].0, keys[1].1
+                ),
+                true,
+            ),
+        ];
+        for (what, cmd, should) in steps {
+            let (ok, out) = sh(
+                env.tmp.path(),
+                &[("LEGO_CA_CERTIFICATES", "root.pem"), ("REQUESTS_CA_BUNDLE", "root.pem"), ("EXEC_PATH", "./hook.sh")],
+                &cmd,
+            );
+            let log = if *name == "pki" { lab.log() } else { String::new() };
+            assert_eq!(ok, should, "{what} against {name}:\n{out}\n{log}");
+            if !should {
+                // lego reads the directory's meta.externalAccountRequired and stops itself.
+                assert!(out.contains("requires External Account Binding"), "{what} against {name}:\n{out}");
+            }
+        }
+    }
+    // What pki issued: the names asked for, verified by OpenSSL, in the inventory.
+    for (dir, file, chain, name) in [
+        ("lego-tls-pki/certificates", "tls.example.test.crt", "tls.example.test.issuer.crt", "tls.example.test"),
+        ("lego-dns-pki/certificates", "dns.example.test.crt", "dns.example.test.issuer.crt", "dns.example.test"),
+        (
+            "lego-eab-pki/certificates",
+            "_.wild.example.test.crt",
+            "_.wild.example.test.issuer.crt",
+            "*.wild.example.test",
+        ),
+        ("cb-pki/config/live/certbot.wild.example.test", "cert.pem", "chain.pem", "certbot.wild.example.test"),
+    ] {
+        let d = env.path(dir);
+        openssl_verifies(env, &d, file, chain);
+        let serial = serial_of(&d.join(file));
+        let l = lab.list();
+        let rec = l.iter().find(|c| c["serial"] == serial.as_str()).unwrap_or_else(|| panic!("{serial} not listed"));
+        assert_eq!(rec["sans"], serde_json::json!([format!("DNS:{name}")]), "{rec}");
+    }
+    // Each key bound one account, recorded in the ledger; used again, it is refused.
+    let keys: Vec<serde_json::Value> = serde_json::from_str(&env.ok(&["acme", "eab", "list", "--json"])).unwrap();
+    assert!(keys.iter().all(|k| k["account"].as_str().is_some_and(|a| a.contains("/acme/wild/acct/"))), "{keys:?}");
+    let bound = lab.ledger().iter().filter(|r| r["event"] == "acme-eab-bound").count();
+    assert_eq!(bound, 2);
+    assert!(
+        !lab.ledger().iter().any(|r| r.to_string().contains(&servers[1].3[0].1)),
+        "the HMAC key is never in the ledger"
+    );
+    let (ok, out) = sh(
+        env.tmp.path(),
+        &[("LEGO_CA_CERTIFICATES", "root.pem"), ("EXEC_PATH", "./hook.sh")],
+        &format!(
+            "lego --server {} --accept-tos --email again@example.test --path ./lego-again --eab --kid kid-1 --hmac {} -d again.wild.example.test --dns exec --dns.resolvers 127.0.0.1:{dns} --dns.disable-cp run",
+            lab.directory_of("wild"),
+            servers[1].3[0].1
+        ),
+    );
+    assert!(!ok && out.contains("already registered an account"), "{out}");
+}
+
+/// Issue 24, acceptance 1: key rollover with instant-acme, against Pebble and pki serve: the
+/// account keeps working with the new key and is no longer found with the old one. A
+/// registration without a binding where one is required is `externalAccountRequired` from both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instant_acme_key_rollover_against_pebble_and_pki() {
+    use instant_acme::{Account, Identifier, Key, NewAccount, NewOrder};
+    let lab = Lab::with(EAB_PROFILE);
+    let (_p, pebble) = lab.pebble("pebble", &[]);
+    let (_pe, pebble_eab) = lab.pebble("pebble-eab", &PEBBLE_EAB);
+    let root = lab.env.path("root.pem");
+    for url in [pebble_eab, lab.directory_of("wild")] {
+        let new = NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
+        let Err(e) = Account::builder_with_root(&root).unwrap().create(&new, url.clone(), None).await else {
+            panic!("{url}: registered without a binding")
+        };
+        assert_eq!(problem_type(&e), "externalAccountRequired", "{url}: {e}");
+    }
+    for url in [pebble, lab.directory()] {
+        let new = NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
+        let (mut account, old) =
+            Account::builder_with_root(&root).unwrap().create(&new, url.clone(), None).await.unwrap();
+        let id = account.id().to_string();
+        let _new_credentials = account.update_key().await.unwrap();
+        assert_eq!(account.id(), id);
+        account.new_order(&NewOrder::new(&[Identifier::Dns("rolled.example.test".into())])).await.unwrap();
+        // The old key finds no account any more.
+        let old: serde_json::Value = serde_json::to_value(&old).unwrap();
+        let pkcs8 = base64_decode_any(old["key_pkcs8"].as_str().unwrap());
+        let key = Key::from_pkcs8_der(rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.clone())).unwrap();
+        let der = rustls_pki_types::PrivateKeyDer::Pkcs8(pkcs8.into());
+        let found = Account::builder_with_root(&root).unwrap().from_key((key, der), url.clone()).await;
+        match found {
+            Err(e) => assert_eq!(problem_type(&e), "accountDoesNotExist", "{url}: {e}"),
+            Ok(_) => panic!("{url}: the old key still finds the account"),
+        }
+    }
+}
+
+/// A profile of one-minute certificates, so a renewal window comes within the test.
+const SHORT_PROFILE: &str = r#"
+[profiles.short]
+ca = "issuing"
+allowed_dns = ["*.example.test"]
+default_ttl = "1m"
+max_ttl = "1m"
+acme = true
+"#;
+
+/// Issue 24, acceptance 2: ACME Renewal Information with instant-acme. The window lies in the
+/// certificate's last third; the client waits for it, renews with `replaces`, and the renewal
+/// is linked to the certificate it replaces in `pki list --json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ari_renewal_inside_the_window_is_linked_in_the_inventory() {
+    use instant_acme::{Account, CertificateIdentifier, Identifier, NewAccount, NewOrder, OrderStatus};
+    let lab = Lab::with(SHORT_PROFILE);
+    let tokens = Arc::new(Mutex::new(HashMap::new()));
+    http01_responder(lab.http01, tokens.clone());
+    let root = lab.env.path("root.pem");
+    let new = NewAccount { contact: &[], terms_of_service_agreed: true, only_return_existing: false };
+    let (account, _) =
+        Account::builder_with_root(&root).unwrap().create(&new, lab.directory_of("short"), None).await.unwrap();
+    let dir = lab.env.tmp.path().to_path_buf();
+    let ids = [Identifier::Dns("ari.example.test".into())];
+    let issue = |order: instant_acme::NewOrder<'static>| {
+        let (account, tokens, dir) = (&account, tokens.clone(), dir.clone());
+        async move {
+            let mut order = account.new_order(&order).await.unwrap();
+            authorize(&mut order, &tokens).await;
+            assert_eq!(order.poll_ready(&retry()).await.unwrap(), OrderStatus::Ready);
+            order.finalize_csr(&csr(&dir, "ari.pem", "DNS:ari.example.test", &[])).await.unwrap();
+            order.poll_certificate(&retry()).await.unwrap()
+        }
+    };
+    let ids: &'static [Identifier] = Box::leak(Box::new(ids));
+    let first = issue(NewOrder::new(ids)).await;
+    let der = pem_ders_of(&pem_blocks(&first)[0]);
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+    let aki = cert
+        .extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(k) => {
+                k.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        })
+        .unwrap();
+    let id = CertificateIdentifier::new(aki.as_slice().into(), cert.raw_serial().into()).into_owned();
+    let (info, retry_after) = account.renewal_info(&id).await.unwrap();
+    let (nb, na) = (cert.validity().not_before.to_datetime(), cert.validity().not_after.to_datetime());
+    let w = info.suggested_window;
+    assert!(nb < w.start && w.start < w.end && w.end < na, "window {w:?} inside [{nb}, {na}]");
+    assert!(retry_after <= Duration::from_secs(60), "{retry_after:?}");
+    // Renew inside the window, as a client following ARI does.
+    let wait = (w.start - time::OffsetDateTime::now_utc()).whole_milliseconds().max(0) as u64 + 500;
+    tokio::time::sleep(Duration::from_millis(wait)).await;
+    assert!(time::OffsetDateTime::now_utc() < w.end, "the test slept past the window");
+    let second = issue(NewOrder::new(ids).replaces(id.clone())).await;
+    let old = serial_of_pem(&dir, &first);
+    let new = serial_of_pem(&dir, &second);
+    let l = lab.list();
+    let rec = |s: &str| l.iter().find(|c| c["serial"] == s).unwrap_or_else(|| panic!("{s} not listed")).clone();
+    assert_eq!(rec(&old)["status"], "superseded", "{}", rec(&old));
+    assert_eq!(rec(&old)["replaced_by"], new.as_str(), "{}", rec(&old));
+    assert!(lab.ledger().iter().any(|r| r["event"] == "cert-issued"
+        && r["data"]["serial"] == new.as_str()
+        && r["data"]["renews"] == old.as_str()));
+    // Replacing it again is refused: it has been renewed.
+    let Err(e) = account.new_order(&NewOrder::new(ids).replaces(id)).await else { panic!("replaced twice") };
+    assert_eq!(problem_type(&e), "alreadyReplaced", "{e}");
+}
+
+fn serial_of_pem(dir: &Path, chain: &str) -> String {
+    let f = dir.join("serial-probe.pem");
+    std::fs::write(&f, &pem_blocks(chain)[0]).unwrap();
+    serial_of(&f)
 }

@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command, GlobalArgs};
 use crate::ctx::Ctx;
 use crate::exit_codes::Exit;
 
+mod acme;
 mod audit;
 mod change_passphrase;
 mod completions;
@@ -55,6 +56,7 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
             crate::cli::LedgerAction::Verify(a) => ledger_verify::run(a, g, ctx),
             crate::cli::LedgerAction::Head(a) => ledger_verify::head(a, g, ctx),
         },
+        Command::Acme(a) => acme::run(a, g, ctx),
         Command::Completions(a) => completions::run(a, ctx),
         Command::Man(a) => man::run(a, ctx),
     }

@@ -65,7 +65,7 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             s.keeps_crl = false;
             signers.push(s);
         }
-        cfg.acme_profiles.insert(name.clone(), ca);
+        cfg.acme_profiles.insert(name.clone(), pki_serve::acme::Directory { ca, eab_required: profile.acme_eab });
     }
     cfg.acme = acme_settings(&args, &serve.acme, &file)?;
     if args.check {
@@ -193,6 +193,7 @@ fn acme_settings(
     Ok(pki_serve::acme::Settings {
         base_url,
         http01_port: args.acme_http01_port.or(a.http01_port).unwrap_or(80),
+        tlsalpn01_port: args.acme_tlsalpn01_port.or(a.tlsalpn01_port).unwrap_or(443),
         dns_resolver,
     })
 }

@@ -25,6 +25,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 #![deny(missing_docs)]
 
+pub mod acme_eab;
 pub mod audit;
 pub mod bundle;
 pub mod ca;

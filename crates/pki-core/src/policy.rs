@@ -50,6 +50,10 @@ pub struct ProfileSpec {
     /// Whether `pki serve` offers this profile as an ACME directory (`/acme/NAME/directory`).
     #[serde(default)]
     pub acme: bool,
+    /// Whether that directory registers only accounts with an External Account Binding (keys
+    /// from `pki acme eab add`).
+    #[serde(default)]
+    pub acme_eab: bool,
 }
 
 /// Key algorithms a profile can allow; pki generates p256, p384, ed25519 and rsa (3072-bit) keys; CSRs may bring any.
@@ -79,6 +83,8 @@ pub struct Profile {
     pub expect_renewal: bool,
     /// Whether `pki serve` offers it over ACME.
     pub acme: bool,
+    /// Whether its ACME directory requires External Account Binding.
+    pub acme_eab: bool,
     /// URI patterns a request's URIs must match.
     pub allowed_uris: Vec<String>,
     /// DNS patterns a request's names must match.
@@ -225,6 +231,9 @@ impl ProfileSpec {
                 key("acme")
             ));
         }
+        if self.acme_eab && !self.acme {
+            return Err(format!("{}: acme_eab needs acme = true", key("acme_eab")));
+        }
         let mut ip_nets = vec![];
         for c in &self.allowed_ips {
             ip_nets.push(parse_cidr("allowed_ips", c).map_err(|e| format!("{}: {e}", key("allowed_ips")))?);
@@ -247,6 +256,7 @@ impl ProfileSpec {
             spiffe: self.spiffe,
             expect_renewal: self.expect_renewal.unwrap_or(!self.spiffe),
             acme: self.acme,
+            acme_eab: self.acme_eab,
             // Patterns in the form names are compared in (certs::canonical_uri, add_dns): scheme
             // and host lower case, no trailing dot.
             allowed_uris: self.allowed_uris.iter().map(|u| canonical_pattern(u)).collect(),

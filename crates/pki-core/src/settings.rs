@@ -70,6 +70,8 @@ pub struct ServeSettings {
 pub struct AcmeSettings {
     /// The port http-01 validation connects to (`--acme-http01-port`, default 80).
     pub http01_port: Option<u16>,
+    /// The port tls-alpn-01 validation connects to (`--acme-tlsalpn01-port`, default 443).
+    pub tlsalpn01_port: Option<u16>,
     /// The DNS server names are resolved through (`--acme-dns-resolver`, IP:PORT; default:
     /// the system's resolver).
     pub dns_resolver: Option<String>,

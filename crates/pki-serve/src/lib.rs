@@ -59,7 +59,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// ACME: the profiles served as ACME directories (profile -> its CA; empty: no ACME) and
     /// the validation settings.
-    pub acme_profiles: std::collections::BTreeMap<String, String>,
+    pub acme_profiles: std::collections::BTreeMap<String, acme::Directory>,
     /// `[serve.acme]` and the `--acme-*` flags.
     pub acme: acme::Settings,
 }
@@ -333,6 +333,26 @@ async fn serve(
         max_connections: cfg.max_connections,
     };
     let reloader = tokio::spawn(reload_loop(cfg.clone(), shared.clone(), signers));
+    if let Some(a) = shared.acme.clone() {
+        // Expired ACME orders and authorizations are deleted once a minute.
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let a = a.clone();
+                let now = OffsetDateTime::now_utc().unix_timestamp();
+                match tokio::task::spawn_blocking(move || a.clean(now)).await {
+                    Ok(Ok(n)) if n > 0 => log("info", "deleted expired ACME objects", serde_json::json!({"count": n})),
+                    Ok(Err(e)) => log(
+                        "error",
+                        "cannot delete expired ACME objects",
+                        serde_json::json!({"error": format!("{e:#}")}),
+                    ),
+                    _ => {}
+                }
+            }
+        });
+    }
     ready(listening);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -26,6 +26,8 @@ pub enum AcmeKind {
     Order,
     /// `acme/authzs/` (challenges live inside their authorization).
     Authz,
+    /// `acme/eab/`: External Account Binding keys ([`crate::acme_eab`]).
+    Eab,
 }
 
 impl AcmeKind {
@@ -34,6 +36,7 @@ impl AcmeKind {
             AcmeKind::Account => "accounts",
             AcmeKind::Order => "orders",
             AcmeKind::Authz => "authzs",
+            AcmeKind::Eab => "eab",
         }
     }
 }

@@ -230,6 +230,19 @@ impl Parsed {
     pub fn parse(body: &[u8]) -> Result<Parsed, Problem> {
         let v: Value =
             serde_json::from_slice(body).map_err(|e| Problem::malformed(format!("the body is not JSON: {e}")))?;
+        Parsed::parse_value(&v, true)
+    }
+
+    /// The inner JWS of a keyChange (section 7.3.5): a `jwk`, no `nonce`.
+    pub fn parse_inner(v: &Value) -> Result<Parsed, Problem> {
+        let p = Parsed::parse_value(v, false)?;
+        if !matches!(p.signer, Signer::Jwk(_)) {
+            return Err(Problem::malformed("the inner JWS of keyChange is signed with jwk (the new key)".into()));
+        }
+        Ok(p)
+    }
+
+    fn parse_value(v: &Value, outer: bool) -> Result<Parsed, Problem> {
         let obj = v.as_object().ok_or_else(|| Problem::malformed("the body is not a JSON object".into()))?;
         if obj.contains_key("signatures") {
             return Err(Problem::malformed("use the flattened JWS serialization, not the general one".into()));
@@ -254,7 +267,12 @@ impl Parsed {
             )
             .with_algorithms());
         }
-        let nonce = h("nonce").ok_or_else(|| Problem::new("badNonce", "the protected header has no nonce".into()))?;
+        let nonce = match (h("nonce"), outer) {
+            (Some(n), true) => n,
+            (None, true) => return Err(Problem::new("badNonce", "the protected header has no nonce".into())),
+            (None, false) => "",
+            (Some(_), false) => return Err(Problem::malformed("the inner JWS of keyChange has no nonce".into())),
+        };
         let url = h("url").ok_or_else(|| Problem::unauthorized("the protected header has no url".into()))?;
         let signer = match (header.get("jwk"), h("kid")) {
             (Some(j), None) => Signer::Jwk(Jwk::from_value(j)?),

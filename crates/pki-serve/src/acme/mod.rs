@@ -46,6 +46,13 @@ pub const VALID_AUTHZ_REUSE: Duration = Duration::from_secs(24 * 3600);
 pub const MAX_IDENTIFIERS: usize = 100;
 /// Contact URLs of one account at most.
 pub const MAX_CONTACTS: usize = 10;
+/// New orders one account may place in an hour (`rateLimited` beyond).
+pub const ORDERS_PER_HOUR: usize = 300;
+/// Pending authorizations one account may hold at once (`rateLimited` beyond).
+pub const PENDING_AUTHZS: usize = 1000;
+/// How long expired orders and authorizations (and orders whose certificate expired) are
+/// kept before they are deleted.
+pub const KEEP_EXPIRED: Duration = Duration::from_secs(24 * 3600);
 /// Orders listed by an account's `orders` URL at most.
 pub const MAX_ORDERS_LISTED: usize = 1000;
 /// How long issuance and revocation wait for the directory lock (a busy CLI).
@@ -59,22 +66,33 @@ pub struct Settings {
     pub base_url: Option<String>,
     /// The port http-01 validation connects to (default 80).
     pub http01_port: u16,
+    /// The port tls-alpn-01 validation connects to (default 443).
+    pub tlsalpn01_port: u16,
     /// The DNS server names are resolved through (default: the system's resolver).
     pub dns_resolver: Option<SocketAddr>,
 }
 
 impl Default for Settings {
     fn default() -> Settings {
-        Settings { base_url: None, http01_port: 80, dns_resolver: None }
+        Settings { base_url: None, http01_port: 80, tlsalpn01_port: 443, dns_resolver: None }
     }
+}
+
+/// One ACME directory: a profile with `acme = true`.
+#[derive(Debug, Clone)]
+pub struct Directory {
+    /// The CA the profile issues from.
+    pub ca: String,
+    /// Whether accounts must register with an External Account Binding.
+    pub eab_required: bool,
 }
 
 /// The ACME server.
 pub struct Acme {
     dir: PathBuf,
     settings: Settings,
-    /// Profile -> the CA it issues from.
-    directories: BTreeMap<String, String>,
+    /// Profile -> its directory.
+    directories: BTreeMap<String, Directory>,
     issuers: BTreeMap<String, Arc<rcgen::Issuer<'static, rcgen::KeyPair>>>,
     nonces: nonce::Nonces,
     state: Mutex<State>,
@@ -152,6 +170,7 @@ struct Reply {
     content_type: &'static str,
     location: Option<String>,
     links: Vec<String>,
+    retry_after: Option<u64>,
 }
 
 impl Reply {
@@ -162,6 +181,7 @@ impl Reply {
             content_type: "application/json",
             location: None,
             links: vec![],
+            retry_after: None,
         }
     }
     fn location(mut self, l: String) -> Reply {
@@ -183,7 +203,7 @@ impl Acme {
     pub fn start(
         dir: &std::path::Path,
         settings: Settings,
-        profiles: BTreeMap<String, String>,
+        profiles: BTreeMap<String, Directory>,
         signers: &[crate::Signer],
     ) -> Result<Acme> {
         let cadir = CaDir::open(dir)?;
@@ -195,7 +215,7 @@ impl Acme {
             }
         }
         let mut issuers = BTreeMap::new();
-        for ca in profiles.values() {
+        for ca in profiles.values().map(|d| &d.ca) {
             let s = signers
                 .iter()
                 .find(|s| &s.ca.name == ca)
@@ -211,6 +231,44 @@ impl Acme {
             nonces: nonce::Nonces::new()?,
             state: Mutex::new(state),
         })
+    }
+
+    /// Deletes what no client can use any more: orders expired (or whose certificate expired)
+    /// and authorizations expired for [`KEEP_EXPIRED`], the latter only once no order refers to
+    /// them. Returns how many objects were deleted.
+    pub fn clean(&self, now: i64) -> Result<usize> {
+        let cadir = CaDir::open(&self.dir)?;
+        let mut s = self.lock();
+        let keep = KEEP_EXPIRED.as_secs() as i64;
+        let old_orders: Vec<String> = s
+            .orders
+            .values()
+            .filter(|o| match o.status.as_str() {
+                "valid" => o.cert_not_after.is_some_and(|t| t + keep < now),
+                _ => o.expires + keep < now,
+            })
+            .map(|o| o.id.clone())
+            .collect();
+        for id in &old_orders {
+            cadir.acme_remove(AcmeKind::Order, id)?;
+            if let Some(o) = s.orders.remove(id)
+                && let Some(serial) = o.serial
+            {
+                s.by_serial.remove(&serial);
+            }
+        }
+        let referenced: std::collections::HashSet<&String> = s.orders.values().flat_map(|o| o.authzs.iter()).collect();
+        let old_authzs: Vec<String> = s
+            .authzs
+            .values()
+            .filter(|a| a.expires + keep < now && !referenced.contains(&a.id))
+            .map(|a| a.id.clone())
+            .collect();
+        for id in &old_authzs {
+            cadir.acme_remove(AcmeKind::Authz, id)?;
+            s.authzs.remove(id);
+        }
+        Ok(old_orders.len() + old_authzs.len())
     }
 
     /// The profiles served as ACME directories.
@@ -273,6 +331,12 @@ impl Acme {
             (&Method::GET, "directory") => Ok(self.directory(&base, &profile)),
             (&Method::HEAD, "new-nonce") => Ok(Reply::json(StatusCode::OK, Value::Null)),
             (&Method::GET, "new-nonce") => Ok(Reply::json(StatusCode::NO_CONTENT, Value::Null)),
+            (&Method::GET, e) if e.starts_with("renewal-info/") => {
+                let (me, id) = (self.clone(), e["renewal-info/".len()..].to_string());
+                tokio::task::spawn_blocking(move || me.renewal_info(&id))
+                    .await
+                    .unwrap_or_else(|e| Err(Problem::internal(&anyhow::anyhow!("handler failed: {e}"))))
+            }
             (&Method::POST, _) => self.clone().post(req, base.clone(), profile.clone(), endpoint.clone(), path).await,
             _ => Err(Problem::malformed(format!("{} is not served on {path}", req.method())).with_status(405)),
         };
@@ -313,6 +377,9 @@ impl Acme {
         if let Some(l) = r.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             h.insert(header::LOCATION, l);
         }
+        if let Some(secs) = r.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         for l in r.links.iter().map(String::as_str).chain(std::iter::once(&*format!("<{index}>;rel=\"index\""))) {
             if let Ok(v) = HeaderValue::from_str(l) {
                 h.append(header::LINK, v);
@@ -335,6 +402,12 @@ impl Acme {
         let mut resp = Response::new(Full::new(Bytes::from(p.to_json().to_string())));
         *resp.status_mut() = StatusCode::from_u16(p.status).unwrap_or(StatusCode::BAD_REQUEST);
         resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(l) = p.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+            resp.headers_mut().insert(header::LOCATION, l);
+        }
+        if let Some(secs) = p.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if let Some(v) = index.and_then(|i| HeaderValue::from_str(&format!("<{i}>;rel=\"index\"")).ok()) {
             resp.headers_mut().insert(header::LINK, v);
         }
@@ -353,10 +426,12 @@ impl Acme {
                 "newAccount": u("new-account"),
                 "newOrder": u("new-order"),
                 "revokeCert": u("revoke-cert"),
+                "keyChange": u("key-change"),
+                "renewalInfo": u("renewal-info"),
                 "meta": {
-                    "externalAccountRequired": false,
+                    "externalAccountRequired": self.directories[profile].eab_required,
                     "website": "https://github.com/pki/pki",
-                    "profiles": { profile: format!("pki profile '{profile}' (CA '{}')", self.directories[profile]) },
+                    "profiles": { profile: format!("pki profile '{profile}' (CA '{}')", self.directories[profile].ca) },
                 },
             }),
         )
@@ -438,6 +513,7 @@ impl Acme {
             ["new-account"] => self.new_account(p)?,
             ["new-order"] => self.new_order(p)?,
             ["revoke-cert"] => self.revoke_cert(p)?,
+            ["key-change"] => self.key_change(p)?,
             ["acct", id] if id_ok(1) => self.account(p, id)?,
             ["acct", id, "orders"] if id_ok(1) => self.orders(p, id)?,
             ["order", id] if id_ok(1) => self.order(p, id)?,
@@ -475,6 +551,21 @@ impl Acme {
             return Err(Problem::new("accountDoesNotExist", "no account has this key".into()));
         }
         let contact = contacts(&body)?.unwrap_or_default();
+        // Section 7.3.4: the binding is checked before anything is created; a directory that
+        // does not require one ignores it.
+        let eab = match (body.get("externalAccountBinding"), self.directories[&p.profile].eab_required) {
+            (None, true) => {
+                return Err(Problem::new(
+                    "externalAccountRequired",
+                    format!(
+                        "ACME directory '{}' registers accounts with an External Account Binding only: ask its operators for a key id and HMAC key",
+                        p.profile
+                    ),
+                ));
+            }
+            (Some(e), true) => Some(self.check_eab(e, p)?),
+            _ => None,
+        };
         let a = Account {
             id: random_id(16),
             profile: p.profile.clone(),
@@ -483,6 +574,7 @@ impl Acme {
             contact,
             terms_agreed: body.get("termsOfServiceAgreed").and_then(Value::as_bool).unwrap_or(false),
             created: pki_core::certs::rfc3339(now()),
+            eab_kid: eab.clone(),
         };
         let mut s = self.lock();
         // Checked again under the lock: two newAccount requests with one key make one account.
@@ -492,6 +584,21 @@ impl Acme {
             let a = self.lock().accounts.get(&id).cloned().ok_or_else(|| Problem::not_found("account"))?;
             return Ok(Reply::json(StatusCode::OK, self.account_json(p, &a)).location(url));
         }
+        if let Some(kid) = &eab {
+            // One account per key: recorded in the ledger, refused if it was used meanwhile.
+            let actor =
+                pki_core::Actor { who: "pki serve: ACME".into(), ci: vec![], note: Some(format!("account {}", a.id)) };
+            let ctx = pki_core::Context {
+                now: now(),
+                actor: &actor,
+                pass: &pki_core::NoPassphrase,
+                rng: &pki_core::OsRandom,
+            };
+            let url = p.url(&format!("acct/{}", a.id));
+            CaDir::open(&self.dir)
+                .and_then(|d| pki_core::acme_eab::bind(&d, kid, &url, LOCK_WAIT, &ctx))
+                .map_err(|e| Problem::unauthorized(format!("{e:#}")))?;
+        }
         self.save(AcmeKind::Account, &a.id, &a)?;
         s.by_key.insert(key_index(&p.profile, &p.jwk), a.id.clone());
         s.accounts.insert(a.id.clone(), a.clone());
@@ -499,9 +606,62 @@ impl Acme {
         crate::log(
             "info",
             "ACME account created",
-            json!({"profile": p.profile, "account": a.id, "contact": a.contact, "key": p.jwk.thumbprint()}),
+            json!({"profile": p.profile, "account": a.id, "contact": a.contact, "key": p.jwk.thumbprint(), "eab_kid": a.eab_kid}),
         );
         Ok(Reply::json(StatusCode::CREATED, self.account_json(p, &a)).location(p.url(&format!("acct/{}", a.id))))
+    }
+
+    /// Section 7.3.4: the binding's JWS (HS256, HS384 or HS512 under an unused key of this
+    /// directory, `url` the newAccount URL, no nonce) over the account's own key. Returns the
+    /// key id.
+    fn check_eab(&self, e: &Value, p: &Post) -> Result<String, Problem> {
+        let bad = |m: &str| Problem::unauthorized(format!("externalAccountBinding: {m}"));
+        let field = |k: &str| e.get(k).and_then(Value::as_str).ok_or_else(|| bad(&format!("no \"{k}\"")));
+        let (protected_b64, payload_b64, sig_b64) = (field("protected")?, field("payload")?, field("signature")?);
+        let header: Value = B64
+            .decode(protected_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| bad("the protected header is not base64url JSON"))?;
+        let alg = match header.get("alg").and_then(Value::as_str) {
+            Some("HS256") => ring::hmac::HMAC_SHA256,
+            Some("HS384") => ring::hmac::HMAC_SHA384,
+            Some("HS512") => ring::hmac::HMAC_SHA512,
+            other => return Err(bad(&format!("alg {other:?} is not HS256, HS384 or HS512"))),
+        };
+        if header.get("nonce").is_some() {
+            return Err(bad("the binding has a nonce"));
+        }
+        if header.get("url").and_then(Value::as_str) != Some(p.jws.url.as_str()) {
+            return Err(bad("its url is not the newAccount URL"));
+        }
+        let kid = header.get("kid").and_then(Value::as_str).ok_or_else(|| bad("no kid"))?;
+        let inner: Value = B64
+            .decode(payload_b64)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or_else(|| bad("the payload is not base64url JSON"))?;
+        if Jwk::from_value(&inner).ok().as_ref() != Some(&p.jwk) {
+            return Err(bad("the payload is not the account's key"));
+        }
+        let dir = CaDir::open(&self.dir).map_err(|e| Problem::internal(&e))?;
+        let key = pki_core::acme_eab::find(&dir, kid)
+            .map_err(|e| Problem::internal(&e))?
+            .filter(|k| k.directory == p.profile)
+            .ok_or_else(|| bad(&format!("unknown key id '{kid}' for this directory")))?;
+        if key.account.is_some() {
+            return Err(bad(&format!("key id '{kid}' has already registered an account")));
+        }
+        let secret =
+            B64.decode(&key.key).map_err(|_| Problem::internal(&anyhow::anyhow!("EAB key {kid} is not base64url")))?;
+        let sig = B64.decode(sig_b64).map_err(|_| bad("the signature is not base64url"))?;
+        ring::hmac::verify(
+            &ring::hmac::Key::new(alg, &secret),
+            format!("{protected_b64}.{payload_b64}").as_bytes(),
+            &sig,
+        )
+        .map_err(|_| bad("the MAC does not verify with that key"))?;
+        Ok(kid.to_string())
     }
 
     /// Section 7.3.2 and 7.3.6: account update (contact) and deactivation; POST-as-GET reads it.
@@ -532,6 +692,110 @@ impl Acme {
         Ok(Reply::json(StatusCode::OK, self.account_json(p, &a)))
     }
 
+    /// Section 7.3.5: account key rollover. The outer JWS (old key, kid) carries an inner one
+    /// signed by the new key over `{account, oldKey}`; a new key another account holds is 409
+    /// with that account's URL.
+    fn key_change(&self, p: &Post) -> Result<Reply, Problem> {
+        let inner_v: Value = serde_json::from_slice(&p.jws.payload)
+            .map_err(|_| Problem::malformed("the keyChange payload is not a JWS".into()))?;
+        let inner = Parsed::parse_inner(&inner_v)?;
+        let Signer::Jwk(new_key) = &inner.signer else { unreachable!("parse_inner requires jwk") };
+        inner.verify(new_key)?;
+        if inner.url != p.jws.url {
+            return Err(Problem::malformed("the inner JWS's url is not the keyChange URL".into()));
+        }
+        let body = inner.json()?;
+        let me = p.account();
+        let my_url = p.url(&format!("acct/{}", me.id));
+        if body.get("account").and_then(Value::as_str) != Some(my_url.as_str()) {
+            return Err(Problem::malformed("keyChange names another account than the signer's".into()));
+        }
+        let old = body.get("oldKey").map(Jwk::from_value).transpose()?;
+        if old.as_ref() != Some(&me.key) {
+            return Err(Problem::malformed("oldKey is not the account's current key".into()));
+        }
+        let mut s = self.lock();
+        if let Some(other) = s.by_key.get(&key_index(&p.profile, new_key)).cloned() {
+            let url = p.url(&format!("acct/{other}"));
+            let mut r = Problem::malformed(format!("the new key is already the key of account {url}")).with_status(409);
+            r.location = Some(url);
+            return Err(r);
+        }
+        let mut a = me.clone();
+        a.key = new_key.clone();
+        self.save(AcmeKind::Account, &a.id, &a)?;
+        s.by_key.remove(&key_index(&p.profile, &me.key));
+        s.by_key.insert(key_index(&p.profile, &a.key), a.id.clone());
+        s.accounts.insert(a.id.clone(), a.clone());
+        drop(s);
+        crate::log("info", "ACME account key changed", json!({"account": a.id, "key": a.key.thumbprint()}));
+        Ok(Reply::json(StatusCode::OK, self.account_json(p, &a)))
+    }
+
+    /// RFC 9773 section 4: the renewal window of a certificate this CA issued, named by its
+    /// CertID (`base64url(AKI keyIdentifier) "." base64url(serial)`). The window is the last
+    /// third of the lifetime but its last sixth (for a 24-hour certificate: from 8 to 4 hours
+    /// before it expires); a revoked certificate's window is now. Retry-After: a twenty-fourth of
+    /// the lifetime, between 1 minute and 6 hours.
+    fn renewal_info(&self, cert_id: &str) -> Result<Reply, Problem> {
+        let serial = self.find_cert_id(cert_id)?;
+        let dir = CaDir::open(&self.dir).map_err(|e| Problem::internal(&e))?;
+        let rec = dir
+            .find_inventory(&serial)
+            .map_err(|e| Problem::internal(&e))?
+            .ok_or_else(|| Problem::not_found("certificate issued by this CA with that serial"))?;
+        let parse = |t: &str| {
+            OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| Problem::internal(&anyhow::anyhow!("inventory time '{t}' does not parse")))
+        };
+        let (nb, na) = (parse(&rec.not_before)?, parse(&rec.not_after)?);
+        let life = na - nb;
+        let (start, end) = if rec.status == pki_core::store::Status::Revoked {
+            let n = now();
+            (n - time::Duration::hours(1), n)
+        } else {
+            (nb + life * 2 / 3, nb + life * 5 / 6)
+        };
+        let retry = (life.whole_seconds() / 24).clamp(60, 6 * 3600) as u64;
+        let mut r = Reply::json(
+            StatusCode::OK,
+            json!({"suggestedWindow": {"start": pki_core::certs::rfc3339(start), "end": pki_core::certs::rfc3339(end)}}),
+        );
+        r.retry_after = Some(retry);
+        Ok(r)
+    }
+
+    /// The serial (hex) of the certificate a CertID (RFC 9773 section 4.1) names: one this
+    /// CA directory stored, whose authority key identifier is the CertID's.
+    fn find_cert_id(&self, cert_id: &str) -> Result<String, Problem> {
+        let (aki, serial) = cert_id
+            .split_once('.')
+            .and_then(|(a, s)| Some((B64.decode(a).ok()?, B64.decode(s).ok()?)))
+            .filter(|(a, s)| !a.is_empty() && !s.is_empty() && s.len() <= 21)
+            .ok_or_else(|| {
+                Problem::malformed(format!("'{cert_id}' is not a CertID: base64url(AKI).base64url(serial)"))
+            })?;
+        let serial = pki_core::serial::Serial::from_bytes(&serial);
+        let dir = CaDir::open(&self.dir).map_err(|e| Problem::internal(&e))?;
+        let der = dir
+            .read_cert_der(&serial)
+            .map_err(|e| Problem::internal(&e))?
+            .ok_or_else(|| Problem::not_found("certificate issued by this CA with that serial"))?;
+        use x509_parser::prelude::FromDer;
+        let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&der)
+            .map_err(|_| Problem::internal(&anyhow::anyhow!("stored certificate {} does not parse", serial.hex())))?;
+        let ours = cert.extensions().iter().find_map(|e| match e.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(k) => {
+                k.key_identifier.as_ref().map(|k| k.0.to_vec())
+            }
+            _ => None,
+        });
+        if ours.as_deref() != Some(&aki[..]) {
+            return Err(Problem::not_found("certificate with that authority key identifier and serial"));
+        }
+        Ok(serial.hex())
+    }
+
     /// Section 7.1.2.1: the account's orders.
     fn orders(&self, p: &Post, id: &str) -> Result<Reply, Problem> {
         if p.account().id != id {
@@ -560,7 +824,58 @@ impl Acme {
         if let Some(e) = &o.error {
             v["error"] = e.clone();
         }
+        if let Some(r) = &o.replaces {
+            v["replaces"] = r.clone().into();
+        }
         v
+    }
+
+    /// A renewal order (`replaces`) must be of a certificate this account may act on (as for
+    /// revocation) that no other finalized order replaced (`alreadyReplaced`, 409).
+    fn check_replaces(&self, p: &Post, serial: &str) -> Result<(), Problem> {
+        let dir = CaDir::open(&self.dir).map_err(|e| Problem::internal(&e))?;
+        let rec = dir
+            .find_inventory(serial)
+            .map_err(|e| Problem::internal(&e))?
+            .ok_or_else(|| Problem::not_found("certificate in the inventory"))?;
+        if !self.may_act_on(&p.account().id, serial, &rec) {
+            return Err(Problem::unauthorized(
+                "replaces names a certificate this account neither ordered nor holds authorizations for".into(),
+            ));
+        }
+        let s = self.lock();
+        let taken = s.orders.values().any(|o| o.replaces_serial.as_deref() == Some(serial) && o.status == "valid");
+        if taken || rec.status == pki_core::store::Status::Superseded {
+            return Err(Problem::new("alreadyReplaced", format!("certificate {serial} has already been renewed"))
+                .with_status(409));
+        }
+        Ok(())
+    }
+
+    /// Whether an account ordered certificate `serial` or holds valid authorizations for all
+    /// its names (RFC 8555 section 7.6).
+    fn may_act_on(&self, account: &str, serial: &str, rec: &pki_core::store::InventoryRecord) -> bool {
+        let s = self.lock();
+        let ordered = s.by_serial.get(serial).and_then(|o| s.orders.get(o)).is_some_and(|o| o.account == account);
+        let now = now().unix_timestamp();
+        let names: Vec<Identifier> = rec
+            .sans
+            .iter()
+            .filter_map(|n| {
+                let (k, v) = n.split_once(':')?;
+                let kind = match k {
+                    "DNS" => "dns",
+                    "IP" => "ip",
+                    _ => "other",
+                };
+                Some(Identifier { kind: kind.into(), value: v.to_string() })
+            })
+            .collect();
+        let authorized = !names.is_empty()
+            && names.iter().all(|n| {
+                s.authzs.values().any(|z| z.account == account && &z.identifier == n && authz_status(z, now) == "valid")
+            });
+        ordered || authorized
     }
 
     /// Section 7.4: newOrder. Each identifier is checked against the profile here, with the
@@ -592,9 +907,42 @@ impl Acme {
             }
         }
         self.check_policy(&p.profile, &ids)?;
+        // RFC 9773 section 5: the certificate this order renews.
+        let replaces = match body.get("replaces") {
+            None => None,
+            Some(v) => {
+                let cert_id = v.as_str().ok_or_else(|| Problem::malformed("replaces is a CertID string".into()))?;
+                let serial = self.find_cert_id(cert_id)?;
+                self.check_replaces(p, &serial)?;
+                Some((cert_id.to_string(), serial))
+            }
+        };
         let now = now().unix_timestamp();
         let acct = p.account().id.clone();
         let mut s = self.lock();
+        // Limits per account: orders in the last hour, authorizations pending now.
+        let recent = s
+            .orders
+            .values()
+            .filter(|o| {
+                o.account == acct && o.created.unwrap_or(o.expires - PENDING_LIFETIME.as_secs() as i64) > now - 3600
+            })
+            .count();
+        if recent >= ORDERS_PER_HOUR {
+            let mut p =
+                Problem::new("rateLimited", format!("at most {ORDERS_PER_HOUR} new orders per account per hour"));
+            p.retry_after = Some(60);
+            return Err(p);
+        }
+        let pending = s.authzs.values().filter(|a| a.account == acct && authz_status(a, now) == "pending").count();
+        if pending + ids.len() > PENDING_AUTHZS {
+            let mut p = Problem::new(
+                "rateLimited",
+                format!("at most {PENDING_AUTHZS} pending authorizations per account: complete or deactivate some"),
+            );
+            p.retry_after = Some(60);
+            return Err(p);
+        }
         let mut authzs = vec![];
         let mut new = vec![];
         for id in &ids {
@@ -611,13 +959,16 @@ impl Acme {
                         identifier: id.clone(),
                         status: "pending".into(),
                         expires: now + PENDING_LIFETIME.as_secs() as i64,
-                        challenges: vec![Challenge {
-                            kind: "http-01".into(),
-                            token: random_id(32),
-                            status: "pending".into(),
-                            validated: None,
-                            error: None,
-                        }],
+                        challenges: challenge_types(id)
+                            .iter()
+                            .map(|k| Challenge {
+                                kind: k.to_string(),
+                                token: random_id(32),
+                                status: "pending".into(),
+                                validated: None,
+                                error: None,
+                            })
+                            .collect(),
                     };
                     authzs.push(a.id.clone());
                     new.push(a);
@@ -635,6 +986,10 @@ impl Acme {
             error: None,
             serial: None,
             chain_pem: None,
+            created: Some(now),
+            cert_not_after: None,
+            replaces: replaces.as_ref().map(|r| r.0.clone()),
+            replaces_serial: replaces.map(|r| r.1),
         };
         for a in &new {
             self.save(AcmeKind::Authz, &a.id, a)?;
@@ -708,12 +1063,18 @@ impl Acme {
 
     fn authz_json(&self, p: &Post, a: &Authz) -> Value {
         let now = now().unix_timestamp();
-        json!({
+        let mut v = json!({
             "identifier": a.identifier,
             "status": authz_status(a, now),
             "expires": rfc3339_at(a.expires),
             "challenges": a.challenges.iter().map(|c| self.challenge_json(p, a, c)).collect::<Vec<_>>(),
-        })
+        });
+        // Section 7.1.4: a wildcard's authorization names the base domain, marked wildcard.
+        if let Some(base) = a.identifier.value.strip_prefix("*.") {
+            v["identifier"]["value"] = base.into();
+            v["wildcard"] = true.into();
+        }
+        v
     }
 
     fn challenge_json(&self, p: &Post, a: &Authz, c: &Challenge) -> Value {
@@ -772,9 +1133,20 @@ impl Acme {
             };
             let Some(c) = a.challenges.iter().find(|c| c.kind == kind) else { return };
             let key_authorization = format!("{}.{thumb}", c.token);
-            let result =
-                validate::http01(&me.resolver, me.settings.http01_port, &a.identifier, &c.token, &key_authorization)
-                    .await;
+            let id = &a.identifier;
+            let result = match kind.as_str() {
+                "http-01" => {
+                    validate::http01(&me.resolver, me.settings.http01_port, id, &c.token, &key_authorization).await
+                }
+                "dns-01" => {
+                    let name = id.value.strip_prefix("*.").unwrap_or(&id.value);
+                    validate::dns01(&me.resolver, name, &key_authorization).await
+                }
+                "tls-alpn-01" => {
+                    validate::tlsalpn01(&me.resolver, me.settings.tlsalpn01_port, id, &key_authorization).await
+                }
+                other => Err(Problem::malformed(format!("challenge type {other} is not offered"))),
+            };
             let me2 = me.clone();
             let _ = tokio::task::spawn_blocking(move || me2.validated(&authz, &kind, result)).await;
         });
@@ -783,6 +1155,9 @@ impl Acme {
     fn validated(&self, authz: &str, kind: &str, result: Result<(), Problem>) {
         let mut s = self.lock();
         let Some(mut a) = s.authzs.get(authz).cloned() else { return };
+        if a.status != "pending" {
+            return; // another challenge of it decided first
+        }
         let Some(c) = a.challenges.iter_mut().find(|c| c.kind == kind) else { return };
         if c.status != "processing" {
             return;
@@ -846,10 +1221,11 @@ impl Acme {
         let result = self.issue_for(p, &o, &csr);
         let mut s = self.lock();
         match result {
-            Ok((serial, chain)) => {
+            Ok((serial, chain, not_after)) => {
                 o.status = "valid".into();
                 o.serial = Some(serial.clone());
                 o.chain_pem = Some(chain);
+                o.cert_not_after = Some(not_after);
                 // The certificate is committed; if this write fails, the order is reported as
                 // it was and the certificate stays in the inventory (the ledger names the order).
                 if let Err(e) = self.save(AcmeKind::Order, &o.id, &o) {
@@ -870,7 +1246,7 @@ impl Acme {
         }
     }
 
-    fn issue_for(&self, p: &Post, o: &Order, csr: &[u8]) -> Result<(String, String), Problem> {
+    fn issue_for(&self, p: &Post, o: &Order, csr: &[u8]) -> Result<(String, String, i64), Problem> {
         let (names, spki) =
             pki_core::issuance::csr_names(csr, "the CSR").map_err(|e| Problem::new("badCSR", format!("{e:#}")))?;
         if Jwk::from_spki(&spki).is_some_and(|k| k == p.account().key) {
@@ -897,7 +1273,7 @@ impl Acme {
                 format!("the CSR names [{}], the order [{}]: they must be the same", got.join(", "), want.join(", ")),
             ));
         }
-        let ca = &self.directories[&p.profile];
+        let ca = &self.directories[&p.profile].ca;
         let issuer =
             self.issuers.get(ca).ok_or_else(|| Problem::internal(&anyhow::anyhow!("CA '{ca}' is not unlocked")))?;
         let spec = pki_core::issuance::Spec {
@@ -919,10 +1295,19 @@ impl Acme {
         };
         let r = crate::with_issuing_as(&self.dir, ca, issuer, actor, |issuing, ctx| {
             // Planned first, so a refusal of the CSR is told apart from a failure to commit.
-            if let Err(e) = issuing.plan(&spec, ctx.now) {
-                return Ok(Err(csr_problem(&e)));
+            let mut plan = match issuing.plan(&spec, ctx.now) {
+                Ok(plan) => plan,
+                Err(e) => return Ok(Err(csr_problem(&e))),
+            };
+            let lock = issuing.dir.lock(LOCK_WAIT)?;
+            // A renewal (RFC 9773 `replaces`) links the new certificate to the old one in the
+            // inventory and the ledger, as `pki renew` does, while the old one is still current.
+            if let Some(old) = &o.replaces_serial
+                && issuing.dir.find_inventory(old)?.is_some_and(|r| r.status == pki_core::store::Status::Valid)
+            {
+                plan.renews = Some(old.clone());
             }
-            Ok(Ok(issuing.issue(&spec, &pki_core::issuance::Out::Stdout, None, LOCK_WAIT, ctx)?))
+            Ok(Ok(issuing.commit_plan(&plan, &lock, &pki_core::issuance::Out::Stdout, None, ctx)?))
         })
         .map_err(|e| Problem::internal(&e))??;
         let issued = r.issued;
@@ -931,7 +1316,10 @@ impl Acme {
             "ACME certificate issued",
             json!({"profile": p.profile, "account": a.id, "order": o.id, "serial": issued.serial, "sans": issued.sans}),
         );
-        Ok((issued.serial.clone(), format!("{}{}", issued.cert_pem, issued.chain_pem)))
+        let not_after = OffsetDateTime::parse(&issued.not_after, &time::format_description::well_known::Rfc3339)
+            .map(|t| t.unix_timestamp())
+            .unwrap_or(0);
+        Ok((issued.serial.clone(), format!("{}{}", issued.cert_pem, issued.chain_pem), not_after))
     }
 
     /// Section 7.4.2: the certificate chain, POST-as-GET.
@@ -949,6 +1337,7 @@ impl Acme {
             content_type: "application/pem-certificate-chain",
             location: None,
             links: vec![],
+            retry_after: None,
         })
     }
 
@@ -1002,30 +1391,7 @@ impl Acme {
                 format!("acme: the key of certificate {}", serial.hex())
             }
             Some(a) => {
-                let s = self.lock();
-                let ordered =
-                    s.by_serial.get(&serial.hex()).and_then(|o| s.orders.get(o)).is_some_and(|o| o.account == a.id);
-                let now = now().unix_timestamp();
-                let names: Vec<Identifier> = rec
-                    .sans
-                    .iter()
-                    .filter_map(|n| {
-                        let (k, v) = n.split_once(':')?;
-                        let kind = match k {
-                            "DNS" => "dns",
-                            "IP" => "ip",
-                            _ => "other",
-                        };
-                        Some(Identifier { kind: kind.into(), value: v.to_string() })
-                    })
-                    .collect();
-                let authorized = !names.is_empty()
-                    && names.iter().all(|n| {
-                        s.authzs
-                            .values()
-                            .any(|z| z.account == a.id && &z.identifier == n && authz_status(z, now) == "valid")
-                    });
-                if !ordered && !authorized {
+                if !self.may_act_on(&a.id, &serial.hex(), &rec) {
                     return Err(Problem::unauthorized(
                         "this account neither ordered the certificate nor holds valid authorizations for all its names"
                             .into(),
@@ -1090,8 +1456,18 @@ fn contacts(body: &Value) -> Result<Option<Vec<String>>, Problem> {
     Ok(Some(out))
 }
 
-/// One identifier of newOrder, normalised: `dns` (lower case, no trailing dot, no wildcard
-/// until dns-01 is offered) or `ip` (RFC 8738).
+/// The challenges offered for an identifier: a wildcard only by dns-01 (section 7.1.3); an
+/// address by http-01 and tls-alpn-01 (RFC 8738 section 7: no dns-01 for addresses).
+fn challenge_types(id: &Identifier) -> &'static [&'static str] {
+    match (id.kind.as_str(), id.value.starts_with("*.")) {
+        ("dns", true) => &["dns-01"],
+        ("dns", false) => &["http-01", "dns-01", "tls-alpn-01"],
+        _ => &["http-01", "tls-alpn-01"],
+    }
+}
+
+/// One identifier of newOrder, normalised: `dns` (lower case, no trailing dot; a wildcard
+/// `*.` first) or `ip` (RFC 8738).
 fn identifier(v: &Value) -> Result<Identifier, Problem> {
     let kind = v.get("type").and_then(Value::as_str).unwrap_or("");
     let value = v.get("value").and_then(Value::as_str).unwrap_or("");
@@ -1101,12 +1477,10 @@ fn identifier(v: &Value) -> Result<Identifier, Problem> {
     match kind {
         "dns" => {
             let d = value.to_ascii_lowercase();
-            if d.starts_with("*.") {
+            if d.trim_start_matches("*.").contains('*') {
                 return Err(Problem::new(
                     "rejectedIdentifier",
-                    format!(
-                        "wildcard name '{value}': wildcards are validated by dns-01 only, which this server does not offer"
-                    ),
+                    format!("'{value}': a wildcard is one leading '*.' label, validated by dns-01"),
                 ));
             }
             if d.parse::<std::net::IpAddr>().is_ok() {

@@ -14,6 +14,10 @@ pub struct Problem {
     pub status: u16,
     /// `badSignatureAlgorithm` lists the accepted algorithms (RFC 8555 section 6.2).
     algorithms: bool,
+    /// A `Location` to send with it (keyChange's 409 names the account holding the key).
+    pub location: Option<String>,
+    /// A `Retry-After` in seconds (`rateLimited`).
+    pub retry_after: Option<u64>,
 }
 
 /// The URN prefix of ACME error types.
@@ -31,7 +35,7 @@ impl Problem {
         };
         // One line whatever a client put in the values it quotes.
         let detail = detail.chars().flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] });
-        Problem { kind, detail: detail.collect(), status, algorithms: false }
+        Problem { kind, detail: detail.collect(), status, algorithms: false, location: None, retry_after: None }
     }
     /// `malformed`, 400.
     pub fn malformed(detail: String) -> Problem {

@@ -37,6 +37,9 @@ pub struct Account {
     pub terms_agreed: bool,
     /// When it was created (RFC 3339).
     pub created: String,
+    /// The External Account Binding key it registered with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eab_kid: Option<String>,
 }
 
 /// A challenge (section 8), kept inside its authorization.
@@ -103,6 +106,18 @@ pub struct Order {
     /// The certificate and its chain (PEM, no root), as `certificate` returns them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chain_pem: Option<String>,
+    /// Unix time it was placed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    /// Unix time its certificate expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_not_after: Option<i64>,
+    /// The CertID of the certificate it renews (RFC 9773 `replaces`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+    /// That certificate's serial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces_serial: Option<String>,
 }
 
 /// Everything, indexed.
