@@ -698,7 +698,11 @@ mod jose {
         /// POSTs a body as is, keeping the nonce the answer brings.
         pub fn post_raw(&mut self, url: &str, body: &str, content_type: &str) -> Resp {
             let ct = format!("Content-Type: {content_type}");
-            let r = curl(&self.root, &["-X", "POST", "-H", &ct, "--data-binary", body, url]);
+            // From a file: a body can be larger than one argument may be.
+            let file = self.root.with_file_name("jws-body");
+            std::fs::write(&file, body).unwrap();
+            let at = format!("@{}", file.display());
+            let r = curl(&self.root, &["-X", "POST", "-H", &ct, "--data-binary", &at, url]);
             if let Some(n) = r.header("replay-nonce") {
                 self.nonce = n.to_string();
             }
@@ -921,6 +925,44 @@ fn eddsa_and_es384_accounts_and_refused_requests() {
         400,
         "rejectedIdentifier",
     ));
+    let thousand: Vec<serde_json::Value> =
+        (0..1000).map(|i| json!({"type": "dns", "value": format!("n{i}.example.test")})).collect();
+    cases.push((
+        "1,000 identifiers",
+        jws(new_order.clone(), ids(thousand.into()), json!({})),
+        jose_ct,
+        400,
+        "rejectedIdentifier",
+    ));
+    cases.push((
+        "an unknown nonce",
+        jws(new_order.clone(), order_body.clone(), json!({"nonce": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"})),
+        jose_ct,
+        400,
+        "badNonce",
+    ));
+    cases.push(("a 1 MB JWS", Box::new(|_: &Client| "x".repeat(1 << 20)), jose_ct, 413, "malformed"));
+    cases.push((
+        "an empty identifiers list",
+        jws(new_order.clone(), ids(json!([])), json!({})),
+        jose_ct,
+        400,
+        "malformed",
+    ));
+    cases.push((
+        "an identifier without a value",
+        jws(new_order.clone(), ids(json!([{"type": "dns"}])), json!({})),
+        jose_ct,
+        400,
+        "malformed",
+    ));
+    cases.push((
+        "a payload that is not an object",
+        jws(new_order.clone(), json!([1, 2]), json!({})),
+        jose_ct,
+        400,
+        "malformed",
+    ));
     for (what, body, ct, status, kind) in cases {
         c.refresh_nonce();
         let r = c.post_raw(&new_order, &body(c), ct);
@@ -969,6 +1011,28 @@ fn eddsa_and_es384_accounts_and_refused_requests() {
     }
     let r = c.post(&kid, Some(&json!({"contact": ["mailto:new@example.test"]})));
     assert_eq!(r.json()["contact"], json!(["mailto:new@example.test"]), "{}", r.text());
+    // Finalize before the order is ready.
+    let pending =
+        other.post(&url("newOrder"), Some(&json!({"identifiers": [{"type": "dns", "value": "early.example.test"}]})));
+    let finalize = pending.json()["finalize"].as_str().unwrap().to_string();
+    let der = csr(&dir, "early.pem", "DNS:early.example.test", &[]);
+    let r = other.post(&finalize, Some(&json!({"csr": base64_url(&der)})));
+    assert_eq!((r.status, r.problem().as_str()), (403, "orderNotReady"), "{}", r.text());
+    // keyChange to a key another account holds: 409 with that account's URL.
+    let key_change = url("keyChange");
+    let inner_payload = json!({"account": kid, "oldKey": c.jwk()});
+    let inner = other.jws(&key_change, Some(&inner_payload), json!({"nonce": null, "kid": null, "jwk": other.jwk()}));
+    let r = c.post(&key_change, Some(&inner));
+    assert_eq!((r.status, r.problem().as_str()), (409, "malformed"), "{}", r.text());
+    assert_eq!(r.header("location"), other.kid.as_deref(), "{}", r.text());
+    // keyChange whose inner JWS is signed by one key and names another.
+    let forged_inner =
+        c.jws(&key_change, Some(&inner_payload), json!({"nonce": null, "kid": null, "jwk": other.jwk()}));
+    let r = c.post(&key_change, Some(&forged_inner));
+    assert_eq!((r.status, r.problem().as_str()), (400, "badSignatureAlgorithm"), "{}", r.text());
+    // After all of that, a good request is answered.
+    let r = c.post(&kid, None);
+    assert_eq!(r.status, 200, "{}", r.text());
     // Deactivation: the account is refused afterwards.
     let r = c.post(&kid, Some(&json!({"status": "deactivated"})));
     assert_eq!(r.json()["status"], "deactivated", "{}", r.text());
