@@ -1406,3 +1406,75 @@ async fn sigkill_under_a_load_of_orders_leaves_a_clean_directory() {
     let f = findings(&lab);
     assert!(f.iter().all(|(_, code, _)| code == "ca-key-unencrypted"), "{f:?}");
 }
+
+/// Issue 24: an account's orders list, deactivating an authorization (its order becomes
+/// invalid), and the per-account limits: 1,000 pending authorizations, 300 new orders an hour,
+/// each `rateLimited` (429) with a Retry-After, and another account unaffected.
+#[test]
+fn orders_list_authz_deactivation_and_rate_limits() {
+    use jose::*;
+    use serde_json::json;
+    need("curl");
+    let lab = Lab::new();
+    let root = lab.env.path("root.pem");
+    let d = curl(&root, &[&lab.directory()]).json();
+    let url = |k: &str| d[k].as_str().unwrap().to_string();
+    let rng = ring::rand::SystemRandom::new();
+    let account = |name: &str| {
+        let k = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let mut c = Client::new(
+            Key::Ed25519(ring::signature::Ed25519KeyPair::from_pkcs8(k.as_ref()).unwrap()),
+            root.clone(),
+            url("newNonce"),
+        );
+        let r = c.post(
+            &url("newAccount"),
+            Some(&json!({"termsOfServiceAgreed": true, "contact": [format!("mailto:{name}@example.test")]})),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        c.kid = Some(r.header("location").unwrap().to_string());
+        c
+    };
+    let mut a = account("a");
+    let order = |c: &mut Client, names: &[String]| {
+        let ids: Vec<serde_json::Value> = names.iter().map(|n| json!({"type": "dns", "value": n})).collect();
+        c.post(&url("newOrder"), Some(&json!({ "identifiers": ids })))
+    };
+    let r = order(&mut a, &["one.example.test".to_string()]);
+    assert_eq!(r.status, 201, "{}", r.text());
+    let first = r.header("location").unwrap().to_string();
+    let authz_url = r.json()["authorizations"][0].as_str().unwrap().to_string();
+    // The orders list has it.
+    let kid = a.kid.clone().unwrap();
+    let orders_url = a.post(&kid, None).json()["orders"].as_str().unwrap().to_string();
+    let list = a.post(&orders_url, None).json();
+    assert_eq!(list["orders"], json!([first]), "{list}");
+    // Deactivating the authorization invalidates the order.
+    let r = a.post(&authz_url, Some(&json!({"status": "deactivated"})));
+    assert_eq!(r.json()["status"], "deactivated", "{}", r.text());
+    assert_eq!(a.post(&first, None).json()["status"], "invalid");
+    let r = a.post(&authz_url, Some(&json!({"status": "deactivated"})));
+    assert_eq!((r.status, r.problem().as_str()), (400, "malformed"), "{}", r.text());
+    // 1,000 pending authorizations: ten orders of 100 names; the eleventh order is refused.
+    for i in 0..10 {
+        let names: Vec<String> = (0..100).map(|j| format!("p{i}-{j}.example.test")).collect();
+        let r = order(&mut a, &names);
+        assert_eq!(r.status, 201, "order {i}: {}", r.text());
+    }
+    let r = order(&mut a, &["more.example.test".to_string()]);
+    assert_eq!((r.status, r.problem().as_str()), (429, "rateLimited"), "{}", r.text());
+    assert!(r.header("retry-after").is_some(), "{}", r.text());
+    // 300 new orders an hour: another account places 300, the 301st is refused.
+    let mut b = account("b");
+    for i in 0..300 {
+        let r = order(&mut b, &[format!("o{i}.example.test")]);
+        assert_eq!(r.status, 201, "order {i}: {}", r.text());
+    }
+    let r = order(&mut b, &["o300.example.test".to_string()]);
+    assert_eq!((r.status, r.problem().as_str()), (429, "rateLimited"), "{}", r.text());
+    assert!(r.json()["detail"].as_str().unwrap().contains("300 new orders"), "{}", r.text());
+    // A third account is not limited by theirs.
+    let mut c = account("c");
+    let r = order(&mut c, &["c.example.test".to_string()]);
+    assert_eq!(r.status, 201, "{}", r.text());
+}

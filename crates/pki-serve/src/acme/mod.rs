@@ -1496,3 +1496,91 @@ fn identifier(v: &Value) -> Result<Identifier, Problem> {
         k => Err(Problem::new("unsupportedIdentifier", format!("identifier type '{k}' is not supported: dns or ip"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authz(id: &str, account: &str, status: &str, expires: i64) -> Authz {
+        Authz {
+            id: id.into(),
+            account: account.into(),
+            profile: "web".into(),
+            identifier: Identifier { kind: "dns".into(), value: format!("{id}.example.test") },
+            status: status.into(),
+            expires,
+            challenges: vec![],
+        }
+    }
+
+    fn order(id: &str, status: &str, expires: i64, authzs: &[&str], cert_not_after: Option<i64>) -> Order {
+        Order {
+            id: id.into(),
+            account: "a".into(),
+            profile: "web".into(),
+            status: status.into(),
+            expires,
+            identifiers: vec![],
+            authzs: authzs.iter().map(|s| s.to_string()).collect(),
+            error: None,
+            serial: cert_not_after.map(|_| format!("{id}serial")),
+            chain_pem: None,
+            created: Some(expires - 3600),
+            cert_not_after,
+            replaces: None,
+            replaces_serial: None,
+        }
+    }
+
+    /// Expired orders and authorizations go a day later, valid orders a day after their
+    /// certificate expires, and an authorization only once no kept order refers to it.
+    #[test]
+    fn clean_deletes_what_expired_a_day_ago_and_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("pki.toml"), "").unwrap();
+        let acme = Acme::start(tmp.path(), Settings::default(), BTreeMap::new(), &[]).unwrap();
+        let now = 10_000_000;
+        let day = KEEP_EXPIRED.as_secs() as i64;
+        let orders = [
+            order("expired", "pending", now - day - 1, &["z-old"], None),
+            order("recent", "pending", now - day + 100, &["z-recent"], None),
+            order("issued-expired", "valid", now - 2 * day, &["z-valid"], Some(now - day - 1)),
+            order("issued-current", "valid", now - 2 * day, &["z-kept"], Some(now + 3600)),
+        ];
+        let authzs = [
+            authz("z-old", "a", "pending", now - day - 1),
+            authz("z-recent", "a", "pending", now - day - 1),
+            authz("z-valid", "a", "valid", now - day - 1),
+            authz("z-kept", "a", "valid", now - day - 1),
+            authz("z-orphan", "a", "invalid", now - day - 1),
+            authz("z-fresh", "a", "pending", now),
+        ];
+        {
+            let mut s = acme.lock();
+            for o in orders {
+                acme.save(AcmeKind::Order, &o.id, &o).unwrap();
+                if let Some(serial) = &o.serial {
+                    s.by_serial.insert(serial.clone(), o.id.clone());
+                }
+                s.orders.insert(o.id.clone(), o);
+            }
+            for a in authzs {
+                acme.save(AcmeKind::Authz, &a.id, &a).unwrap();
+                s.authzs.insert(a.id.clone(), a);
+            }
+        }
+        assert_eq!(acme.clean(now).unwrap(), 5);
+        let s = acme.lock();
+        let mut kept: Vec<&str> =
+            s.orders.keys().map(String::as_str).chain(s.authzs.keys().map(String::as_str)).collect();
+        kept.sort();
+        assert_eq!(kept, ["issued-current", "recent", "z-fresh", "z-kept", "z-recent"]);
+        assert!(!s.by_serial.contains_key("issued-expiredserial"));
+        let files = |kind: &str| std::fs::read_dir(tmp.path().join("acme").join(kind)).unwrap().count();
+        assert_eq!((files("orders"), files("authzs")), (2, 3));
+        // What is on disk is what a restart reads.
+        drop(s);
+        let again = Acme::start(tmp.path(), Settings::default(), BTreeMap::new(), &[]).unwrap();
+        assert_eq!(again.lock().orders.len(), 2);
+    }
+}
