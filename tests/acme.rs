@@ -61,6 +61,8 @@ struct Lab {
     http: u16,
     https: u16,
     serve: Option<Server>,
+    /// More `pki serve` flags.
+    extra: Vec<String>,
     _dns: Killed,
 }
 
@@ -95,6 +97,7 @@ impl Lab {
             http: free_port(),
             https: free_port(),
             serve: None,
+            extra: vec![],
             _dns: dns_child,
         };
         lab.start();
@@ -105,26 +108,24 @@ impl Lab {
         let (https, http01, dns) =
             (format!("127.0.0.1:{}", self.https), self.http01.to_string(), format!("127.0.0.1:{}", self.dns));
         let tlsalpn01 = self.tlsalpn01.to_string();
-        self.serve = Some(Server::start_with(
-            &self.env,
-            self.http,
-            &[
-                "--https",
-                &https,
-                "--tls-ca",
-                "issuing",
-                "--tls-profile",
-                "acme",
-                "--ca",
-                "issuing",
-                "--acme-http01-port",
-                &http01,
-                "--acme-tlsalpn01-port",
-                &tlsalpn01,
-                "--acme-dns-resolver",
-                &dns,
-            ],
-        ));
+        let mut args: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        args.extend([
+            "--https",
+            &https,
+            "--tls-ca",
+            "issuing",
+            "--tls-profile",
+            "acme",
+            "--ca",
+            "issuing",
+            "--acme-http01-port",
+            &http01,
+            "--acme-tlsalpn01-port",
+            &tlsalpn01,
+            "--acme-dns-resolver",
+            &dns,
+        ]);
+        self.serve = Some(Server::start_with(&self.env, self.http, &args));
     }
 
     fn restart(&mut self) {
@@ -1477,4 +1478,35 @@ fn orders_list_authz_deactivation_and_rate_limits() {
     let mut c = account("c");
     let r = order(&mut c, &["c.example.test".to_string()]);
     assert_eq!(r.status, 201, "{}", r.text());
+}
+
+/// Behind a proxy (`--acme-base-url`): the directory hands out the external URLs, and a JWS
+/// whose `url` is the address serve was reached at directly is refused.
+#[test]
+fn behind_a_proxy_urls_are_the_configured_base() {
+    use jose::*;
+    use serde_json::json;
+    need("curl");
+    let mut lab = Lab::new();
+    let base = format!("https://ca.example.test:{}", lab.https);
+    lab.extra = vec!["--acme-base-url".into(), base.clone()];
+    lab.restart();
+    let root = lab.env.path("root.pem");
+    let d = curl(&root, &[&lab.directory()]).json();
+    assert_eq!(d["newAccount"], format!("{base}/acme/acme/new-account"), "{d}");
+    let direct_nonce = lab.directory().replace("/directory", "/new-nonce");
+    let k = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).unwrap();
+    let mut c =
+        Client::new(Key::Ed25519(ring::signature::Ed25519KeyPair::from_pkcs8(k.as_ref()).unwrap()), root, direct_nonce);
+    let direct = lab.directory().replace("/directory", "/new-account");
+    let r = c.post(&direct, Some(&json!({"termsOfServiceAgreed": true})));
+    assert_eq!((r.status, r.problem().as_str()), (403, "unauthorized"), "{}", r.text());
+    assert!(r.json()["detail"].as_str().unwrap().contains(&base), "{}", r.text());
+    // Signed for the external URL (as a client behind the proxy would), it is accepted.
+    let body = c
+        .jws(&format!("{base}/acme/acme/new-account"), Some(&json!({"termsOfServiceAgreed": true})), json!({}))
+        .to_string();
+    let r = c.post_raw(&direct, &body, "application/jose+json");
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(r.header("location").unwrap().starts_with(&base), "{}", r.text());
 }
