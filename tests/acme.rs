@@ -1510,3 +1510,32 @@ fn behind_a_proxy_urls_are_the_configured_base() {
     assert_eq!(r.status, 201, "{}", r.text());
     assert!(r.header("location").unwrap().starts_with(&base), "{}", r.text());
 }
+
+/// A SPIFFE profile cannot be an ACME directory (no ACME identifier type for a SPIFFE ID), nor
+/// can a profile require EAB without being one: every command that reads the settings says so
+/// in one line naming the setting, and nothing is recorded.
+#[test]
+fn spiffe_profiles_are_not_offered_over_acme() {
+    let env = Env::new();
+    env.init_plain();
+    let p = env.ca().join("pki.toml");
+    let original = std::fs::read_to_string(&p).unwrap();
+    for (extra, want) in [
+        (
+            "\n[profiles.svid]\nca = \"issuing\"\nspiffe = true\nallowed_uris = [\"spiffe://acme.internal/**\"]\nacme = true\n",
+            "[profiles.svid] acme: a SPIFFE profile is not offered over ACME",
+        ),
+        (
+            "\n[profiles.eab]\nca = \"issuing\"\nacme_eab = true\n",
+            "[profiles.eab] acme_eab: acme_eab needs acme = true",
+        ),
+    ] {
+        std::fs::write(&p, format!("{original}{extra}")).unwrap();
+        let before = std::fs::read_to_string(env.ca().join("ledger.jsonl")).unwrap();
+        let o = env.run(&["profiles"]);
+        assert!(!o.status.success());
+        let line = assert_one_line_error(&o);
+        assert!(line.contains(want), "{line}");
+        assert_eq!(std::fs::read_to_string(env.ca().join("ledger.jsonl")).unwrap(), before);
+    }
+}
