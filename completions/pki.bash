@@ -789,7 +789,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__create__subcmd__intermediate)
-            opts="-h --cn --org --parent --key-type --ttl --path-len --permit-dns --permit-ip --exclude-dns --exclude-ip --permit-uri-host-dangerous --new-passphrase-file --no-passphrase --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --cn --org --parent --key-type --ttl --path-len --for-spire --trust-domain --spire-ca-ttl --permit-dns --permit-ip --exclude-dns --exclude-ip --permit-uri-host-dangerous --new-passphrase-file --no-passphrase --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -816,6 +816,14 @@ _pki() {
                     return 0
                     ;;
                 --path-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trust-domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spire-ca-ttl)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -871,12 +879,16 @@ _pki() {
             return 0
             ;;
         pki__subcmd__export)
-            opts="-h --cert --key --key-passphrase-file --p12 --p12-passphrase-file --no-p12-passphrase --name --root --chain --trust-bundle --format --out --force --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --spire --cert --key --key-passphrase-file --p12 --p12-passphrase-file --no-p12-passphrase --name --root --chain --trust-bundle --format --out --force --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --spire)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --cert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -129,7 +129,9 @@ p384\t'ECDSA P-384'
 ed25519\t'Ed25519 (not every verifier accepts it)'
 rsa3072\t'RSA 3072-bit, SHA-256 signatures'"
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l ttl -d 'Lifetime of the intermediate certificate' -r
-complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l path-len -d 'Maximum number of CAs below this one (0: it issues leaves only)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l path-len -d 'Maximum number of CAs below this one (0: it issues leaves only) [default: 0; 1 with --for-spire, whose CA SPIRE puts below it]' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l trust-domain -d 'The SPIFFE trust domain SPIRE serves under this CA (with --for-spire)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l spire-ca-ttl -d 'SPIRE\'s ca_ttl (server.conf): this CA must outlive it; audit warns when less is left' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l permit-dns -d 'Permit only DNS names under this suffix (repeatable; critical name constraints)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l permit-ip -d 'Permit only IP addresses in this CIDR (repeatable)' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l exclude-dns -d 'Exclude DNS names under this suffix (repeatable)' -r
@@ -141,6 +143,7 @@ complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l passphra
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l passphrase-dir -d 'Directory of per-CA passphrase files, NAME.pass for CA NAME (tried before --passphrase-file)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l lock-timeout -d 'How long to wait for another pki process holding the directory lock' -r
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l note -d 'A note recorded with this change in the ledger (e.g. a ticket number)' -r
+complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l for-spire -d 'Make it SPIRE\'s upstream CA (the disk UpstreamAuthority): room for SPIRE\'s own CA below it, no URI name constraint, its key exported in clear by `pki export NAME --spire DIR`; pki then never issues from it'
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -l no-passphrase -d 'Store the new key unencrypted (only for throw-away directories)'
 complete -c pki -n "__fish_pki_using_subcommand create-intermediate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c pki -n "__fish_pki_using_subcommand issue" -s p -l profile -d 'Issuance profile from pki.toml (default: [defaults] profile)' -r
@@ -183,6 +186,7 @@ complete -c pki -n "__fish_pki_using_subcommand renew" -l clip-ttl -d 'Shorten a
 complete -c pki -n "__fish_pki_using_subcommand renew" -l force -d 'Overwrite existing files in --out'
 complete -c pki -n "__fish_pki_using_subcommand renew" -l json -d 'Print the result as JSON'
 complete -c pki -n "__fish_pki_using_subcommand renew" -s h -l help -d 'Print help'
+complete -c pki -n "__fish_pki_using_subcommand export" -l spire -d 'Write a --for-spire CA\'s files for SPIRE\'s disk UpstreamAuthority into DIR: upstream.pem, upstream.key (its key in clear, 0600) and bundle.pem; prints the server.conf block' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l cert -d 'The certificate to put in a PKCS#12 file, as a file' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l key -d 'The certificate\'s private key (PEM, PKCS#8)' -r -F
 complete -c pki -n "__fish_pki_using_subcommand export" -l key-passphrase-file -d 'Passphrase file of an encrypted --key' -r -F

@@ -397,9 +397,21 @@ pub struct CreateIntermediateArgs {
     /// Lifetime of the intermediate certificate
     #[arg(long, default_value = "5y", value_name = "DURATION")]
     pub ttl: String,
-    /// Maximum number of CAs below this one (0: it issues leaves only)
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    pub path_len: u8,
+    /// Maximum number of CAs below this one (0: it issues leaves only) [default: 0; 1 with
+    /// --for-spire, whose CA SPIRE puts below it]
+    #[arg(long, value_name = "N")]
+    pub path_len: Option<u8>,
+    /// Make it SPIRE's upstream CA (the disk UpstreamAuthority): room for SPIRE's own CA below
+    /// it, no URI name constraint, its key exported in clear by `pki export NAME --spire DIR`;
+    /// pki then never issues from it
+    #[arg(long, requires = "trust_domain")]
+    pub for_spire: bool,
+    /// The SPIFFE trust domain SPIRE serves under this CA (with --for-spire)
+    #[arg(long, value_name = "TD", requires = "for_spire")]
+    pub trust_domain: Option<String>,
+    /// SPIRE's ca_ttl (server.conf): this CA must outlive it; audit warns when less is left
+    #[arg(long, value_name = "DURATION", default_value = "24h", requires = "for_spire")]
+    pub spire_ca_ttl: String,
     /// Permit only DNS names under this suffix (repeatable; critical name constraints)
     #[arg(long, value_name = "SUFFIX")]
     pub permit_dns: Vec<String>,
@@ -522,11 +534,16 @@ pub struct RenewArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["p12", "root", "chain", "trust_bundle"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["p12", "root", "chain", "trust_bundle", "spire"])))]
 pub struct ExportArgs {
-    /// Serial of the certificate to put in a PKCS#12 file
+    /// Serial of the certificate to put in a PKCS#12 file (with --spire: the CA's name)
     #[arg(conflicts_with = "cert")]
     pub serial: Option<String>,
+    /// Write a --for-spire CA's files for SPIRE's disk UpstreamAuthority into DIR:
+    /// upstream.pem, upstream.key (its key in clear, 0600) and bundle.pem; prints the
+    /// server.conf block
+    #[arg(long, value_name = "DIR", requires = "serial", conflicts_with_all = ["p12", "root", "chain", "trust_bundle", "out"])]
+    pub spire: Option<PathBuf>,
     /// The certificate to put in a PKCS#12 file, as a file
     #[arg(long, value_name = "FILE")]
     pub cert: Option<PathBuf>,

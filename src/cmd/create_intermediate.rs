@@ -39,6 +39,35 @@ pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Resul
             "warning: a URI name constraint makes rustls-webpki (every rustls client and server) reject all chains through this CA",
         );
     }
+    // SPIRE signs its own CA (CA:TRUE, URI SAN spiffe://TD) under this one: the checks SPIRE
+    // and Go's verifier would fail at SPIRE's start are made here, in one line each.
+    let spire = match (&args.for_spire, &args.trust_domain) {
+        (true, Some(td)) => {
+            let td = td.trim().trim_start_matches("spiffe://").trim_end_matches('/').to_ascii_lowercase();
+            pki_core::policy::check_spiffe_id(&format!("spiffe://{td}/x"), false)
+                .map_err(|e| anyhow::anyhow!("invalid --trust-domain '{td}': {e}"))?;
+            if args.path_len == Some(0) {
+                anyhow::bail!(
+                    "--for-spire with --path-len 0: SPIRE signs its own CA under this one, which a path length of 0 forbids; omit --path-len (1) or give 1 or more"
+                );
+            }
+            if c.permit_uri.iter().any(|h| *h != td) {
+                anyhow::bail!(
+                    "--for-spire: a URI name constraint other than the trust domain {td} would reject SPIRE's own CA (its URI is spiffe://{td})"
+                );
+            }
+            let ca_ttl = duration::parse_lifetime("--spire-ca-ttl", &args.spire_ca_ttl)?;
+            if ca_ttl >= ttl {
+                anyhow::bail!(
+                    "--for-spire: --ttl {} is not longer than SPIRE's ca_ttl {}: SPIRE's CA would be cut short from the start",
+                    args.ttl,
+                    args.spire_ca_ttl
+                );
+            }
+            Some((td, args.spire_ca_ttl.clone()))
+        }
+        _ => None,
+    };
     let dir = CaDir::open(&g.dir)?;
     let parent = Ca::load(&dir, &args.parent)?;
     let org = args.org.clone().or_else(|| setup::org_of(&parent.subject));
@@ -53,8 +82,9 @@ pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Resul
         org,
         key_type: args.key_type.into(),
         ttl,
-        path_len: args.path_len,
+        path_len: args.path_len.unwrap_or(if spire.is_some() { 1 } else { 0 }),
         constraints: c,
+        spire: spire.clone(),
     };
     let new_pass = || match (args.no_passphrase, args.new_passphrase_file.as_deref()) {
         (true, _) => Ok(None),
@@ -68,5 +98,12 @@ pub fn run(args: CreateIntermediateArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Resul
         parent.name,
         certs::rfc3339(ca.not_after)
     ));
+    if let Some((td, ca_ttl)) = &spire {
+        ctx.say(format!(
+            "for SPIRE (trust domain {td}): SPIRE's ca_ttl ({ca_ttl}) fits while this CA has that long left, until {}; pki issues nothing from it; give SPIRE its files with `pki export {} --spire DIR`",
+            certs::rfc3339(ca.not_after - time::Duration::seconds(duration::parse_lifetime("--spire-ca-ttl", ca_ttl)?.as_secs() as i64)),
+            ca.name
+        ));
+    }
     Ok(Exit::Success)
 }

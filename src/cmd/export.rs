@@ -17,6 +17,24 @@ use pki_core::serial::Serial;
 use pki_core::store::{CaDir, sha256_hex, write_atomic};
 
 pub fn run(args: ExportArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
+    if let (Some(out), Some(name)) = (&args.spire, &args.serial) {
+        let dir = CaDir::open(&g.dir)?;
+        let timeout = super::lock_timeout(g)?;
+        let f = pki_core::spire::export(&dir, name, out, args.force, timeout, &ctx.core())?;
+        ctx.say(format!(
+            "warning: {} holds CA '{name}''s key unencrypted, as SPIRE's disk plugin needs it: keep it readable by SPIRE's user only (the export is in the ledger)",
+            f.key.display()
+        ));
+        ctx.say(format!(
+            "wrote {}, {} and {}; the block below goes in SPIRE's server.conf, whose trust_domain must be \"{}\"",
+            f.upstream.display(),
+            f.key.display(),
+            f.bundle.display(),
+            f.trust_domain
+        ));
+        ctx.out.write_all(f.config.as_bytes())?;
+        return Ok(Exit::Success);
+    }
     let dir = super::open_for_reading(g, ctx)?;
     if let Some(p12) = &args.p12 {
         return export_p12(&args, p12, &dir, ctx);

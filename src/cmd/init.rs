@@ -168,6 +168,7 @@ pub fn run(args: InitArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         ttl: int_ttl.min(root_ttl),
         path_len: 0,
         constraints: Constraints::default(),
+        spire: None,
     };
     let int = setup::create_intermediate(&dir, &root, &req, || Ok(int_pass.clone()), timeout, &ctx.core())?;
     ctx.pass.given = None;

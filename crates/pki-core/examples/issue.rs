@@ -64,6 +64,7 @@ fn main() -> Result<()> {
                 ttl: 365 * day,
                 path_len: 0,
                 constraints: Default::default(),
+                spire: None,
             };
             setup::create_intermediate(&dir, &root, &int, || Ok(None), timeout, &ctx)?;
             dir

@@ -360,6 +360,7 @@ pub fn run(dir: &CaDir, now: OffsetDateTime, opts: &Options, progress: Progress<
     let in_scope: Vec<&Ca> = cas.iter().filter(|c| opts.ca.as_ref().is_none_or(|n| *n == c.name)).collect();
     let ca_states = a.check_cas(&in_scope, &cas, &profiles, default_ca.as_deref());
     let crl_states = a.check_crls(&in_scope, &cas, settings.as_ref(), &facts)?;
+    a.check_revoked_cas(&in_scope, &cas, settings.as_ref())?;
     a.check_files(&in_scope)?;
     a.check_interrupted();
     if opts.deep {
@@ -924,6 +925,61 @@ impl Audit<'_> {
                 );
                 self.push(
                     Finding::new(Severity::Warning, "ca-key-unencrypted", "ca", ca.name.clone(), msg).with_ca(&ca.name),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// A CA its parent revoked (it issues nothing more), and SPIRE's upstream CA measured
+    /// against SPIRE's `ca_ttl` (`[ca.NAME] spire_ca_ttl`): SPIRE caps its own CA at the
+    /// upstream's notAfter, so with less than ca_ttl left SPIRE's CA is cut short.
+    fn check_revoked_cas(&mut self, in_scope: &[&Ca], all: &[Ca], settings: Option<&Settings>) -> Result<()> {
+        for ca in in_scope {
+            let spire = settings.and_then(|s| s.ca.get(&ca.name)).and_then(|c| {
+                c.spire_trust_domain.clone().map(|td| (td, c.spire_ca_ttl.clone().unwrap_or_else(|| "24h".into())))
+            });
+            let what = match &spire {
+                Some((td, _)) => format!("CA '{}' (SPIRE's upstream for {td})", ca.name),
+                None => format!("CA '{}'", ca.name),
+            };
+            if let Some(parent) = all.iter().find(|p| p.subject_raw == ca.issuer_raw && p.name != ca.name) {
+                let serial = ca.serial.hex();
+                let mut revoked = None;
+                self.dir.for_each_revoked(&parent.name, |r| {
+                    if r.serial == serial {
+                        revoked = Some((r.revoked_at.clone(), r.reason.clone()));
+                    }
+                    Ok(())
+                })?;
+                if let Some((at, reason)) = revoked.filter(|(_, reason)| reason != crate::crl::RELEASED) {
+                    let msg = format!(
+                        "{what} was revoked by '{}' at {at} ({reason}): relying parties that check CRLs reject every certificate under it; replace it (`pki{} create-intermediate NEW-NAME{}`)",
+                        parent.name,
+                        self.d,
+                        if spire.is_some() { " --for-spire" } else { "" }
+                    );
+                    self.push(
+                        Finding::new(Severity::Critical, "ca-revoked", "ca", ca.name.clone(), msg).with_ca(&ca.name),
+                    );
+                    continue;
+                }
+            }
+            let Some((td, ttl_text)) = spire else { continue };
+            let Ok(ttl) = crate::duration::parse_lifetime("spire_ca_ttl", &ttl_text) else { continue };
+            let left = secs_between(self.now, ca.not_after);
+            if left > 0 && (left as u64) < ttl.as_secs() {
+                let msg = format!(
+                    "{what} expires at {} ({}), sooner than SPIRE's ca_ttl {ttl_text}: SPIRE's own CA ends with it and SPIRE issues no SVID after; create a successor (`pki{} create-intermediate NEW-NAME --for-spire --trust-domain {td}`), export it (`pki{} export NEW-NAME --spire DIR`) and point SPIRE at it",
+                    rfc3339(ca.not_after),
+                    human_left(left),
+                    self.d,
+                    self.d
+                );
+                self.push(
+                    Finding::new(Severity::Warning, "spire-upstream-cannot-cover", "ca", ca.name.clone(), msg)
+                        .with_ca(&ca.name)
+                        .ending(&rfc3339(ca.not_after), left),
                 );
             }
         }

@@ -49,6 +49,7 @@ pub mod revocation;
 pub mod serial;
 pub mod settings;
 pub mod setup;
+pub mod spire;
 pub mod store;
 
 pub use context::{Actor, Context, FixedPassphrase, NoPassphrase, OsRandom, PassphraseSource, Random, Secret};

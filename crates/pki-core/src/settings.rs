@@ -131,6 +131,11 @@ pub struct CaSettings {
     pub next_update: Option<String>,
     /// File with this CA key's passphrase, for cron (`gen-crl --all`); else the usual sources.
     pub passphrase_file: Option<std::path::PathBuf>,
+    /// The SPIFFE trust domain of a CA made for SPIRE (`create-intermediate --for-spire`): SPIRE
+    /// signs with its key (exported in clear by `pki export NAME --spire DIR`), pki never does.
+    pub spire_trust_domain: Option<String>,
+    /// SPIRE's `ca_ttl` under this CA (default 24h): audit warns when the CA has less left.
+    pub spire_ca_ttl: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for KeyType {
@@ -244,6 +249,20 @@ fn toml_str(s: &str) -> String {
 }
 
 /// Adds `[ca.NAME]` (with its parent) to the settings text, keeping everything else as it is.
+/// Marks CA `name` as SPIRE's upstream in `[ca.NAME]`: its trust domain and SPIRE's ca_ttl.
+pub fn set_spire(text: &str, name: &str, trust_domain: &str, ca_ttl: &str) -> Result<String> {
+    let mut doc: toml_edit::DocumentMut = text.parse().context("pki.toml is not valid TOML")?;
+    let t = doc
+        .get_mut("ca")
+        .and_then(|c| c.get_mut(name))
+        .and_then(|t| t.as_table_mut())
+        .with_context(|| format!("pki.toml has no [ca.{name}]"))?;
+    t["spire_trust_domain"] = toml_edit::value(trust_domain);
+    t["spire_ca_ttl"] = toml_edit::value(ca_ttl);
+    Ok(doc.to_string())
+}
+
+/// Adds `[ca.NAME]` (with its parent and default leaf lifetime) to the settings text.
 pub fn add_ca(text: &str, name: &str, parent: Option<&str>, default_ttl: Option<&str>) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text.parse().context("pki.toml is not valid TOML")?;
     let cas = doc

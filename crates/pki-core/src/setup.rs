@@ -45,6 +45,8 @@ pub struct IntermediateRequest {
     pub ttl: Duration,
     /// The basic constraints' path length.
     pub path_len: u8,
+    /// For SPIRE's disk UpstreamAuthority: its trust domain and SPIRE's ca_ttl.
+    pub spire: Option<(String, String)>,
     /// The name constraints written into the certificate.
     pub constraints: Constraints,
 }
@@ -160,6 +162,7 @@ pub fn create_intermediate(
                 "permit_ip": req.constraints.permit_ip.iter().map(|(ip, l)| format!("{ip}/{l}")).collect::<Vec<_>>(),
                 "exclude_ip": req.constraints.exclude_ip.iter().map(|(ip, l)| format!("{ip}/{l}")).collect::<Vec<_>>(),
                 "permit_uri": req.constraints.permit_uri,
+                "spire_trust_domain": req.spire.as_ref().map(|s| &s.0),
             }),
         },
         ctx.actor,
@@ -167,6 +170,9 @@ pub fn create_intermediate(
     )?;
     let text = dir.read_settings_text()?;
     let mut text = settings::add_ca(&text, &req.name, Some(&parent.name), None)?;
+    if let Some((td, ttl)) = &req.spire {
+        text = settings::set_spire(&text, &req.name, td, ttl)?;
+    }
     // A directory with a base URL publishes every CA's CRL and certificate under it.
     if let Some(base) = &settings.defaults.base_url {
         text = settings::set_publication_urls(&text, &req.name, &settings::check_base_url(base)?)?;

@@ -76,6 +76,7 @@ fn intermediate(name: &str, ttl: Duration) -> IntermediateRequest {
         ttl,
         path_len: 0,
         constraints: Default::default(),
+        spire: None,
     }
 }
 

@@ -385,6 +385,11 @@ impl<'a> Issuing<'a> {
         if !self.dir.ca_exists(&ca_name) {
             return Err(PkiError::UnknownCa { name: ca_name, known: self.dir.ca_names()? }.into());
         }
+        if let Some(td) = self.settings.ca.get(&ca_name).and_then(|c| c.spire_trust_domain.as_ref()) {
+            bail!(
+                "CA '{ca_name}' is SPIRE's upstream for trust domain {td} (its key is exported in clear for SPIRE's disk plugin): pki does not issue from it; issue from another intermediate"
+            );
+        }
         let chain = self.chain(&ca_name)?;
         let issuer = &chain[0];
         if issuer.self_signed
