@@ -5,7 +5,7 @@
 //! without them.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The `sh test` blocks of a Markdown text, with the line each starts on.
@@ -51,7 +51,16 @@ fn readme_guides_run_as_written() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_pki")).parent().unwrap().to_path_buf();
-    let path = format!("{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", bin_dir.display());
+    // SPIRE's binaries (guide 7), where .ci/run builds them.
+    let spire = std::env::var_os("PKI_SPIRE_BIN").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into())).join(".cache/pki-spire/bin")
+    });
+    assert!(spire.join("spire-server").is_file(), "SPIRE is not built in {}: .ci/run builds it", spire.display());
+    let path = format!(
+        "{}:{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        bin_dir.display(),
+        spire.display()
+    );
     let mut child = Command::new("bash")
         .arg("-c")
         .arg(&script)
@@ -79,6 +88,7 @@ fn readme_guides_run_as_written() {
     assert!(out.contains("spiffe://acme.internal/agent/build-7"), "{out}");
     assert!(out.contains("hello ") && out.contains("CN=billing.acme.internal"), "mTLS greeting missing:\n{out}");
     assert!(out.contains("certificate revoked"), "{out}");
+    assert!(out.contains("URI:spiffe://acme.internal/billing"), "guide 7's SVID from SPIRE is missing:\n{out}");
 }
 
 /// The README's cron lines, as written, on a directory `pki init` made with two passphrases,
