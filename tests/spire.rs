@@ -201,6 +201,30 @@ plugins {{
         assert!(ok, "{out}");
     }
 
+    // SPIRE reads pki's SPIFFE bundle too (as a federated trust domain's bundle).
+    let (ok, out) = run(Command::new(&server_bin).args([
+        "bundle",
+        "set",
+        "-socketPath",
+        &sock,
+        "-format",
+        "spiffe",
+        "-id",
+        "spiffe://partner.example",
+        "-path",
+        w.join("bundle.spiffe.json").to_str().unwrap(),
+    ]));
+    assert!(ok, "spire-server bundle set -format spiffe: {out}");
+    let (ok, out) = run(Command::new(&server_bin).args([
+        "bundle",
+        "list",
+        "-socketPath",
+        &sock,
+        "-id",
+        "spiffe://partner.example",
+    ]));
+    assert!(ok && out.contains("BEGIN CERTIFICATE"), "{out}");
+
     // spire-agent, trusting only our root.
     let agent_sock = w.join("agent.sock");
     std::fs::write(
