@@ -38,7 +38,7 @@ fn readme_guides_run_as_written() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let blocks = tested_blocks(&readme);
     assert!(blocks.len() >= 7, "expected the six guides' blocks, found {}", blocks.len());
-    for tool in ["nginx", "curl", "openssl", "python3", "lego", "certbot"] {
+    for tool in ["nginx", "curl", "openssl", "python3", "lego", "certbot", "caddy"] {
         if !have(tool) {
             assert!(std::env::var_os("CI").is_none(), "{tool} is required in CI (.ci/run installs it)");
             eprintln!("SKIPPED: {tool} is not installed");
@@ -88,6 +88,7 @@ fn readme_guides_run_as_written() {
     assert!(out.contains("spiffe://acme.internal/agent/build-7"), "{out}");
     assert!(out.contains("hello ") && out.contains("CN=billing.acme.internal"), "mTLS greeting missing:\n{out}");
     assert!(out.contains("certificate revoked"), "{out}");
+    assert!(out.contains("hello from caddy"), "Caddy's certificate from pki serve is missing:\n{out}");
     assert!(out.contains("URI:spiffe://acme.internal/billing"), "guide 7's SVID from SPIRE is missing:\n{out}");
 }
 
