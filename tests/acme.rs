@@ -1539,3 +1539,18 @@ fn spiffe_profiles_are_not_offered_over_acme() {
         assert_eq!(std::fs::read_to_string(env.ca().join("ledger.jsonl")).unwrap(), before);
     }
 }
+
+/// `serve --check` names the ACME directories it would serve, or says why it would not.
+#[test]
+fn serve_check_names_the_acme_directories() {
+    let env = Env::new();
+    env.init_plain();
+    env.append_settings(PROFILE);
+    let o = env.run(&["serve", "--check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("profiles with acme = true (acme) are not served without --https"), "{}", stderr(&o));
+    let https = format!("127.0.0.1:{}", free_port());
+    let o = env.run(&["serve", "--check", "--https", &https, "--tls-ca", "issuing", "--tls-profile", "acme"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("ACME at https://{https}/acme/acme/directory")), "{}", stderr(&o));
+}

@@ -84,8 +84,23 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
             }
             _ => String::new(),
         };
+        let acme = match (&cfg.https, cfg.acme_profiles.is_empty()) {
+            (_, true) => String::new(),
+            (Some(a), false) => format!(
+                "; ACME at {}",
+                cfg.acme_profiles
+                    .keys()
+                    .map(|p| format!("https://{a}/acme/{p}/directory"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            (None, false) => format!(
+                "; profiles with acme = true ({}) are not served without --https",
+                cfg.acme_profiles.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        };
         ctx.say(format!(
-            "ok: {} object(s) to serve on http://{addr}{https} ({} CRL(s){})",
+            "ok: {} object(s) to serve on http://{addr}{https} ({} CRL(s){}){acme}",
             p.objects.len(),
             p.crls.len(),
             if p.missing_crls.is_empty() {
