@@ -122,3 +122,37 @@ PY
   printf '%-10s %14s %14s %8s %12s %10s\n' "$N" "$pki" "$ossl" "$ratio" "$p99v" "$rate"
   rm -rf "$d"
 done
+
+# The ceiling of this machine for the same load tool: requests that do no OCSP work at all,
+# pki serve's /healthz and nginx answering `return 200` from memory (one worker per core), in the
+# same namespace and with the same h2load settings. An OCSP rate near these is bounded by HTTP on
+# these cores, not by the responder.
+if command -v nginx >/dev/null; then
+  mkdir -p ceiling && cat > ceiling/nginx.conf <<NGX
+worker_processes 2;
+pid $work/ceiling/nginx.pid;
+error_log $work/ceiling/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/ceiling; proxy_temp_path $work/ceiling; fastcgi_temp_path $work/ceiling;
+  uwsgi_temp_path $work/ceiling; scgi_temp_path $work/ceiling;
+  server { listen 127.0.0.1:18183; location / { return 200 "ok\n"; } }
+}
+NGX
+  "$PKI" --dir ceiling-ca init --non-interactive --org Acme --trust-domain acme.internal --no-passphrase >/dev/null 2>&1
+  out=$(unshare -n bash -c "
+    set -e
+    ip link set lo up
+    '$PKI' --dir ceiling-ca serve --http 127.0.0.1:18182 2>/dev/null &
+    pki_pid=\$!
+    nginx -c '$work/ceiling/nginx.conf'
+    until curl -sf http://127.0.0.1:18182/healthz >/dev/null; do sleep 0.2; done
+    h2load --h1 -t2 -c32 -n 20000 http://127.0.0.1:18182/healthz >/dev/null
+    echo HEALTHZ \$(h2load --h1 -t2 -c32 -n $((20000 * DUR)) http://127.0.0.1:18182/healthz | h2rps)
+    echo NGINX \$(h2load --h1 -t2 -c32 -n $((20000 * DUR)) http://127.0.0.1:18183/ | h2rps)
+    nginx -c '$work/ceiling/nginx.conf' -s stop
+    kill \$pki_pid; wait \$pki_pid 2>/dev/null || true
+  ")
+  echo "ceiling (no OCSP work, same load tool): pki /healthz $(awk '$1=="HEALTHZ"{print $2}' <<<"$out") req/s, nginx return 200 $(awk '$1=="NGINX"{print $2}' <<<"$out") req/s"
+fi
