@@ -654,3 +654,22 @@ fn serve_memory_stays_bounded_under_load() {
     let (code, _) = srv.stop();
     assert_eq!(code, Some(0));
 }
+
+/// A SIGTERM or SIGHUP sent the moment serve says it is listening is handled (a clean stop,
+/// or a reload), never the default action that ends the process at once.
+#[test]
+fn signals_right_after_listening_are_handled() {
+    let env = Env::new();
+    env.init_plain();
+    for _ in 0..5 {
+        let s = Server::start(&env, free_port());
+        let (code, log) = s.stop();
+        assert_eq!(code, Some(0), "{log:?}");
+    }
+    let s = Server::start(&env, free_port());
+    unsafe { libc::kill(s.child.id() as i32, libc::SIGHUP) };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(s.get("/healthz", &[]).status, 200, "serve ended on SIGHUP");
+    let (code, _) = s.stop();
+    assert_eq!(code, Some(0));
+}

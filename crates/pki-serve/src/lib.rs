@@ -332,7 +332,13 @@ async fn serve(
         },
         max_connections: cfg.max_connections,
     };
-    let reloader = tokio::spawn(reload_loop(cfg.clone(), shared.clone(), signers));
+    // Every signal serve handles is taken over before it says it is listening: a SIGTERM or
+    // SIGHUP sent the moment the "listening" line appears must not find the default action
+    // (which ends the process at once).
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let reloader = tokio::spawn(reload_loop(cfg.clone(), shared.clone(), signers, hup));
     if let Some(a) = shared.acme.clone() {
         // Expired ACME orders and authorizations are deleted once a minute.
         tokio::spawn(async move {
@@ -355,8 +361,6 @@ async fn serve(
     }
     ready(listening);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     loop {
         let (accepted, secure) = tokio::select! {
             r = listener.accept() => (r, false),
@@ -468,8 +472,12 @@ async fn serve_connection<S>(
 
 /// Polls the directory's stamp; reads it again when it changed (or on SIGHUP). A failed read
 /// keeps the last good objects served and makes `/readyz` fail until a read works again.
-async fn reload_loop(cfg: Config, shared: Arc<Shared>, signers: Arc<Vec<Signer>>) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+async fn reload_loop(
+    cfg: Config,
+    shared: Arc<Shared>,
+    signers: Arc<Vec<Signer>>,
+    mut hup: tokio::signal::unix::Signal,
+) {
     let mut tick = tokio::time::interval(cfg.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
