@@ -32,6 +32,13 @@ impl Drop for Killed {
     }
 }
 
+/// Starts `bin args` in `dir` with stdout and stderr in `log`; killed when dropped.
+fn spawn_logged(bin: &Path, args: &[&str], dir: &Path, log: &Path) -> Killed {
+    let out = std::fs::File::create(log).unwrap();
+    let err = out.try_clone().unwrap();
+    Killed(Command::new(bin).args(args).current_dir(dir).stdout(out).stderr(Stdio::from(err)).spawn().unwrap())
+}
+
 fn run(cmd: &mut Command) -> (bool, String) {
     let o = cmd.output().unwrap();
     (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
@@ -161,15 +168,7 @@ plugins {{
     )
     .unwrap();
     let server_log = w.join("server.log");
-    let _server = Killed(
-        Command::new(&server_bin)
-            .args(["run", "-config", "server.conf"])
-            .current_dir(&w)
-            .stdout(std::fs::File::create(&server_log).unwrap())
-            .stderr(Stdio::from(std::fs::File::options().append(true).open(&server_log).unwrap()))
-            .spawn()
-            .unwrap(),
-    );
+    let _server = spawn_logged(&server_bin, &["run", "-config", "server.conf"], &w, &server_log);
     let sock = server_sock.to_str().unwrap().to_string();
     wait_for("spire-server", &server_log, || {
         run(Command::new(&server_bin).args(["healthcheck", "-socketPath", &sock])).0
@@ -257,15 +256,7 @@ plugins {{
     )
     .unwrap();
     let agent_log = w.join("agent.log");
-    let _agent = Killed(
-        Command::new(&agent_bin)
-            .args(["run", "-config", "agent.conf", "-joinToken", &token])
-            .current_dir(&w)
-            .stdout(std::fs::File::create(&agent_log).unwrap())
-            .stderr(Stdio::from(std::fs::File::options().append(true).open(&agent_log).unwrap()))
-            .spawn()
-            .unwrap(),
-    );
+    let _agent = spawn_logged(&agent_bin, &["run", "-config", "agent.conf", "-joinToken", &token], &w, &agent_log);
     let asock = agent_sock.to_str().unwrap().to_string();
     std::fs::create_dir_all(w.join("svids")).unwrap();
     wait_for("an SVID from spire-agent", &agent_log, || {

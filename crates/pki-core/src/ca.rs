@@ -244,20 +244,8 @@ pub fn change_passphrase(
     )?;
     let ca = Ca::load(dir, name)?;
     let lock = dir.lock(timeout)?;
-    let key_path = dir.ca_key_path(name);
-    let pem_text = dir.read_ca_key_pem(name)?;
-    let was_encrypted = pem_text.contains("BEGIN ENCRYPTED PRIVATE KEY");
-    let what = format!("CA '{name}' ({})", key_path.display());
-    let pf = settings.passphrase_file(name);
-    let der = keys::private_key_der(&pem_text, &key_path, || ctx.pass.passphrase(name, &what, pf))?;
-    let pair = keys::key_pair(&der, &key_path)?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&ca.der).map_err(|e| anyhow!("CA '{name}': {e}"))?;
-    if rcgen::PublicKeyData::subject_public_key_info(&pair) != cert.public_key().raw {
-        anyhow::bail!(
-            "{}: this key is not the key of CA '{name}''s certificate; nothing was changed",
-            key_path.display()
-        );
-    }
+    let was_encrypted = dir.read_ca_key_pem(name)?.contains("BEGIN ENCRYPTED PRIVATE KEY");
+    let (der, pair) = ca.open_key(dir, ctx, settings.passphrase_file(name), "changed")?;
     let new = new()?;
     let new_pem = keys::to_pem(&der, new.as_ref())?;
     let cert_der = rustls_pki_types::CertificateDer::from(ca.der.clone());
@@ -266,6 +254,35 @@ pub fn change_passphrase(
     lock.sign_with(crate::store::LedgerSigner::new(name, &ca.der, std::sync::Arc::new(issuer)));
     lock.replace_ca_key(name, &new_pem, ctx.actor, &crate::certs::rfc3339(ctx.now), new.is_some())?;
     Ok(was_encrypted)
+}
+
+impl Ca {
+    /// The CA's key as unencrypted PKCS#8 DER and as a key pair, opened with its passphrase
+    /// (asked only when the key is encrypted) and checked against the CA's certificate; a key
+    /// that is not the certificate's is refused, saying nothing was `done`.
+    pub fn open_key(
+        &self,
+        dir: &CaDir,
+        ctx: &Context<'_>,
+        passphrase_file: Option<&std::path::Path>,
+        done: &str,
+    ) -> Result<(zeroize::Zeroizing<Vec<u8>>, KeyPair)> {
+        let name = &self.name;
+        let key_path = dir.ca_key_path(name);
+        let what = format!("CA '{name}' ({})", key_path.display());
+        let der = keys::private_key_der(&dir.read_ca_key_pem(name)?, &key_path, || {
+            ctx.pass.passphrase(name, &what, passphrase_file)
+        })?;
+        let pair = keys::key_pair(&der, &key_path)?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&self.der).map_err(|e| anyhow!("CA '{name}': {e}"))?;
+        if rcgen::PublicKeyData::subject_public_key_info(&pair) != cert.public_key().raw {
+            anyhow::bail!(
+                "{}: this key is not the key of CA '{name}''s certificate; nothing was {done}",
+                key_path.display()
+            );
+        }
+        Ok((der, pair))
+    }
 }
 
 /// Names a CA inside the directory: short, safe as a file name.

@@ -74,16 +74,7 @@ pub fn export(
             return Err(PkiError::OutputExists { path: p.clone() }.into());
         }
     }
-    let key_path = dir.ca_key_path(name);
-    let what = format!("CA '{name}' ({})", key_path.display());
-    let der = keys::private_key_der(&dir.read_ca_key_pem(name)?, &key_path, || {
-        ctx.pass.passphrase(name, &what, settings.passphrase_file(name))
-    })?;
-    let pair = keys::key_pair(&der, &key_path)?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&ca.der).map_err(|e| anyhow!("CA '{name}': {e}"))?;
-    if rcgen::PublicKeyData::subject_public_key_info(&pair) != cert.public_key().raw {
-        bail!("{}: this key is not the key of CA '{name}''s certificate; nothing was exported", key_path.display());
-    }
+    let (der, _) = ca.open_key(dir, ctx, settings.passphrase_file(name), "exported")?;
     let key_pem = keys::to_pem(&der, None)?;
     let upstream: String = chain[..chain.len() - 1].iter().map(|c| c.pem.as_str()).collect();
     let lock = dir.lock(timeout)?;

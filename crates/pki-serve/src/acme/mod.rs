@@ -145,6 +145,17 @@ fn order_status(o: &Order, s: &State, now: i64) -> String {
     if all_valid { "ready".into() } else { "pending".into() }
 }
 
+impl State {
+    /// An order of `account` (another account's is not found, as if it did not exist).
+    fn own_order(&self, id: &str, account: &str, what: &str) -> Result<&Order, Problem> {
+        self.orders.get(id).filter(|o| o.account == account).ok_or_else(|| Problem::not_found(what))
+    }
+    /// An authorization of `account`, likewise.
+    fn own_authz(&self, id: &str, account: &str) -> Result<&Authz, Problem> {
+        self.authzs.get(id).filter(|a| a.account == account).ok_or_else(|| Problem::not_found("authorization"))
+    }
+}
+
 /// What a POST carries once the chain has checked it.
 struct Post {
     profile: String,
@@ -183,6 +194,10 @@ impl Reply {
             links: vec![],
             retry_after: None,
         }
+    }
+    /// A reply without a body (newNonce, revokeCert).
+    fn empty(status: StatusCode) -> Reply {
+        Reply { body: Bytes::new(), ..Reply::json(status, Value::Null) }
     }
     fn location(mut self, l: String) -> Reply {
         self.location = Some(l);
@@ -329,8 +344,8 @@ impl Acme {
         }
         let reply = match (req.method(), endpoint.as_str()) {
             (&Method::GET, "directory") => Ok(self.directory(&base, &profile)),
-            (&Method::HEAD, "new-nonce") => Ok(Reply::json(StatusCode::OK, Value::Null)),
-            (&Method::GET, "new-nonce") => Ok(Reply::json(StatusCode::NO_CONTENT, Value::Null)),
+            (&Method::HEAD, "new-nonce") => Ok(Reply::empty(StatusCode::OK)),
+            (&Method::GET, "new-nonce") => Ok(Reply::empty(StatusCode::NO_CONTENT)),
             (&Method::GET, e) if e.starts_with("renewal-info/") => {
                 let (me, id) = (self.clone(), e["renewal-info/".len()..].to_string());
                 tokio::task::spawn_blocking(move || me.renewal_info(&id))
@@ -367,8 +382,8 @@ impl Acme {
     }
 
     fn reply(&self, r: Reply, index: &str) -> Resp {
-        let empty = r.body.as_ref() == b"null";
-        let mut resp = Response::new(Full::new(if empty { Bytes::new() } else { r.body }));
+        let empty = r.body.is_empty();
+        let mut resp = Response::new(Full::new(r.body));
         *resp.status_mut() = r.status;
         let h = resp.headers_mut();
         if !empty {
@@ -1028,7 +1043,7 @@ impl Acme {
     /// Section 7.1.3: an order, POST-as-GET.
     fn order(&self, p: &Post, id: &str) -> Result<Reply, Problem> {
         let s = self.lock();
-        let o = s.orders.get(id).filter(|o| o.account == p.account().id).ok_or_else(|| Problem::not_found("order"))?;
+        let o = s.own_order(id, &p.account().id, "order")?;
         Ok(Reply::json(StatusCode::OK, self.order_json(p, o, &s)))
     }
 
@@ -1036,12 +1051,7 @@ impl Acme {
     /// (section 7.5.2).
     fn authz(&self, p: &Post, id: &str) -> Result<Reply, Problem> {
         let mut s = self.lock();
-        let mut a = s
-            .authzs
-            .get(id)
-            .filter(|a| a.account == p.account().id)
-            .cloned()
-            .ok_or_else(|| Problem::not_found("authorization"))?;
+        let mut a = s.own_authz(id, &p.account().id)?.clone();
         if !p.jws.is_post_as_get() {
             match p.jws.json()?.get("status").and_then(Value::as_str) {
                 Some("deactivated") if matches!(a.status.as_str(), "pending" | "valid") => {
@@ -1097,12 +1107,7 @@ impl Acme {
     /// and the client polls the authorization.
     fn challenge(&self, p: &Post, id: &str, kind: &str) -> Result<(Reply, Job), Problem> {
         let mut s = self.lock();
-        let mut a = s
-            .authzs
-            .get(id)
-            .filter(|a| a.account == p.account().id)
-            .cloned()
-            .ok_or_else(|| Problem::not_found("authorization"))?;
+        let mut a = s.own_authz(id, &p.account().id)?.clone();
         let i = a.challenges.iter().position(|c| c.kind == kind).ok_or_else(|| Problem::not_found("challenge"))?;
         let mut job = None;
         if !p.jws.is_post_as_get() {
@@ -1203,12 +1208,7 @@ impl Acme {
             B64.decode(csr_b64).map_err(|_| Problem::new("badCSR", "csr is not base64url without padding".into()))?;
         let mut o = {
             let mut s = self.lock();
-            let o = s
-                .orders
-                .get(id)
-                .filter(|o| o.account == p.account().id)
-                .cloned()
-                .ok_or_else(|| Problem::not_found("order"))?;
+            let o = s.own_order(id, &p.account().id, "order")?.clone();
             let status = order_status(&o, &s, now().unix_timestamp());
             if status != "ready" {
                 return Err(Problem::new("orderNotReady", format!("the order is {status}, not ready")));
@@ -1325,11 +1325,7 @@ impl Acme {
     /// Section 7.4.2: the certificate chain, POST-as-GET.
     fn certificate(&self, p: &Post, id: &str) -> Result<Reply, Problem> {
         let s = self.lock();
-        let o = s
-            .orders
-            .get(id)
-            .filter(|o| o.account == p.account().id)
-            .ok_or_else(|| Problem::not_found("certificate"))?;
+        let o = s.own_order(id, &p.account().id, "certificate")?;
         let chain = o.chain_pem.clone().ok_or_else(|| Problem::not_found("certificate"))?;
         Ok(Reply {
             status: StatusCode::OK,
@@ -1416,7 +1412,7 @@ impl Acme {
             "ACME certificate revoked",
             json!({"serial": serial.hex(), "reason": reason, "by": actor.who}),
         );
-        Ok(Reply::json(StatusCode::OK, Value::Null))
+        Ok(Reply::empty(StatusCode::OK))
     }
 }
 

@@ -122,12 +122,21 @@ pub async fn http01(
     token: &str,
     key_authorization: &str,
 ) -> Result<(), Problem> {
-    match tokio::time::timeout(TIMEOUT, http01_inner(resolver, port, id, token, key_authorization)).await {
+    within(http01_inner(resolver, port, id, token, key_authorization), "connection", || {
+        format!("http-01 for {}: no answer", id.value)
+    })
+    .await
+}
+
+/// `f` bounded by [`TIMEOUT`]; past it, a problem of `kind` whose detail `what` begins.
+async fn within<T>(
+    f: impl std::future::Future<Output = Result<T, Problem>>,
+    kind: &'static str,
+    what: impl FnOnce() -> String,
+) -> Result<T, Problem> {
+    match tokio::time::timeout(TIMEOUT, f).await {
         Ok(r) => r,
-        Err(_) => Err(Problem::new(
-            "connection",
-            format!("http-01 for {}: no answer within {} s", id.value, TIMEOUT.as_secs()),
-        )),
+        Err(_) => Err(Problem::new(kind, format!("{} within {} s", what(), TIMEOUT.as_secs()))),
     }
 }
 
@@ -215,12 +224,7 @@ pub fn dns01_value(key_authorization: &str) -> String {
 pub async fn dns01(resolver: &Resolver, name: &str, key_authorization: &str) -> Result<(), Problem> {
     let want = dns01_value(key_authorization);
     let owner = format!("_acme-challenge.{name}");
-    let found = match tokio::time::timeout(TIMEOUT, resolver.txt(&owner)).await {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(Problem::new("dns", format!("dns-01: no answer for {owner} within {} s", TIMEOUT.as_secs())));
-        }
-    };
+    let found = within(resolver.txt(&owner), "dns", || format!("dns-01: no answer for {owner}")).await?;
     if found.iter().any(|t| t.trim() == want) {
         return Ok(());
     }
@@ -337,13 +341,10 @@ pub async fn tlsalpn01(
     id: &Identifier,
     key_authorization: &str,
 ) -> Result<(), Problem> {
-    match tokio::time::timeout(TIMEOUT, tlsalpn01_inner(resolver, port, id, key_authorization)).await {
-        Ok(r) => r,
-        Err(_) => Err(Problem::new(
-            "connection",
-            format!("tls-alpn-01 for {}: no handshake within {} s", id.value, TIMEOUT.as_secs()),
-        )),
-    }
+    within(tlsalpn01_inner(resolver, port, id, key_authorization), "connection", || {
+        format!("tls-alpn-01 for {}: no handshake", id.value)
+    })
+    .await
 }
 
 async fn tlsalpn01_inner(
