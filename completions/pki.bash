@@ -19,6 +19,9 @@ _pki() {
             pki,acme)
                 cmd="pki__subcmd__acme"
                 ;;
+            pki,attest)
+                cmd="pki__subcmd__attest"
+                ;;
             pki,audit)
                 cmd="pki__subcmd__audit"
                 ;;
@@ -138,6 +141,9 @@ _pki() {
                 ;;
             pki__subcmd__help,acme)
                 cmd="pki__subcmd__help__subcmd__acme"
+                ;;
+            pki__subcmd__help,attest)
+                cmd="pki__subcmd__help__subcmd__attest"
                 ;;
             pki__subcmd__help,audit)
                 cmd="pki__subcmd__help__subcmd__audit"
@@ -293,7 +299,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme attest ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -662,6 +668,72 @@ _pki() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        pki__subcmd__attest)
+            opts="-h --server --policy --token-file --token-env --github --gitlab --audience --ca-file --key-type --out --force --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audience)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key-type)
+                    COMPREPLY=($(compgen -W "p256 p384 ed25519 rsa3072" -- "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         pki__subcmd__audit)
             opts="-q -h --expiring --ca --deep --include-short-lived --fail-on --quiet --json --prometheus --ledger-head --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1007,7 +1079,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme ledger-verify completions man help"
+            opts="init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme attest ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1079,6 +1151,20 @@ _pki() {
         pki__subcmd__help__subcmd__acme__subcmd__eab__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__attest)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1621,7 +1707,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__inspect)
-            opts="-h --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            opts="-h --history --json --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -107,7 +107,7 @@ pub enum Command {
     ChangePassphrase(ChangePassphraseArgs),
     /// Serve CRLs, CA certificates and trust bundles over HTTP (a long-running service)
     #[command(
-        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --https 127.0.0.1:8443 --tls-ca issuing --tls-profile serve --tls-name pki.acme.internal\n  pki serve --https 0.0.0.0:443 --tls-cert /etc/pki/tls.pem --tls-key /etc/pki/tls.key\n  pki serve --https 0.0.0.0:443 --tls-ca issuing --tls-name pki.acme.internal   # and ACME\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus), and OCSP at /ocsp/CA (POST) and /ocsp/CA/BASE64 (GET) for each --ca\nor --tls-ca CA, signed by a responder certificate serve issues from it. A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory. With --ca NAME (never a root) serve also publishes NAME's CRL\nwhen it is due, under the lock; otherwise it takes no lock and holds no key.\nThe HTTPS listener serves the same paths. Its certificate is issued by --tls-ca under\n--tls-profile (inventory and ledger, as `pki issue`) for --tls-name and the listen address, and\nrenewed with a third of its lifetime left; or it is --tls-cert/--tls-key, read again when the\nfiles change. ACME (RFC 8555, http-01) is served there for every profile with acme = true, at\n/acme/PROFILE/directory, issuing through the profile's checks into the inventory and ledger;\nvalidation connects to --acme-http01-port (80) and resolves through --acme-dns-resolver.\nOne JSON log line per request on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
+        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --https 127.0.0.1:8443 --tls-ca issuing --tls-profile serve --tls-name pki.acme.internal\n  pki serve --https 0.0.0.0:443 --tls-cert /etc/pki/tls.pem --tls-key /etc/pki/tls.key\n  pki serve --https 0.0.0.0:443 --tls-ca issuing --tls-name pki.acme.internal   # and ACME\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus), and OCSP at /ocsp/CA (POST) and /ocsp/CA/BASE64 (GET) for each --ca\nor --tls-ca CA, signed by a responder certificate serve issues from it. A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory. With --ca NAME (never a root) serve also publishes NAME's CRL\nwhen it is due, under the lock; otherwise it takes no lock and holds no key.\nThe HTTPS listener serves the same paths. Its certificate is issued by --tls-ca under\n--tls-profile (inventory and ledger, as `pki issue`) for --tls-name and the listen address, and\nrenewed with a third of its lifetime left; or it is --tls-cert/--tls-key, read again when the\nfiles change. ACME (RFC 8555, http-01) is served there for every profile with acme = true, at\n/acme/PROFILE/directory, issuing through the profile's checks into the inventory and ledger;\nvalidation connects to --acme-http01-port (80) and resolves through --acme-dns-resolver.\nAttestation (POST /attest/POLICY, OIDC token in, SVID out) is served there for every\n[attest.POLICY] in pki.toml (docs/attest.md); its issuers' keys are fetched at start.\nOne JSON log line per request on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
     )]
     Serve(ServeArgs),
     /// Create an intermediate CA signed by the root
@@ -190,6 +190,11 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki acme eab add --directory web --kid team-payments\n  pki acme eab list\n  pki acme eab remove --kid team-payments"
     )]
     Acme(AcmeArgs),
+    /// Trade a CI job's OIDC token for a short-lived SVID from `pki serve` (no CA secret here)
+    #[command(
+        after_help = "EXAMPLES:\n  pki attest --server https://pki.acme.internal:8443 --policy github-main --github --ca-file root.pem --out ./svid\n  pki attest --server https://pki.acme.internal:8443 --policy gitlab --gitlab --ca-file root.pem --out - --json\n  pki attest --server https://127.0.0.1:8443 --policy ci --token-file token.jwt --ca-file root.pem --out ./svid\n\nThe key is made here and never leaves: pki sends the token (Authorization: Bearer) and a CSR\nto POST SERVER/attest/POLICY and writes cert.pem, chain.pem, key.pem (0600) and root.pem to\n--out, or prints them (--out -). --github asks the runner for a token (ACTIONS_ID_TOKEN_REQUEST_URL\nand _TOKEN, `permissions: id-token: write`) for --audience (default: --server). --gitlab reads\nthe token GitLab put in $PKI_ID_TOKEN (`id_tokens:` in the job). Tokens are never printed.\nExit status: 0 issued, 2 error, 7 the server refused (its problem document's rule is named)."
+    )]
+    Attest(AttestArgs),
     /// Check the ledger's hash chain (the same as `pki ledger verify`)
     #[command(hide = true, after_help = "EXAMPLES:\n  pki ledger-verify\n  pki ledger-verify --json")]
     LedgerVerify(LedgerVerifyArgs),
@@ -742,8 +747,12 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// File to inspect, or - for standard input
+    /// File to inspect, or - for standard input, or the serial of a certificate in the CA directory
     pub file: String,
+    /// Also show the ledger records about each certificate (who asked: user, CI job, ACME
+    /// account, OIDC claims; renewals, revocation), read from the CA directory
+    #[arg(long)]
+    pub history: bool,
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -829,6 +838,47 @@ pub struct ProfilesArgs {
     /// Show only this profile
     pub name: Option<String>,
     /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("token").required(true).args(["token_file", "token_env", "github", "gitlab"])))]
+pub struct AttestArgs {
+    /// The pki serve HTTPS URL, e.g. https://pki.acme.internal:8443
+    #[arg(long, env = "PKI_SERVER", value_name = "URL")]
+    pub server: String,
+    /// The attestation policy ([attest.NAME] in the server's pki.toml)
+    #[arg(long, value_name = "NAME")]
+    pub policy: String,
+    /// Read the OIDC token from a file ('-': standard input)
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Read the OIDC token from an environment variable
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// Ask GitHub Actions for the job's token (needs `permissions: id-token: write`)
+    #[arg(long)]
+    pub github: bool,
+    /// Use the token GitLab CI put in $PKI_ID_TOKEN (`id_tokens: PKI_ID_TOKEN: aud: ...`)
+    #[arg(long)]
+    pub gitlab: bool,
+    /// The audience asked of GitHub (default: --server)
+    #[arg(long, value_name = "AUD")]
+    pub audience: Option<String>,
+    /// The root to trust for the server's HTTPS (default: the system's roots)
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// The key type to make (the policy's profile decides which it accepts)
+    #[arg(long, value_enum, default_value_t = KeyType::P256)]
+    pub key_type: KeyType,
+    /// A directory for cert.pem, chain.pem, key.pem, root.pem; '-' prints them
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Replace existing files in --out
+    #[arg(long)]
+    pub force: bool,
+    /// JSON output (with --out -: the PEM fields too)
     #[arg(long)]
     pub json: bool,
 }

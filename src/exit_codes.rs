@@ -20,6 +20,8 @@ pub enum Exit {
     /// `verify`: valid, but no CRL of its issuer was at hand (`--crl FILE`, or
     /// `--no-revocation-check` to accept that).
     Unchecked = 6,
+    /// `attest`: the server refused the token or the CSR (its problem document is named).
+    Refused = 7,
 }
 
 impl From<Exit> for std::process::ExitCode {
@@ -32,6 +34,9 @@ impl From<Exit> for std::process::ExitCode {
 pub fn status_of(err: &anyhow::Error) -> Exit {
     // Checks that find problems return `Exit::Findings` as a value, not as an error; a few
     // refusals have statuses of their own so scripts can tell them apart.
+    if err.downcast_ref::<pki_core::attest::AttestRefused>().is_some() {
+        return Exit::Refused;
+    }
     match err.downcast_ref::<PkiError>() {
         Some(PkiError::UnknownSerial { .. }) => Exit::NotFound,
         Some(PkiError::AlreadyRevoked { .. }) => Exit::AlreadyRevoked,

@@ -69,6 +69,8 @@ fn readme_guides_run_as_written() {
         .env("PATH", path)
         .env("HOME", tmp.path())
         .env("PKI_ACTOR", "readme@test")
+        // The repository, for the attestation guide's stand-in issuer (tests/interop).
+        .env("PKI_REPO", env!("CARGO_MANIFEST_DIR"))
         // What a person types at `pki init` and `pki issue` prompts.
         .env("PKI_PASSPHRASE", "guide passphrase")
         .stdin(Stdio::piped())
@@ -90,6 +92,12 @@ fn readme_guides_run_as_written() {
     assert!(out.contains("certificate revoked"), "{out}");
     assert!(out.contains("hello from caddy"), "Caddy's certificate from pki serve is missing:\n{out}");
     assert!(out.contains("URI:spiffe://acme.internal/billing"), "guide 7's SVID from SPIRE is missing:\n{out}");
+    assert!(
+        out.contains("valid X.509-SVID for spiffe://acme.internal/ci/github/octo-org/octo-app/refs/heads/main"),
+        "the attested GitHub SVID is missing:\n{out}"
+    );
+    assert!(out.contains("by attest:github [iss="), "the attested SVID's history is missing:\n{out}");
+    assert!(out.contains("spiffe://acme.internal/ci/gitlab/1234/42"), "the attested GitLab SVID is missing:\n{out}");
 }
 
 /// The README's cron lines, as written, on a directory `pki init` made with two passphrases,

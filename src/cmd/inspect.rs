@@ -12,31 +12,97 @@ use pki_core::inspect::{self, Object};
 /// Inputs larger than this are not certificates; refuse rather than read a disk image.
 const MAX_INPUT: u64 = 64 << 20;
 
-pub fn run(args: InspectArgs, _g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
+pub fn run(args: InspectArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     let mut buf = Vec::new();
-    let source = if args.file == "-" { "standard input".to_string() } else { args.file.clone() };
+    let mut source = if args.file == "-" { "standard input".to_string() } else { args.file.clone() };
+    // A serial names a certificate of the CA directory (when no file has that name).
+    let mut path = std::path::PathBuf::from(&args.file);
+    if args.file != "-"
+        && !path.exists()
+        && let Ok(serial) = pki_core::serial::Serial::parse(&args.file)
+        && let Ok(dir) = pki_core::store::CaDir::open(&g.dir)
+    {
+        path = dir.cert_path(&serial);
+        if !path.exists() {
+            anyhow::bail!(
+                "no file {} and no certificate with serial {} in {}",
+                args.file,
+                serial.hex(),
+                g.dir.display()
+            );
+        }
+        source = format!("certificate {}", serial.hex());
+    }
     if args.file == "-" {
         std::io::stdin().take(MAX_INPUT + 1).read_to_end(&mut buf).context("cannot read standard input")?;
     } else {
-        let f = std::fs::File::open(&args.file).with_context(|| format!("cannot read {}", args.file))?;
+        let f = std::fs::File::open(&path).with_context(|| format!("cannot read {}", args.file))?;
         f.take(MAX_INPUT + 1).read_to_end(&mut buf).with_context(|| format!("cannot read {}", args.file))?;
     }
     if buf.len() as u64 > MAX_INPUT {
         anyhow::bail!("{source} is larger than 64 MiB: not a certificate, CSR, CRL or key");
     }
     let objects = inspect::inspect(&buf, &source, ctx.now)?;
+    let histories = if args.history { Some(histories(&objects, g)?) } else { None };
     if args.json {
-        let v = if objects.len() == 1 {
-            serde_json::to_value(&objects[0])?
-        } else {
-            serde_json::json!({ "objects": objects })
-        };
+        let mut values: Vec<serde_json::Value> = objects.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
+        if let Some(h) = &histories {
+            for (v, records) in values.iter_mut().zip(h) {
+                if let (Some(o), Some(r)) = (v.as_object_mut(), records) {
+                    o.insert("history".into(), serde_json::to_value(r)?);
+                }
+            }
+        }
+        let v = if values.len() == 1 { values.remove(0) } else { serde_json::json!({ "objects": values }) };
         serde_json::to_writer_pretty(&mut ctx.out, &v)?;
         writeln!(ctx.out)?;
     } else {
         render(&objects, &mut ctx.out)?;
+        if let Some(h) = &histories {
+            for (o, records) in objects.iter().zip(h) {
+                if let (Object::Certificate(c), Some(records)) = (o, records) {
+                    writeln!(ctx.out, "\nHistory of {} (ledger):", c.serial)?;
+                    if records.is_empty() {
+                        writeln!(ctx.out, "  (no record: not issued from this CA directory)")?;
+                    }
+                    for r in records {
+                        writeln!(ctx.out, "  {}", history_line(r))?;
+                    }
+                }
+            }
+        }
     }
     Ok(Exit::Success)
+}
+
+/// The ledger records about each certificate among `objects` (None for other objects).
+fn histories(objects: &[Object], g: &GlobalArgs) -> Result<Vec<Option<Vec<pki_core::store::LedgerRecord>>>> {
+    let dir = pki_core::store::CaDir::open(&g.dir).context("--history reads the CA directory's ledger")?;
+    objects
+        .iter()
+        .map(|o| match o {
+            Object::Certificate(c) => dir.ledger_records_about(&c.serial).map(Some),
+            _ => Ok(None),
+        })
+        .collect()
+}
+
+/// One record as a line: time, event, actor, CI or OIDC facts, note.
+pub fn history_line(r: &pki_core::store::LedgerRecord) -> String {
+    let mut s = format!("{}  {:<14} by {}", r.time, r.event, r.actor);
+    if !r.ci.is_empty() {
+        s.push_str(&format!(
+            " [{}]",
+            r.ci.iter().map(|(k, v)| format!("{k}={}", v.escape_default())).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    if let Some(n) = &r.note {
+        s.push_str(&format!(" ({})", n.escape_default()));
+    }
+    if let Some(why) = r.data.get("reason").and_then(|v| v.as_str()) {
+        s.push_str(&format!(" reason {why}"));
+    }
+    s
 }
 
 /// The human form: one block per object.

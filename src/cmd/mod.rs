@@ -7,6 +7,7 @@ use crate::ctx::Ctx;
 use crate::exit_codes::Exit;
 
 mod acme;
+mod attest;
 mod audit;
 mod change_passphrase;
 mod completions;
@@ -57,6 +58,7 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
             crate::cli::LedgerAction::Head(a) => ledger_verify::head(a, g, ctx),
         },
         Command::Acme(a) => acme::run(a, g, ctx),
+        Command::Attest(a) => attest::run(a, ctx),
         Command::Completions(a) => completions::run(a, ctx),
         Command::Man(a) => man::run(a, ctx),
     }

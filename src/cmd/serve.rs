@@ -68,6 +68,18 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         cfg.acme_profiles.insert(name.clone(), pki_serve::acme::Directory { ca, eab_required: profile.acme_eab });
     }
     cfg.acme = acme_settings(&args, &serve.acme, &file)?;
+    // Attestation: every [attest.NAME], its profile's CA unlocked the same way.
+    for name in settings.attest.keys() {
+        let policy = settings.attest_policy(name, &file)?;
+        let profile = settings.profile(&policy.profile, &file)?;
+        let ca = pki_core::ca::issuing_ca(&dir, &settings, profile.ca.as_deref())?;
+        if !signers.iter().any(|s| s.ca.name == ca) {
+            let mut s = pki_serve::Signer::unlock(&dir, &settings, &ca, &ctx.core())?;
+            s.keeps_crl = false;
+            signers.push(s);
+        }
+        cfg.attest.push(pki_serve::attest::PolicyConfig { policy, ca });
+    }
     if args.check {
         let p = pki_serve::check(&cfg)?;
         for path in p.objects.keys() {
@@ -99,8 +111,23 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
                 cfg.acme_profiles.keys().cloned().collect::<Vec<_>>().join(", ")
             ),
         };
+        let attest = match (&cfg.https, cfg.attest.is_empty()) {
+            (_, true) => String::new(),
+            (Some(a), false) => format!(
+                "; attestation at {}",
+                cfg.attest
+                    .iter()
+                    .map(|p| format!("https://{a}/attest/{}", p.policy.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            (None, false) => format!(
+                "; attestation policies ({}) are not served without --https",
+                cfg.attest.iter().map(|p| p.policy.name.clone()).collect::<Vec<_>>().join(", ")
+            ),
+        };
         ctx.say(format!(
-            "ok: {} object(s) to serve on http://{addr}{https} ({} CRL(s){}){acme}",
+            "ok: {} object(s) to serve on http://{addr}{https} ({} CRL(s){}){acme}{attest}",
             p.objects.len(),
             p.crls.len(),
             if p.missing_crls.is_empty() {
@@ -113,6 +140,7 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
     }
     let keeps: Vec<String> = signers.iter().filter(|s| s.keeps_crl).map(|s| s.ca.name.clone()).collect();
     let acme: Vec<String> = cfg.acme_profiles.keys().cloned().collect();
+    let attest: Vec<String> = cfg.attest.iter().map(|p| p.policy.name.clone()).collect();
     pki_serve::run(cfg, signers, |l| {
         let mut fields = serde_json::json!({"http": format!("http://{}", l.http), "keeps_crls_fresh_for": keeps, "max_connections": l.max_connections});
         if let Some((a, serial)) = &l.https {
@@ -124,6 +152,11 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         {
             fields["acme"] =
                 acme.iter().map(|p| format!("https://{}/acme/{p}/directory", a.0)).collect::<Vec<_>>().into();
+        }
+        if let Some(a) = &l.https
+            && !attest.is_empty()
+        {
+            fields["attest"] = attest.iter().map(|p| format!("https://{}/attest/{p}", a.0)).collect::<Vec<_>>().into();
         }
         pki_serve::log("info", "listening", fields);
     })?;

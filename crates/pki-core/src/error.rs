@@ -318,6 +318,10 @@ pub fn error_object(err: &anyhow::Error, message: &str) -> serde_json::Value {
         let mut v = serde_json::to_value(r).unwrap_or_default();
         v["code"] = "profile-refused".into();
         v
+    } else if let Some(r) = err.downcast_ref::<crate::attest::AttestRefused>() {
+        let mut v = serde_json::to_value(r).unwrap_or_default();
+        v["code"] = "attest-refused".into();
+        v
     } else if err.chain().any(|c| c.is::<std::io::Error>()) {
         serde_json::json!({ "code": "io" })
     } else {

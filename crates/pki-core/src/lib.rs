@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod acme_eab;
+pub mod attest;
 pub mod audit;
 pub mod bundle;
 pub mod ca;

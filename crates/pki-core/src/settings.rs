@@ -30,6 +30,9 @@ pub struct Settings {
     /// `[serve]`: what `pki serve` does when its flags do not say.
     #[serde(default)]
     pub serve: ServeSettings,
+    /// `[attest.NAME]`: OIDC tokens `pki serve` trades for SVIDs ([`crate::attest`]).
+    #[serde(default)]
+    pub attest: BTreeMap<String, crate::attest::AttestSpec>,
 }
 
 /// `[serve]`: the defaults of `pki serve`'s flags.
@@ -200,11 +203,28 @@ impl Settings {
                     .with_context(|| format!("{file}: [ca.{name}] default_ttl"))?;
             }
         }
+        for name in s.attest.keys() {
+            s.attest_policy(name, file)?;
+        }
         Ok(s)
     }
 }
 
 impl Settings {
+    /// Attestation policy `name`, checked against its profile.
+    pub fn attest_policy(&self, name: &str, file: &str) -> Result<crate::attest::Policy> {
+        let spec = self.attest.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.attest.keys().map(String::as_str).collect();
+            anyhow::anyhow!(
+                "no attestation policy named '{name}' in {file} (known: {})",
+                if known.is_empty() { "none".to_string() } else { known.join(", ") }
+            )
+        })?;
+        let profile =
+            self.profile(&spec.profile, file).map_err(|e| anyhow::anyhow!("{file}: [attest.{name}] profile: {e:#}"))?;
+        spec.validate(name, file, &profile).map_err(|e| anyhow::anyhow!(e))
+    }
+
     /// The file `[ca.NAME] passphrase_file` names for CA `ca`'s key, if any (tried before the
     /// other passphrase sources).
     pub fn passphrase_file(&self, ca: &str) -> Option<&std::path::Path> {

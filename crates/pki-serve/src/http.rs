@@ -42,6 +42,7 @@ pub fn route(path: &str) -> &'static str {
         p if p.starts_with("/ca/") => "/ca",
         p if p.starts_with("/ocsp/") => "/ocsp",
         p if p.starts_with("/acme/") => "/acme",
+        p if p.starts_with("/attest/") => "/attest",
         _ => "other",
     }
 }
@@ -175,6 +176,9 @@ fn readyz(p: &Published, shared: &Shared, now: OffsetDateTime) -> Resp {
                 pki_core::certs::rfc3339(c.not_after)
             ));
         }
+    }
+    if let Some(a) = &shared.attest {
+        problems.extend(a.problems());
     }
     let ready = problems.is_empty();
     let body = serde_json::json!({ "ready": ready, "problems": problems }).to_string() + "\n";

@@ -12,6 +12,8 @@
 //! taken only for that.
 
 pub mod acme;
+pub mod attest;
+pub mod client;
 pub mod http;
 pub mod metrics;
 pub mod ocsp;
@@ -62,6 +64,8 @@ pub struct Config {
     pub acme_profiles: std::collections::BTreeMap<String, acme::Directory>,
     /// `[serve.acme]` and the `--acme-*` flags.
     pub acme: acme::Settings,
+    /// The attestation policies served at `/attest/NAME` (`[attest.NAME]`).
+    pub attest: Vec<attest::PolicyConfig>,
 }
 
 impl Config {
@@ -79,6 +83,7 @@ impl Config {
             shutdown_grace: Duration::from_secs(10),
             acme_profiles: Default::default(),
             acme: Default::default(),
+            attest: vec![],
         }
     }
 }
@@ -191,6 +196,8 @@ pub struct Shared {
     pub ocsp: Arc<ocsp::Ocsp>,
     /// The ACME server, when profiles are offered over ACME and there is an HTTPS listener.
     pub acme: Option<Arc<acme::Acme>>,
+    /// Attested issuance, when policies are configured and there is an HTTPS listener.
+    pub attest: Option<Arc<attest::Attest>>,
     /// The counters behind `/metrics`.
     pub metrics: metrics::Metrics,
 }
@@ -306,6 +313,30 @@ async fn serve(
         }
         _ => None,
     };
+    let attest = match (&cfg.https, cfg.attest.is_empty()) {
+        (Some(_), false) => {
+            let a = Arc::new(attest::Attest::start(&cfg.dir, cfg.attest.clone(), &signers)?);
+            // Keys are fetched before serve listens; an issuer down at start is not fatal (its
+            // policy refuses tokens until a fetch works, and /readyz says so).
+            for (policy, error) in a.refresh().await {
+                log(
+                    "error",
+                    "cannot fetch an attestation issuer's keys",
+                    serde_json::json!({"policy": policy, "error": error}),
+                );
+            }
+            Some(a)
+        }
+        (None, false) => {
+            log(
+                "warn",
+                "attestation policies are not served: attestation needs the HTTPS listener (--https)",
+                serde_json::json!({"policies": cfg.attest.iter().map(|p| p.policy.name.clone()).collect::<Vec<_>>()}),
+            );
+            None
+        }
+        _ => None,
+    };
     let shared = Arc::new(Shared {
         published: RwLock::new(Arc::new(first)),
         reload_error: Mutex::new(None),
@@ -314,6 +345,7 @@ async fn serve(
         tls: tls.clone(),
         ocsp: ocsp.clone(),
         acme,
+        attest,
         metrics: metrics::Metrics::default(),
     });
     let listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot listen on {}", cfg.http))?;
@@ -355,6 +387,33 @@ async fn serve(
                         serde_json::json!({"error": format!("{e:#}")}),
                     ),
                     _ => {}
+                }
+            }
+        });
+    }
+    if let Some(a) = shared.attest.clone() {
+        // Once a minute: used tokens past their exp are forgotten, and keys older than
+        // [`attest::REFRESH`] fetched again (an issuer's rotation is picked up even before a
+        // token names the new key).
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let a2 = a.clone();
+                let now = OffsetDateTime::now_utc().unix_timestamp();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || a2.clean(now)).await {
+                    log(
+                        "error",
+                        "cannot forget used attestation tokens",
+                        serde_json::json!({"error": format!("{e:#}")}),
+                    );
+                }
+                for (policy, error) in a.refresh_stale().await {
+                    log(
+                        "error",
+                        "cannot fetch an attestation issuer's keys",
+                        serde_json::json!({"policy": policy, "error": error}),
+                    );
                 }
             }
         });
@@ -444,7 +503,11 @@ async fn serve_connection<S>(
         async move {
             let started = Instant::now();
             let (method, path) = (req.method().clone(), req.uri().path().to_string());
-            let resp = if path.starts_with("/acme/")
+            let resp = if path.starts_with("/attest/")
+                && let Some(attest) = shared.attest.clone()
+            {
+                attest.handle(req, secure).await
+            } else if path.starts_with("/acme/")
                 && let Some(acme) = shared.acme.clone()
             {
                 acme.handle(req, secure).await

@@ -118,3 +118,25 @@ impl Drop for Staged {
         }
     }
 }
+
+/// Writes files into an `--out` directory outside any CA directory, all or none as far as the
+/// file system allows: existing targets refused unless `force`, each file staged beside its
+/// place, synced, then renamed in (`pki attest` writes what the server sent this way).
+pub fn write_out_dir(dir: &Path, files: &[(&str, &[u8], u32)], force: bool) -> Result<()> {
+    let names: Vec<&str> = files.iter().map(|f| f.0).collect();
+    check_targets(dir, &names, force)?;
+    let mut staged = Staged::default();
+    let mut durable = SyncSet::default();
+    for (name, bytes, mode) in files {
+        if let Err(e) = staged.stage(dir, name, bytes, *mode, &mut durable) {
+            for (t, _) in &staged.files {
+                let _ = fs::remove_file(t);
+            }
+            return Err(e);
+        }
+    }
+    durable.sync()?;
+    let mut dirs = SyncSet::default();
+    staged.publish(&mut dirs)?;
+    dirs.sync()
+}

@@ -607,6 +607,25 @@ impl CaDir {
         Ok(found)
     }
 
+    /// Every ledger record about certificate `serial` (its issue, renewals, revocation, hold),
+    /// oldest first: the records whose `data.serial`, `data.renews` or `data.replaced_by` is it.
+    /// Lines without the serial's text are not parsed.
+    pub fn ledger_records_about(&self, serial: &str) -> Result<Vec<LedgerRecord>> {
+        let mut out = vec![];
+        self.for_each_ledger_line(|_, line| {
+            if line.contains(serial)
+                && let Ok(r) = serde_json::from_str::<LedgerRecord>(line)
+                && ["serial", "renews", "replaced_by", "old_serial", "new_serial"]
+                    .iter()
+                    .any(|k| r.data.get(k).and_then(|v| v.as_str()) == Some(serial))
+            {
+                out.push(r);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
     /// Streams the ledger's lines (raw, for verification).
     pub fn for_each_ledger_line(&self, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
         let p = self.path(LEDGER);
@@ -1045,6 +1064,7 @@ fn raw_fields(line: &str) -> Option<(u64, &str, &str)> {
 }
 
 mod acme;
+mod attest;
 mod chain;
 mod fsio;
 mod head;
@@ -1054,6 +1074,7 @@ mod reindex;
 mod root;
 
 pub use acme::{ACME_DIR, AcmeKind, valid_acme_id};
+pub use attest::{SEEN_DIR, seen_key};
 pub use fsio::{SyncSet, sha256_hex, write_atomic};
 pub(crate) use fsio::{temp_path, write_new_file_outside};
 pub use head::{LedgerSig, LedgerSigner, SigProblem, SignedHead, is_signed, signature_of, verify_by_cert, verify_line};
