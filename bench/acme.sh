@@ -19,14 +19,9 @@ cargo build --release --quiet --manifest-path "$here/Cargo.toml"
 cargo build --release --quiet --manifest-path "$here/Cargo.toml" --example acme_load
 PKI="$here/target/release/pki"
 LOAD="$here/target/release/examples/acme_load"
-work=$(mktemp -d "$here/target/bench-acme.XXXXXX")
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
-trap cleanup EXIT
-cd "$work"
+. "$here/bench/lib.sh"
+bench_work acme
 export PKI_ACTOR=bench
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 1 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing listens on $1" >&2; exit 1; }
 DNS=$(port); MGMT=$(port); H01=$(port); PEB=$(port); HTTP=$(port); HTTPS=$(port)
 
 "$PKI" --dir ca init --non-interactive --org Acme --trust-domain acme.internal --no-passphrase >/dev/null 2>&1

@@ -79,6 +79,9 @@ _pki() {
             pki,renew)
                 cmd="pki__subcmd__renew"
                 ;;
+            pki,report)
+                cmd="pki__subcmd__report"
+                ;;
             pki,revoke)
                 cmd="pki__subcmd__revoke"
                 ;;
@@ -202,6 +205,9 @@ _pki() {
             pki__subcmd__help,renew)
                 cmd="pki__subcmd__help__subcmd__renew"
                 ;;
+            pki__subcmd__help,report)
+                cmd="pki__subcmd__help__subcmd__report"
+                ;;
             pki__subcmd__help,revoke)
                 cmd="pki__subcmd__help__subcmd__revoke"
                 ;;
@@ -299,7 +305,7 @@ _pki() {
 
     case "${cmd}" in
         pki)
-            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme attest ledger-verify completions man help"
+            opts="-h -V --dir --passphrase-file --passphrase-dir --lock-timeout --note --help --version init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme report attest ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1079,7 +1085,7 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help)
-            opts="init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme attest ledger-verify completions man help"
+            opts="init init-root change-passphrase serve create-intermediate issue renew export trust revoke release-hold gen-crl audit verify inspect profiles list reindex settings ledger acme report attest ledger-verify completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1457,6 +1463,20 @@ _pki() {
             return 0
             ;;
         pki__subcmd__help__subcmd__renew)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__help__subcmd__report)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2257,6 +2277,52 @@ _pki() {
                     ;;
                 --key-passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lock-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --note)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pki__subcmd__report)
+            opts="-h --html --window --by --dir --passphrase-file --passphrase-dir --lock-timeout --note --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --html)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --by)
+                    COMPREPLY=($(compgen -W "profile ca" -- "${cur}"))
                     return 0
                     ;;
                 --dir)

@@ -107,7 +107,7 @@ pub enum Command {
     ChangePassphrase(ChangePassphraseArgs),
     /// Serve CRLs, CA certificates and trust bundles over HTTP (a long-running service)
     #[command(
-        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --https 127.0.0.1:8443 --tls-ca issuing --tls-profile serve --tls-name pki.acme.internal\n  pki serve --https 0.0.0.0:443 --tls-cert /etc/pki/tls.pem --tls-key /etc/pki/tls.key\n  pki serve --https 0.0.0.0:443 --tls-ca issuing --tls-name pki.acme.internal   # and ACME\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus), and OCSP at /ocsp/CA (POST) and /ocsp/CA/BASE64 (GET) for each --ca\nor --tls-ca CA, signed by a responder certificate serve issues from it. A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory. With --ca NAME (never a root) serve also publishes NAME's CRL\nwhen it is due, under the lock; otherwise it takes no lock and holds no key.\nThe HTTPS listener serves the same paths. Its certificate is issued by --tls-ca under\n--tls-profile (inventory and ledger, as `pki issue`) for --tls-name and the listen address, and\nrenewed with a third of its lifetime left; or it is --tls-cert/--tls-key, read again when the\nfiles change. ACME (RFC 8555, http-01) is served there for every profile with acme = true, at\n/acme/PROFILE/directory, issuing through the profile's checks into the inventory and ledger;\nvalidation connects to --acme-http01-port (80) and resolves through --acme-dns-resolver.\nAttestation (POST /attest/POLICY, OIDC token in, SVID out) is served there for every\n[attest.POLICY] in pki.toml (docs/attest.md); its issuers' keys are fetched at start.\nOne JSON log line per request on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
+        after_help = "EXAMPLES:\n  pki serve                                  # http://127.0.0.1:8080 ([serve] http in pki.toml)\n  pki serve --http 0.0.0.0:80\n  pki serve --https 127.0.0.1:8443 --tls-ca issuing --tls-profile serve --tls-name pki.acme.internal\n  pki serve --https 0.0.0.0:443 --tls-cert /etc/pki/tls.pem --tls-key /etc/pki/tls.key\n  pki serve --https 0.0.0.0:443 --tls-ca issuing --tls-name pki.acme.internal   # and ACME\n  pki serve --check                          # read the directory and the settings, then exit\n\nPaths: /crl/CA.crl (DER), /crl/CA.crl.pem, /ca/CA.crt (DER), /ca/CA.pem, /bundle.pem,\n/bundle.spiffe.json, /healthz, /readyz (503 when a CRL is past its nextUpdate or missing),\n/metrics (Prometheus), and OCSP at /ocsp/CA (POST) and /ocsp/CA/BASE64 (GET) for each --ca\nor --tls-ca CA, signed by a responder certificate serve issues from it. A change the CLI commits (revoke, gen-crl) is served within --poll plus\nthe time to read the directory. With --ca NAME (never a root) serve also publishes NAME's CRL\nwhen it is due, under the lock; otherwise it takes no lock and holds no key.\nThe HTTPS listener serves the same paths. Its certificate is issued by --tls-ca under\n--tls-profile (inventory and ledger, as `pki issue`) for --tls-name and the listen address, and\nrenewed with a third of its lifetime left; or it is --tls-cert/--tls-key, read again when the\nfiles change. ACME (RFC 8555, http-01) is served there for every profile with acme = true, at\n/acme/PROFILE/directory, issuing through the profile's checks into the inventory and ledger;\nvalidation connects to --acme-http01-port (80) and resolves through --acme-dns-resolver.\nAttestation (POST /attest/POLICY, OIDC token in, SVID out) is served there for every\n[attest.POLICY] in pki.toml (docs/attest.md); its issuers' keys are fetched at start.\nA read-only page is at /ui/ ([serve.ui]: open on a loopback listener, else a token or a client\ncertificate of client_profiles).\nOne JSON log line per request on stderr; SIGTERM lets requests in flight finish; SIGHUP reads the directory again."
     )]
     Serve(ServeArgs),
     /// Create an intermediate CA signed by the root
@@ -190,6 +190,11 @@ pub enum Command {
         after_help = "EXAMPLES:\n  pki acme eab add --directory web --kid team-payments\n  pki acme eab list\n  pki acme eab remove --kid team-payments"
     )]
     Acme(AcmeArgs),
+    /// Write a self-contained HTML summary: CAs, findings, expiry timeline, what expires soon
+    #[command(
+        after_help = "EXAMPLES:\n  pki report --html report.html\n  pki report --html - --window 7d --by ca > weekly.html\n\nOne file, no script, no link out (the stylesheet inlined): for cron mail, a wiki, an audit\ntrail. The same overview `pki serve` shows at /ui/, from the same audit as `pki audit`; the\ncertificates expiring within --window are listed (the first 500; all are counted)."
+    )]
+    Report(ReportArgs),
     /// Trade a CI job's OIDC token for a short-lived SVID from `pki serve` (no CA secret here)
     #[command(
         after_help = "EXAMPLES:\n  pki attest --server https://pki.acme.internal:8443 --policy github-main --github --ca-file root.pem --out ./svid\n  pki attest --server https://pki.acme.internal:8443 --policy gitlab --gitlab --ca-file root.pem --out - --json\n  pki attest --server https://127.0.0.1:8443 --policy ci --token-file token.jwt --ca-file root.pem --out ./svid\n\nThe key is made here and never leaves: pki sends the token (Authorization: Bearer) and a CSR\nto POST SERVER/attest/POLICY and writes cert.pem, chain.pem, key.pem (0600) and root.pem to\n--out, or prints them (--out -). --github asks the runner for a token (ACTIONS_ID_TOKEN_REQUEST_URL\nand _TOKEN, `permissions: id-token: write`) for --audience (default: --server). --gitlab reads\nthe token GitLab put in $PKI_ID_TOKEN (`id_tokens:` in the job). Tokens are never printed.\nExit status: 0 issued, 2 error, 7 the server refused (its problem document's rule is named)."
@@ -840,6 +845,25 @@ pub struct ProfilesArgs {
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The HTML file to write ('-': standard output)
+    #[arg(long, value_name = "FILE")]
+    pub html: PathBuf,
+    /// Findings and the expiring list cover this window
+    #[arg(long, default_value = "30d", value_name = "DURATION")]
+    pub window: String,
+    /// Group the expiry timeline by profile or by CA
+    #[arg(long, value_enum, default_value_t = ReportBy::Profile)]
+    pub by: ReportBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportBy {
+    Profile,
+    Ca,
 }
 
 #[derive(Debug, Args)]

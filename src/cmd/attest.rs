@@ -152,7 +152,7 @@ fn github_token(audience: &str) -> Result<String> {
             .map_err(|_| anyhow!("--github: ACTIONS_ID_TOKEN_REQUEST_TOKEN is not set"))?,
     );
     let sep = if url.contains('?') { '&' } else { '?' };
-    let full = format!("{url}{sep}audience={}", percent_encode(audience));
+    let full = format!("{url}{sep}audience={}", pki_serve::ui::query_encode(audience));
     let roots = pki_serve::client::roots(None)?;
     let a = pki_serve::client::request_blocking(
         "GET",
@@ -173,16 +173,4 @@ fn github_token(audience: &str) -> Result<String> {
         .and_then(|x| x.as_str())
         .map(str::to_string)
         .ok_or_else(|| anyhow!("--github: the answer has no value"))
-}
-
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

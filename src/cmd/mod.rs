@@ -24,6 +24,7 @@ mod man;
 mod profiles;
 mod reindex;
 mod renew;
+mod report;
 mod revoke;
 mod serve;
 mod settings;
@@ -59,6 +60,7 @@ pub fn dispatch(cli: Cli, ctx: &mut Ctx) -> Result<Exit> {
         },
         Command::Acme(a) => acme::run(a, g, ctx),
         Command::Attest(a) => attest::run(a, ctx),
+        Command::Report(a) => report::run(a, g, ctx),
         Command::Completions(a) => completions::run(a, ctx),
         Command::Man(a) => man::run(a, ctx),
     }

@@ -80,6 +80,7 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         }
         cfg.attest.push(pki_serve::attest::PolicyConfig { policy, ca });
     }
+    cfg.ui = ui_settings(&settings, &file)?;
     if args.check {
         let p = pki_serve::check(&cfg)?;
         for path in p.objects.keys() {
@@ -126,8 +127,26 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
                 cfg.attest.iter().map(|p| p.policy.name.clone()).collect::<Vec<_>>().join(", ")
             ),
         };
+        let ui = if !cfg.ui.enabled {
+            String::new()
+        } else {
+            let open = addr.ip().is_loopback() && cfg.ui.open_on_loopback;
+            let mut ways = vec![];
+            if cfg.ui.token_sha256.is_some() {
+                ways.push("the token".to_string());
+            }
+            if !cfg.ui.client_profiles.is_empty() {
+                ways.push(format!("a client certificate of {}", cfg.ui.client_profiles.join(", ")));
+            }
+            let how = match (open, ways.is_empty()) {
+                (true, _) => "open on loopback".to_string(),
+                (false, true) => "closed: no token_file or client_profiles in [serve.ui]".to_string(),
+                (false, false) => format!("with {}", ways.join(" or ")),
+            };
+            format!("; the page at http://{addr}/ui/ ({how})")
+        };
         ctx.say(format!(
-            "ok: {} object(s) to serve on http://{addr}{https} ({} CRL(s){}){acme}{attest}",
+            "ok: {} object(s) to serve on http://{addr}{https} ({} CRL(s){}){acme}{attest}{ui}",
             p.objects.len(),
             p.crls.len(),
             if p.missing_crls.is_empty() {
@@ -161,6 +180,33 @@ pub fn run(args: ServeArgs, g: &GlobalArgs, ctx: &mut Ctx) -> Result<Exit> {
         pki_serve::log("info", "listening", fields);
     })?;
     Ok(Exit::Success)
+}
+
+/// `[serve.ui]`: the page's access rules, checked (the token file read, the profiles known).
+fn ui_settings(settings: &pki_core::settings::Settings, file: &str) -> Result<pki_serve::ui::Settings> {
+    let u = &settings.serve.ui;
+    let mut out = pki_serve::ui::Settings {
+        enabled: u.enabled.unwrap_or(true),
+        open_on_loopback: u.open_on_loopback.unwrap_or(true),
+        ..Default::default()
+    };
+    if let Some(f) = &u.token_file {
+        let t =
+            std::fs::read_to_string(f).map_err(|e| anyhow!("{file}: [serve.ui] token_file {}: {e}", f.display()))?;
+        let t = t.trim();
+        if t.chars().count() < 20 {
+            bail!("{file}: [serve.ui] token_file {}: the token is shorter than 20 characters", f.display());
+        }
+        out.token_sha256 = Some(pki_serve::ui::digest(t.as_bytes()));
+    }
+    for p in &u.client_profiles {
+        settings.profile(p, file).map_err(|e| anyhow!("[serve.ui] client_profiles: {e:#}"))?;
+    }
+    out.client_profiles = u.client_profiles.clone();
+    if let Some(w) = &u.window {
+        out.window = pki_core::duration::parse("[serve.ui] window", w)?;
+    }
+    Ok(out)
 }
 
 /// Where the HTTPS certificate comes from: --tls-cert/--tls-key, else --tls-ca, else the same

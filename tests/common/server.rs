@@ -20,8 +20,14 @@ impl Server {
     }
 
     pub fn start_with(env: &Env, port: u16, extra: &[&str]) -> Server {
+        Server::start_env(env, port, extra, &[])
+    }
+
+    /// As `start_with`, with more environment variables (`PKI_NOW` for a fixed clock).
+    pub fn start_env(env: &Env, port: u16, extra: &[&str], vars: &[(&str, &str)]) -> Server {
         let mut child = env
             .pki()
+            .envs(vars.iter().copied())
             .args(["serve", "--http", &format!("127.0.0.1:{port}"), "--poll", "200ms"])
             .args(extra)
             .stdout(Stdio::null())

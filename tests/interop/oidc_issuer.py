@@ -7,7 +7,7 @@ Serves, at http://127.0.0.1:PORT (the issuer URL):
   GET  /github?audience=AUD                GitHub Actions' token service: needs
                                            "Authorization: bearer request-token", answers {"value": JWT}
   POST /mint    {"claims": {...}, "kid": "rs1", "alg": "RS256", "sign_with": "rs1", "header": {...}}
-                a JWT; default claims are GitHub-shaped (see github_claims), merged with "claims";
+                a JWT ("count": N: N of them, one per line); default claims are GitHub-shaped (see github_claims), merged with "claims";
                 sign_with: a key name, "none" (alg none, empty signature) or "hs-public" (HS256
                 keyed with rs1's public key PEM: the classic algorithm-confusion forgery)
   POST /control {"down": bool} | {"rotate": true} (publishes rs2 as well) | {"github_claims": {...}}
@@ -146,6 +146,8 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         req = json.loads(self.rfile.read(n) or b"{}")
         if self.path == "/mint":
+            if "count" in req:  # many tokens (fresh jti each), one per line: bench/attest.sh
+                return self.reply(200, "\n".join(mint(self.issuer(), req) for _ in range(int(req["count"]))), "text/plain")
             return self.reply(200, mint(self.issuer(), req), "application/jwt")
         if self.path == "/control":
             with LOCK:

@@ -50,7 +50,7 @@ pub struct AttestSpec {
     pub issuer_ca_file: Option<PathBuf>,
     /// The SPIFFE ID, with `{claim}` placeholders: `spiffe://acme.internal/ci/{repository}`.
     pub spiffe_id: String,
-    /// Conditions: claim = value, or claim = [values] (any of them). Compare stable ids
+    /// Conditions: `claim = "value"`, or `claim = ["a", "b"]` (any of them). Compare stable ids
     /// (`repository_owner_id`, `project_id`), not names that can be re-registered.
     #[serde(default)]
     pub claims: BTreeMap<String, Condition>,

@@ -65,6 +65,28 @@ pub struct ServeSettings {
     /// `[serve.acme]`: how ACME validates (profiles opt in with `acme = true`).
     #[serde(default)]
     pub acme: AcmeSettings,
+    /// `[serve.ui]`: the read-only page at `/ui/`.
+    #[serde(default)]
+    pub ui: UiSettings,
+}
+
+/// `[serve.ui]`: who may see the read-only page `/ui/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UiSettings {
+    /// Serve `/ui/` at all (default true).
+    pub enabled: Option<bool>,
+    /// A listener bound to a loopback address serves it without credentials (default true; set
+    /// false when a proxy on this host forwards others' requests to serve).
+    pub open_on_loopback: Option<bool>,
+    /// A file holding the token that opens the page elsewhere (`Authorization: Bearer`, or as a
+    /// browser's Basic-auth password); at least 20 characters.
+    pub token_file: Option<PathBuf>,
+    /// Profiles whose client certificates open the page over HTTPS (mutual TLS).
+    #[serde(default)]
+    pub client_profiles: Vec<String>,
+    /// The expiry window of the page's findings and expiring list (default 30d).
+    pub window: Option<String>,
 }
 
 /// `[serve.acme]`: the defaults of `pki serve`'s `--acme-*` flags.

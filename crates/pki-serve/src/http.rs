@@ -43,6 +43,7 @@ pub fn route(path: &str) -> &'static str {
         p if p.starts_with("/ocsp/") => "/ocsp",
         p if p.starts_with("/acme/") => "/acme",
         p if p.starts_with("/attest/") => "/attest",
+        p if p == "/ui" || p.starts_with("/ui/") => "/ui",
         _ => "other",
     }
 }

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod ocsp;
 pub mod published;
 pub mod tls;
+pub mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -66,6 +67,8 @@ pub struct Config {
     pub acme: acme::Settings,
     /// The attestation policies served at `/attest/NAME` (`[attest.NAME]`).
     pub attest: Vec<attest::PolicyConfig>,
+    /// `/ui/` (`[serve.ui]`).
+    pub ui: ui::Settings,
 }
 
 impl Config {
@@ -84,6 +87,7 @@ impl Config {
             acme_profiles: Default::default(),
             acme: Default::default(),
             attest: vec![],
+            ui: ui::Settings::default(),
         }
     }
 }
@@ -198,6 +202,8 @@ pub struct Shared {
     pub acme: Option<Arc<acme::Acme>>,
     /// Attested issuance, when policies are configured and there is an HTTPS listener.
     pub attest: Option<Arc<attest::Attest>>,
+    /// The read-only page.
+    pub ui: Arc<ui::Ui>,
     /// The counters behind `/metrics`.
     pub metrics: metrics::Metrics,
 }
@@ -346,13 +352,16 @@ async fn serve(
         ocsp: ocsp.clone(),
         acme,
         attest,
+        ui: Arc::new(ui::Ui::new(&cfg.dir, cfg.ui.clone())),
         metrics: metrics::Metrics::default(),
     });
     let listener = TcpListener::bind(cfg.http).await.with_context(|| format!("cannot listen on {}", cfg.http))?;
     let (https, acceptor) = match (cfg.https, &tls) {
         (Some(a), Some(t)) => {
             let l = TcpListener::bind(a).await.with_context(|| format!("cannot listen on {a}"))?;
-            (Some(l), Some(tokio_rustls::TlsAcceptor::from(t.server_config()?)))
+            // A client certificate is asked for (not required) when it can open the page.
+            let roots = if cfg.ui.client_profiles.is_empty() { None } else { Some(ui_client_roots(&cfg.dir)?) };
+            (Some(l), Some(tokio_rustls::TlsAcceptor::from(t.server_config(roots)?)))
         }
         _ => (None, None),
     };
@@ -449,7 +458,19 @@ async fn serve(
                     // The handshake is bounded like the request head: a client that stalls in it
                     // is cut off with the same timeout.
                     match tokio::time::timeout(cfg.header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => serve_connection(tls_stream, peer, shared, cfg, watcher, true).await,
+                        Ok(Ok(tls_stream)) => {
+                            let conn = ui::Conn {
+                                secure: true,
+                                loopback_listener: cfg.https.is_some_and(|a| a.ip().is_loopback()),
+                                client_cert: tls_stream
+                                    .get_ref()
+                                    .1
+                                    .peer_certificates()
+                                    .and_then(|c| c.first())
+                                    .map(|c| Arc::new(c.to_vec())),
+                            };
+                            serve_connection(tls_stream, peer, shared, cfg, watcher, conn).await
+                        }
                         Ok(Err(_)) | Err(_) => shared.metrics.failed_handshake(),
                     }
                     drop(permit);
@@ -457,7 +478,9 @@ async fn serve(
             }
             _ => {
                 tokio::spawn(async move {
-                    serve_connection(stream, peer, shared, cfg, watcher, false).await;
+                    let conn =
+                        ui::Conn { secure: false, loopback_listener: cfg.http.ip().is_loopback(), client_cert: None };
+                    serve_connection(stream, peer, shared, cfg, watcher, conn).await;
                     drop(permit);
                 });
             }
@@ -492,18 +515,23 @@ async fn serve_connection<S>(
     shared: Arc<Shared>,
     cfg: Config,
     watcher: hyper_util::server::graceful::Watcher,
-    secure: bool,
+    conn: ui::Conn,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let peer_s = peer.to_string();
+    let secure = conn.secure;
     let svc = service_fn(move |req: hyper::Request<Incoming>| {
         let shared = shared.clone();
         let peer = peer_s.clone();
+        let conn = conn.clone();
         async move {
             let started = Instant::now();
             let (method, path) = (req.method().clone(), req.uri().path().to_string());
-            let resp = if path.starts_with("/attest/")
+            let resp = if path == "/ui" || path.starts_with("/ui/") {
+                let stamp = shared.published().stamp;
+                shared.ui.clone().handle(&req, &conn, stamp).await
+            } else if path.starts_with("/attest/")
                 && let Some(attest) = shared.attest.clone()
             {
                 attest.handle(req, secure).await
@@ -531,6 +559,21 @@ async fn serve_connection<S>(
         .max_headers(MAX_HEADERS)
         .serve_connection(TokioIo::new(stream), svc);
     let _ = tokio::time::timeout(cfg.connection_lifetime, watcher.watch(conn)).await;
+}
+
+/// The roots a client certificate for the page must chain to: the directory's self-signed CAs.
+fn ui_client_roots(dir: &std::path::Path) -> Result<Arc<rustls::RootCertStore>> {
+    let d = pki_core::store::CaDir::open(dir)?;
+    let mut roots = rustls::RootCertStore::empty();
+    for name in d.ca_names()? {
+        let ca = pki_core::ca::Ca::load(&d, &name)?;
+        if ca.self_signed {
+            roots
+                .add(rustls_pki_types::CertificateDer::from(ca.der.clone()))
+                .context("a root is not usable for TLS")?;
+        }
+    }
+    Ok(Arc::new(roots))
 }
 
 /// Polls the directory's stamp; reads it again when it changed (or on SIGHUP). A failed read

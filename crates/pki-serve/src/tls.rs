@@ -273,12 +273,25 @@ impl Tls {
 
     /// The rustls configuration of the HTTPS listener: TLS 1.2 and 1.3 (ring), HTTP/1.1, this
     /// resolver's certificate.
-    pub fn server_config(self: &Arc<Self>) -> Result<Arc<rustls::ServerConfig>> {
-        let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+    /// With `client_roots`, a client certificate chaining to them is asked for but not
+    /// required (the page's mutual-TLS access; everything else ignores it).
+    pub fn server_config(
+        self: &Arc<Self>,
+        client_roots: Option<Arc<rustls::RootCertStore>>,
+    ) -> Result<Arc<rustls::ServerConfig>> {
+        let b = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
-            .context("TLS set-up")?
-            .with_no_client_auth()
-            .with_cert_resolver(self.clone());
+            .context("TLS set-up")?;
+        let b = match client_roots {
+            Some(roots) => b.with_client_cert_verifier(
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
+                    .allow_unauthenticated()
+                    .build()
+                    .context("client certificate set-up")?,
+            ),
+            None => b.with_no_client_auth(),
+        };
+        let mut cfg = b.with_cert_resolver(self.clone());
         cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(Arc::new(cfg))
     }

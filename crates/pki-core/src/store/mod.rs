@@ -843,6 +843,16 @@ impl CaDir {
     pub fn scan_inventory(
         &self,
         mut f: impl FnMut(u64, Result<InventoryView<'_>, String>) -> Result<()>,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<()> {
+        self.scan_inventory_at(|n, _, v| f(n, v), progress)
+    }
+
+    /// As [`CaDir::scan_inventory`], with each line's byte offset in the file (for
+    /// [`CaDir::inventory_line_at`]): `f` gets (line number, offset, record).
+    pub fn scan_inventory_at(
+        &self,
+        mut f: impl FnMut(u64, u64, Result<InventoryView<'_>, String>) -> Result<()>,
         mut progress: impl FnMut(u64, u64),
     ) -> Result<()> {
         let p = self.path(INVENTORY);
@@ -875,7 +885,7 @@ impl CaDir {
                 }
                 let view =
                     std::str::from_utf8(line).map_err(|_| "not UTF-8".to_string()).and_then(InventoryView::parse);
-                f(n, view)?;
+                f(n, done + (line.as_ptr() as usize - buf.as_ptr() as usize) as u64, view)?;
             }
             buf.copy_within(start..filled, 0);
             filled -= start;
@@ -883,6 +893,20 @@ impl CaDir {
             progress(done, total);
         }
         Ok(())
+    }
+
+    /// The inventory record on the line starting at byte `offset` (from
+    /// [`CaDir::scan_inventory_at`]), if that line still holds a record with serial `serial`
+    /// (lines are rewritten in place, never moved, except by `pki reindex`).
+    pub fn inventory_line_at(&self, offset: u64, serial: &str) -> Result<Option<InventoryRecord>> {
+        use std::os::unix::fs::FileExt;
+        let p = self.path(INVENTORY);
+        let Some(file) = self.fs.open_if_exists(&p)? else { return Ok(None) };
+        let mut buf = vec![0u8; 8192];
+        let got = file.read_at(&mut buf, offset).with_context(|| format!("cannot read {}", p.display()))?;
+        let Some(end) = memchr::memchr(b'\n', &buf[..got]) else { return Ok(None) };
+        let Ok(line) = std::str::from_utf8(&buf[..end]) else { return Ok(None) };
+        Ok(InventoryView::parse(line).ok().filter(|v| v.serial == serial).map(|v| v.to_record()))
     }
 
     /// Files and directories of the CA directory whose mode lets group or others in, except
