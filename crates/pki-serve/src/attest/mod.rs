@@ -224,7 +224,11 @@ impl Attest {
             policy.template.fill(&claims).map_err(|r| Refusal::new(StatusCode::FORBIDDEN, r.rule, r.detail))?;
         let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default().to_string();
         let jti = claims.get("jti").and_then(Value::as_str).unwrap_or_default().to_string();
-        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or_default() + SKEW.as_secs() as i64;
+        // Remembered while the token could still be accepted: until its exp, or until it is too
+        // old (iat + max_token_age) if that comes first, plus the skew.
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or_default();
+        let iat = claims.get("iat").and_then(Value::as_i64).unwrap_or_default();
+        let exp = exp.min(iat.saturating_add(policy.max_token_age.as_secs() as i64)) + SKEW.as_secs() as i64;
         let key = pki_core::store::seen_key(&iss, &jti);
         if self.seen.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&key) {
             return Err(replayed());
