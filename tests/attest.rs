@@ -35,9 +35,14 @@ fn no_roots() -> Arc<rustls::RootCertStore> {
 
 impl Issuer {
     fn start() -> Issuer {
+        Issuer::start_with(&[])
+    }
+
+    fn start_with(args: &[&str]) -> Issuer {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/oidc_issuer.py");
         let mut child = Command::new("python3")
             .arg(script)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -594,4 +599,74 @@ fn bad_policies_are_refused_in_one_line() {
         "{}",
         stderr(&o)
     );
+}
+
+/// An issuer over HTTPS, as in production: no insecure flag, its certificate trusted through
+/// issuer_ca_file (our own root here, as a self-managed GitLab behind a private CA would be);
+/// discovery, JWKS and the token all over TLS. Without issuer_ca_file the system roots do not
+/// know it, and serve says so in /readyz.
+#[test]
+fn an_https_issuer_trusted_through_issuer_ca_file() {
+    let env = Env::new();
+    env.init_plain();
+    env.append_settings(&settings("http://127.0.0.1:9").split("[attest.github]").next().unwrap().to_string());
+    env.ok(&["issue", "--profile", "serve", "--ip", "127.0.0.1", "--out", "issuer-tls"]);
+    env.ok(&["export", "--root", "--out", "root.pem"]);
+    let issuer = Issuer::start_with(&[
+        "--tls",
+        env.path("issuer-tls/fullchain.pem").to_str().unwrap(),
+        env.path("issuer-tls/key.pem").to_str().unwrap(),
+    ]);
+    assert!(issuer.url.starts_with("https://"));
+    let policy = |name: &str, ca: &str| {
+        format!(
+            "\n[attest.{name}]\nprofile = \"ci\"\nissuer = \"{}\"\naudience = \"https://pki.test\"\nspiffe_id = \"spiffe://acme.internal/ci/github/{{repository}}\"\n{ca}",
+            issuer.url
+        )
+    };
+    env.append_settings(
+        &(policy("tls", &format!("issuer_ca_file = \"{}\"\n", env.path("root.pem").display()))
+            + &policy("untrusted", "")),
+    );
+    let (http, https) = (free_port(), free_port());
+    let addr = format!("127.0.0.1:{https}");
+    let serve = Server::start_with(&env, http, &["--https", &addr, "--tls-ca", "issuing", "--tls-profile", "serve"]);
+    let tok = {
+        let roots = pki_serve::client::roots(Some(&env.path("root.pem"))).unwrap();
+        let a = pki_serve::client::request_blocking(
+            "POST",
+            &format!("{}/mint", issuer.url),
+            &[],
+            br#"{"aud": "https://pki.test"}"#.to_vec(),
+            &roots,
+            1 << 16,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        String::from_utf8(a.body).unwrap()
+    };
+    std::fs::write(env.path("t.jwt"), &tok).unwrap();
+    let mut c = env.pki();
+    c.env_remove("PKI_DIR").args([
+        "attest",
+        "--server",
+        &format!("https://{addr}"),
+        "--policy",
+        "tls",
+        "--token-file",
+        "t.jwt",
+        "--ca-file",
+        "root.pem",
+        "--out",
+        "-",
+        "--json",
+    ]);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["spiffe_id"], "spiffe://acme.internal/ci/github/octo-org/octo-app");
+    let r = serve.get("/readyz", &[]);
+    let body = String::from_utf8_lossy(&r.body).to_string();
+    assert_eq!(r.status, 503, "{body}");
+    assert!(body.contains("attestation policy 'untrusted'") && !body.contains("attestation policy 'tls'"), "{body}");
 }

@@ -12,7 +12,8 @@ Serves, at http://127.0.0.1:PORT (the issuer URL):
                 keyed with rs1's public key PEM: the classic algorithm-confusion forgery)
   POST /control {"down": bool} | {"rotate": true} (publishes rs2 as well) | {"github_claims": {...}}
   GET  /stats   {"jwks_fetches": N}
-Prints {"issuer": URL} on its first stdout line once it listens. Independent of pki: JWTs are
+Prints {"issuer": URL} on its first stdout line once it listens; with --tls CERT KEY it serves
+HTTPS (an issuer as production has it, trusted through a policy's issuer_ca_file). Independent of pki: JWTs are
 made here with Python's cryptography (RSA PKCS#1 v1.5, ECDSA P-256 in JOSE's r||s form).
 """
 import base64
@@ -119,8 +120,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    scheme = "http"
+
     def issuer(self):
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
+        return "%s://127.0.0.1:%d" % (self.scheme, self.server.server_address[1])
 
     def do_GET(self):
         u = urlparse(self.path)
@@ -162,9 +165,17 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
-    srv = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    print(json.dumps({"issuer": "http://127.0.0.1:%d" % srv.server_address[1]}), flush=True)
+    # oidc_issuer.py [--tls CERT KEY]: over HTTPS with that certificate (chain) and key.
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+    if len(sys.argv) == 4 and sys.argv[1] == "--tls":
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        scheme = "https"
+    Handler.scheme = scheme
+    print(json.dumps({"issuer": "%s://127.0.0.1:%d" % (scheme, srv.server_address[1])}), flush=True)
     srv.serve_forever()
 
 
