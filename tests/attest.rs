@@ -609,7 +609,7 @@ fn bad_policies_are_refused_in_one_line() {
 fn an_https_issuer_trusted_through_issuer_ca_file() {
     let env = Env::new();
     env.init_plain();
-    env.append_settings(&settings("http://127.0.0.1:9").split("[attest.github]").next().unwrap().to_string());
+    env.append_settings(settings("http://127.0.0.1:9").split("[attest.github]").next().unwrap());
     env.ok(&["issue", "--profile", "serve", "--ip", "127.0.0.1", "--out", "issuer-tls"]);
     env.ok(&["export", "--root", "--out", "root.pem"]);
     let issuer = Issuer::start_with(&[
