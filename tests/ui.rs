@@ -294,6 +294,22 @@ fn beyond_open_loopback_the_page_needs_a_token_or_a_client_certificate() {
     assert_eq!(run(cert("dave")), 0, "a certificate without clientAuth fails the handshake: nothing is served");
     assert_eq!(run(cert("carol")), 403);
     assert_eq!(curl(&["--cacert", "root.pem", &secure], w).0, 401);
+    // A renewal links both ways on the certificates' pages.
+    let old = serial(&env.ok(&["inspect", "alice/cert.pem", "--json"]));
+    let new = serial(&env.ok(&["renew", &old, "--out", "alice2", "--json"]));
+    let bearer = ["-H", "Authorization: Bearer correct horse battery staple 42"];
+    let page = |s: &str| {
+        std::thread::sleep(std::time::Duration::from_millis(300)); // one poll
+        curl(&[bearer[0], bearer[1], &format!("{plain}cert/{s}")], w)
+    };
+    let (code, _, body) = page(&new);
+    assert_eq!(code, 200);
+    assert!(body.contains("Renews") && body.contains(&format!("/ui/cert/{old}")), "{body}");
+    let (_, _, body) = page(&old);
+    assert!(
+        body.contains("Renewed by") && body.contains(&format!("/ui/cert/{new}")) && body.contains("superseded"),
+        "{body}"
+    );
     // What is not the page is unaffected: CRLs and bundles stay public.
     assert_eq!(curl(&[&format!("http://127.0.0.1:{http}/bundle.pem")], w).0, 200);
     drop(serve);

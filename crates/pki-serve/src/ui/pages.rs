@@ -385,6 +385,9 @@ pub fn cert(
             @if let Some(t) = not_after { dt { "Expires" } dd { (when(t, now)) } }
             @if let Some(r) = &inv.revoked_at { dt { "Revoked" } dd id="revoked" { (r) " · reason " (inv.reason.as_deref().unwrap_or("unspecified")) } }
             @if let Some(n) = &inv.replaced_by { dt { "Renewed by" } dd { a href={ "/ui/cert/" (n) } { code { (n) } } } }
+            @for old in history.iter().filter(|r| r.data.get("serial").and_then(|v| v.as_str()) == Some(inv.serial.as_str())).filter_map(|r| r.data.get("renews").and_then(|v| v.as_str())) {
+                dt { "Renews" } dd { a href={ "/ui/cert/" (old) } { code { (old) } } }
+            }
             dt { "CA" } dd { (inv.ca) }
             dt { "Profile" } dd { (inv.profile.as_deref().unwrap_or("-")) }
         }
