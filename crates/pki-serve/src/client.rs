@@ -115,7 +115,9 @@ async fn request_inner(
     }
 }
 
-async fn send<S>(stream: S, req: hyper::Request<Full<Bytes>>, url: &str, limit: usize) -> Result<Answer>
+/// Sends one request on a connection already made (TCP or TLS) and reads at most `limit`
+/// bytes of the answer (also ACME's http-01 fetch, which connects to an address it resolved).
+pub(crate) async fn send<S>(stream: S, req: hyper::Request<Full<Bytes>>, url: &str, limit: usize) -> Result<Answer>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {

@@ -17,9 +17,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use http_body_util::BodyExt;
-use hyper_util::rt::TokioIo;
-
 use super::problem::Problem;
 use super::state::Identifier;
 
@@ -192,25 +189,14 @@ async fn http01_inner(
 
 async fn fetch(addr: SocketAddr, host: &str, path: &str) -> Result<(u16, Vec<u8>), String> {
     let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let (mut send, conn) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
-    let conn = tokio::spawn(conn);
     let req = hyper::Request::get(path)
         .header(hyper::header::HOST, host)
         .header(hyper::header::USER_AGENT, concat!("pki-serve/", env!("CARGO_PKG_VERSION"), " (ACME http-01)"))
         .header(hyper::header::CONNECTION, "close")
-        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
         .map_err(|e| e.to_string())?;
-    let resp = send.send_request(req).await.map_err(|e| e.to_string())?;
-    let status = resp.status().as_u16();
-    let body = http_body_util::Limited::new(resp.into_body(), MAX_BODY)
-        .collect()
-        .await
-        .map_err(|_| format!("the answer is over {MAX_BODY} bytes"))?
-        .to_bytes()
-        .to_vec();
-    conn.abort();
-    Ok((status, body))
+    let a = crate::client::send(stream, req, path, MAX_BODY).await.map_err(|e| format!("{e:#}"))?;
+    Ok((a.status, a.body))
 }
 
 /// The base64url SHA-256 of a key authorization: dns-01's TXT value.
