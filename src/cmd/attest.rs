@@ -29,13 +29,10 @@ pub fn run(args: AttestArgs, ctx: &mut Ctx) -> Result<Exit> {
         bail!("invalid --policy '{}': letters, digits, '-' and '_'", args.policy.escape_default());
     }
     let to_stdout = args.out.as_os_str() == "-";
+    const FILES: [&str; 4] = ["cert.pem", "chain.pem", "key.pem", "root.pem"];
     if !to_stdout {
         // Refused before a token is spent: existing files without --force.
-        for n in ["cert.pem", "chain.pem", "key.pem", "root.pem"] {
-            if !args.force && args.out.join(n).exists() {
-                return Err(pki_core::PkiError::OutputExists { path: args.out.join(n) }.into());
-            }
-        }
+        pki_core::issuance::check_targets(&args.out, &FILES, args.force)?;
     }
     let token = token(&args, &server)?;
     let key = pki_core::keys::generate(args.key_type.into())?;
@@ -91,10 +88,10 @@ pub fn run(args: AttestArgs, ctx: &mut Ctx) -> Result<Exit> {
         pki_core::issuance::write_out_dir(
             &args.out,
             &[
-                ("cert.pem", cert.as_bytes(), 0o644),
-                ("chain.pem", chain.as_bytes(), 0o644),
-                ("key.pem", key_pem.as_bytes(), 0o600),
-                ("root.pem", root.as_bytes(), 0o644),
+                (FILES[0], cert.as_bytes(), 0o644),
+                (FILES[1], chain.as_bytes(), 0o644),
+                (FILES[2], key_pem.as_bytes(), 0o600),
+                (FILES[3], root.as_bytes(), 0o644),
             ],
             args.force,
         )?;

@@ -324,7 +324,7 @@ async fn serve(
             let a = Arc::new(attest::Attest::start(&cfg.dir, cfg.attest.clone(), &signers)?);
             // Keys are fetched before serve listens; an issuer down at start is not fatal (its
             // policy refuses tokens until a fetch works, and /readyz says so).
-            for (policy, error) in a.refresh().await {
+            for (policy, error) in a.refresh(true).await {
                 log(
                     "error",
                     "cannot fetch an attestation issuer's keys",
@@ -417,7 +417,7 @@ async fn serve(
                         serde_json::json!({"error": format!("{e:#}")}),
                     );
                 }
-                for (policy, error) in a.refresh_stale().await {
+                for (policy, error) in a.refresh(false).await {
                     log(
                         "error",
                         "cannot fetch an attestation issuer's keys",

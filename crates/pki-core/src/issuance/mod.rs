@@ -27,7 +27,7 @@ use crate::store::{CaDir, InventoryRecord, Locked, Status, sha256_hex};
 mod batch;
 mod names;
 mod outfiles;
-pub use outfiles::write_out_dir;
+pub use outfiles::{check_targets, write_out_dir};
 mod output;
 mod renew;
 

@@ -18,7 +18,7 @@ pub(super) struct Staged {
 }
 
 /// Refuses existing targets unless `force`, before anything is generated or written.
-pub(super) fn check_targets(dir: &Path, names: &[&str], force: bool) -> Result<()> {
+pub fn check_targets(dir: &Path, names: &[&str], force: bool) -> Result<()> {
     match std::fs::metadata(dir) {
         // No directory, no files in it (one stat, not six: a batch checks every line).
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

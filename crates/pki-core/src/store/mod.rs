@@ -608,16 +608,14 @@ impl CaDir {
     }
 
     /// Every ledger record about certificate `serial` (its issue, renewals, revocation, hold),
-    /// oldest first: the records whose `data.serial`, `data.renews` or `data.replaced_by` is it.
-    /// Lines without the serial's text are not parsed.
+    /// oldest first: the records whose `data.serial` is it, and the issue of its renewal
+    /// (`data.renews`). Lines without the serial's text are not parsed.
     pub fn ledger_records_about(&self, serial: &str) -> Result<Vec<LedgerRecord>> {
         let mut out = vec![];
         self.for_each_ledger_line(|_, line| {
             if line.contains(serial)
                 && let Ok(r) = serde_json::from_str::<LedgerRecord>(line)
-                && ["serial", "renews", "replaced_by", "old_serial", "new_serial"]
-                    .iter()
-                    .any(|k| r.data.get(k).and_then(|v| v.as_str()) == Some(serial))
+                && ["serial", "renews"].iter().any(|k| r.data.get(k).and_then(|v| v.as_str()) == Some(serial))
             {
                 out.push(r);
             }

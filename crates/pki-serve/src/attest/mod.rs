@@ -127,25 +127,14 @@ impl Attest {
         self.policies.keys().cloned().collect()
     }
 
-    /// Fetches every policy's keys; returns (policy, error) for those that failed.
-    pub async fn refresh(&self) -> Vec<(String, String)> {
+    /// Fetches the issuers' keys: every policy's (`all`, at start), or those older than
+    /// [`REFRESH`], missing, or whose last fetch failed (the once-a-minute task, so `/readyz`
+    /// recovers with the issuer). Returns (policy, error) for the fetches that failed.
+    pub async fn refresh(&self, all: bool) -> Vec<(String, String)> {
         let mut failed = vec![];
         for (name, s) in &self.policies {
-            if let Err(e) = s.keys.refresh().await {
-                failed.push((name.clone(), e));
-            }
-        }
-        failed
-    }
-
-    /// Fetches the keys of the policies whose keys are older than [`REFRESH`], missing, or whose
-    /// last fetch failed (retried each minute, so `/readyz` recovers with the issuer).
-    pub async fn refresh_stale(&self) -> Vec<(String, String)> {
-        let mut failed = vec![];
-        for (name, s) in &self.policies {
-            if (s.keys.age().is_none_or(|a| a >= REFRESH) || s.keys.problem().is_some())
-                && let Err(e) = s.keys.refresh().await
-            {
+            let due = all || s.keys.age().is_none_or(|a| a >= REFRESH) || s.keys.problem().is_some();
+            if due && let Err(e) = s.keys.refresh().await {
                 failed.push((name.clone(), e));
             }
         }

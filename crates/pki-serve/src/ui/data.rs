@@ -103,22 +103,15 @@ pub fn names_line(subject: &str, sans: impl Iterator<Item = impl AsRef<str>>) ->
 pub fn overview(dir: &CaDir, now: OffsetDateTime, window: Duration, by_ca: bool) -> Result<Overview> {
     let opts = audit::Options { window, ca: None, deep: false, include_short_lived: false, ledger_head: None };
     let report = audit::run(dir, now, &opts, &mut |_, _, _| {})?;
+    let loaded = dir.ca_names()?.into_iter().map(|n| pki_core::ca::Ca::load(dir, &n)).collect::<Result<Vec<_>>>()?;
     let mut cas = vec![];
-    for name in dir.ca_names()? {
-        let ca = pki_core::ca::Ca::load(dir, &name)?;
+    for ca in &loaded {
+        let name = ca.name.clone();
         let key_encrypted = dir.read_ca_key_pem(&name).ok().map(|k| k.contains("BEGIN ENCRYPTED PRIVATE KEY"));
-        let parent = if ca.self_signed {
-            None
-        } else {
-            let mut p = None;
-            for other in dir.ca_names()? {
-                if other != name && pki_core::ca::Ca::load(dir, &other).is_ok_and(|o| o.subject_raw == ca.issuer_raw) {
-                    p = Some(other);
-                    break;
-                }
-            }
-            p
-        };
+        // The CA whose subject is this one's issuer (none for a root).
+        let parent = (!ca.self_signed)
+            .then(|| loaded.iter().find(|o| o.name != name && o.subject_raw == ca.issuer_raw).map(|o| o.name.clone()))
+            .flatten();
         let findings: Vec<Finding> = report
             .findings
             .iter()
@@ -183,8 +176,8 @@ pub fn overview(dir: &CaDir, now: OffsetDateTime, window: Duration, by_ca: bool)
         },
         |_, _| {},
     )?;
-    let mut expiring = heap.into_sorted_vec();
-    expiring.truncate(MAX_EXPIRING);
+    // Ascending: soonest first (the heap never holds more than MAX_EXPIRING).
+    let expiring = heap.into_sorted_vec();
     let mut g: Vec<(String, Vec<u64>)> = groups.into_iter().collect();
     g.sort_by_key(|(n, c)| (std::cmp::Reverse(c.iter().sum::<u64>()), n.clone()));
     if g.len() > MAX_GROUPS {

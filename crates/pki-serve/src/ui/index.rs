@@ -170,6 +170,20 @@ impl Index {
         hit
     }
 
+    /// The inventory record of certificate `serial` (canonical hex), read back from its line:
+    /// found by one substring search for the serial at the start of a row, not by reading the
+    /// inventory through.
+    pub fn record(&self, dir: &CaDir, serial: &str) -> Result<Option<pki_core::store::InventoryRecord>> {
+        let key = format!("{}\t", serial.to_ascii_lowercase());
+        for at in memchr::memmem::find_iter(&self.text, key.as_bytes()) {
+            if at == 0 || self.text[at - 1] == b'\n' {
+                let row = self.rows.partition_point(|r| (r.off as usize) <= at) - 1;
+                return dir.inventory_line_at(self.rows[row].file_off, serial);
+            }
+        }
+        Ok(None)
+    }
+
     /// One page of what matches: what matches is counted in one sequential pass, then the
     /// chosen order is walked only as far as the page; its rows are read from inventory.tsv.
     pub fn page(&self, dir: &CaDir, q: &Query, now: OffsetDateTime) -> Page {

@@ -24,6 +24,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use time::OffsetDateTime;
 
 use crate::http::Resp;
+use pki_core::store::InventoryRecord;
 
 /// The Content-Security-Policy of every page: nothing but this server's stylesheet.
 pub const CSP: &str =
@@ -132,14 +133,10 @@ fn query_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
+            b'%' if i + 2 < b.len() && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit() => {
+                let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                out.push(hex(b[i + 1]) * 16 + hex(b[i + 2]));
+                i += 2;
             }
             c => out.push(c),
         }
@@ -156,8 +153,14 @@ fn params(q: Option<&str>) -> Vec<(String, String)> {
         .take(32)
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let mut v = query_decode(v);
-            v.truncate(256);
+            // At most 256 bytes, cut at a character's boundary.
+            let v: String = query_decode(v)
+                .chars()
+                .scan(0, |n, c| {
+                    *n += c.len_utf8();
+                    (*n <= 256).then_some(c)
+                })
+                .collect();
             (query_decode(k), v)
         })
         .collect()
@@ -181,7 +184,7 @@ impl Ui {
     }
 
     /// Who may see the page: None if allowed, else the 401 or 403 answer.
-    fn refuse<B>(&self, req: &Request<B>, conn: &Conn) -> Option<Resp> {
+    async fn refuse<B>(&self, req: &Request<B>, conn: &Conn, stamp: u64) -> Option<Resp> {
         if conn.loopback_listener && self.settings.open_on_loopback {
             return None;
         }
@@ -212,7 +215,7 @@ impl Ui {
             && !self.settings.client_profiles.is_empty()
         {
             presented = true;
-            if self.client_cert_allowed(der) {
+            if self.client_cert_allowed(der, stamp).await {
                 return None;
             }
         }
@@ -238,16 +241,23 @@ impl Ui {
 
     /// A client certificate opens the page when this directory issued it, it is valid now
     /// (not revoked, renewed or expired) and its profile is one of `client_profiles`.
-    fn client_cert_allowed(&self, der: &[u8]) -> bool {
+    async fn client_cert_allowed(&self, der: &[u8], stamp: u64) -> bool {
         let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else { return false };
         let hex = cert.raw_serial().iter().map(|b| format!("{b:02X}")).collect::<String>();
         let Ok(serial) = pki_core::serial::Serial::parse(&hex) else { return false };
-        let Ok(dir) = pki_core::store::CaDir::open(&self.dir) else { return false };
-        let Ok(Some(r)) = dir.find_inventory(&serial.hex()) else { return false };
+        let Ok(Some(r)) = self.record(stamp, &serial).await else { return false };
         let now = pki_core::certs::rfc3339(clock());
         r.status == pki_core::store::Status::Valid
             && r.not_after.as_str() > now.as_str()
             && r.profile.as_ref().is_some_and(|p| self.settings.client_profiles.contains(p))
+    }
+
+    /// A certificate's inventory record, looked up through the table's index.
+    async fn record(&self, stamp: u64, serial: &pki_core::serial::Serial) -> anyhow::Result<Option<InventoryRecord>> {
+        let (idx, dir, hex) = (self.index(stamp).await?, self.dir.clone(), serial.hex());
+        tokio::task::spawn_blocking(move || idx.record(&pki_core::store::CaDir::open(&dir)?, &hex))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
     }
 
     /// Answers a request under `/ui`.
@@ -262,7 +272,7 @@ impl Ui {
         if !self.settings.enabled {
             return page(StatusCode::NOT_FOUND, pages::message("Not served", "[serve.ui] enabled = false", now));
         }
-        if let Some(r) = self.refuse(req, conn) {
+        if let Some(r) = self.refuse(req, conn, stamp).await {
             return r;
         }
         if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -335,10 +345,14 @@ impl Ui {
                         pages::message("No such certificate", "That is not a serial number.", now),
                     );
                 };
+                let inv = match self.record(stamp, &serial).await {
+                    Ok(i) => i,
+                    Err(e) => return internal(e),
+                };
                 let dir = self.dir.clone();
                 let r = tokio::task::spawn_blocking(move || -> anyhow::Result<Option<maud::Markup>> {
+                    let Some(inv) = inv else { return Ok(None) };
                     let d = pki_core::store::CaDir::open(&dir)?;
-                    let Some(inv) = d.find_inventory(&serial.hex())? else { return Ok(None) };
                     let inspect = std::fs::read(d.cert_path(&serial))
                         .ok()
                         .and_then(|b| pki_core::inspect::inspect(&b, "certificate", now).ok())
@@ -426,6 +440,10 @@ mod tests {
         assert_eq!(p[2], ("x".into(), "".into()));
         assert_eq!(super::query_decode("%"), "%");
         assert_eq!(super::query_decode("%4"), "%4");
+        assert_eq!(super::query_decode("%+1%zz"), "% 1%zz");
+        // A long value of multi-byte characters is cut at a character, not inside one.
+        let long = format!("q={}", "%E2%82%AC".repeat(100));
+        assert_eq!(super::params(Some(&long))[0].1, "€".repeat(85));
         assert_eq!(super::query_encode("a b/<"), "a%20b%2F%3C");
     }
 }
